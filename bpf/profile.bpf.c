@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+/* profile.bpf.c - the in-kernel half of the Wisp agent: a perf_event program attached to a
+ * CPU-clock event on every online CPU. Each tick records who ran (pid, tid, comm, cgroup), where
+ * (cpu) and what (kernel + user stack) into a BPF ring buffer; the agent drains and symbolizes.
+ * Nothing is aggregated here: dedup happens in user space, where stacks become content ids. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "profile.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Configured by the loader before load (rodata). */
+const volatile bool include_idle = false; /* also record the idle task (pid 0)? */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the loader (--ringbuf-kb) */
+} wisp_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WISP_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} wisp_counters SEC(".maps");
+
+static __always_inline void count(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&wisp_counters, &slot);
+	if (v)
+		*v += 1; /* per-CPU slot: no atomics needed */
+}
+
+SEC("perf_event")
+int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	struct wisp_sample *s;
+	long kbytes, ubytes;
+
+	count(WISP_CNT_SAMPLES);
+	if (tid == 0 && !include_idle) {
+		count(WISP_CNT_IDLE);
+		return 0;
+	}
+	s = bpf_ringbuf_reserve(&wisp_events, sizeof(*s), 0);
+	if (!s) {
+		count(WISP_CNT_LOST);
+		return 0;
+	}
+	s->time_ns = bpf_ktime_get_boot_ns();
+	s->cgroup_id = bpf_get_current_cgroup_id();
+	s->pid = pid;
+	s->tid = tid;
+	s->cpu = bpf_get_smp_processor_id();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+
+	kbytes = bpf_get_stack(ctx, s->ips, WISP_MAX_FRAMES * sizeof(__u64), 0);
+	if (kbytes < 0)
+		kbytes = 0;
+	if (kbytes > WISP_MAX_FRAMES * sizeof(__u64)) /* bound the offset for the verifier */
+		kbytes = WISP_MAX_FRAMES * sizeof(__u64);
+	ubytes = 0;
+	if (pid != 0) {
+		ubytes = bpf_get_stack(ctx, (void *)s->ips + kbytes, WISP_MAX_FRAMES * sizeof(__u64),
+				       BPF_F_USER_STACK);
+		if (ubytes < 0)
+			ubytes = 0;
+	}
+	s->kstack_n = kbytes / sizeof(__u64);
+	s->ustack_n = ubytes / sizeof(__u64);
+	bpf_ringbuf_submit(s, 0);
+	return 0;
+}

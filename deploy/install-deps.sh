@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian and npm package that building, running and testing Wisp need.
+# Idempotent: packages already present are skipped, so running it twice costs seconds.
+# Usage: deploy/install-deps.sh [--runtime-only]   (root; Debian 12)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+build_pkgs=(build-essential cmake pkg-config clang llvm libclang-rt-14-dev bpftool
+            libbpf-dev libelf-dev libdw-dev zlib1g-dev liblua5.4-dev libwebsockets-dev
+            libmsgpack-dev libzstd-dev libcurl4-openssl-dev libcmocka-dev)
+test_pkgs=(nodejs golang-go procps iproute2 curl ca-certificates)
+runtime_pkgs=(libbpf1 libelf1 liblua5.4-0 libwebsockets17 libmsgpackc2 libzstd1)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-}" = "--runtime-only" ]; then want=("${runtime_pkgs[@]}"); else want+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js's own package may carry npm (NodeSource builds conflict with Debian's npm package).
+if [ "${1:-}" != "--runtime-only" ] && ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages for tests and benchmarks (kept in tests/node_modules, never committed).
+if [ "${1:-}" != "--runtime-only" ] && [ -f "$here/tests/package.json" ]; then
+  if [ ! -d "$here/tests/node_modules" ] || [ "$here/tests/package.json" -nt "$here/tests/node_modules" ]; then
+    echo "install-deps: npm packages for tests"
+    (cd "$here/tests" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
+  fi
+fi
+echo "install-deps: ok"

@@ -1,0 +1,743 @@
+/* codec.c - msgpack encoding of tables and plans (see codec.h). */
+#include "codec.h"
+#include "../ring/intern.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- msgpack helpers ---------------------------------------------------------------------- */
+
+const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+{
+	if (!map || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	size_t kl = strlen(key);
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl && !memcmp(k->via.str.ptr, key, kl))
+			return &map->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+bool mp_str_eq(const msgpack_object *o, const char *s)
+{
+	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+	       !memcmp(o->via.str.ptr, s, o->via.str.size);
+}
+
+bool mp_str(const msgpack_object *o, char *buf, size_t len)
+{
+	if (!o || o->type != MSGPACK_OBJECT_STR || len == 0)
+		return false;
+	size_t n = o->via.str.size < len - 1 ? o->via.str.size : len - 1;
+	memcpy(buf, o->via.str.ptr, n);
+	buf[n] = '\0';
+	return true;
+}
+
+bool mp_int(const msgpack_object *o, int64_t *v)
+{
+	if (!o)
+		return false;
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+		*v = (int64_t)o->via.u64;
+		return true;
+	}
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*v = o->via.i64;
+		return true;
+	}
+	return false;
+}
+
+void mp_pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+/* ---- string/stack dictionaries for encoding ------------------------------------------------ */
+
+struct dict {
+	size_t cap, count;
+	const void **keys; /* strings (by content) or stacks (by pointer) */
+	uint32_t *vals;
+	const void **order; /* keys in index order */
+	bool by_content;
+};
+
+static void dict_free(struct dict *d)
+{
+	free(d->keys);
+	free(d->vals);
+	free(d->order);
+}
+
+static uint64_t dict_hash(const struct dict *d, const void *k)
+{
+	if (d->by_content)
+		return intern_hash_bytes(k, strlen(k), 3);
+	uint64_t x = (uintptr_t)k;
+	x ^= x >> 31;
+	return x * 0x9e3779b97f4a7c15ULL;
+}
+
+/* Index of k, inserting it; -1 on out-of-memory. */
+static long dict_put(struct dict *d, const void *k)
+{
+	if ((d->count + 1) * 2 > d->cap) {
+		size_t ncap = d->cap ? d->cap * 2 : 256;
+		const void **nk = calloc(ncap, sizeof(*nk));
+		uint32_t *nv = calloc(ncap, sizeof(*nv));
+		const void **no = realloc(d->order, ncap * sizeof(*no));
+		if (!nk || !nv || !no) {
+			free(nk);
+			free(nv);
+			if (no)
+				d->order = no;
+			return -1;
+		}
+		d->order = no;
+		for (size_t i = 0; i < d->cap; i++) {
+			if (!d->keys[i])
+				continue;
+			size_t j = dict_hash(d, d->keys[i]) & (ncap - 1);
+			while (nk[j])
+				j = (j + 1) & (ncap - 1);
+			nk[j] = d->keys[i];
+			nv[j] = d->vals[i];
+		}
+		free(d->keys);
+		free(d->vals);
+		d->keys = nk;
+		d->vals = nv;
+		d->cap = ncap;
+	}
+	size_t j = dict_hash(d, k) & (d->cap - 1);
+	for (; d->keys[j]; j = (j + 1) & (d->cap - 1))
+		if (d->keys[j] == k || (d->by_content && !strcmp(d->keys[j], k)))
+			return d->vals[j];
+	d->keys[j] = k;
+	d->vals[j] = (uint32_t)d->count;
+	d->order[d->count] = k;
+	return (long)d->count++;
+}
+
+/* ---- tables -------------------------------------------------------------------------------- */
+
+int codec_pack_table(msgpack_packer *pk, const struct table *t)
+{
+	struct dict strs = {.by_content = true}, stacks = {0};
+	int rc = -1;
+	/* Collect dictionaries first: stacks (and their frames) and string values. */
+	for (int c = 0; c < t->ncols; c++) {
+		const struct column *col = &t->cols[c];
+		for (size_t i = 0; i < t->nrows; i++) {
+			if (col->type == VT_STRING && dict_put(&strs, col->v.s[i]) < 0)
+				goto out;
+			if (col->type == VT_STACK) {
+				size_t before = stacks.count;
+				if (dict_put(&stacks, col->v.k[i]) < 0)
+					goto out;
+				if (stacks.count > before)
+					for (int f = 0; f < col->v.k[i]->nframes; f++)
+						if (dict_put(&strs, col->v.k[i]->frames[f]) < 0)
+							goto out;
+			}
+		}
+	}
+	msgpack_pack_map(pk, 5);
+	mp_pack_str(pk, "name");
+	if (t->name)
+		mp_pack_str(pk, t->name);
+	else
+		msgpack_pack_nil(pk);
+	mp_pack_str(pk, "nrows");
+	msgpack_pack_uint64(pk, t->nrows);
+	mp_pack_str(pk, "strs");
+	msgpack_pack_array(pk, strs.count);
+	for (size_t i = 0; i < strs.count; i++)
+		mp_pack_str(pk, strs.order[i]);
+	mp_pack_str(pk, "stacks");
+	msgpack_pack_array(pk, stacks.count);
+	for (size_t i = 0; i < stacks.count; i++) {
+		const struct stack *st = stacks.order[i];
+		msgpack_pack_array(pk, 1 + st->nframes);
+		msgpack_pack_uint32(pk, st->nkernel);
+		for (int f = 0; f < st->nframes; f++)
+			msgpack_pack_uint32(pk, (uint32_t)dict_put(&strs, st->frames[f]));
+	}
+	mp_pack_str(pk, "cols");
+	msgpack_pack_array(pk, t->ncols);
+	for (int c = 0; c < t->ncols; c++) {
+		const struct column *col = &t->cols[c];
+		msgpack_pack_map(pk, 3);
+		mp_pack_str(pk, "n");
+		mp_pack_str(pk, col->name);
+		mp_pack_str(pk, "t");
+		mp_pack_str(pk, vtype_name(col->type));
+		mp_pack_str(pk, "v");
+		msgpack_pack_array(pk, t->nrows);
+		for (size_t i = 0; i < t->nrows; i++) {
+			switch (col->type) {
+			case VT_BOOL: col->v.b[i] ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+			case VT_FLOAT: msgpack_pack_double(pk, col->v.f[i]); break;
+			case VT_STRING: msgpack_pack_uint32(pk, (uint32_t)dict_put(&strs, col->v.s[i])); break;
+			case VT_STACK: msgpack_pack_uint32(pk, (uint32_t)dict_put(&stacks, col->v.k[i])); break;
+			default: msgpack_pack_int64(pk, col->v.i[i]); break;
+			}
+		}
+	}
+	rc = 0;
+out:
+	dict_free(&strs);
+	dict_free(&stacks);
+	return rc;
+}
+
+static int bad(struct qctx *q, const char *what)
+{
+	return qctx_fail(q, "malformed table: %s", what);
+}
+
+/* The empty table described by the "cols" headers (names and types), sized for nrows. */
+static struct table *new_table_from_header(struct qctx *q, const msgpack_object *cols_o, int64_t nrows)
+{
+	uint32_t ncols = cols_o->via.array.size;
+	const char *names[ncols ? ncols : 1];
+	enum vtype types[ncols ? ncols : 1];
+	char namebuf[ncols ? ncols : 1][128];
+	for (uint32_t c = 0; c < ncols; c++) {
+		const msgpack_object *col = &cols_o->via.array.ptr[c], *v = mp_get(col, "v");
+		char tname[16];
+		int ty;
+		if (!mp_str(mp_get(col, "n"), namebuf[c], sizeof(namebuf[c])) ||
+		    !mp_str(mp_get(col, "t"), tname, sizeof(tname)) || (ty = vtype_from_name(tname)) < 0 ||
+		    !v || v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != (uint64_t)nrows) {
+			bad(q, "column header");
+			return NULL;
+		}
+		names[c] = namebuf[c];
+		types[c] = (enum vtype)ty;
+	}
+	struct table *t = table_new((int)ncols, names, types);
+	if (!t || table_reserve(t, nrows ? (size_t)nrows : 1) < 0) {
+		table_free(t);
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	return t;
+}
+
+int codec_unpack_table(struct qctx *q, const msgpack_object *o, struct table **out)
+{
+	const msgpack_object *nrows_o = mp_get(o, "nrows"), *strs_o = mp_get(o, "strs"),
+			     *stacks_o = mp_get(o, "stacks"), *cols_o = mp_get(o, "cols"),
+			     *name_o = mp_get(o, "name");
+	struct intern *it = qctx_intern(q);
+	const char **strs = NULL;
+	const struct stack **stacks = NULL;
+	struct table *t = NULL;
+	int64_t nrows;
+	int rc = -1;
+	*out = NULL;
+	if (!it)
+		return -1;
+	if (!mp_int(nrows_o, &nrows) || nrows < 0 || nrows > 100000000)
+		return bad(q, "nrows");
+	if (!strs_o || strs_o->type != MSGPACK_OBJECT_ARRAY || !stacks_o ||
+	    stacks_o->type != MSGPACK_OBJECT_ARRAY || !cols_o || cols_o->type != MSGPACK_OBJECT_ARRAY ||
+	    cols_o->via.array.size > 1024)
+		return bad(q, "missing strs, stacks or cols");
+	uint32_t nstrs = strs_o->via.array.size, nstacks = stacks_o->via.array.size;
+	strs = calloc(nstrs ? nstrs : 1, sizeof(*strs));
+	stacks = calloc(nstacks ? nstacks : 1, sizeof(*stacks));
+	if (!strs || !stacks) {
+		qctx_fail(q, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < nstrs; i++) {
+		const msgpack_object *s = &strs_o->via.array.ptr[i];
+		if (s->type != MSGPACK_OBJECT_STR) {
+			bad(q, "strs");
+			goto out;
+		}
+		if (!(strs[i] = intern_strn(it, s->via.str.ptr, s->via.str.size))) {
+			qctx_fail(q, "out of memory");
+			goto out;
+		}
+	}
+	for (uint32_t i = 0; i < nstacks; i++) {
+		const msgpack_object *s = &stacks_o->via.array.ptr[i];
+		int64_t nk, fi;
+		if (s->type != MSGPACK_OBJECT_ARRAY || s->via.array.size < 1 || s->via.array.size > 4097 ||
+		    !mp_int(&s->via.array.ptr[0], &nk) || nk < 0 || nk > (int64_t)s->via.array.size - 1) {
+			bad(q, "stacks");
+			goto out;
+		}
+		uint16_t nf = (uint16_t)(s->via.array.size - 1);
+		const char *frames[4096];
+		for (uint16_t f = 0; f < nf; f++) {
+			if (!mp_int(&s->via.array.ptr[1 + f], &fi) || fi < 0 || fi >= nstrs) {
+				bad(q, "stack frame index");
+				goto out;
+			}
+			frames[f] = strs[fi];
+		}
+		struct stack *st = intern_stack(it, frames, nf, (uint16_t)nk);
+		if (!st) {
+			qctx_fail(q, "out of memory");
+			goto out;
+		}
+		if (st->refs > 1) /* the intern table keeps one reference per distinct stack */
+			intern_stack_unref(it, st);
+		stacks[i] = st;
+	}
+	uint32_t ncols = cols_o->via.array.size;
+	if (!(t = new_table_from_header(q, cols_o, nrows)))
+		goto out;
+	for (uint32_t c = 0; c < ncols; c++) {
+		const msgpack_object *v = mp_get(&cols_o->via.array.ptr[c], "v");
+		struct column *col = &t->cols[c];
+		for (int64_t i = 0; i < nrows; i++) {
+			const msgpack_object *e = &v->via.array.ptr[i];
+			int64_t x = 0;
+			switch (col->type) {
+			case VT_BOOL:
+				if (e->type != MSGPACK_OBJECT_BOOLEAN)
+					goto bad_value;
+				col->v.b[i] = e->via.boolean;
+				break;
+			case VT_FLOAT:
+				if (e->type == MSGPACK_OBJECT_FLOAT64 || e->type == MSGPACK_OBJECT_FLOAT32)
+					col->v.f[i] = e->via.f64;
+				else if (mp_int(e, &x))
+					col->v.f[i] = (double)x;
+				else
+					goto bad_value;
+				break;
+			case VT_STRING:
+				if (!mp_int(e, &x) || x < 0 || x >= nstrs)
+					goto bad_value;
+				col->v.s[i] = strs[x];
+				break;
+			case VT_STACK:
+				if (!mp_int(e, &x) || x < 0 || x >= nstacks)
+					goto bad_value;
+				col->v.k[i] = stacks[x];
+				break;
+			default:
+				if (!mp_int(e, &x))
+					goto bad_value;
+				col->v.i[i] = x;
+				break;
+			}
+		}
+	}
+	t->nrows = (size_t)nrows;
+	if (name_o && name_o->type == MSGPACK_OBJECT_STR) {
+		char nm[256];
+		mp_str(name_o, nm, sizeof(nm));
+		table_set_name(t, nm);
+	}
+	*out = t;
+	t = NULL;
+	rc = 0;
+	goto out;
+bad_value:
+	bad(q, "value of the wrong type");
+out:
+	table_free(t);
+	free(strs);
+	free(stacks);
+	return rc;
+}
+
+/* ---- expressions ---------------------------------------------------------------------------- */
+
+static void pack_expr(msgpack_packer *pk, const struct expr *e)
+{
+	switch (e->kind) {
+	case EX_COL:
+		msgpack_pack_array(pk, 2);
+		mp_pack_str(pk, "c");
+		mp_pack_str(pk, e->name);
+		return;
+	case EX_LIT:
+		msgpack_pack_array(pk, 2);
+		switch (e->type) {
+		case VT_FLOAT: mp_pack_str(pk, "f"); msgpack_pack_double(pk, e->lit.f); return;
+		case VT_STRING: mp_pack_str(pk, "s"); mp_pack_str(pk, e->lit.s); return;
+		case VT_BOOL: mp_pack_str(pk, "b"); e->lit.i ? msgpack_pack_true(pk) : msgpack_pack_false(pk); return;
+		case VT_TIME: mp_pack_str(pk, "t"); msgpack_pack_int64(pk, e->lit.i); return;
+		default: mp_pack_str(pk, "i"); msgpack_pack_int64(pk, e->lit.i); return;
+		}
+	case EX_CALL:
+		msgpack_pack_array(pk, 2 + e->nargs);
+		mp_pack_str(pk, "x");
+		mp_pack_str(pk, e->name);
+		for (int i = 0; i < e->nargs; i++)
+			pack_expr(pk, e->args[i]);
+		return;
+	}
+}
+
+static struct expr *unpack_expr_raw(const msgpack_object *o, int depth, char *err, size_t errlen);
+
+static struct expr *unpack_expr(const msgpack_object *o, int depth, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	struct expr *e = unpack_expr_raw(o, depth, err, errlen);
+	if (!e && !err[0])
+		snprintf(err, errlen, "malformed expression");
+	return e;
+}
+
+static struct expr *unpack_expr_raw(const msgpack_object *o, int depth, char *err, size_t errlen)
+{
+	char tag[4], s[4096];
+	int64_t i;
+	if (depth > 200 || !o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2 ||
+	    !mp_str(&o->via.array.ptr[0], tag, sizeof(tag))) {
+		snprintf(err, errlen, "malformed expression");
+		return NULL;
+	}
+	const msgpack_object *a = &o->via.array.ptr[1];
+	switch (tag[0]) {
+	case 'c': return mp_str(a, s, sizeof(s)) ? expr_col(s) : NULL;
+	case 's':
+		if (a->type != MSGPACK_OBJECT_STR || a->via.str.size >= sizeof(s))
+			break;
+		mp_str(a, s, sizeof(s));
+		return expr_str(s);
+	case 'i': return mp_int(a, &i) ? expr_int(i) : NULL;
+	case 't': return mp_int(a, &i) ? expr_time(i) : NULL;
+	case 'b': return a->type == MSGPACK_OBJECT_BOOLEAN ? expr_bool(a->via.boolean) : NULL;
+	case 'f': return a->type == MSGPACK_OBJECT_FLOAT64 || a->type == MSGPACK_OBJECT_FLOAT32 ? expr_float(a->via.f64) : NULL;
+	case 'x': {
+		uint32_t n = o->via.array.size - 2;
+		if (!mp_str(a, s, sizeof(s)) || n > 1000)
+			break;
+		struct expr *args[n ? n : 1];
+		for (uint32_t k = 0; k < n; k++)
+			if (!(args[k] = unpack_expr_raw(&o->via.array.ptr[2 + k], depth + 1, err, errlen))) {
+				for (uint32_t j = 0; j < k; j++)
+					expr_free(args[j]);
+				return NULL;
+			}
+		return expr_call(s, (int)n, args);
+	}
+	}
+	snprintf(err, errlen, "malformed expression");
+	return NULL;
+}
+
+/* ---- plans ---------------------------------------------------------------------------------- */
+
+static const char *const kind_names[] = {"source", "filter", "map", "project", "frames", "agg",
+					 "sort", "head", "union", "join"};
+
+static void pack_strv(msgpack_packer *pk, int n, char *const *v)
+{
+	msgpack_pack_array(pk, n);
+	for (int i = 0; i < n; i++)
+		mp_pack_str(pk, v[i]);
+}
+
+int codec_pack_plan(msgpack_packer *pk, const struct plan *p)
+{
+	msgpack_pack_map(pk, 2);
+	mp_pack_str(pk, "nodes");
+	msgpack_pack_array(pk, p->nnodes);
+	for (int i = 0; i < p->nnodes; i++) {
+		const struct plan_node *n = p->nodes[i];
+		int nfields = 3;
+		switch (n->kind) {
+		case N_SOURCE: nfields += 3; break;
+		case N_FILTER: nfields += 1; break;
+		case N_MAP: nfields += 2; break;
+		case N_PROJECT: nfields += 2; break;
+		case N_FRAMES: nfields += 3; break;
+		case N_AGG: nfields += 2; break;
+		case N_SORT: nfields += 2; break;
+		case N_HEAD: nfields += 1; break;
+		case N_UNION: break;
+		case N_JOIN: nfields += 4; break;
+		}
+		msgpack_pack_map(pk, nfields);
+		mp_pack_str(pk, "k");
+		mp_pack_str(pk, kind_names[n->kind]);
+		mp_pack_str(pk, "in");
+		msgpack_pack_array(pk, n->ninputs);
+		for (int k = 0; k < n->ninputs; k++)
+			msgpack_pack_int(pk, n->inputs[k]);
+		mp_pack_str(pk, "line");
+		msgpack_pack_int(pk, n->line);
+		switch (n->kind) {
+		case N_SOURCE:
+			mp_pack_str(pk, "table"); mp_pack_str(pk, n->table);
+			mp_pack_str(pk, "t0"); msgpack_pack_int64(pk, n->t0);
+			mp_pack_str(pk, "t1"); msgpack_pack_int64(pk, n->t1);
+			break;
+		case N_FILTER:
+			mp_pack_str(pk, "pred"); pack_expr(pk, n->pred);
+			break;
+		case N_MAP:
+			mp_pack_str(pk, "names"); pack_strv(pk, n->nexprs, n->names);
+			mp_pack_str(pk, "exprs");
+			msgpack_pack_array(pk, n->nexprs);
+			for (int k = 0; k < n->nexprs; k++)
+				pack_expr(pk, n->exprs[k]);
+			break;
+		case N_PROJECT:
+			mp_pack_str(pk, "from"); pack_strv(pk, n->nexprs, n->from);
+			mp_pack_str(pk, "as"); pack_strv(pk, n->nexprs, n->names);
+			break;
+		case N_FRAMES:
+			mp_pack_str(pk, "stack"); mp_pack_str(pk, n->stack_col);
+			mp_pack_str(pk, "frame"); mp_pack_str(pk, n->frame_col);
+			mp_pack_str(pk, "leaf"); mp_pack_str(pk, n->leaf_col);
+			break;
+		case N_AGG:
+			mp_pack_str(pk, "keys"); pack_strv(pk, n->nexprs, n->names);
+			mp_pack_str(pk, "aggs");
+			msgpack_pack_array(pk, n->naggs);
+			for (int k = 0; k < n->naggs; k++) {
+				msgpack_pack_array(pk, 3);
+				mp_pack_str(pk, n->aggs[k].out);
+				mp_pack_str(pk, agg_fn_name(n->aggs[k].fn));
+				if (n->aggs[k].arg)
+					mp_pack_str(pk, n->aggs[k].arg);
+				else
+					msgpack_pack_nil(pk);
+			}
+			break;
+		case N_SORT:
+			mp_pack_str(pk, "keys"); pack_strv(pk, n->nexprs, n->names);
+			mp_pack_str(pk, "desc");
+			msgpack_pack_array(pk, n->nexprs);
+			for (int k = 0; k < n->nexprs; k++)
+				n->desc[k] ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+			break;
+		case N_HEAD:
+			mp_pack_str(pk, "n"); msgpack_pack_int64(pk, n->limit);
+			break;
+		case N_UNION:
+			break;
+		case N_JOIN:
+			mp_pack_str(pk, "how"); mp_pack_str(pk, n->how == JOIN_LEFT ? "left" : "inner");
+			mp_pack_str(pk, "left_on"); pack_strv(pk, n->nexprs, n->names);
+			mp_pack_str(pk, "right_on"); pack_strv(pk, n->nexprs, n->right_keys);
+			mp_pack_str(pk, "suffix"); mp_pack_str(pk, n->suffix);
+			break;
+		}
+	}
+	mp_pack_str(pk, "displays");
+	msgpack_pack_array(pk, p->ndisplays);
+	for (int d = 0; d < p->ndisplays; d++) {
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_int(pk, p->displays[d].node);
+		mp_pack_str(pk, p->displays[d].name);
+	}
+	return 0;
+}
+
+/* Reads a msgpack array of strings into a NULL-safe array of C strings (malloc'd block). */
+static char **read_strv(const msgpack_object *o, int *n)
+{
+	if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 4096)
+		return NULL;
+	size_t total = 0;
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_STR)
+			return NULL;
+		total += o->via.array.ptr[i].via.str.size + 1;
+	}
+	char **v = malloc((o->via.array.size + 1) * sizeof(char *) + total);
+	if (!v)
+		return NULL;
+	char *p = (char *)(v + o->via.array.size + 1);
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		const msgpack_object *s = &o->via.array.ptr[i];
+		v[i] = p;
+		memcpy(p, s->via.str.ptr, s->via.str.size);
+		p[s->via.str.size] = '\0';
+		p += s->via.str.size + 1;
+	}
+	*n = (int)o->via.array.size;
+	return v;
+}
+
+static int unpack_node(struct plan *p, const msgpack_object *o, char *err, size_t errlen)
+{
+	char kind[16], s1[256], s2[256], s3[256];
+	const msgpack_object *in = mp_get(o, "in");
+	int64_t ins[64], line = 0, x, y;
+	int nin = 0, id = -1;
+	if (!mp_str(mp_get(o, "k"), kind, sizeof(kind)) || !in || in->type != MSGPACK_OBJECT_ARRAY ||
+	    in->via.array.size > 64)
+		goto malformed;
+	for (uint32_t i = 0; i < in->via.array.size; i++)
+		if (!mp_int(&in->via.array.ptr[i], &ins[nin++]) || ins[nin - 1] < 0 || ins[nin - 1] >= p->nnodes)
+			goto malformed;
+	mp_int(mp_get(o, "line"), &line);
+	int need = !strcmp(kind, "source") ? 0 : !strcmp(kind, "union") ? -1 : !strcmp(kind, "join") ? 2 : 1;
+	if ((need >= 0 && nin != need) || (need < 0 && nin < 1))
+		goto malformed;
+	if (!strcmp(kind, "source")) {
+		if (!mp_str(mp_get(o, "table"), s1, sizeof(s1)) || !mp_int(mp_get(o, "t0"), &x) ||
+		    !mp_int(mp_get(o, "t1"), &y))
+			goto malformed;
+		id = plan_source(p, s1, x, y, err, errlen);
+	} else if (!strcmp(kind, "filter")) {
+		struct expr *e = unpack_expr(mp_get(o, "pred"), 0, err, errlen);
+		if (!e)
+			return -1;
+		id = plan_filter(p, (int)ins[0], e, err, errlen);
+	} else if (!strcmp(kind, "map")) {
+		int nn = 0;
+		char **names = read_strv(mp_get(o, "names"), &nn);
+		const msgpack_object *ex = mp_get(o, "exprs");
+		if (!names || !ex || ex->type != MSGPACK_OBJECT_ARRAY || ex->via.array.size != (uint32_t)nn) {
+			free(names);
+			goto malformed;
+		}
+		struct expr *exprs[nn ? nn : 1];
+		for (int k = 0; k < nn; k++)
+			if (!(exprs[k] = unpack_expr(&ex->via.array.ptr[k], 0, err, errlen))) {
+				for (int j = 0; j < k; j++)
+					expr_free(exprs[j]);
+				free(names);
+				return -1;
+			}
+		id = plan_map(p, (int)ins[0], nn, (const char *const *)names, exprs, err, errlen);
+		free(names);
+	} else if (!strcmp(kind, "project")) {
+		int n1 = 0, n2 = 0;
+		char **from = read_strv(mp_get(o, "from"), &n1), **as = read_strv(mp_get(o, "as"), &n2);
+		if (from && as && n1 == n2)
+			id = plan_project(p, (int)ins[0], n1, (const char *const *)from, (const char *const *)as,
+					  err, errlen);
+		bool ok = from && as && n1 == n2;
+		free(from);
+		free(as);
+		if (!ok)
+			goto malformed;
+	} else if (!strcmp(kind, "frames")) {
+		if (!mp_str(mp_get(o, "stack"), s1, sizeof(s1)) || !mp_str(mp_get(o, "frame"), s2, sizeof(s2)) ||
+		    !mp_str(mp_get(o, "leaf"), s3, sizeof(s3)))
+			goto malformed;
+		id = plan_frames(p, (int)ins[0], s1, s2, s3, err, errlen);
+	} else if (!strcmp(kind, "agg")) {
+		int nk = 0;
+		char **keys = read_strv(mp_get(o, "keys"), &nk);
+		const msgpack_object *ag = mp_get(o, "aggs");
+		if (!keys || !ag || ag->type != MSGPACK_OBJECT_ARRAY || ag->via.array.size > 256) {
+			free(keys);
+			goto malformed;
+		}
+		uint32_t na = ag->via.array.size;
+		struct agg_spec specs[na ? na : 1];
+		char outs[na ? na : 1][256], args[na ? na : 1][256];
+		bool ok = true;
+		for (uint32_t k = 0; k < na && ok; k++) {
+			const msgpack_object *a = &ag->via.array.ptr[k];
+			char fn[16];
+			int f;
+			ok = a->type == MSGPACK_OBJECT_ARRAY && a->via.array.size == 3 &&
+			     mp_str(&a->via.array.ptr[0], outs[k], 256) && mp_str(&a->via.array.ptr[1], fn, 16) &&
+			     (f = agg_fn_from_name(fn)) >= 0;
+			if (!ok)
+				break;
+			specs[k].out = outs[k];
+			specs[k].fn = (enum agg_fn)f;
+			specs[k].arg = mp_str(&a->via.array.ptr[2], args[k], 256) ? args[k] : NULL;
+		}
+		if (ok)
+			id = plan_agg(p, (int)ins[0], nk, (const char *const *)keys, (int)na, specs, err, errlen);
+		free(keys);
+		if (!ok)
+			goto malformed;
+	} else if (!strcmp(kind, "sort")) {
+		int nk = 0;
+		char **keys = read_strv(mp_get(o, "keys"), &nk);
+		const msgpack_object *d = mp_get(o, "desc");
+		if (!keys || !d || d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size != (uint32_t)nk) {
+			free(keys);
+			goto malformed;
+		}
+		bool desc[nk ? nk : 1];
+		for (int k = 0; k < nk; k++)
+			desc[k] = d->via.array.ptr[k].type == MSGPACK_OBJECT_BOOLEAN && d->via.array.ptr[k].via.boolean;
+		id = plan_sort(p, (int)ins[0], nk, (const char *const *)keys, desc, err, errlen);
+		free(keys);
+	} else if (!strcmp(kind, "head")) {
+		if (!mp_int(mp_get(o, "n"), &x))
+			goto malformed;
+		id = plan_head(p, (int)ins[0], x, err, errlen);
+	} else if (!strcmp(kind, "join")) {
+		int n1 = 0, n2 = 0;
+		char how[16];
+		char **lk = read_strv(mp_get(o, "left_on"), &n1), **rk = read_strv(mp_get(o, "right_on"), &n2);
+		bool ok = lk && rk && n1 == n2 && mp_str(mp_get(o, "how"), how, sizeof(how)) &&
+			  mp_str(mp_get(o, "suffix"), s1, sizeof(s1)) && (!strcmp(how, "inner") || !strcmp(how, "left"));
+		if (ok)
+			id = plan_join(p, (int)ins[0], (int)ins[1], !strcmp(how, "left") ? JOIN_LEFT : JOIN_INNER, n1,
+				       (const char *const *)lk, (const char *const *)rk, s1, err, errlen);
+		free(lk);
+		free(rk);
+		if (!ok)
+			goto malformed;
+	} else if (!strcmp(kind, "union")) {
+		int ii[64];
+		for (int k = 0; k < nin; k++)
+			ii[k] = (int)ins[k];
+		id = plan_union(p, nin, ii, err, errlen);
+	} else {
+		goto malformed;
+	}
+	if (id >= 0)
+		plan_set_line(p, id, (int)line);
+	return id;
+malformed:
+	snprintf(err, errlen, "malformed plan node %d", p->nnodes);
+	return -1;
+}
+
+int codec_unpack_plan(const msgpack_object *o, struct plan **out, char *err, size_t errlen)
+{
+	const msgpack_object *nodes = mp_get(o, "nodes"), *disp = mp_get(o, "displays");
+	struct plan *p = plan_new();
+	*out = NULL;
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!nodes || nodes->type != MSGPACK_OBJECT_ARRAY || !disp || disp->type != MSGPACK_OBJECT_ARRAY) {
+		snprintf(err, errlen, "malformed plan");
+		goto fail;
+	}
+	for (uint32_t i = 0; i < nodes->via.array.size; i++)
+		if (unpack_node(p, &nodes->via.array.ptr[i], err, errlen) < 0)
+			goto fail;
+	for (uint32_t d = 0; d < disp->via.array.size; d++) {
+		const msgpack_object *e = &disp->via.array.ptr[d];
+		char name[256];
+		int64_t node;
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 || !mp_int(&e->via.array.ptr[0], &node) ||
+		    !mp_str(&e->via.array.ptr[1], name, sizeof(name)) || node < 0 || node >= p->nnodes) {
+			snprintf(err, errlen, "malformed display");
+			goto fail;
+		}
+		if (plan_display(p, (int)node, name, err, errlen) < 0)
+			goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	plan_free(p);
+	return -1;
+}

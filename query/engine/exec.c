@@ -1,0 +1,829 @@
+/* exec.c - plan execution: operators, hash aggregation, the agent-side bridge pipeline and the
+ * coordinator-side finish (see exec.h). Every operator takes whole tables and evaluates one
+ * column at a time; nothing here loops over rows in Lua. */
+#include "exec.h"
+#include "../ring/catalog.h"
+#include "../ring/intern.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+/* An owned table with the schema's columns, each array set to hold exactly `rows` rows. */
+static struct table *table_sized(struct qctx *q, const struct table *schema, size_t rows)
+{
+	struct table *t = table_new_like(schema);
+	if (!t || table_reserve(t, rows ? rows : 1) < 0) {
+		table_free(t);
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	return t;
+}
+
+static struct table *copy_rows(struct qctx *q, const struct table *in, const uint32_t *sel, size_t n)
+{
+	struct table *t = table_sized(q, in, n);
+	if (t && table_append_rows(t, in, sel, n) < 0) {
+		table_free(t);
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	return t;
+}
+
+/* Replaces column c's array of owned table t with `vals` (nrows values), taking ownership. */
+static void column_adopt(struct table *t, int c, enum vtype type, void *vals)
+{
+	free(t->cols[c].v.p);
+	t->cols[c].v.p = vals;
+	t->cols[c].type = type;
+}
+
+/* ---- streaming operators ------------------------------------------------------------------ */
+
+struct table *op_filter(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	struct column keep;
+	if (expr_eval(q, n->pred, in, &keep) < 0)
+		return NULL;
+	uint32_t *sel = malloc((in->nrows ? in->nrows : 1) * sizeof(*sel));
+	if (!sel) {
+		free(keep.v.p);
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < in->nrows; i++) {
+		sel[k] = (uint32_t)i;
+		k += keep.v.b[i];
+	}
+	struct table *out = copy_rows(q, in, sel, k);
+	free(sel);
+	free(keep.v.p);
+	return out;
+}
+
+struct table *op_map(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	struct table *out = table_sized(q, n->schema, in->nrows);
+	if (!out)
+		return NULL;
+	/* Columns kept from the input, in input order; computed ones after. */
+	for (int c = 0; c < in->ncols; c++)
+		memcpy(out->cols[c].v.p, in->cols[c].v.p, in->nrows * vtype_size(in->cols[c].type));
+	out->nrows = in->nrows;
+	for (int i = 0; i < n->nexprs; i++) {
+		struct column v;
+		if (expr_eval(q, n->exprs[i], in, &v) < 0) {
+			table_free(out);
+			return NULL;
+		}
+		column_adopt(out, table_find(out, n->names[i]), v.type, v.v.p);
+	}
+	return out;
+}
+
+struct table *op_project(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	struct table *out = table_sized(q, n->schema, in->nrows);
+	if (!out)
+		return NULL;
+	for (int i = 0; i < n->nexprs; i++) {
+		int c = table_find(in, n->from[i]);
+		memcpy(out->cols[i].v.p, in->cols[c].v.p, in->nrows * vtype_size(in->cols[c].type));
+	}
+	out->nrows = in->nrows;
+	return out;
+}
+
+struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	int sc = table_find(in, n->stack_col);
+	size_t total = 0;
+	for (size_t i = 0; i < in->nrows; i++)
+		total += in->cols[sc].v.k[i]->nframes;
+	uint32_t *sel = malloc((total ? total : 1) * sizeof(*sel));
+	const char **names = malloc((total ? total : 1) * sizeof(*names));
+	uint8_t *leaf = malloc(total ? total : 1);
+	struct table *out = NULL;
+	if (!sel || !names || !leaf) {
+		qctx_fail(q, "out of memory");
+		goto done;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < in->nrows; i++) {
+		const struct stack *st = in->cols[sc].v.k[i];
+		size_t first = k;
+		for (int f = 0; f < st->nframes; f++) {
+			const char *fr = st->frames[f];
+			bool seen = false; /* recursion: count each function once per stack */
+			for (size_t j = first; j < k && !seen; j++)
+				seen = names[j] == fr || strcmp(names[j], fr) == 0;
+			if (seen)
+				continue;
+			sel[k] = (uint32_t)i;
+			names[k] = fr;
+			leaf[k] = f == 0;
+			k++;
+		}
+	}
+	if (!(out = table_sized(q, n->schema, k)))
+		goto done;
+	out->ncols = in->ncols; /* copy the input's columns, then adopt frame + leaf */
+	if (table_append_rows(out, in, sel, k) < 0) {
+		out->ncols = n->schema->ncols;
+		table_free(out);
+		out = NULL;
+		qctx_fail(q, "out of memory");
+		goto done;
+	}
+	out->ncols = n->schema->ncols;
+	column_adopt(out, in->ncols, VT_STRING, names);
+	column_adopt(out, in->ncols + 1, VT_BOOL, leaf);
+	names = NULL;
+	leaf = NULL;
+done:
+	free(sel);
+	free(names);
+	free(leaf);
+	return out;
+}
+
+struct sort_ctx {
+	const struct table *t;
+	int nkeys;
+	int cols[32];
+	bool desc[32];
+};
+
+static int sort_cmp(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *s = arg;
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	for (int k = 0; k < s->nkeys; k++) {
+		const struct column *c = &s->t->cols[s->cols[k]];
+		int r = value_cmp(c->type, &c->v, i, &c->v, j);
+		if (r)
+			return s->desc[k] ? -r : r;
+	}
+	return (i > j) - (i < j); /* stable */
+}
+
+struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	struct sort_ctx s = {.t = in, .nkeys = n->nexprs < 32 ? n->nexprs : 32};
+	for (int k = 0; k < s.nkeys; k++) {
+		s.cols[k] = table_find(in, n->names[k]);
+		s.desc[k] = n->desc[k];
+	}
+	uint32_t *perm = malloc((in->nrows ? in->nrows : 1) * sizeof(*perm));
+	if (!perm) {
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < in->nrows; i++)
+		perm[i] = (uint32_t)i;
+	qsort_r(perm, in->nrows, sizeof(*perm), sort_cmp, &s);
+	struct table *out = copy_rows(q, in, perm, in->nrows);
+	free(perm);
+	return out;
+}
+
+struct table *op_head(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	size_t k = (size_t)n->limit < in->nrows ? (size_t)n->limit : in->nrows;
+	return copy_rows(q, in, NULL, k);
+}
+
+/* Hash join: index the right input by its keys, probe with every left row. Unmatched rows of a
+ * left join get zero values on the right (0, 0.0, false, "", the empty stack). */
+static const struct stack empty_stack;
+
+static uint64_t row_hash(const struct table *t, const int *cols, int n, size_t r)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+	for (int k = 0; k < n; k++)
+		h = (h ^ value_hash(t->cols[cols[k]].type, &t->cols[cols[k]].v, r)) * 0x100000001b3ULL;
+	return h;
+}
+
+struct table *op_join(struct qctx *q, const struct plan_node *n, const struct table *l, const struct table *r)
+{
+	int lk[64], rk[64], nk = n->nexprs;
+	for (int k = 0; k < nk; k++) {
+		lk[k] = table_find(l, n->names[k]);
+		rk[k] = table_find(r, n->right_keys[k]);
+	}
+	size_t cap = 16;
+	while (cap < r->nrows * 2)
+		cap *= 2;
+	int64_t *heads = malloc(cap * sizeof(*heads)), *next = malloc((r->nrows + 1) * sizeof(*next));
+	uint32_t *lsel = NULL;
+	int64_t *rsel = NULL;
+	size_t out_n = 0, out_cap = l->nrows + 16;
+	struct table *out = NULL;
+	if (!heads || !next || !(lsel = malloc(out_cap * sizeof(*lsel))) || !(rsel = malloc(out_cap * sizeof(*rsel)))) {
+		qctx_fail(q, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < cap; i++)
+		heads[i] = -1;
+	for (size_t j = 0; j < r->nrows; j++) {
+		size_t b = row_hash(r, rk, nk, j) & (cap - 1);
+		next[j] = heads[b];
+		heads[b] = (int64_t)j;
+	}
+	for (size_t i = 0; i < l->nrows; i++) {
+		size_t b = row_hash(l, lk, nk, i) & (cap - 1);
+		bool matched = false;
+		for (int64_t j = heads[b];; j = next[j]) {
+			if (j < 0) {
+				if (matched || n->how != JOIN_LEFT)
+					break;
+			} else {
+				bool eq = true;
+				for (int k = 0; k < nk && eq; k++)
+					eq = value_eq(l->cols[lk[k]].type, &l->cols[lk[k]].v, i, &r->cols[rk[k]].v, (size_t)j);
+				if (!eq)
+					continue;
+				matched = true;
+			}
+			if (out_n == out_cap) {
+				out_cap *= 2;
+				void *a = realloc(lsel, out_cap * sizeof(*lsel)), *b2 = a ? realloc(rsel, out_cap * sizeof(*rsel)) : NULL;
+				if (a)
+					lsel = a;
+				if (b2)
+					rsel = b2;
+				if (!a || !b2 || qctx_check(q, out_cap * 16) < 0) {
+					qctx_fail(q, "out of memory");
+					goto done;
+				}
+			}
+			lsel[out_n] = (uint32_t)i;
+			rsel[out_n++] = j;
+			if (j < 0)
+				break;
+		}
+	}
+	if (!(out = table_sized(q, n->schema, out_n)))
+		goto done;
+	out->ncols = l->ncols;
+	table_append_rows(out, l, lsel, out_n);
+	out->ncols = n->schema->ncols;
+	for (int c = 0; c < r->ncols; c++) {
+		struct column *d = &out->cols[l->ncols + c];
+		const struct column *src = &r->cols[c];
+		for (size_t k = 0; k < out_n; k++) {
+			int64_t j = rsel[k];
+			switch (d->type) {
+			case VT_BOOL: d->v.b[k] = j < 0 ? 0 : src->v.b[j]; break;
+			case VT_FLOAT: d->v.f[k] = j < 0 ? 0.0 : src->v.f[j]; break;
+			case VT_STRING: d->v.s[k] = j < 0 ? "" : src->v.s[j]; break;
+			case VT_STACK: d->v.k[k] = j < 0 ? &empty_stack : src->v.k[j]; break;
+			default: d->v.i[k] = j < 0 ? 0 : src->v.i[j]; break;
+			}
+		}
+	}
+done:
+	free(heads);
+	free(next);
+	free(lsel);
+	free(rsel);
+	return out;
+}
+
+/* ---- hash aggregation --------------------------------------------------------------------- */
+
+struct agg_run {
+	struct qctx *q;
+	const struct plan_node *n;
+	struct table *groups;  /* keys then states (agg_state_schema layout); owned */
+	int nkeys;
+	int *state_col;        /* per aggregate: its (first) column in groups */
+	uint32_t *index;       /* open addressing: group + 1, 0 = empty */
+	uint64_t *hashes;      /* per group */
+	size_t icap;           /* index slots, power of two */
+	size_t hcap;           /* hashes allocated */
+	int in_key[64];        /* input column of each key (update) */
+	int in_arg[256];       /* input column of each aggregate's argument (update), -1 for count */
+};
+
+struct agg_run *agg_run_new(struct qctx *q, const struct plan *p, const struct plan_node *n)
+{
+	struct agg_run *a = calloc(1, sizeof(*a));
+	if (!a || n->nexprs > 64 || n->naggs > 256)
+		goto fail;
+	a->q = q;
+	a->n = n;
+	a->nkeys = n->nexprs;
+	if (!(a->groups = agg_state_schema(p, n)) || !(a->state_col = calloc(n->naggs + 1, sizeof(int))))
+		goto fail;
+	int c = a->nkeys;
+	for (int i = 0; i < n->naggs; i++) {
+		a->state_col[i] = c;
+		c += n->aggs[i].fn == AGG_MEAN ? 2 : 1;
+	}
+	a->icap = 1024;
+	if (!(a->index = calloc(a->icap, sizeof(*a->index))))
+		goto fail;
+	return a;
+fail:
+	qctx_fail(q, n->nexprs > 64 || n->naggs > 256 ? "too many keys or aggregates" : "out of memory");
+	agg_run_free(a);
+	return NULL;
+}
+
+void agg_run_free(struct agg_run *a)
+{
+	if (!a)
+		return;
+	table_free(a->groups);
+	free(a->state_col);
+	free(a->index);
+	free(a->hashes);
+	free(a);
+}
+
+static int agg_grow(struct agg_run *a)
+{
+	size_t ncap = a->icap * 2;
+	uint32_t *ni = calloc(ncap, sizeof(*ni));
+	if (!ni)
+		return qctx_fail(a->q, "out of memory");
+	for (size_t g = 0; g < a->groups->nrows; g++) {
+		size_t j = a->hashes[g] & (ncap - 1);
+		while (ni[j])
+			j = (j + 1) & (ncap - 1);
+		ni[j] = (uint32_t)g + 1;
+	}
+	free(a->index);
+	a->index = ni;
+	a->icap = ncap;
+	return 0;
+}
+
+static void set_value(struct column *d, size_t di, const struct column *s, size_t si)
+{
+	size_t w = vtype_size(d->type);
+	memcpy((char *)d->v.p + di * w, (char *)s->v.p + si * w, w);
+}
+
+/* Group of row r of `rows` (key columns at kc[]), created when new; -1 on error. */
+static long agg_group(struct agg_run *a, const struct table *rows, const int *kc, size_t r, bool *created)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+	for (int k = 0; k < a->nkeys; k++) {
+		const struct column *c = &rows->cols[kc[k]];
+		h = (h ^ value_hash(c->type, &c->v, r)) * 0x100000001b3ULL;
+	}
+	struct table *g = a->groups;
+	size_t mask = a->icap - 1, j = h & mask;
+	for (uint32_t e; (e = a->index[j]) != 0; j = (j + 1) & mask) {
+		size_t gi = e - 1;
+		if (a->hashes[gi] != h)
+			continue;
+		bool same = true;
+		for (int k = 0; k < a->nkeys && same; k++) {
+			const struct column *c = &rows->cols[kc[k]];
+			same = value_eq(c->type, &c->v, r, &g->cols[k].v, gi);
+		}
+		if (same) {
+			*created = false;
+			return (long)gi;
+		}
+	}
+	/* New group: append keys, zero states. */
+	if ((g->nrows + 1) * 2 > a->icap) {
+		if (agg_grow(a) < 0)
+			return -1;
+		return agg_group(a, rows, kc, r, created);
+	}
+	if (g->nrows >= UINT32_MAX - 1)
+		return qctx_fail(a->q, "too many groups");
+	if (table_reserve(g, g->nrows + 1) < 0)
+		return qctx_fail(a->q, "out of memory");
+	if (g->nrows >= a->hcap) {
+		size_t nh = a->hcap ? a->hcap * 2 : 256;
+		uint64_t *hs = realloc(a->hashes, nh * sizeof(*hs));
+		if (!hs)
+			return qctx_fail(a->q, "out of memory");
+		a->hashes = hs;
+		a->hcap = nh;
+	}
+	size_t gi = g->nrows++;
+	for (int k = 0; k < a->nkeys; k++)
+		set_value(&g->cols[k], gi, &rows->cols[kc[k]], r);
+	for (int c = a->nkeys; c < g->ncols; c++)
+		memset((char *)g->cols[c].v.p + gi * vtype_size(g->cols[c].type), 0, vtype_size(g->cols[c].type));
+	a->hashes[gi] = h;
+	a->index[j] = (uint32_t)gi + 1;
+	*created = true;
+	return (long)gi;
+}
+
+/* Folds value (column src, row r) into aggregate i of group g. merge: src holds states. */
+static void agg_fold(struct agg_run *a, int i, size_t g, const struct table *rows, int src, size_t r,
+		     bool created, bool merge)
+{
+	const struct agg_spec *sp = &a->n->aggs[i];
+	struct column *st = &a->groups->cols[a->state_col[i]];
+	const struct column *v = src >= 0 ? &rows->cols[src] : NULL;
+	switch (sp->fn) {
+	case AGG_COUNT:
+		st->v.i[g] += merge ? v->v.i[r] : 1;
+		break;
+	case AGG_SUM:
+		if (st->type == VT_FLOAT)
+			st->v.f[g] += v->type == VT_FLOAT ? v->v.f[r] : (double)v->v.i[r];
+		else
+			st->v.i[g] = (int64_t)((uint64_t)st->v.i[g] + (uint64_t)v->v.i[r]);
+		break;
+	case AGG_MIN:
+	case AGG_MAX: {
+		int c = created ? 0 : value_cmp(st->type, &v->v, r, &st->v, g);
+		if (created || (sp->fn == AGG_MIN ? c < 0 : c > 0))
+			set_value(st, g, v, r);
+		break;
+	}
+	case AGG_ANY:
+		if (created)
+			set_value(st, g, v, r);
+		break;
+	case AGG_MEAN: {
+		struct column *cnt = &a->groups->cols[a->state_col[i] + 1];
+		if (st->type == VT_FLOAT)
+			st->v.f[g] += v->type == VT_FLOAT ? v->v.f[r] : (double)v->v.i[r];
+		else
+			st->v.i[g] = (int64_t)((uint64_t)st->v.i[g] + (uint64_t)v->v.i[r]);
+		cnt->v.i[g] += merge ? rows->cols[src + 1].v.i[r] : 1;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static int agg_consume(struct agg_run *a, const struct table *rows, const int *kc, const int *src, bool merge)
+{
+	for (size_t r = 0; r < rows->nrows; r++) {
+		bool created;
+		long g = agg_group(a, rows, kc, r, &created);
+		if (g < 0)
+			return -1;
+		for (int i = 0; i < a->n->naggs; i++)
+			agg_fold(a, i, (size_t)g, rows, src[i], r, created, merge);
+	}
+	return qctx_check(a->q, table_bytes(a->groups));
+}
+
+int agg_run_update(struct agg_run *a, const struct table *rows)
+{
+	for (int k = 0; k < a->nkeys; k++)
+		a->in_key[k] = table_find(rows, a->n->names[k]);
+	for (int i = 0; i < a->n->naggs; i++)
+		a->in_arg[i] = a->n->aggs[i].arg ? table_find(rows, a->n->aggs[i].arg) : -1;
+	return agg_consume(a, rows, a->in_key, a->in_arg, false);
+}
+
+int agg_run_merge(struct agg_run *a, const struct table *states)
+{
+	int kc[64];
+	if (states->ncols != a->groups->ncols)
+		return qctx_fail(a->q, "partial aggregate has %d columns, expected %d", states->ncols,
+				 a->groups->ncols);
+	for (int c = 0; c < states->ncols; c++)
+		if (states->cols[c].type != a->groups->cols[c].type)
+			return qctx_fail(a->q, "partial aggregate column %d has the wrong type", c);
+	for (int k = 0; k < a->nkeys; k++)
+		kc[k] = k;
+	return agg_consume(a, states, kc, a->state_col, true);
+}
+
+struct table *agg_run_states(struct agg_run *a)
+{
+	struct table *t = a->groups;
+	a->groups = NULL;
+	return t;
+}
+
+struct table *agg_run_finalize(struct agg_run *a)
+{
+	const struct plan_node *n = a->n;
+	struct table *g = a->groups;
+	struct table *out = table_sized(a->q, n->schema, g->nrows);
+	if (!out)
+		return NULL;
+	for (int k = 0; k < a->nkeys; k++)
+		memcpy(out->cols[k].v.p, g->cols[k].v.p, g->nrows * vtype_size(g->cols[k].type));
+	for (int i = 0; i < n->naggs; i++) {
+		struct column *o = &out->cols[a->nkeys + i], *s = &g->cols[a->state_col[i]];
+		if (n->aggs[i].fn == AGG_MEAN) {
+			const int64_t *cnt = g->cols[a->state_col[i] + 1].v.i;
+			for (size_t r = 0; r < g->nrows; r++) {
+				double sum = s->type == VT_FLOAT ? s->v.f[r] : (double)s->v.i[r];
+				o->v.f[r] = cnt[r] ? sum / (double)cnt[r] : 0.0;
+			}
+		} else {
+			memcpy(o->v.p, s->v.p, g->nrows * vtype_size(o->type));
+		}
+	}
+	out->nrows = g->nrows;
+	return out;
+}
+
+/* ---- agent side: bridges -------------------------------------------------------------------- */
+
+struct bridge_run {
+	struct qctx *q;
+	const struct plan *p;
+	const struct plan_node *chain[256]; /* streaming operators after the source, in order */
+	int nchain;
+	const struct plan_node *source;
+	struct agg_run *agg;   /* PARTIAL */
+	struct table *rows;    /* ROWS */
+	int64_t limit;         /* ROWS: stop after this many (-1 = all) */
+};
+
+static struct table *apply_streaming(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	switch (n->kind) {
+	case N_FILTER: return op_filter(q, n, in);
+	case N_MAP: return op_map(q, n, in);
+	case N_PROJECT: return op_project(q, n, in);
+	case N_FRAMES: return op_frames(q, n, in);
+	default:
+		qctx_fail(q, "operator %d cannot stream", n->kind);
+		return NULL;
+	}
+}
+
+/* Rows of a scan chunk inside the source's [t0, t1): the chunk itself or an owned copy. */
+static const struct table *time_window(struct bridge_run *br, const struct table *rows, struct table **owned)
+{
+	const int64_t *t = rows->cols[SS_TIME].v.i;
+	int64_t t0 = br->source->t0, t1 = br->source->t1;
+	size_t n = rows->nrows, k = 0;
+	*owned = NULL;
+	for (size_t i = 0; i < n; i++)
+		k += t[i] >= t0 && t[i] < t1;
+	if (k == n)
+		return rows;
+	uint32_t *sel = malloc((k ? k : 1) * sizeof(*sel));
+	if (!sel) {
+		qctx_fail(br->q, "out of memory");
+		return NULL;
+	}
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (t[i] >= t0 && t[i] < t1)
+			sel[k++] = (uint32_t)i;
+	*owned = copy_rows(br->q, rows, sel, k);
+	free(sel);
+	return *owned;
+}
+
+static int bridge_chunk(void *arg, const struct table *rows)
+{
+	struct bridge_run *br = arg;
+	struct table *owned;
+	const struct table *t = time_window(br, rows, &owned);
+	if (!t)
+		return -1;
+	for (int i = 0; i < br->nchain && t->nrows > 0; i++) {
+		struct table *next = apply_streaming(br->q, br->chain[i], t);
+		table_free(owned);
+		if (!next)
+			return -1;
+		t = owned = next;
+	}
+	int rc = 0;
+	if (br->agg) {
+		rc = agg_run_update(br->agg, t);
+	} else if (t->nrows) {
+		size_t n = t->nrows;
+		if (br->limit >= 0 && br->rows->nrows + n > (size_t)br->limit)
+			n = (size_t)br->limit - br->rows->nrows;
+		if (table_append_rows(br->rows, t, NULL, n) < 0)
+			rc = qctx_fail(br->q, "out of memory");
+		else if (br->rows->nrows > EXEC_MAX_BRIDGE_ROWS)
+			rc = qctx_fail(br->q, "more than %d rows would leave this agent; aggregate or head() first",
+				       EXEC_MAX_BRIDGE_ROWS);
+		else
+			rc = qctx_check(br->q, table_bytes(br->rows));
+		if (rc == 0 && br->limit >= 0 && br->rows->nrows >= (size_t)br->limit)
+			rc = 1; /* enough rows: stop the scan */
+	}
+	table_free(owned);
+	if (rc == 0)
+		rc = qctx_check(br->q, 0);
+	return rc;
+}
+
+int exec_bridge(struct qctx *q, const struct plan *p, const struct plan_bridge *b,
+		const struct scan_source *src, struct table **out)
+{
+	struct bridge_run br = {.q = q, .p = p, .limit = b->limit};
+	const struct plan_node *n = p->nodes[b->node];
+	int rc = -1;
+	*out = NULL;
+	if (b->kind == BRIDGE_PARTIAL) {
+		if (!(br.agg = agg_run_new(q, p, n)))
+			return -1;
+		n = p->nodes[n->inputs[0]];
+	}
+	/* Walk up to the source, then reverse into execution order. */
+	const struct plan_node *up[256];
+	int nup = 0;
+	while (n->kind != N_SOURCE) {
+		if (nup == 256) {
+			qctx_fail(q, "too many operators before the first aggregate");
+			goto done;
+		}
+		up[nup++] = n;
+		n = p->nodes[n->inputs[0]];
+	}
+	br.source = n;
+	for (int i = nup - 1; i >= 0; i--)
+		br.chain[br.nchain++] = up[i];
+	if (!br.agg && !(br.rows = table_sized(q, p->nodes[b->node]->schema, 0)))
+		goto done;
+	if (br.limit != 0) {
+		int src_rc = src->scan(src->ud, n->table, n->t0, n->t1, bridge_chunk, &br);
+		if (src_rc < 0 || qctx_failed(q)) {
+			if (!qctx_failed(q))
+				qctx_fail(q, "scan of %s failed", n->table);
+			goto done;
+		}
+	}
+	if (br.agg) {
+		*out = agg_run_states(br.agg);
+	} else {
+		*out = br.rows;
+		br.rows = NULL;
+	}
+	rc = 0;
+done:
+	agg_run_free(br.agg);
+	table_free(br.rows);
+	return rc;
+}
+
+/* ---- coordinator side --------------------------------------------------------------------- */
+
+static int bridge_index(const struct plan *p, int node, enum bridge_kind kind)
+{
+	for (int i = 0; i < p->nbridges; i++)
+		if (p->bridges[i].node == node && p->bridges[i].kind == kind)
+			return i;
+	return -1;
+}
+
+static struct table *union_tables(struct qctx *q, const struct table *schema, struct table *const *ins,
+				  int n)
+{
+	size_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += ins[i] ? ins[i]->nrows : 0;
+	struct table *out = table_sized(q, schema, total);
+	if (!out)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		if (!ins[i] || !ins[i]->nrows)
+			continue;
+		if (ins[i]->ncols != schema->ncols) {
+			table_free(out);
+			qctx_fail(q, "a partial result has %d columns, expected %d", ins[i]->ncols, schema->ncols);
+			return NULL;
+		}
+		for (int c = 0; c < schema->ncols; c++)
+			if (ins[i]->cols[c].type != schema->cols[c].type) {
+				table_free(out);
+				qctx_fail(q, "a partial result's column '%s' has the wrong type", schema->cols[c].name);
+				return NULL;
+			}
+		table_append_rows(out, ins[i], NULL, ins[i]->nrows);
+	}
+	return out;
+}
+
+static struct table *finish_node(struct qctx *q, const struct plan *p, struct table *const *const *inputs,
+				 int nagents, struct table **memo, int id)
+{
+	if (memo[id])
+		return memo[id];
+	const struct plan_node *n = p->nodes[id];
+	struct table *res = NULL, *in[2] = {NULL, NULL};
+	if (p->agent_side[id]) {
+		int b = bridge_index(p, id, BRIDGE_ROWS);
+		if (b < 0) {
+			qctx_fail(q, "internal: no bridge for node %d", id);
+			return NULL;
+		}
+		res = union_tables(q, n->schema, inputs[b], nagents);
+	} else if (n->kind == N_AGG && p->agent_side[n->inputs[0]]) {
+		int b = bridge_index(p, id, BRIDGE_PARTIAL);
+		struct agg_run *a = b >= 0 ? agg_run_new(q, p, n) : NULL;
+		if (b < 0 && !qctx_failed(q))
+			qctx_fail(q, "internal: no partial bridge for node %d", id);
+		for (int i = 0; a && i < nagents; i++)
+			if (inputs[b][i] && agg_run_merge(a, inputs[b][i]) < 0)
+				break;
+		if (a && !qctx_failed(q))
+			res = agg_run_finalize(a);
+		agg_run_free(a);
+	} else {
+		for (int k = 0; k < n->ninputs && k < 2; k++)
+			if (!(in[k] = finish_node(q, p, inputs, nagents, memo, n->inputs[k])))
+				return NULL;
+		switch (n->kind) {
+		case N_FILTER:
+		case N_MAP:
+		case N_PROJECT:
+		case N_FRAMES:
+			res = apply_streaming(q, n, in[0]);
+			break;
+		case N_AGG: {
+			struct agg_run *a = agg_run_new(q, p, n);
+			if (a && agg_run_update(a, in[0]) == 0)
+				res = agg_run_finalize(a);
+			agg_run_free(a);
+			break;
+		}
+		case N_SORT: res = op_sort(q, n, in[0]); break;
+		case N_JOIN: res = op_join(q, n, in[0], in[1]); break;
+		case N_HEAD: res = op_head(q, n, in[0]); break;
+		case N_UNION: {
+			struct table *ins[n->ninputs];
+			for (int k = 0; k < n->ninputs; k++)
+				if (!(ins[k] = finish_node(q, p, inputs, nagents, memo, n->inputs[k])))
+					return NULL;
+			res = union_tables(q, n->schema, ins, n->ninputs);
+			break;
+		}
+		default:
+			qctx_fail(q, "internal: unexpected operator %d on the coordinator", n->kind);
+		}
+	}
+	if (res && qctx_check(q, table_bytes(res)) < 0) {
+		table_free(res);
+		return NULL;
+	}
+	if (res)
+		q->mem_used += table_bytes(res);
+	return memo[id] = res;
+}
+
+int exec_finish(struct qctx *q, const struct plan *p, struct table *const *const *inputs, int nagents,
+		struct table **outs, bool *truncated)
+{
+	struct table **memo = calloc(p->nnodes ? p->nnodes : 1, sizeof(*memo));
+	int rc = -1;
+	for (int d = 0; d < p->ndisplays; d++)
+		outs[d] = NULL;
+	if (!memo)
+		return qctx_fail(q, "out of memory");
+	for (int d = 0; d < p->ndisplays; d++) {
+		struct table *t = finish_node(q, p, inputs, nagents, memo, p->displays[d].node);
+		if (!t)
+			goto done;
+		size_t n = t->nrows;
+		truncated[d] = q->max_rows && n > q->max_rows;
+		if (truncated[d])
+			n = q->max_rows;
+		if (!(outs[d] = copy_rows(q, t, NULL, n)) || table_set_name(outs[d], p->displays[d].name) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	for (int i = 0; i < p->nnodes; i++)
+		table_free(memo[i]);
+	free(memo);
+	if (rc < 0)
+		for (int d = 0; d < p->ndisplays; d++) {
+			table_free(outs[d]);
+			outs[d] = NULL;
+		}
+	return rc;
+}
+
+int exec_local(struct qctx *q, struct plan *p, const struct scan_source *src, struct table **outs,
+	       bool *truncated)
+{
+	if (plan_split(p) < 0)
+		return qctx_fail(q, "out of memory");
+	struct table *res[p->nbridges ? p->nbridges : 1];
+	struct table *const *ins[p->nbridges ? p->nbridges : 1];
+	int rc = 0, b;
+	for (b = 0; b < p->nbridges && rc == 0; b++) {
+		rc = exec_bridge(q, p, &p->bridges[b], src, &res[b]);
+		ins[b] = &res[b];
+	}
+	if (rc == 0)
+		rc = exec_finish(q, p, ins, 1, outs, truncated);
+	for (int i = 0; i < b; i++)
+		table_free(res[i]);
+	return rc;
+}

@@ -1,0 +1,58 @@
+/* exec.h - runs plans. Agents run bridges (exec_bridge): a scan of their ring through the
+ * streaming operators into either a partial aggregate or a set of rows. The coordinator runs the
+ * rest (exec_finish): it merges what every agent sent for each bridge and executes the remaining
+ * operators, producing one table per display. Both sides share the operators below, so a plan
+ * run on one node holding all data and the same plan merged from many give the same result. */
+#ifndef WISP_EXEC_H
+#define WISP_EXEC_H
+
+#include "plan.h"
+#include "qctx.h"
+
+/* Something that can scan tables: the ring, or a test fixture. scan() calls chunk() with
+ * borrowed tables in catalog column order; rows outside [t0, t1) may appear (the executor
+ * filters them). A non-zero return from chunk() stops the scan and is returned. */
+struct scan_source {
+	int (*scan)(void *ud, const char *table, int64_t t0, int64_t t1,
+		    int (*chunk)(void *arg, const struct table *rows), void *arg);
+	void *ud;
+};
+
+/* Rows one agent may send for a ROWS bridge before the query fails (aggregate or head first). */
+#define EXEC_MAX_BRIDGE_ROWS 2000000
+
+/* Agent side: evaluates bridge `b` of a split plan over `src`. *out is a new owned table (the
+ * partial state for PARTIAL bridges, rows for ROWS bridges). 0, or -1 with the error in q. */
+int exec_bridge(struct qctx *q, const struct plan *p, const struct plan_bridge *b,
+		const struct scan_source *src, struct table **out);
+
+/* Coordinator side: inputs[i][a] is agent a's table for bridge i (nagents per bridge, borrowed).
+ * Fills outs[d] (new owned tables) for every display d. Displays are truncated to q->max_rows;
+ * truncated[d] says whether that happened. 0, or -1 with the error in q. */
+int exec_finish(struct qctx *q, const struct plan *p, struct table *const *const *inputs, int nagents,
+		struct table **outs, bool *truncated);
+
+/* Convenience for tests and single-node use: split, run every bridge over src, finish. */
+int exec_local(struct qctx *q, struct plan *p, const struct scan_source *src, struct table **outs,
+	       bool *truncated);
+
+/* Operators, each returning a new owned table or NULL with the error in q. */
+struct table *op_filter(struct qctx *q, const struct plan_node *n, const struct table *in);
+struct table *op_map(struct qctx *q, const struct plan_node *n, const struct table *in);
+struct table *op_project(struct qctx *q, const struct plan_node *n, const struct table *in);
+struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct table *in);
+struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct table *in);
+struct table *op_head(struct qctx *q, const struct plan_node *n, const struct table *in);
+struct table *op_join(struct qctx *q, const struct plan_node *n, const struct table *left,
+		      const struct table *right);
+
+/* Hash aggregation: update from input rows, or merge partial states; then emit. */
+struct agg_run;
+struct agg_run *agg_run_new(struct qctx *q, const struct plan *p, const struct plan_node *n);
+void agg_run_free(struct agg_run *a);
+int agg_run_update(struct agg_run *a, const struct table *rows);
+int agg_run_merge(struct agg_run *a, const struct table *states);
+struct table *agg_run_states(struct agg_run *a);   /* partial states, agg_state_schema layout */
+struct table *agg_run_finalize(struct agg_run *a); /* final values, the node's schema */
+
+#endif

@@ -1,0 +1,121 @@
+/* qctx.c - per-query limits, errors and arena (see qctx.h). */
+#include "qctx.h"
+#include "../ring/intern.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+void qctx_init(struct qctx *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->node = "";
+}
+
+void folded_cache_free(struct folded_cache *fc); /* expr.c */
+
+void qctx_destroy(struct qctx *q)
+{
+	struct arena_chunk *c = q->chunks;
+	while (c) {
+		struct arena_chunk *n = c->next;
+		free(c);
+		c = n;
+	}
+	intern_free(q->intern);
+	folded_cache_free(q->folded);
+	q->chunks = NULL;
+	q->intern = NULL;
+	q->folded = NULL;
+}
+
+int qctx_fail(struct qctx *q, const char *fmt, ...)
+{
+	if (q->err[0])
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(q->err, sizeof(q->err), fmt, ap);
+	va_end(ap);
+	if (!q->err[0])
+		strcpy(q->err, "query failed");
+	return -1;
+}
+
+bool qctx_failed(const struct qctx *q)
+{
+	return q->err[0] != '\0';
+}
+
+int64_t mono_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t wall_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int qctx_check(struct qctx *q, size_t extra)
+{
+	if (q->err[0])
+		return -1;
+	if (q->deadline_ns && mono_now_ns() > q->deadline_ns)
+		return qctx_fail(q, "query deadline exceeded");
+	if (q->mem_limit && q->mem_used + extra > q->mem_limit)
+		return qctx_fail(q, "query memory limit exceeded (%zu MiB)", q->mem_limit >> 20);
+	return 0;
+}
+
+void *qctx_alloc(struct qctx *q, size_t n)
+{
+	n = (n + 7) & ~(size_t)7;
+	struct arena_chunk *c = q->chunks;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > 60000 ? n : 60000;
+		if (qctx_check(q, cap) < 0)
+			return NULL;
+		c = malloc(sizeof(*c) + cap);
+		if (!c) {
+			qctx_fail(q, "out of memory");
+			return NULL;
+		}
+		c->used = 0;
+		c->cap = cap;
+		c->next = q->chunks;
+		q->chunks = c;
+		q->mem_used += cap;
+	}
+	void *p = c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+char *qctx_strndup(struct qctx *q, const char *s, size_t n)
+{
+	char *d = qctx_alloc(q, n + 1);
+	if (!d)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+struct intern *qctx_intern(struct qctx *q)
+{
+	if (!q->intern && !(q->intern = intern_new()))
+		qctx_fail(q, "out of memory");
+	return q->intern;
+}

@@ -1,0 +1,44 @@
+/* qctx.h - the per-query context: limits, the first error, and the arena that owns every string
+ * and stack a query creates. Everything a query's tables point at lives here or in the (pinned)
+ * ring, so tables never own values. One qctx per query per process; not shared across threads. */
+#ifndef WISP_QCTX_H
+#define WISP_QCTX_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct intern;
+
+struct qctx {
+	struct arena_chunk *chunks; /* bump allocator for strings made by operators */
+	struct intern *intern;      /* stacks/strings decoded from other processes; lazily made */
+	size_t mem_used;            /* arena bytes + bytes of live result tables, as accounted */
+	size_t mem_limit;           /* 0 = unlimited */
+	int64_t deadline_ns;        /* CLOCK_MONOTONIC; 0 = none */
+	size_t max_rows;            /* result rows per displayed table (0 = unlimited) */
+	const char *node;           /* this process's node name (the source's `node` column) */
+	struct folded_cache *folded;/* stack -> folded string memo */
+	char err[512];              /* first error, "" when none */
+};
+
+void qctx_init(struct qctx *q);
+void qctx_destroy(struct qctx *q);
+
+/* Records the first error (later ones are dropped) and returns -1. */
+int qctx_fail(struct qctx *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool qctx_failed(const struct qctx *q);
+
+/* Checks deadline and memory (extra = bytes about to be held); -1 with an error when exceeded. */
+int qctx_check(struct qctx *q, size_t extra);
+
+/* Arena copies owned by the query; NULL (and an error) on out-of-memory. */
+char *qctx_strndup(struct qctx *q, const char *s, size_t n);
+void *qctx_alloc(struct qctx *q, size_t n);
+struct intern *qctx_intern(struct qctx *q);
+
+int64_t mono_now_ns(void);
+int64_t wall_now_ns(void);
+
+#endif

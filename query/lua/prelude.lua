@@ -1,0 +1,383 @@
+-- prelude.lua - the `px` module scripts see: DataFrames, expressions, script arguments.
+--
+-- Compiled into the binary and run once per query before the user's script. It only builds a
+-- plan: every DataFrame method calls into C (`C`, the plan builders of query/lua/script.c), which
+-- validates columns and types at once, so a mistake is reported at the script line that made it.
+-- No function here ever sees a row of data.
+local C, getinfo, argv, script_chunk = ...
+
+local px = {}
+local Expr = {}
+Expr.__index = Expr
+local DF = {}
+local GroupBy = {}
+GroupBy.__index = GroupBy
+
+-- Errors point at the user's script: the first stack level whose chunk is the script.
+local function fail(msg)
+  for level = 2, 50 do
+    local info = getinfo(level, 'Sl')
+    if not info then break end
+    if info.source == script_chunk then
+      error(info.short_src .. ':' .. info.currentline .. ': ' .. msg, 0)
+    end
+  end
+  error(msg, 0)
+end
+
+local function script_line()
+  for level = 2, 50 do
+    local info = getinfo(level, 'Sl')
+    if not info then break end
+    if info.source == script_chunk then return info.currentline end
+  end
+  return 0
+end
+
+local function check(ok, err, ...)
+  if ok == nil then fail(err) end
+  return ok, err, ...
+end
+
+-- Expressions -------------------------------------------------------------------------------
+
+local function is_expr(v) return getmetatable(v) == Expr end
+
+local function lit(v)
+  if is_expr(v) then return v end
+  local t = type(v)
+  if t == 'number' or t == 'string' or t == 'boolean' then
+    return setmetatable({k = 'lit', v = v}, Expr)
+  end
+  fail('cannot use a ' .. t .. ' in an expression')
+end
+
+local function call(fn, ...)
+  local args = table.pack(...)
+  local out = {}
+  for i = 1, args.n do out[i] = lit(args[i]) end
+  return setmetatable({k = 'call', fn = fn, args = out}, Expr)
+end
+
+local function col(name) return setmetatable({k = 'col', name = name}, Expr) end
+
+Expr.__add = function(a, b) return call('add', a, b) end
+Expr.__sub = function(a, b) return call('sub', a, b) end
+Expr.__mul = function(a, b) return call('mul', a, b) end
+Expr.__div = function(a, b) return call('div', a, b) end
+Expr.__mod = function(a, b) return call('mod', a, b) end
+Expr.__unm = function(a) return call('neg', a) end
+Expr.__concat = function(a, b) return call('concat', a, b) end
+Expr.__eq = function() fail('== cannot compare columns in Lua; use px.eq(a, b) or a:eq(b)') end
+Expr.__lt = function() fail('< cannot compare columns in Lua; use px.lt(a, b) or a:lt(b)') end
+Expr.__le = function() fail('<= cannot compare columns in Lua; use px.le(a, b) or a:le(b)') end
+Expr.__tostring = function(e)
+  if e.k == 'col' then return e.name end
+  if e.k == 'lit' then return type(e.v) == 'string' and string.format('%q', e.v) or tostring(e.v) end
+  local parts = {}
+  for i, a in ipairs(e.args) do parts[i] = tostring(a) end
+  return e.fn .. '(' .. table.concat(parts, ', ') .. ')'
+end
+
+for _, fn in ipairs{'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'contains', 'startswith', 'endswith'} do
+  px[fn] = function(a, b) return call(fn, a, b) end
+  Expr[fn] = px[fn]
+end
+function px.and_(...) return call('and', ...) end
+function px.or_(...) return call('or', ...) end
+function px.not_(a) return call('not', a) end
+function px.in_(a, set)
+  if type(set) ~= 'table' then fail('px.in_(expr, {values...}) needs a table of values') end
+  return call('in', a, table.unpack(set))
+end
+Expr.in_ = px.in_
+function px.select(cond, a, b) return call('select', cond, a, b) end
+function px.concat(...) return call('concat', ...) end
+function px.string(a) return call('string', a) end
+function px.int(a) return call('int', a) end
+function px.float(a) return call('float', a) end
+-- Stack functions.
+function px.leaf(s) return call('leaf', s) end
+function px.folded(s) return call('folded', s) end
+function px.depth(s) return call('depth', s) end
+function px.has_function(s, pattern) return call('has_function', s, pattern) end
+
+-- Time --------------------------------------------------------------------------------------
+
+function px.now() return C.now() end
+function px.duration(s)
+  if math.type(s) == 'integer' then return s end
+  return check(C.parse_duration(s))
+end
+function px.seconds(n) return math.tointeger(n * 1000000000) or fail('bad number of seconds') end
+function px.minutes(n) return px.seconds(n * 60) end
+function px.hours(n) return px.seconds(n * 3600) end
+function px.bin(t, width) return call('bin', t, px.duration(width)) end
+function px.time(v)
+  if math.type(v) == 'integer' then return v end
+  return check(C.parse_time(v))
+end
+
+-- DataFrames --------------------------------------------------------------------------------
+
+local function wrap(id, names, types)
+  local schema = {}
+  for i, n in ipairs(names) do schema[n] = types[i] end
+  C.set_line(id, script_line())
+  return setmetatable({_id = id, _names = names, _schema = schema}, DF)
+end
+
+-- Builders return id, names, types on success and nil, message on failure.
+local function node(id, names, types)
+  if id == nil then fail(names) end
+  return wrap(id, names, types)
+end
+
+local function is_df(v) return getmetatable(v) == DF end
+local function need_df(v, what)
+  if not is_df(v) then fail(what .. ' needs a DataFrame') end
+  return v
+end
+
+local function names_of(list, what)
+  if type(list) == 'string' then return {list} end
+  if type(list) ~= 'table' then fail(what .. ' needs a column name or a list of names') end
+  local out = {}
+  for i, v in ipairs(list) do
+    if is_expr(v) and v.k == 'col' then v = v.name end
+    if type(v) ~= 'string' then fail(what .. ': column names must be strings') end
+    out[i] = v
+  end
+  return out
+end
+
+local function expr_arg(e, what)
+  if is_expr(e) or type(e) == 'number' or type(e) == 'string' or type(e) == 'boolean' then
+    return lit(e)
+  end
+  fail(what .. ' needs an expression')
+end
+
+function px.DataFrame(spec)
+  if type(spec) == 'string' then spec = {table = spec} end
+  if type(spec) ~= 'table' then fail('px.DataFrame{table=..., start_time=..., end_time=...}') end
+  local table_name = spec.table or spec[1]
+  if type(table_name) ~= 'string' then fail('px.DataFrame: table must be a string') end
+  local t0 = px.time(spec.start_time or '-5m')
+  local t1 = spec.end_time and px.time(spec.end_time) or px.now() + 1
+  local df = node(C.source(table_name, t0, t1))
+  if spec.select then df = df:select(spec.select) end
+  return df
+end
+
+DF.__index = function(df, key)
+  local m = DF[key]
+  if m ~= nil then return m end
+  if type(key) ~= 'string' then fail('columns are named by strings') end
+  if rawget(df, '_schema')[key] == nil then
+    fail("unknown column '" .. key .. "' (columns: " .. table.concat(df._names, ', ') .. ')')
+  end
+  return col(key)
+end
+
+DF.__newindex = function(df, key, value)
+  if type(key) ~= 'string' then fail('columns are named by strings') end
+  local n = node(C.map(df._id, {key}, {expr_arg(value, 'df.' .. key .. ' =')}))
+  rawset(df, '_id', n._id)
+  rawset(df, '_names', n._names)
+  rawset(df, '_schema', n._schema)
+end
+
+DF.__tostring = function(df) return 'DataFrame(' .. table.concat(df._names, ', ') .. ')' end
+
+function DF.columns(df) return table.move(df._names, 1, #df._names, 1, {}) end
+function DF.filter(df, pred)
+  if type(pred) == 'boolean' then
+    fail('filter got a plain Lua boolean: an expression like df.pid == 5 is compared by Lua once, ' ..
+         'not per row; write px.eq(df.pid, 5) or df.pid:eq(5)')
+  end
+  return node(C.filter(df._id, expr_arg(pred, 'filter')))
+end
+function DF.map(df, cols)
+  if type(cols) ~= 'table' then fail('map{name = expr, ...} needs a table') end
+  local names, exprs = {}, {}
+  for k in pairs(cols) do
+    if type(k) ~= 'string' then fail('map: column names must be strings') end
+    names[#names + 1] = k
+  end
+  table.sort(names)
+  for i, k in ipairs(names) do exprs[i] = expr_arg(cols[k], 'map') end
+  return node(C.map(df._id, names, exprs))
+end
+function DF.select(df, cols)
+  local names = names_of(cols, 'select')
+  return node(C.project(df._id, names, names))
+end
+function DF.drop(df, cols)
+  local gone = {}
+  for _, n in ipairs(names_of(cols, 'drop')) do
+    if df._schema[n] == nil then fail("drop: unknown column '" .. n .. "'") end
+    gone[n] = true
+  end
+  local keep = {}
+  for _, n in ipairs(df._names) do if not gone[n] then keep[#keep + 1] = n end end
+  return node(C.project(df._id, keep, keep))
+end
+function DF.rename(df, map)
+  if type(map) ~= 'table' then fail('rename{old = "new", ...} needs a table') end
+  local from, as = {}, {}
+  for i, n in ipairs(df._names) do
+    from[i] = n
+    as[i] = map[n] or n
+    if type(as[i]) ~= 'string' then fail('rename: new names must be strings') end
+  end
+  for k in pairs(map) do
+    if df._schema[k] == nil then fail("rename: unknown column '" .. tostring(k) .. "'") end
+  end
+  return node(C.project(df._id, from, as))
+end
+function DF.head(df, n)
+  n = n or 5
+  if math.type(n) ~= 'integer' then fail('head(n) needs an integer') end
+  return node(C.head(df._id, n))
+end
+function DF.sort(df, keys, order)
+  if type(keys) == 'string' then keys = {{keys, order or 'asc'}} end
+  if type(keys) ~= 'table' then fail("sort('col', 'desc') or sort{{'a', 'desc'}, 'b'}") end
+  local names, desc = {}, {}
+  for i, k in ipairs(keys) do
+    local name, dir = k, 'asc'
+    if type(k) == 'table' then name, dir = k[1], k[2] or 'asc' end
+    if dir ~= 'asc' and dir ~= 'desc' then fail("sort order must be 'asc' or 'desc'") end
+    names[i], desc[i] = name, dir == 'desc'
+  end
+  return node(C.sort(df._id, names_of(names, 'sort'), desc))
+end
+function DF.frames(df, opts)
+  opts = opts or {}
+  return node(C.frames(df._id, opts.stack or 'stack', opts.name or 'function', opts.leaf or 'leaf'))
+end
+function DF.groupby(df, keys)
+  return setmetatable({df = df, keys = names_of(keys, 'groupby')}, GroupBy)
+end
+
+-- Aggregates: px.count(), px.sum('col'), ... or PxL-style {'col', px.sum}.
+local Agg = {}
+for _, fn in ipairs{'count', 'sum', 'min', 'max', 'mean', 'any'} do
+  px[fn] = function(column)
+    if is_expr(column) and column.k == 'col' then column = column.name end
+    return setmetatable({fn = fn, arg = column}, Agg)
+  end
+end
+
+local function agg_specs(spec)
+  if type(spec) ~= 'table' then fail('agg{out = px.sum("col"), ...} needs a table') end
+  local outs = {}
+  for k in pairs(spec) do
+    if type(k) ~= 'string' then fail('agg: output names must be strings') end
+    outs[#outs + 1] = k
+  end
+  table.sort(outs)
+  local specs = {}
+  for i, out in ipairs(outs) do
+    local a = spec[out]
+    if type(a) == 'table' and getmetatable(a) ~= Agg then -- {'col', px.sum} or {'col', 'sum'}
+      local fn = a[2]
+      if type(fn) == 'function' then fn = fn(a[1]) else fn = px[fn] and px[fn](a[1]) end
+      a = fn
+    end
+    if getmetatable(a) ~= Agg then fail('agg: ' .. out .. ' must be px.count(), px.sum("col"), ...') end
+    if a.fn ~= 'count' and type(a.arg) ~= 'string' then fail('px.' .. a.fn .. ' needs a column name') end
+    specs[i] = {out, a.fn, a.arg}
+  end
+  return specs
+end
+
+function GroupBy.agg(g, spec) return node(C.agg(g.df._id, g.keys, agg_specs(spec))) end
+function DF.agg(df, spec) return node(C.agg(df._id, {}, agg_specs(spec))) end
+
+-- df:merge(right, {how = 'inner'|'left', left_on = {...}, right_on = {...}, suffix = '_x'})
+-- With no keys it is a cross join (handy to attach a one-row total to every row).
+function DF.merge(df, right, opts)
+  need_df(right, 'merge')
+  opts = opts or {}
+  local on = opts.on and names_of(opts.on, 'merge') or nil
+  local lk = on or (opts.left_on and names_of(opts.left_on, 'merge')) or {}
+  local rk = on or (opts.right_on and names_of(opts.right_on, 'merge')) or lk
+  return node(C.join(df._id, right._id, opts.how or 'inner', lk, rk, opts.suffix or '_x'))
+end
+DF.join = DF.merge
+
+function px.union(...)
+  local ids = {}
+  for i, df in ipairs{...} do ids[i] = need_df(df, 'px.union')._id end
+  return node(C.union(ids))
+end
+
+function px.display(df, name)
+  need_df(df, 'px.display')
+  name = name or 'output'
+  if type(name) ~= 'string' then fail('px.display: the name must be a string') end
+  check(C.display(df._id, name))
+end
+
+-- Script arguments --------------------------------------------------------------------------
+-- px.args{ start = {default = '-5m', type = 'time', help = '...'}, pid = {type = 'int'} }
+-- Values come from `wisp run script.lua -- --start -10m --pid 42`.
+
+local converters = {
+  string = function(v) return v end,
+  int = function(v) return math.tointeger(tonumber(v)) end,
+  number = function(v) return tonumber(v) end,
+  bool = function(v)
+    if v == 'true' or v == '1' or v == 'yes' then return true end
+    if v == 'false' or v == '0' or v == 'no' then return false end
+  end,
+  time = function(v) local ok = C.parse_time(v); return ok and v end,
+  duration = function(v) local ok = C.parse_duration(v); return ok and v end,
+}
+
+function px.args(spec)
+  if type(spec) ~= 'table' then fail('px.args{name = {type = ..., default = ...}} needs a table') end
+  local given = {}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    local k, v = a:match('^%-%-([%w_%-]+)=(.*)$')
+    if not k then
+      k = a:match('^%-%-([%w_%-]+)$')
+      if not k then fail("bad script argument '" .. a .. "' (expected --name value)") end
+      v = argv[i + 1]
+      if v == nil then fail('script argument --' .. k .. ' needs a value') end
+      i = i + 1
+    end
+    k = k:gsub('%-', '_')
+    if spec[k] == nil then
+      local known = {}
+      for name in pairs(spec) do known[#known + 1] = '--' .. name end
+      table.sort(known)
+      fail("unknown script argument '--" .. k .. "' (this script takes: " .. table.concat(known, ', ') .. ')')
+    end
+    given[k] = v
+    i = i + 1
+  end
+  local out = {}
+  for k, s in pairs(spec) do
+    if type(s) ~= 'table' then s = {default = s} end
+    local ty = s.type or (math.type(s.default) == 'integer' and 'int') or type(s.default)
+    if ty == 'nil' then ty = 'string' end
+    local conv = converters[ty]
+    if not conv then fail("px.args: unknown type '" .. tostring(ty) .. "' for " .. k) end
+    local v = given[k]
+    if v ~= nil then
+      local c = conv(v)
+      if c == nil then fail('script argument --' .. k .. ": '" .. v .. "' is not a valid " .. ty) end
+      out[k] = c
+    else
+      out[k] = s.default
+    end
+  end
+  return out
+end
+
+return px

@@ -1,0 +1,44 @@
+/* script.h - runs a user's Lua script in a sandbox and turns it into a query plan.
+ *
+ * Each run gets a fresh lua_State with only the safe parts of the standard library (no io, os,
+ * require, debug, dofile/loadfile, string.dump, collectgarbage; load() accepts text only), a
+ * capped allocator and an instruction/time hook. The script sees `px` (query/lua/prelude.lua)
+ * and builds a plan through it; the plan is the only thing that leaves the VM. */
+#ifndef WISP_SCRIPT_H
+#define WISP_SCRIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct plan;
+
+struct script_limits {
+	size_t mem_bytes;          /* Lua heap cap */
+	int64_t timeout_ns;        /* wall time for the script to build its plan */
+	uint64_t max_instructions; /* VM instructions */
+};
+
+#define SCRIPT_DEFAULT_LIMITS {64u << 20, 2000000000LL, 200000000ULL}
+
+struct script_input {
+	const char *name;         /* shown in errors: "top_functions.lua" */
+	const char *source;       /* Lua source text (never bytecode) */
+	size_t len;
+	const char *const *argv;  /* script arguments ("--pid", "42", ...) */
+	int argc;
+	int64_t now_ns;           /* the query's "now" (wall clock, ns) */
+};
+
+/* Runs the script. On success *out is a new plan (not yet split) and *log (may be NULL) holds
+ * what the script printed (caller frees both). On failure returns -1 with a message naming the
+ * script line where there is one. */
+int script_compile(const struct script_input *in, const struct script_limits *lim, struct plan **out,
+		   char **log, char *err, size_t errlen);
+
+/* Time strings: "-5m", "-30s", "-2h", "-1d", "-250ms", "now", "2026-11-22T10:00:00Z", or an
+ * integer of ns since the epoch. Relative times are relative to now_ns. 0 or -1. */
+int parse_time(const char *s, int64_t now_ns, int64_t *out);
+/* Durations: "10s", "5m", "1h", "250ms", "1d", "100us", "30ns". 0 or -1. */
+int parse_duration(const char *s, int64_t *out);
+
+#endif

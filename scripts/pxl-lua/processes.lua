@@ -1,0 +1,28 @@
+-- processes.lua - CPU samples per process: who is busy
+--
+-- Displays `processes`: node, pid, comm, samples, percent (of all samples that passed the
+-- filters), threads (distinct thread ids seen), sorted by samples.
+--
+-- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (50)
+local args = px.args{
+  start = {default = '-5m', type = 'time', help = 'window start'},
+  ['end'] = {type = 'time', help = 'window end (default: now)'},
+  pid = {type = 'int', help = 'only this process'},
+  comm = {type = 'string', help = 'only threads with this name'},
+  node = {type = 'string', help = 'only this node'},
+  limit = {default = 50, help = 'rows to show'},
+}
+
+local df = px.DataFrame{table = 'stack_samples', start_time = args.start, end_time = args['end']}
+if args.pid then df = df:filter(df.pid:eq(args.pid)) end
+if args.comm then df = df:filter(df.comm:eq(args.comm)) end
+if args.node then df = df:filter(df.node:eq(args.node)) end
+
+local threads = df:groupby{'node', 'pid', 'tid'}:agg{samples = px.sum('count'), comm = px.any('comm')}
+local procs = threads:groupby{'node', 'pid'}:agg{
+  samples = px.sum('samples'), threads = px.count(), comm = px.any('comm')}
+local total = procs:agg{all_samples = px.sum('samples')}
+procs = procs:merge(total)
+procs.percent = procs.samples * 100.0 / procs.all_samples
+procs = procs:select{'node', 'pid', 'comm', 'samples', 'percent', 'threads'}
+px.display(procs:sort{{'samples', 'desc'}, 'node', 'pid'}:head(args.limit), 'processes')

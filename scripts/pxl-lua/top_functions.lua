@@ -1,0 +1,36 @@
+-- top_functions.lua - which functions the CPUs spend time in: self (leaf) and total (inclusive)
+--
+-- Displays `top_functions`: function, self_samples, self_percent, total_samples, total_percent,
+-- sorted by self_samples. Percents are of the samples that passed the filters. A function that
+-- appears several times in one stack (recursion) counts once toward that stack's total.
+--
+-- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (50)
+local args = px.args{
+  start = {default = '-5m', type = 'time', help = 'window start (-30s, -5m, -2h, or a time)'},
+  ['end'] = {type = 'time', help = 'window end (default: now)'},
+  pid = {type = 'int', help = 'only this process'},
+  comm = {type = 'string', help = 'only threads with this name'},
+  node = {type = 'string', help = 'only this node'},
+  limit = {default = 50, help = 'rows to show'},
+}
+
+local df = px.DataFrame{table = 'stack_samples', start_time = args.start, end_time = args['end']}
+if args.pid then df = df:filter(df.pid:eq(args.pid)) end
+if args.comm then df = df:filter(df.comm:eq(args.comm)) end
+if args.node then df = df:filter(df.node:eq(args.node)) end
+
+-- Count each distinct stack once, then spread the counts over its functions.
+local stacks = df:groupby('stack'):agg{samples = px.sum('count')}
+local total = stacks:agg{all_samples = px.sum('samples')}
+
+local frames = stacks:frames{name = 'function', leaf = 'leaf'}
+frames.self = px.select(frames.leaf, frames.samples, 0)
+local fns = frames:groupby('function'):agg{self_samples = px.sum('self'), total_samples = px.sum('samples')}
+
+fns = fns:merge(total)
+fns.self_percent = fns.self_samples * 100.0 / fns.all_samples
+fns.total_percent = fns.total_samples * 100.0 / fns.all_samples
+fns = fns:select{'function', 'self_samples', 'self_percent', 'total_samples', 'total_percent'}
+fns = fns:sort{{'self_samples', 'desc'}, {'total_samples', 'desc'}, 'function'}:head(args.limit)
+
+px.display(fns, 'top_functions')

@@ -1,0 +1,280 @@
+/* collector.c - BPF sampler -> symbolizer -> ring (see collector.h). */
+#include "collector.h"
+#include "symbolize.h"
+#include "profile.skel.h"
+#include "profile.h"
+#include "ring/ring.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct collector {
+	struct wisp_profile *skel;
+	struct bpf_link **links;   /* one per sampled CPU */
+	int *perf_fds;
+	int nlinks;
+	struct ring_buffer *rb;
+	struct ring *ring;
+	struct symbolizer *sym;
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool stop;
+	int64_t boot_to_wall;      /* add to CLOCK_BOOTTIME ns to get wall-clock ns */
+	int64_t next_clock_sync;   /* boot ns at which to refresh boot_to_wall */
+	time_t next_expire;
+	atomic_uint_fast64_t appended, append_failed;
+	int hz;
+};
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sync_clocks(struct collector *c)
+{
+	int64_t wall = clock_ns(CLOCK_REALTIME), boot = clock_ns(CLOCK_BOOTTIME);
+	c->boot_to_wall = wall - boot;
+	c->next_clock_sync = boot + 10LL * 1000000000LL;
+}
+
+/* Online CPUs from /sys/devices/system/cpu/online ("0-3,5"). Returns count, fills cpus. */
+static int online_cpus(int *cpus, int max)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/online", "r");
+	char buf[1024];
+	int n = 0;
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	for (char *tok = strtok(buf, ",\n"); tok && n < max; tok = strtok(NULL, ",\n")) {
+		int a, b;
+		if (sscanf(tok, "%d-%d", &a, &b) == 2) {
+			for (int i = a; i <= b && n < max; i++)
+				cpus[n++] = i;
+		} else if (sscanf(tok, "%d", &a) == 1) {
+			cpus[n++] = a;
+		}
+	}
+	return n;
+}
+
+static int handle_sample(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+	const struct wisp_sample *s = data;
+	const char *frames[2 * WISP_MAX_FRAMES];
+	char comm[WISP_COMM_LEN + 1];
+	/* Symbolized names live in the symbolizer's buffer only until the next call: copy them. */
+	char names[2 * WISP_MAX_FRAMES][128];
+
+	if (size < offsetof(struct wisp_sample, ips))
+		return 0;
+	int nk = s->kstack_n, nu = s->ustack_n;
+	if (nk > WISP_MAX_FRAMES)
+		nk = WISP_MAX_FRAMES;
+	if (nu > WISP_MAX_FRAMES)
+		nu = WISP_MAX_FRAMES;
+	if (offsetof(struct wisp_sample, ips) + (size_t)(nk + nu) * sizeof(__u64) > size)
+		return 0;
+	int n = 0;
+	for (int i = 0; i < nk; i++) {
+		snprintf(names[n], sizeof(names[n]), "%s", symbolize_kernel(c->sym, s->ips[i]));
+		frames[n] = names[n];
+		n++;
+	}
+	for (int i = 0; i < nu; i++) {
+		/* Callers' addresses are return addresses: look up the call instruction (ip - 1). */
+		uint64_t ip = s->ips[nk + i] - (i > 0);
+		snprintf(names[n], sizeof(names[n]), "%s", symbolize_user(c->sym, s->pid, ip));
+		frames[n] = names[n];
+		n++;
+	}
+	memcpy(comm, s->comm, WISP_COMM_LEN);
+	comm[WISP_COMM_LEN] = '\0';
+
+	if ((int64_t)s->time_ns > c->next_clock_sync)
+		sync_clocks(c);
+	struct ring_sample rs = {
+		.time_ns = (int64_t)s->time_ns + c->boot_to_wall,
+		.pid = s->pid,
+		.tid = s->tid,
+		.cpu = s->cpu,
+		.cgroup = (int64_t)s->cgroup_id,
+		.count = 1,
+		.comm = comm,
+		.frames = frames,
+		.nframes = (uint16_t)n,
+		.nkernel = (uint16_t)nk,
+	};
+	if (ring_append(c->ring, &rs) == 0)
+		atomic_fetch_add(&c->appended, 1);
+	else
+		atomic_fetch_add(&c->append_failed, 1);
+	return 0;
+}
+
+static void *drain_thread(void *arg)
+{
+	struct collector *c = arg;
+	while (!atomic_load(&c->stop)) {
+		int err = ring_buffer__poll(c->rb, 100);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "wispd: ring buffer poll failed: %s\n", strerror(-err));
+			break;
+		}
+		time_t now = time(NULL);
+		if (now >= c->next_expire) {
+			symbolizer_expire(c->sym, 60);
+			c->next_expire = now + 30;
+		}
+	}
+	return NULL;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+struct collector *collector_start(const struct collector_config *cfg, struct ring *ring, char *err,
+				  size_t errlen)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+	int cpus[1024], ncpus, rc;
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->ring = ring;
+	c->hz = cfg->hz;
+	libbpf_set_print(libbpf_quiet);
+	if (cfg->hz < 1 || cfg->hz > 10000) {
+		snprintf(err, errlen, "--hz must be between 1 and 10000");
+		goto fail;
+	}
+	if (!(c->sym = symbolizer_new())) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (!(c->skel = wisp_profile__open())) {
+		snprintf(err, errlen, "cannot open the BPF program: %s", strerror(errno));
+		goto fail;
+	}
+	c->skel->rodata->include_idle = cfg->include_idle;
+	if (cfg->ringbuf_bytes)
+		bpf_map__set_max_entries(c->skel->maps.wisp_events, (uint32_t)cfg->ringbuf_bytes);
+	if ((rc = wisp_profile__load(c->skel)) != 0) {
+		snprintf(err, errlen, "cannot load the BPF program: %s (wispd needs root, or CAP_BPF + CAP_PERFMON)",
+			 strerror(-rc));
+		goto fail;
+	}
+	if ((ncpus = online_cpus(cpus, 1024)) <= 0) {
+		snprintf(err, errlen, "cannot read the online CPUs");
+		goto fail;
+	}
+	c->links = calloc(ncpus, sizeof(*c->links));
+	c->perf_fds = calloc(ncpus, sizeof(int));
+	if (!c->links || !c->perf_fds) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < ncpus; i++) {
+		struct perf_event_attr attr = {
+			.type = PERF_TYPE_SOFTWARE,
+			.size = sizeof(attr),
+			.config = PERF_COUNT_SW_CPU_CLOCK,
+			.sample_freq = (uint64_t)cfg->hz,
+			.freq = 1,
+		};
+		int fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpus[i], -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENODEV) /* went offline */
+				continue;
+			snprintf(err, errlen, "perf_event_open on CPU %d: %s", cpus[i], strerror(errno));
+			goto fail;
+		}
+		c->perf_fds[c->nlinks] = fd;
+		c->links[c->nlinks] = bpf_program__attach_perf_event(c->skel->progs.wisp_sample_cpu, fd);
+		if (!c->links[c->nlinks]) {
+			snprintf(err, errlen, "attaching to CPU %d: %s", cpus[i], strerror(errno));
+			close(fd);
+			goto fail;
+		}
+		c->nlinks++;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.wisp_events), handle_sample, c, NULL);
+	if (!c->rb) {
+		snprintf(err, errlen, "cannot open the BPF ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	sync_clocks(c);
+	c->next_expire = time(NULL) + 30;
+	if (pthread_create(&c->thread, NULL, drain_thread, c) != 0) {
+		snprintf(err, errlen, "cannot start the collector thread");
+		goto fail;
+	}
+	c->thread_started = true;
+	return c;
+fail:
+	collector_stop(c);
+	return NULL;
+}
+
+void collector_stop(struct collector *c)
+{
+	if (!c)
+		return;
+	atomic_store(&c->stop, true);
+	if (c->thread_started)
+		pthread_join(c->thread, NULL);
+	ring_buffer__free(c->rb);
+	for (int i = 0; i < c->nlinks; i++) {
+		bpf_link__destroy(c->links[i]);
+		close(c->perf_fds[i]);
+	}
+	free(c->links);
+	free(c->perf_fds);
+	wisp_profile__destroy(c->skel);
+	symbolizer_free(c->sym);
+	free(c);
+}
+
+void collector_get_stats(struct collector *c, struct collector_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->appended = atomic_load(&c->appended);
+	out->append_failed = atomic_load(&c->append_failed);
+	out->ncpus = c->nlinks;
+	out->hz = c->hz;
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0 || ncpu > 4096)
+		return;
+	uint64_t vals[ncpu];
+	uint64_t *dst[WISP_CNT_MAX] = {&out->bpf_samples, &out->bpf_lost, &out->bpf_idle};
+	int fd = bpf_map__fd(c->skel->maps.wisp_counters);
+	for (uint32_t k = 0; k < WISP_CNT_MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals) != 0)
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			*dst[k] += vals[i];
+	}
+}

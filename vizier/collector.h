@@ -1,0 +1,36 @@
+/* collector.h - the agent's sampling pipeline: loads the BPF profiler (bpf/profile.bpf.c),
+ * opens a CPU-clock perf event at `hz` on every online CPU, and runs a thread that drains the BPF
+ * ring buffer, symbolizes each sample's stacks (symbolize.h) and appends it to the ring. */
+#ifndef WISP_COLLECTOR_H
+#define WISP_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ring;
+struct collector;
+
+struct collector_config {
+	int hz;               /* samples per second per CPU */
+	size_t ringbuf_bytes; /* BPF ring buffer size (power of two, >= page size) */
+	bool include_idle;    /* also record the idle task */
+};
+
+struct collector_stats {
+	uint64_t bpf_samples;   /* perf events seen by the BPF program */
+	uint64_t bpf_lost;      /* dropped in the kernel: ring buffer full */
+	uint64_t bpf_idle;      /* idle-task ticks skipped */
+	uint64_t appended;      /* samples appended to the ring */
+	uint64_t append_failed; /* samples the ring refused (out of memory) */
+	int ncpus;              /* CPUs sampled */
+	int hz;
+};
+
+/* Loads, attaches and starts draining. NULL with a message in err on failure (e.g. not root). */
+struct collector *collector_start(const struct collector_config *cfg, struct ring *ring, char *err,
+				  size_t errlen);
+void collector_stop(struct collector *c);
+void collector_get_stats(struct collector *c, struct collector_stats *out);
+
+#endif

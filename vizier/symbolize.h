@@ -1,0 +1,38 @@
+/* symbolize.h - turns instruction addresses into function names, for the collector.
+ *
+ * Kernel addresses resolve through /proc/kallsyms. User addresses resolve through the process's
+ * /proc/PID/maps to a mapped file, then through that ELF file's .symtab and .dynsym (libelf).
+ * Parsed ELF symbol tables are cached per file (device + inode + size + mtime); maps are cached per
+ * pid and re-read when an address falls outside every known mapping or the entry is old. An
+ * address that cannot be named comes back as "module+0xOFFSET" (module = file name, offset =
+ * file-relative address) or "[unknown]" when no mapping holds it.
+ *
+ * Not thread-safe: one collector thread owns a symbolizer. Returned strings are valid until the
+ * next call (callers intern them). */
+#ifndef WISP_SYMBOLIZE_H
+#define WISP_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct symbolizer;
+
+struct symbolizer_stats {
+	size_t elf_files;    /* ELF files with a parsed symbol table */
+	size_t symbols;      /* symbols across them */
+	size_t processes;    /* pids with cached maps */
+	uint64_t lookups, unresolved;
+};
+
+struct symbolizer *symbolizer_new(void);
+void symbolizer_free(struct symbolizer *s);
+
+/* Name of kernel address ip (e.g. "do_syscall_64"). Never NULL. */
+const char *symbolize_kernel(struct symbolizer *s, uint64_t ip);
+/* Name of user address ip in process pid. Never NULL. */
+const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip);
+/* Forget pids not looked up for `max_age_s` seconds (exited processes, reused pids). */
+void symbolizer_expire(struct symbolizer *s, int max_age_s);
+void symbolizer_get_stats(struct symbolizer *s, struct symbolizer_stats *out);
+
+#endif

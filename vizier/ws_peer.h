@@ -1,0 +1,36 @@
+/* ws_peer.h - one websocket connection's message layer on top of libwebsockets: reassembles
+ * fragmented incoming messages (bounded by a maximum size) and queues outgoing messages, writing
+ * one per WRITEABLE callback with the LWS_PRE headroom lws needs. Used by wispd (both ends) and
+ * the CLI. Only the lws service thread may touch a peer. */
+#ifndef WISP_WS_PEER_H
+#define WISP_WS_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct lws;
+struct ws_msg;
+
+struct ws_peer {
+	struct lws *wsi;
+	char *rx;              /* message being reassembled */
+	size_t rx_len, rx_cap;
+	bool rx_overflow;      /* current message exceeded max: its fragments are discarded */
+	struct ws_msg *tx_head, *tx_tail;
+	size_t tx_bytes;       /* queued, not yet written */
+};
+
+/* Feeds one received fragment. Returns 1 when a whole message is in peer->rx[0..rx_len),
+ * 0 when more fragments are needed, -1 when the message exceeded max_bytes (it is dropped). */
+int ws_peer_receive(struct ws_peer *p, const void *in, size_t len, size_t max_bytes);
+/* Forgets the completed message (call after handling it). */
+void ws_peer_consume(struct ws_peer *p);
+
+/* Queues a copy of data as one binary message and asks lws for a WRITEABLE callback. */
+int ws_peer_send(struct ws_peer *p, const void *data, size_t len);
+/* Writes the next queued message; call from the WRITEABLE callback. -1 = close the connection. */
+int ws_peer_on_writeable(struct ws_peer *p);
+/* Frees buffers and queued messages (on close). */
+void ws_peer_clear(struct ws_peer *p);
+
+#endif
