@@ -386,7 +386,7 @@ static int eval_compare(struct qctx *q, const struct expr *e, struct column *a, 
 	}
 	if (x->type == VT_STACK) {
 		for (size_t i = 0; i < n; i++)
-			r[i] = (x->v.k[i] == y->v.k[i]) == (op == CMP_EQ);
+			r[i] = stack_equal(x->v.k[i], y->v.k[i]) == (op == CMP_EQ);
 		return 0;
 	}
 	if (x->type == VT_FLOAT || y->type == VT_FLOAT) {

@@ -232,8 +232,8 @@ bool value_eq(enum vtype t, const union colvals *a, size_t i, const union colval
 		return a->f[i] == b->f[j];
 	case VT_STRING:
 		return a->s[i] == b->s[j] || strcmp(a->s[i], b->s[j]) == 0;
-	case VT_STACK: /* stacks of one query share one intern table: pointer identity */
-		return a->k[i] == b->k[j];
+	case VT_STACK:
+		return stack_equal(a->k[i], b->k[j]);
 	default:
 		return a->i[i] == b->i[j];
 	}
@@ -248,8 +248,8 @@ uint64_t value_hash(enum vtype t, const union colvals *v, size_t i)
 		break;
 	case VT_STRING:
 		return intern_hash_bytes(v->s[i], strlen(v->s[i]), 7);
-	case VT_STACK:
-		x = (uint64_t)(uintptr_t)v->k[i];
+	case VT_STACK: /* by content: stacks from different intern tables meet in one query */
+		x = v->k[i]->hash;
 		break;
 	case VT_FLOAT: {
 		double d = v->f[i] == 0.0 ? 0.0 : v->f[i]; /* -0.0 == 0.0 */

@@ -34,9 +34,10 @@ local function script_line()
   return 0
 end
 
-local function check(ok, err, ...)
+-- One value out of a C call that returns value | nil, message.
+local function check(ok, err)
   if ok == nil then fail(err) end
-  return ok, err, ...
+  return ok
 end
 
 -- Expressions -------------------------------------------------------------------------------

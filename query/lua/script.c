@@ -175,9 +175,16 @@ static void limit_hook(lua_State *L, lua_Debug *ar)
 		/* From now on every instruction fails, so pcall cannot swallow the stop. */
 		lua_sethook(L, limit_hook, LUA_MASKCOUNT, 1);
 	}
-	luaL_error(L, "script exceeded its %s limit (%.1f s, %" PRIu64 " M instructions)",
-		   run->instructions > run->max_instructions ? "instruction" : "time",
-		   (double)run->lim->timeout_ns / 1e9, run->max_instructions / 1000000);
+	/* In a hook, level 0 is the running Lua function: name its line ourselves. */
+	char where[300] = "", msg[200];
+	lua_Debug at;
+	if (lua_getstack(L, 0, &at) && lua_getinfo(L, "Sl", &at) && at.currentline > 0)
+		snprintf(where, sizeof(where), "%s:%d: ", at.short_src, at.currentline);
+	snprintf(msg, sizeof(msg), "script exceeded its %s limit (%.1f s or %" PRIu64 " M instructions)",
+		 run->instructions > run->max_instructions ? "instruction" : "time",
+		 (double)run->lim->timeout_ns / 1e9, run->max_instructions / 1000000);
+	lua_pushfstring(L, "%s%s", where, msg);
+	lua_error(L);
 }
 
 /* ---- Lua -> C expression conversion ------------------------------------------------------- */
@@ -540,6 +547,21 @@ static const char *const allowed_globals[] = {
 	"_VERSION", NULL,
 };
 static const char *const allowed_libs[] = {"string", "table", "math", "utf8", NULL};
+/* Names scripts may reach for but cannot have: a clear error instead of "nil value". */
+static const char *const forbidden_globals[] = {
+	"os", "io", "require", "package", "debug", "dofile", "loadfile", "collectgarbage",
+	"loadstring", "module", "coroutine", NULL,
+};
+
+static int env_index(lua_State *L)
+{
+	const char *k = lua_tostring(L, 2);
+	for (const char *const *g = forbidden_globals; k && *g; g++)
+		if (!strcmp(*g, k))
+			return luaL_error(L, "'%s' is not available in Wisp scripts (they only build queries: "
+					     "no files, processes, modules or GC control)", k);
+	return 0;
+}
 
 static int msghandler(lua_State *L)
 {
@@ -605,6 +627,10 @@ static int run_protected(lua_State *L)
 	lua_setfield(L, env, "px");
 	lua_pushvalue(L, env);
 	lua_setfield(L, env, "_G");
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, env_index);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, env);
 
 	/* The script itself: text only, with env as its _ENV upvalue. */
 	if (luaL_loadbufferx(L, in->source, in->len, chunk, "t") != LUA_OK)
@@ -648,6 +674,10 @@ int script_compile(const struct script_input *in, const struct script_limits *li
 	lua_pushcfunction(L, run_protected);
 	lua_pushlightuserdata(L, (void *)in);
 	int status = lua_pcall(L, 1, 0, 1);
+	if (log) { /* what the script printed helps most when it failed */
+		*log = run.log;
+		run.log = NULL;
+	}
 	if (status != LUA_OK) {
 		if (status == LUA_ERRMEM || run.mem_hit)
 			snprintf(err, errlen, "%s: script exceeded its memory limit (%zu MiB)", in->name,
@@ -662,10 +692,6 @@ int script_compile(const struct script_input *in, const struct script_limits *li
 	}
 	*out = run.plan;
 	run.plan = NULL;
-	if (log) {
-		*log = run.log;
-		run.log = NULL;
-	}
 	rc = 0;
 out:
 	if (L)

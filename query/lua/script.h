@@ -29,9 +29,9 @@ struct script_input {
 	int64_t now_ns;           /* the query's "now" (wall clock, ns) */
 };
 
-/* Runs the script. On success *out is a new plan (not yet split) and *log (may be NULL) holds
- * what the script printed (caller frees both). On failure returns -1 with a message naming the
- * script line where there is one. */
+/* Runs the script. On success *out is a new plan (not yet split). *log (when log is not NULL)
+ * receives what the script printed, on success and failure alike; the caller frees both. On
+ * failure returns -1 with a message naming the script line where there is one. */
 int script_compile(const struct script_input *in, const struct script_limits *lim, struct plan **out,
 		   char **log, char *err, size_t errlen);
 

@@ -131,9 +131,36 @@ const char *intern_str(struct intern *it, const char *s)
 	return intern_strn(it, s, strlen(s));
 }
 
+uint32_t intern_str_hash(const char *s)
+{
+	const struct str_entry *e = (const struct str_entry *)(s - offsetof(struct str_entry, s));
+	return e->hash;
+}
+
+/* From the frames' content hashes, so the same stack hashes alike in every intern table. */
 static uint32_t stack_hash(const char *const *frames, uint16_t n, uint16_t nk)
 {
-	return (uint32_t)intern_hash_bytes(frames, n * sizeof(*frames), nk);
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ nk;
+	for (uint16_t i = 0; i < n; i++) {
+		h = (h ^ intern_str_hash(frames[i])) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
+bool stack_equal(const struct stack *a, const struct stack *b)
+{
+	if (a == b)
+		return true;
+	if (a->hash != b->hash || a->nframes != b->nframes || a->nkernel != b->nkernel)
+		return false;
+	for (uint16_t i = 0; i < a->nframes; i++)
+		if (a->frames[i] != b->frames[i] && strcmp(a->frames[i], b->frames[i]) != 0)
+			return false;
+	return true;
 }
 
 static int grow_stacks(struct intern *it)

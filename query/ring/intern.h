@@ -10,11 +10,12 @@
 #ifndef WISP_INTERN_H
 #define WISP_INTERN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct stack {
-	uint32_t hash;        /* content hash (frames + nkernel) */
+	uint32_t hash;        /* content hash of the frame names + nkernel: equal in every table */
 	uint32_t refs;        /* holders; the stack is freed when this drops to 0 */
 	uint32_t slot;        /* index in the owning table's stack array */
 	uint16_t nframes;     /* total frames */
@@ -38,6 +39,12 @@ struct stack *intern_stack(struct intern *it, const char *const *frames, uint16_
 void intern_stack_ref(struct stack *st);
 /* Drops one reference; frees the stack when none remain. */
 void intern_stack_unref(struct intern *it, struct stack *st);
+
+/* Content hash of an interned string (s must come from intern_str*). */
+uint32_t intern_str_hash(const char *s);
+
+/* Stacks equal by content, even when they come from different intern tables. */
+bool stack_equal(const struct stack *a, const struct stack *b);
 
 /* Bytes held: strings, stacks and the hash indexes. */
 size_t intern_bytes(const struct intern *it);

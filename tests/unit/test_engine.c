@@ -1,0 +1,319 @@
+/* test_engine.c - the query engine on fixture data: operators, aggregates, joins, frames, the
+ * bundled scripts, and the central property: a plan merged from several agents equals the same
+ * plan run on one source holding all their data. */
+#include "fixture.h"
+#include "ring/catalog.h"
+
+#include <math.h>
+
+#ifndef WISP_SCRIPTS_DIR
+#error "WISP_SCRIPTS_DIR must point at scripts/pxl-lua"
+#endif
+
+/* A scan source over several rings: "one node holding all the data". */
+struct multi {
+	struct ring **rings;
+	int n;
+};
+
+static int multi_scan(void *ud, const char *table, int64_t t0, int64_t t1,
+		      int (*chunk)(void *, const struct table *), void *arg)
+{
+	struct multi *m = ud;
+	for (int i = 0; i < m->n; i++) {
+		int rc = ring_scan(m->rings[i], table, t0, t1, chunk, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static struct table *run_local(struct qctx *q, const char *src, const char *const *argv, struct ring **rings,
+			       int n)
+{
+	char err[512];
+	struct plan *p = fix_compile("test.lua", src, argv, err, sizeof(err));
+	if (!p)
+		fail_msg("compile: %s", err);
+	struct multi m = {rings, n};
+	struct scan_source s = {multi_scan, &m};
+	struct table *outs[8] = {0};
+	bool trunc[8];
+	if (exec_local(q, p, &s, outs, trunc) < 0)
+		fail_msg("exec: %s", q->err);
+	for (int d = 1; d < p->ndisplays; d++)
+		table_free(outs[d]);
+	plan_free(p);
+	return outs[0];
+}
+
+static struct table *run_distributed(struct qctx *q, const char *src, const char *const *argv,
+				     struct ring **rings, int n)
+{
+	char err[512];
+	struct plan *p = fix_compile("test.lua", src, argv, err, sizeof(err));
+	if (!p)
+		fail_msg("compile: %s", err);
+	struct table *outs[8] = {0};
+	bool trunc[8];
+	if (fix_run_distributed(q, p, rings, n, outs, trunc) < 0)
+		fail_msg("exec: %s", q->err);
+	for (int d = 1; d < p->ndisplays; d++)
+		table_free(outs[d]);
+	plan_free(p);
+	return outs[0];
+}
+
+/* Tables equal cell by cell (stacks and strings by content, floats within 1e-9 relative). */
+static void assert_tables_equal(struct qctx *qa, const struct table *a, struct qctx *qb, const struct table *b)
+{
+	assert_int_equal(a->ncols, b->ncols);
+	assert_int_equal(a->nrows, b->nrows);
+	for (int c = 0; c < a->ncols; c++) {
+		assert_string_equal(a->cols[c].name, b->cols[c].name);
+		assert_int_equal(a->cols[c].type, b->cols[c].type);
+		for (size_t r = 0; r < a->nrows; r++) {
+			const struct column *x = &a->cols[c], *y = &b->cols[c];
+			switch (x->type) {
+			case VT_STRING: assert_string_equal(x->v.s[r], y->v.s[r]); break;
+			case VT_STACK: assert_string_equal(stack_folded(qa, x->v.k[r]), stack_folded(qb, y->v.k[r])); break;
+			case VT_FLOAT:
+				if (fabs(x->v.f[r] - y->v.f[r]) > 1e-9 * fmax(1.0, fabs(x->v.f[r])))
+					fail_msg("%s row %zu: %.17g != %.17g", x->name, r, x->v.f[r], y->v.f[r]);
+				break;
+			case VT_BOOL: assert_int_equal(x->v.b[r], y->v.b[r]); break;
+			default:
+				if (x->v.i[r] != y->v.i[r])
+					fail_msg("%s row %zu: %lld != %lld", x->name, r, (long long)x->v.i[r],
+						 (long long)y->v.i[r]);
+				break;
+			}
+		}
+	}
+}
+
+static const char *script_path(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", WISP_SCRIPTS_DIR, name);
+	return buf;
+}
+
+static void filter_map_agg_sort(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 11, 3000);
+	struct qctx q;
+	qctx_init(&q);
+	struct table *t = run_local(&q,
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"df = df:filter(px.and_(df.pid:ge(101), px.not_(df.comm:eq('cron'))))\n"
+		"df.ms = px.int((df.time_ - px.time(0)) / 1000000)\n"
+		"local g = df:groupby{'pid', 'comm'}:agg{n = px.count(), s = px.sum('count'), lo = px.min('ms'),\n"
+		"  hi = px.max('ms'), avg = px.mean('cpu'), c = px.any('comm')}\n"
+		"px.display(g:sort('pid', 'desc'), 'out')\n", NULL, &r, 1);
+	assert_int_equal(t->nrows, 2); /* pids 101 (worker), 102 (db); 103 is cron */
+	assert_int_equal(t->cols[table_find(t, "pid")].v.i[0], 102);
+	assert_string_equal(t->cols[table_find(t, "comm")].v.s[1], "worker");
+	int64_t n0 = t->cols[table_find(t, "n")].v.i[0], n1 = t->cols[table_find(t, "n")].v.i[1];
+	assert_true(n0 > 500 && n1 > 500 && n0 + n1 < 3000);
+	assert_int_equal(n0, t->cols[table_find(t, "s")].v.i[0]);
+	assert_true(t->cols[table_find(t, "lo")].v.i[0] < t->cols[table_find(t, "hi")].v.i[0]);
+	double avg = t->cols[table_find(t, "avg")].v.f[0];
+	assert_true(avg > 1.0 && avg < 2.0); /* cpu uniform over 0..3 */
+	table_free(t);
+	qctx_destroy(&q);
+	ring_free(r);
+}
+
+static void frames_and_join(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 12, 2000);
+	struct qctx q;
+	qctx_init(&q);
+	/* Every stack ends in main: main's total is all samples, its self share is zero. */
+	struct table *t = run_local(&q,
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"local st = df:groupby('stack'):agg{n = px.sum('count')}\n"
+		"local fr = st:frames{}\n"
+		"fr.self = px.select(fr.leaf, fr.n, 0)\n"
+		"local f = fr:groupby('function'):agg{total = px.sum('n'), self = px.sum('self')}\n"
+		"local all = st:agg{all = px.sum('n')}\n"
+		"f = f:merge(all)\n"
+		"px.display(f:filter(f['function']:eq('main')), 'main')\n", NULL, &r, 1);
+	assert_int_equal(t->nrows, 1);
+	assert_int_equal(t->cols[table_find(t, "total")].v.i[0], 2000);
+	assert_int_equal(t->cols[table_find(t, "all")].v.i[0], 2000);
+	assert_int_equal(t->cols[table_find(t, "self")].v.i[0], 0);
+	table_free(t);
+	qctx_destroy(&q);
+	ring_free(r);
+}
+
+static void left_join_fills_zero(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 13, 500);
+	struct qctx q;
+	qctx_init(&q);
+	struct table *t = run_local(&q,
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"local a = df:groupby('pid'):agg{n = px.count()}\n"
+		"local b = df:filter(df.pid:eq(100)):groupby('pid'):agg{m = px.count()}\n"
+		"px.display(a:merge(b, {how='left', on={'pid'}}):sort('pid'), 'j')\n", NULL, &r, 1);
+	assert_int_equal(t->nrows, 4);
+	assert_int_equal(t->cols[table_find(t, "pid_x")].v.i[0], 100);
+	assert_int_equal(t->cols[table_find(t, "m")].v.i[0], t->cols[table_find(t, "n")].v.i[0]);
+	for (size_t i = 1; i < 4; i++)
+		assert_int_equal(t->cols[table_find(t, "m")].v.i[i], 0);
+	table_free(t);
+	qctx_destroy(&q);
+	ring_free(r);
+}
+
+/* The bundled top_functions: ordering, percents of the filtered samples, self <= total. */
+static void top_functions_script(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 14, 4000);
+	struct qctx q;
+	qctx_init(&q);
+	char path[512];
+	size_t len;
+	char *src = fix_read_file(script_path("top_functions.lua", path, sizeof(path)), &len);
+	const char *argv[] = {"--start", "-2h", "--pid", "101", NULL};
+	struct table *t = run_local(&q, src, argv, &r, 1);
+	const char *cols[] = {"function", "self_samples", "self_percent", "total_samples", "total_percent"};
+	assert_int_equal(t->ncols, 5);
+	for (int c = 0; c < 5; c++)
+		assert_string_equal(t->cols[c].name, cols[c]);
+	assert_true(t->nrows > 3);
+	double self_pct_sum = 0;
+	for (size_t i = 0; i < t->nrows; i++) {
+		self_pct_sum += t->cols[2].v.f[i];
+		assert_true(t->cols[1].v.i[i] <= t->cols[3].v.i[i]);
+		if (i)
+			assert_true(t->cols[1].v.i[i] <= t->cols[1].v.i[i - 1]);
+		if (!strcmp(t->cols[0].v.s[i], "main"))
+			assert_true(fabs(t->cols[4].v.f[i] - 100.0) < 1e-9);
+	}
+	assert_true(fabs(self_pct_sum - 100.0) < 1e-6); /* every sample has exactly one leaf */
+	free(src);
+	table_free(t);
+	qctx_destroy(&q);
+	ring_free(r);
+}
+
+/* Distributed == single node, for every bundled script and some ad-hoc plans. */
+static void merged_equals_single_node(void **state)
+{
+	(void)state;
+	struct ring *rings[3] = {fix_ring("a", 21, 3000), fix_ring("b", 22, 2000), fix_ring("c", 23, 2500)};
+	static const char *const scripts[] = {"top_functions.lua", "flamegraph.lua", "processes.lua"};
+	const char *argv[] = {"--start", "-2h", NULL};
+	for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+		char path[512];
+		size_t len;
+		char *src = fix_read_file(script_path(scripts[i], path, sizeof(path)), &len);
+		struct qctx q1, q2;
+		qctx_init(&q1);
+		qctx_init(&q2);
+		struct table *a = run_local(&q1, src, argv, rings, 3);
+		struct table *b = run_distributed(&q2, src, argv, rings, 3);
+		print_message("script %s\n", scripts[i]);
+		assert_true(a->nrows > 0);
+		assert_tables_equal(&q1, a, &q2, b);
+		table_free(a);
+		table_free(b);
+		qctx_destroy(&q1);
+		qctx_destroy(&q2);
+		free(src);
+	}
+	static const char *const adhoc[] = {
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"df.bucket = px.bin(df.time_, '5s')\n"
+		"px.display(df:groupby{'node','bucket'}:agg{n=px.count(), m=px.mean('cpu'), lo=px.min('tid'),"
+		" hi=px.max('tid')}:sort{'node','bucket'}, 'x')\n",
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"df = df:filter(px.or_(df.comm:contains('o'), df.cpu:gt(2)))\n"
+		"px.display(df:agg{n=px.count(), s=px.sum('cpu'), d=px.max('pid')}, 'x')\n",
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"px.display(df:filter(df.pid:eq(102)):sort{{'time_','desc'}}:head(7):select{'node','time_','tid'}, 'x')\n",
+	};
+	for (size_t i = 0; i < sizeof(adhoc) / sizeof(adhoc[0]); i++) {
+		struct qctx q1, q2;
+		qctx_init(&q1);
+		qctx_init(&q2);
+		struct table *a = run_local(&q1, adhoc[i], NULL, rings, 3);
+		struct table *b = run_distributed(&q2, adhoc[i], NULL, rings, 3);
+		assert_true(a->nrows > 0);
+		assert_tables_equal(&q1, a, &q2, b);
+		table_free(a);
+		table_free(b);
+		qctx_destroy(&q1);
+		qctx_destroy(&q2);
+	}
+	for (int i = 0; i < 3; i++)
+		ring_free(rings[i]);
+}
+
+static void row_cap_truncates(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 15, 1000);
+	char err[256];
+	struct plan *p = fix_compile("t.lua",
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"px.display(df:select{'time_', 'pid'}, 'rows')\n", NULL, err, sizeof(err));
+	assert_non_null(p);
+	struct qctx q;
+	qctx_init(&q);
+	q.max_rows = 10;
+	struct scan_source s = {ring_scan, r};
+	struct table *out[1];
+	bool trunc[1];
+	assert_int_equal(exec_local(&q, p, &s, out, trunc), 0);
+	assert_int_equal(out[0]->nrows, 10);
+	assert_true(trunc[0]);
+	table_free(out[0]);
+	plan_free(p);
+	qctx_destroy(&q);
+	ring_free(r);
+}
+
+static void memory_limit_stops_query(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 16, 20000);
+	char err[256];
+	struct plan *p = fix_compile("t.lua",
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"df.f = px.folded(df.stack) .. px.string(df.time_)\n"
+		"px.display(df:groupby('f'):agg{n=px.count()}, 'big')\n", NULL, err, sizeof(err));
+	assert_non_null(p);
+	struct qctx q;
+	qctx_init(&q);
+	q.mem_limit = 256 << 10;
+	struct scan_source s = {ring_scan, r};
+	struct table *out[1];
+	bool trunc[1];
+	assert_int_equal(exec_local(&q, p, &s, out, trunc), -1);
+	assert_non_null(strstr(q.err, "memory limit"));
+	plan_free(p);
+	qctx_destroy(&q);
+	ring_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(filter_map_agg_sort),
+		cmocka_unit_test(frames_and_join),
+		cmocka_unit_test(left_join_fills_zero),
+		cmocka_unit_test(top_functions_script),
+		cmocka_unit_test(merged_equals_single_node),
+		cmocka_unit_test(row_cap_truncates),
+		cmocka_unit_test(memory_limit_stops_query),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
