@@ -1,0 +1,126 @@
+/* test_collector.c - the real eBPF path on this kernel (needs root): load and attach the
+ * profiler, burn CPU in a known function of this process, and find those samples in the ring,
+ * symbolized, with sane pid/tid/cpu/comm/time fields and readable BPF counters. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "engine/qctx.h"
+#include "ring/catalog.h"
+#include "ring/intern.h"
+#include "ring/ring.h"
+
+static volatile uint64_t sink;
+
+__attribute__((noinline)) void wisp_test_burn_cpu(double seconds)
+{
+	int64_t end = mono_now_ns() + (int64_t)(seconds * 1e9);
+	uint64_t x = 3;
+	while (mono_now_ns() < end)
+		for (int i = 0; i < 10000; i++)
+			x = x * 6364136223846793005ULL + 1;
+	sink = x;
+}
+
+struct found {
+	int64_t pid, t_first, t_last;
+	size_t mine, in_burn, all, with_user_stack;
+	char comm[32];
+};
+
+static int inspect(void *arg, const struct table *t)
+{
+	struct found *f = arg;
+	for (size_t i = 0; i < t->nrows; i++) {
+		f->all++;
+		if (t->cols[SS_PID].v.i[i] != f->pid)
+			continue;
+		f->mine++;
+		const struct stack *st = t->cols[SS_STACK].v.k[i];
+		if (st->nframes > st->nkernel)
+			f->with_user_stack++;
+		for (int k = 0; k < st->nframes; k++)
+			if (!strcmp(st->frames[k], "wisp_test_burn_cpu")) {
+				f->in_burn++;
+				break;
+			}
+		int64_t ts = t->cols[SS_TIME].v.i[i];
+		if (!f->t_first || ts < f->t_first)
+			f->t_first = ts;
+		if (ts > f->t_last)
+			f->t_last = ts;
+		snprintf(f->comm, sizeof(f->comm), "%s", t->cols[SS_COMM].v.s[i]);
+		assert_true(t->cols[SS_CPU].v.i[i] >= 0 && t->cols[SS_CPU].v.i[i] < 4096);
+		assert_true(t->cols[SS_TID].v.i[i] > 0);
+		assert_true(t->cols[SS_CGROUP].v.i[i] > 0);
+	}
+	return 0;
+}
+
+static void samples_this_process(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("not root: skipping the eBPF test\n");
+		skip();
+	}
+	prctl(PR_SET_NAME, "wisp-bpf-test");
+	struct ring_config rc = {16u << 20, 0, "test"};
+	struct ring *r = ring_new(&rc);
+	struct collector_config cc = {199, 1 << 20, false};
+	char err[256];
+	int64_t wall0 = wall_now_ns();
+	struct collector *c = collector_start(&cc, r, err, sizeof(err));
+	if (!c)
+		fail_msg("collector_start: %s", err);
+	wisp_test_burn_cpu(1.5);
+	usleep(300 * 1000); /* let the drain thread catch up */
+	struct collector_stats cs;
+	collector_get_stats(c, &cs);
+	collector_stop(c);
+
+	struct found f = {.pid = getpid()};
+	assert_int_equal(ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, inspect, &f), 0);
+	print_message("samples: all %zu, this process %zu, in wisp_test_burn_cpu %zu; bpf saw %llu, lost %llu\n",
+		      f.all, f.mine, f.in_burn, (unsigned long long)cs.bpf_samples, (unsigned long long)cs.bpf_lost);
+	/* 1.5 s at 199 Hz on one CPU is ~300 samples; allow for a busy machine. */
+	assert_true(f.mine >= 150);
+	assert_true(f.in_burn >= f.mine * 8 / 10);
+	assert_true(f.with_user_stack >= f.mine * 9 / 10);
+	assert_string_equal(f.comm, "wisp-bpf-test");
+	assert_true(f.t_first >= wall0 - 1000000000LL && f.t_last <= wall_now_ns());
+	assert_true(f.t_last - f.t_first >= 1000000000LL);
+	assert_true(cs.bpf_samples >= f.all);
+	assert_true(cs.ncpus >= 1);
+	ring_free(r);
+}
+
+static void bad_config_is_an_error(void **state)
+{
+	(void)state;
+	struct ring_config rc = {1u << 20, 0, "test"};
+	struct ring *r = ring_new(&rc);
+	struct collector_config cc = {0, 1 << 20, false};
+	char err[256];
+	assert_null(collector_start(&cc, r, err, sizeof(err)));
+	assert_non_null(strstr(err, "--hz"));
+	ring_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(samples_this_process),
+		cmocka_unit_test(bad_config_is_an_error),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

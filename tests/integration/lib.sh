@@ -1,0 +1,53 @@
+# lib.sh - helpers for integration tests: start real daemons on free loopback ports, run the real
+# CLI, check JSON with node, and always clean up. Source it; it sets `set -euo pipefail`.
+set -euo pipefail
+: "${BUILD_DIR:?BUILD_DIR must point at the build directory}"
+: "${SRC_DIR:?SRC_DIR must point at the source tree}"
+WISPD="$BUILD_DIR/vizier/wispd"
+WISP="$BUILD_DIR/cli/wisp"
+PROBE="$BUILD_DIR/tests/wsprobe"
+BURN="$BUILD_DIR/tests/burn"
+export WISP_SCRIPTS_PATH="$SRC_DIR/scripts/pxl-lua"
+TMP=$(mktemp -d /tmp/wisp-it.XXXXXX)
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	if [ "${KEEP_TMP:-}" = "" ]; then rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }; done
+	exit 1
+}
+pass() { echo "ok: $*"; }
+
+free_port() { "$PROBE" free-port; }
+
+# start NAME CMD...: runs a daemon in the background, logging to $TMP/NAME.log; sets LAST_PID.
+start() {
+	local name=$1; shift
+	"$@" >"$TMP/$name.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+}
+
+# wait_agents PORT N: until the coordinator on PORT lists N agents (10 s).
+wait_agents() {
+	local i n
+	for i in $(seq 100); do
+		n=$("$WISP" -c "ws://127.0.0.1:$1" agents -o json 2>/dev/null | json_eval 'd.tables[0].rows.length' 2>/dev/null || echo 0)
+		[ "$n" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "coordinator on port $1 did not list $2 agents (saw $n)"
+}
+
+# json_eval EXPR: reads one JSON document on stdin as `d`, prints EXPR.
+json_eval() { node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{const d=JSON.parse(s);console.log($1)})"; }
+
+alive() { kill -0 "$1" 2>/dev/null; }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# multi_agent.sh - a standalone daemon plus a second agent with another node name: `wisp agents`
+# lists both and a query returns rows merged from both nodes.
+. "$(dirname "$0")/lib.sh"
+PORT=$(free_port)
+URL=ws://127.0.0.1:$PORT
+start coord "$WISPD" standalone --listen "127.0.0.1:$PORT" --node alpha --ring-mb 16
+wait_agents "$PORT" 1
+start agent "$WISPD" agent --coordinator "$URL" --node beta --ring-mb 16
+wait_agents "$PORT" 2
+"$WISP" -c "$URL" agents -o json >"$TMP/agents.json"
+[ "$(json_eval 'd.tables[0].rows.map(r=>r[0]).sort().join(",")' <"$TMP/agents.json")" = "alpha,beta" ] || fail "agents"
+"$WISP" -c "$URL" agents | grep -q '^beta  *remote' || fail "agents table"
+pass "agents lists alpha and beta"
+
+"$BURN" 4 >/dev/null &
+PIDS+=($!)
+sleep 3
+"$WISP" -c "$URL" run processes -o json -- --start -1m --limit 1000 >"$TMP/procs.json"
+NODES=$(json_eval '[...new Set(d.tables[0].rows.map(r=>r[0]))].sort().join(",")' <"$TMP/procs.json")
+[ "$NODES" = "alpha,beta" ] || fail "rows from nodes '$NODES', want alpha,beta"
+# Both agents sampled burn: one row per node for it.
+[ "$(json_eval 'd.tables[0].rows.filter(r=>r[2]==="burn").length' <"$TMP/procs.json")" = 2 ] || fail "burn per node"
+pass "query merged rows from both nodes"
+
+# --node narrows to one agent; duplicates of a node name are refused.
+"$WISP" -c "$URL" run processes -o json -- --start -1m --node beta |
+	json_eval 'd.tables[0].rows.every(r=>r[0]==="beta") && d.tables[0].rows.length>0' | grep -q true || fail "--node"
+start dup "$WISPD" agent --coordinator "$URL" --node beta --ring-mb 4
+sleep 2
+grep -q "already registered" "$TMP/dup.log" || fail "duplicate node name not refused"
+[ "$("$WISP" -c "$URL" agents -o json | json_eval 'd.tables[0].rows.length')" = 2 ] || fail "duplicate joined"
+pass "--node filter; duplicate node refused"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# profile.sh - the main job, end to end: wispd standalone samples a workload with a known 3:1
+# profile; top_functions reports both shares within 5 points under the right names, the flame
+# graph shows the whole call chain, and every output format is well formed.
+. "$(dirname "$0")/lib.sh"
+PORT=$(free_port)
+URL=ws://127.0.0.1:$PORT
+start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node itest --ring-mb 32
+wait_agents "$PORT" 1
+
+"$BURN" 9 >"$TMP/burn.pid" &
+PIDS+=($!)
+sleep 0.5
+PID=$(cat "$TMP/burn.pid")
+sleep 7.5
+
+"$WISP" -c "$URL" run top_functions -o json -- --pid "$PID" --start -6s >"$TMP/top.json" || fail "top_functions failed"
+read -r SELF75 SELF25 TOTAL_MAIN <<<"$(json_eval '(()=>{const t=d.tables[0];const c=n=>t.columns.indexOf(n);
+  const row=f=>t.rows.find(r=>r[c("function")]===f)||[];
+  return [row("spend_three_quarters")[c("self_percent")], row("spend_one_quarter")[c("self_percent")],
+          row("main")[c("total_percent")]].join(" ")})()' <"$TMP/top.json")"
+echo "self shares: spend_three_quarters $SELF75%, spend_one_quarter $SELF25%; main total $TOTAL_MAIN%"
+node -e "process.exit(Math.abs($SELF75-75)<=5 && Math.abs($SELF25-25)<=5 ? 0 : 1)" ||
+	fail "shares off: $SELF75 / $SELF25 (want 75 / 25 +-5)"
+node -e "process.exit($TOTAL_MAIN >= 95 ? 0 : 1)" || fail "main should hold ~all samples, has $TOTAL_MAIN%"
+[ "$(json_eval 'd.tables[0].name' <"$TMP/top.json")" = top_functions ] || fail "table name"
+[ "$(json_eval 'd.tables[0].columns.join(",")' <"$TMP/top.json")" = \
+  "function,self_samples,self_percent,total_samples,total_percent" ] || fail "columns"
+pass "top_functions shares"
+
+"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$PID" --start -6s >"$TMP/flame.folded"
+grep -Eq '^burn;.*main;run_phase;spend_three_quarters [0-9]+$' "$TMP/flame.folded" || fail "no full chain in folded output"
+grep -Eq '^burn;.*main;run_phase;spend_one_quarter [0-9]+$' "$TMP/flame.folded" || fail "no chain to spend_one_quarter"
+pass "flamegraph folded chain main;run_phase;spend_*"
+
+"$WISP" -c "$URL" run top_functions -- --pid "$PID" --start -6s >"$TMP/top.txt"
+head -1 "$TMP/top.txt" | grep -q '^function  *self_samples  *self_percent  *total_samples  *total_percent$' || fail "table header"
+"$WISP" -c "$URL" run processes -o csv -- --start -6s >"$TMP/procs.csv"
+head -1 "$TMP/procs.csv" | grep -q '^node,pid,comm,samples,percent,threads' || fail "csv header"
+grep -q ",$PID,burn," "$TMP/procs.csv" || fail "burn missing from processes"
+pass "table and csv output"
+
+# The README's first view: what is this machine spending CPU on, without filters.
+"$WISP" -c "$URL" run top_functions -- --limit 5 | grep -q spend_three_quarters || fail "unfiltered top_functions"
+pass "unfiltered top_functions"
