@@ -220,7 +220,7 @@ static void on_message(struct client *cl, const char *data, size_t len)
 	msgpack_unpacked_init(&u);
 	cl->done = true;
 	cl->exit_code = 1;
-	if (msgpack_unpack_next(&u, data, len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+	if (!mp_unpack(&u, data, len) ||
 	    !mp_str(mp_get(&u.data, "type"), type, sizeof(type))) {
 		fprintf(stderr, "wisp: malformed answer from the coordinator\n");
 	} else if (!strcmp(type, "error")) {

@@ -217,7 +217,7 @@ static void exec_run(void *arg)
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
 	msgpack_sbuffer_init(&t->reply);
-	if (msgpack_unpack_next(&u, t->msg, t->len, NULL) == MSGPACK_UNPACK_SUCCESS)
+	if (mp_unpack(&u, t->msg, t->len))
 		agent_execute(t->d, &u.data, &t->reply);
 	msgpack_unpacked_destroy(&u);
 	inbox_post(t->d->inbox, exec_done, t);
@@ -227,7 +227,7 @@ static void on_message(struct agent_link *l, const char *data, size_t len)
 {
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, data, len, NULL) != MSGPACK_UNPACK_SUCCESS) {
+	if (!mp_unpack(&u, data, len)) {
 		lwsl_warn("wispd: malformed message from the coordinator\n");
 		goto out;
 	}

@@ -179,7 +179,7 @@ static void merge_run(void *arg)
 		msgpack_unpacked_init(&u[a]);
 		if (!an->msg) {
 			snprintf(msg, sizeof(msg), "agent %s: %s", an->node, an->err[0] ? an->err : "no answer");
-		} else if (msgpack_unpack_next(&u[a], an->msg, an->len, NULL) != MSGPACK_UNPACK_SUCCESS) {
+		} else if (!mp_unpack(&u[a], an->msg, an->len)) {
 			snprintf(msg, sizeof(msg), "agent %s: malformed result", an->node);
 		} else if (mp_str(mp_get(&u[a].data, "error"), msg, sizeof(msg))) {
 			/* the agent's own message */
@@ -343,7 +343,7 @@ static void local_exec_run(void *arg)
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
 	msgpack_sbuffer_init(&le->out);
-	if (msgpack_unpack_next(&u, le->q->exec_msg.data, le->q->exec_msg.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+	if (mp_unpack(&u, le->q->exec_msg.data, le->q->exec_msg.size))
 		agent_execute(le->q->c->d, &u.data, &le->out);
 	msgpack_unpacked_destroy(&u);
 	inbox_post(le->q->c->d->inbox, local_exec_done, le);
@@ -580,7 +580,7 @@ static int handle_message(struct coordinator *c, struct session *s, const char *
 	int64_t id = 0;
 	int rc = 0;
 	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, data, len, NULL) != MSGPACK_UNPACK_SUCCESS || u.data.type != MSGPACK_OBJECT_MAP ||
+	if (!mp_unpack(&u, data, len) || u.data.type != MSGPACK_OBJECT_MAP ||
 	    !mp_str(mp_get(&u.data, "type"), type, sizeof(type))) {
 		send_error(s, 0, "malformed message: expected a msgpack map with a \"type\"");
 		goto out;
@@ -689,14 +689,12 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ws_peer_on_writeable(&s->peer);
 	case LWS_CALLBACK_CLOSED:
-		if (!c)
-			break;
-		for (struct session **ps = &c->sessions; *ps; ps = &(*ps)->next)
+		for (struct session **ps = c ? &c->sessions : NULL; ps && *ps; ps = &(*ps)->next)
 			if (*ps == s) {
 				*ps = s->next;
 				break;
 			}
-		if (s->role == ROLE_AGENT) {
+		if (c && s->role == ROLE_AGENT && !d->stop) {
 			fprintf(stderr, "wispd: agent %s disconnected\n", s->node);
 			agent_gone(c, s, "disconnected during the query");
 		}

@@ -86,7 +86,7 @@ struct jobs *jobs_new(int nthreads)
 
 int jobs_submit(struct jobs *j, task_fn fn, void *arg)
 {
-	struct task *t = malloc(sizeof(*t));
+	struct task *t = j ? malloc(sizeof(*t)) : NULL; /* no pool: shutting down */
 	if (!t)
 		return -1;
 	t->fn = fn;

@@ -13,6 +13,7 @@ typedef void (*task_fn)(void *arg);
 
 /* Worker pool: nthreads threads run submitted tasks in order of submission. */
 struct jobs *jobs_new(int nthreads);
+/* -1 (and fn never runs) when out of memory or when j is NULL (the pool is gone). */
 int jobs_submit(struct jobs *j, task_fn fn, void *arg);
 /* Waits for running and queued tasks, then stops the threads. */
 void jobs_free(struct jobs *j);

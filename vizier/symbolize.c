@@ -140,7 +140,8 @@ static void load_kallsyms(struct symbolizer *s)
 	}
 	fclose(f);
 	s->kaddrs_hidden = !any_nonzero;
-	qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), sym_cmp);
+	if (s->nksyms)
+		qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), sym_cmp);
 }
 
 const char *symbolize_kernel(struct symbolizer *s, uint64_t ip)
@@ -211,7 +212,8 @@ static void elf_read_symbols(struct elf_syms *e, Elf *elf)
 			e->names_len += l;
 		}
 	}
-	qsort(e->syms, e->nsyms, sizeof(*e->syms), sym_cmp);
+	if (e->nsyms)
+		qsort(e->syms, e->nsyms, sizeof(*e->syms), sym_cmp);
 	/* .symtab and .dynsym repeat symbols: keep one per address (the first, a sized one if any). */
 	size_t w = 0;
 	for (size_t r = 0; r < e->nsyms; r++) {

@@ -201,17 +201,20 @@ int main(int argc, char **argv)
 	fprintf(stderr, "wispd: shutting down\n");
 	rc = 0;
 out:
+	/* Shutdown order: stop producers, finish tasks, run their completions (new tasks are
+	 * refused now), close sockets (sessions free their buffers), then free what is left. */
+	d.stop = 1;
 	collector_stop(d.collector);
 	d.collector = NULL;
-	jobs_free(d.jobs);       /* finish running tasks; their completions wait in the inbox */
+	jobs_free(d.jobs);
 	d.jobs = NULL;
 	if (d.ctx)
 		inbox_drain(d.inbox);
 	agent_link_free(d.link);
-	coordinator_free(d.coord);
-	d.coord = NULL;
 	if (d.ctx)
 		lws_context_destroy(d.ctx);
+	coordinator_free(d.coord);
+	d.coord = NULL;
 	inbox_free(d.inbox);
 	ring_free(d.ring);
 	return rc;

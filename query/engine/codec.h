@@ -27,6 +27,13 @@ int codec_pack_plan(msgpack_packer *pk, const struct plan *p);
 /* *out: a new plan (not yet split). 0 or -1 with a message in err. */
 int codec_unpack_plan(const msgpack_object *o, struct plan **out, char *err, size_t errlen);
 
+/* Unpacks one whole message. Unlike msgpack_unpack_next alone, first checks that buf is exactly
+ * one well-formed object whose every array/map count fits in the bytes that remain and whose
+ * nesting is at most 256 deep, so a tiny hostile frame cannot make msgpack reserve gigabytes.
+ * true on success (destroy u as usual). */
+bool mp_unpack(msgpack_unpacked *u, const char *buf, size_t len);
+bool mp_sane(const char *buf, size_t len);
+
 /* Helpers for reading msgpack maps. */
 const msgpack_object *mp_get(const msgpack_object *map, const char *key);
 bool mp_str_eq(const msgpack_object *o, const char *s);

@@ -111,7 +111,8 @@ static struct plan_node *add_node(struct plan *p, enum node_kind kind, int nin, 
 		free(n);
 		goto oom;
 	}
-	memcpy(n->inputs, ins, nin * sizeof(int));
+	if (nin)
+		memcpy(n->inputs, ins, nin * sizeof(int));
 	n->ninputs = nin;
 	n->id = p->nnodes;
 	p->nodes[p->nnodes++] = n;

@@ -194,7 +194,7 @@ struct stack *intern_stack(struct intern *it, const char *const *frames, uint16_
 
 	for (; (st = it->stacks[i]) != NULL; i = (i + 1) & mask) {
 		if (st->hash == h && st->nframes == nframes && st->nkernel == nkernel &&
-		    memcmp(st->frames, frames, nframes * sizeof(*frames)) == 0) {
+		    (nframes == 0 || memcmp(st->frames, frames, nframes * sizeof(*frames)) == 0)) {
 			st->refs++;
 			return st;
 		}
@@ -213,7 +213,8 @@ struct stack *intern_stack(struct intern *it, const char *const *frames, uint16_
 	st->slot = (uint32_t)i;
 	st->nframes = nframes;
 	st->nkernel = nkernel;
-	memcpy(st->frames, frames, nframes * sizeof(*frames));
+	if (nframes)
+		memcpy(st->frames, frames, nframes * sizeof(*frames));
 	it->stacks[i] = st;
 	it->stack_count++;
 	it->stack_bytes += sz;

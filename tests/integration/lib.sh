@@ -11,11 +11,19 @@ export WISP_SCRIPTS_PATH="$SRC_DIR/scripts/pxl-lua"
 TMP=$(mktemp -d /tmp/wisp-it.XXXXXX)
 PIDS=()
 
+# On exit: stop every daemon (SIGTERM: a clean shutdown, so sanitizer builds report leaks), and
+# fail the test if any daemon log holds a sanitizer report.
 cleanup() {
-	local p
+	local rc=$? p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	if grep -lE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ThreadSanitizer" "$TMP"/*.log 2>/dev/null; then
+		echo "FAIL: sanitizer report in a daemon log" >&2
+		grep -hE -A30 "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" "$TMP"/*.log | head -60 >&2
+		rc=1
+	fi
 	if [ "${KEEP_TMP:-}" = "" ]; then rm -rf "$TMP"; fi
+	exit "$rc"
 }
 trap cleanup EXIT
 

@@ -41,7 +41,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			msgpack_unpacked u;
 			char type[64] = "?", msg[2048] = "";
 			msgpack_unpacked_init(&u);
-			if (msgpack_unpack_next(&u, p->peer.rx, p->peer.rx_len, NULL) == MSGPACK_UNPACK_SUCCESS) {
+			if (mp_unpack(&u, p->peer.rx, p->peer.rx_len)) {
 				mp_str(mp_get(&u.data, "type"), type, sizeof(type));
 				mp_str(mp_get(&u.data, "message"), msg, sizeof(msg));
 			}

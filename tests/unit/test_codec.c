@@ -65,7 +65,7 @@ static void decode_anything(const char *buf, size_t len)
 {
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, buf, len, NULL) == MSGPACK_UNPACK_SUCCESS) {
+	if (mp_unpack(&u, buf, len)) {
 		struct qctx q;
 		qctx_init(&q);
 		struct table *t = NULL;
@@ -135,11 +135,35 @@ static void hostile_bytes(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* The pre-check refuses frames whose declared sizes exceed the bytes present. */
+static void sane_refuses_lying_headers(void **state)
+{
+	(void)state;
+	static const struct { const char *bytes; size_t len; bool ok; } cases[] = {
+		{"\x93\x01\x02\x03", 4, true},            /* [1,2,3] */
+		{"\x93\x01\x02", 3, false},                /* short array */
+		{"\xdd\xff\xff\xff\xff\x01", 6, false},    /* array32 of 4 billion */
+		{"\xdf\x10\x00\x00\x00\x01", 6, false},    /* map32 of 268 M pairs */
+		{"\xdb\xff\xff\xff\xff", 5, false},        /* str32 longer than the frame */
+		{"\x81\xa1\x61\x01", 4, true},             /* {"a":1} */
+		{"\x81\xa1\x61\x01\x00", 5, false},         /* trailing byte */
+		{"\xc1", 1, false},                          /* reserved */
+		{"", 0, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(mp_sane(cases[i].bytes, cases[i].len), cases[i].ok);
+	char deep[600];
+	memset(deep, 0x91, sizeof(deep)); /* 600 nested one-element arrays */
+	deep[599] = 0x01;
+	assert_false(mp_sane(deep, sizeof(deep)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(table_round_trip),
 		cmocka_unit_test(hostile_bytes),
+		cmocka_unit_test(sane_refuses_lying_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
