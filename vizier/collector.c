@@ -130,15 +130,20 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Samples are submitted without wakeups (BPF_RB_NO_WAKEUP): drain every DRAIN_MS. At 99 Hz on
+ * 16 CPUs the 8 MiB buffer holds ~2.5 s of samples, far more than one period. */
+#define DRAIN_MS 50
+
 static void *drain_thread(void *arg)
 {
 	struct collector *c = arg;
 	while (!atomic_load(&c->stop)) {
-		int err = ring_buffer__poll(c->rb, 100);
+		int err = ring_buffer__consume(c->rb);
 		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "wispd: ring buffer poll failed: %s\n", strerror(-err));
+			fprintf(stderr, "wispd: ring buffer drain failed: %s\n", strerror(-err));
 			break;
 		}
+		usleep(DRAIN_MS * 1000);
 		time_t now = time(NULL);
 		if (now >= c->next_expire) {
 			symbolizer_expire(c->sym, 60);
