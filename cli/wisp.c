@@ -129,9 +129,6 @@ static char *read_file(const char *path, size_t *len)
 static void print_agents(struct client *cl, const msgpack_object *m)
 {
 	const msgpack_object *agents = mp_get(m, "agents");
-	if (cl->fmt == OUT_JSON) {
-		/* Re-emit as JSON through a table, so -o json is one document like `run`. */
-	}
 	const char *names[] = {"node", "kind", "address", "connected_s", "samples", "rows", "ring_mb", "oldest_s",
 			       "hz", "cpus", "lost"};
 	enum vtype types[] = {VT_STRING, VT_STRING, VT_STRING, VT_FLOAT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT,
@@ -283,22 +280,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return 0;
 }
 
-static int parse_url(struct client *cl, const char *url)
-{
-	const char *p = url;
-	if (!strncmp(p, "ws://", 5))
-		p += 5;
-	else if (strstr(p, "://"))
-		return -1;
-	const char *colon = strrchr(p, ':'), *slash = strchr(p, '/');
-	if (!colon || (slash && slash < colon) || colon == p)
-		return -1;
-	snprintf(cl->host, sizeof(cl->host), "%.*s", (int)(colon - p), p);
-	cl->port = atoi(colon + 1);
-	snprintf(cl->path, sizeof(cl->path), "%s", slash ? slash : "/");
-	return cl->port > 0 && cl->port < 65536 ? 0 : -1;
-}
-
 static int exchange(struct client *cl, double timeout_s)
 {
 	static const struct lws_protocols protocols[] = {{WISP_PROTOCOL, callback, 0, 65536, 0, NULL, 0},
@@ -404,7 +385,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cl.url = url;
-	if (parse_url(&cl, url) < 0) {
+	if (ws_url_parse(url, cl.host, sizeof(cl.host), &cl.port, cl.path, sizeof(cl.path)) < 0) {
 		fprintf(stderr, "wisp: bad coordinator address '%s' (expected ws://HOST:PORT)\n", url);
 		return 2;
 	}

@@ -313,31 +313,14 @@ const struct lws_protocols agent_link_protocol = {WISP_PROTOCOL, link_callback, 
 struct agent_link *agent_link_start(struct wispd *d, const char *url, char *err, size_t errlen)
 {
 	struct agent_link *l = calloc(1, sizeof(*l));
-	const char *p = url;
 	if (!l) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	l->d = d;
 	l->backoff_ms = 250;
-	if (!strncmp(p, "ws://", 5))
-		p += 5;
-	else if (strstr(p, "://")) {
-		snprintf(err, errlen, "--coordinator: only ws:// URLs are supported, got '%s'", url);
-		free(l);
-		return NULL;
-	}
-	const char *colon = strrchr(p, ':'), *slash = strchr(p, '/');
-	if (!colon || (slash && slash < colon) || colon == p) {
+	if (ws_url_parse(url, l->host, sizeof(l->host), &l->port, l->path, sizeof(l->path)) < 0) {
 		snprintf(err, errlen, "--coordinator: expected ws://HOST:PORT, got '%s'", url);
-		free(l);
-		return NULL;
-	}
-	snprintf(l->host, sizeof(l->host), "%.*s", (int)(colon - p), p);
-	l->port = atoi(colon + 1);
-	snprintf(l->path, sizeof(l->path), "%s", slash ? slash : "/");
-	if (l->port <= 0 || l->port > 65535) {
-		snprintf(err, errlen, "--coordinator: bad port in '%s'", url);
 		free(l);
 		return NULL;
 	}

@@ -33,4 +33,7 @@ int ws_peer_on_writeable(struct ws_peer *p);
 /* Frees buffers and queued messages (on close). */
 void ws_peer_clear(struct ws_peer *p);
 
+/* Splits "ws://HOST:PORT[/PATH]" (the scheme may be omitted). 0, or -1 if malformed. */
+int ws_url_parse(const char *url, char *host, size_t hostlen, int *port, char *path, size_t pathlen);
+
 #endif
