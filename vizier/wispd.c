@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	inbox_set_context(d.inbox, d.ctx);
 
 	if (is_agent) {
-		struct ring_config rc_cfg = {(size_t)ring_mb << 20, 0, d.node};
+		struct ring_config rc_cfg = {(size_t)ring_mb << 20, d.node, 0};
 		struct collector_config cc = {hz, (size_t)ringbuf_kb << 10, include_idle};
 		if (!(d.ring = ring_new(&rc_cfg))) {
 			fprintf(stderr, "wispd: cannot allocate the ring\n");

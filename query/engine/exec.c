@@ -622,6 +622,51 @@ static int bridge_chunk(void *arg, const struct table *rows)
 	return rc;
 }
 
+static bool expr_uses(const struct expr *e, const char *col)
+{
+	if (e->kind == EX_COL)
+		return !strcmp(e->name, col);
+	for (int i = 0; i < e->nargs; i++)
+		if (expr_uses(e->args[i], col))
+			return true;
+	return false;
+}
+
+/* May the source collapse time for this bridge? Only when the result cannot change: a partial
+ * aggregate whose every aggregate is sum(count) (count as the source gave it) or min/max/any,
+ * and where nothing reads time_ or redefines count. count() and mean would change. */
+static bool collapse_ok(const struct bridge_run *br, const struct plan_bridge *b)
+{
+	const struct plan_node *agg = br->p->nodes[b->node];
+	if (b->kind != BRIDGE_PARTIAL)
+		return false;
+	for (int i = 0; i < br->nchain; i++) {
+		const struct plan_node *n = br->chain[i];
+		if (n->kind == N_FILTER && expr_uses(n->pred, "time_"))
+			return false;
+		if (n->kind == N_MAP)
+			for (int k = 0; k < n->nexprs; k++)
+				if (expr_uses(n->exprs[k], "time_") || !strcmp(n->names[k], "count"))
+					return false;
+		if (n->kind == N_PROJECT)
+			for (int k = 0; k < n->nexprs; k++)
+				if (strcmp(n->from[k], n->names[k]) && (!strcmp(n->from[k], "count") || !strcmp(n->names[k], "count") ||
+									 !strcmp(n->names[k], "time_")))
+					return false;
+	}
+	for (int k = 0; k < agg->nexprs; k++)
+		if (!strcmp(agg->names[k], "time_"))
+			return false;
+	for (int i = 0; i < agg->naggs; i++) {
+		const struct agg_spec *a = &agg->aggs[i];
+		if (a->fn == AGG_COUNT || a->fn == AGG_MEAN || (a->arg && !strcmp(a->arg, "time_")))
+			return false;
+		if (a->fn == AGG_SUM && strcmp(a->arg, "count"))
+			return false;
+	}
+	return true;
+}
+
 int exec_bridge(struct qctx *q, const struct plan *p, const struct plan_bridge *b,
 		const struct scan_source *src, struct table **out)
 {
@@ -651,7 +696,8 @@ int exec_bridge(struct qctx *q, const struct plan *p, const struct plan_bridge *
 	if (!br.agg && !(br.rows = table_sized(q, p->nodes[b->node]->schema, 0)))
 		goto done;
 	if (br.limit != 0) {
-		int src_rc = src->scan(src->ud, n->table, n->t0, n->t1, bridge_chunk, &br);
+		int src_rc = src->scan(src->ud, n->table, n->t0, n->t1, collapse_ok(&br, b) ? SCAN_COLLAPSE_TIME : 0,
+				       bridge_chunk, &br);
 		if (src_rc < 0 || qctx_failed(q)) {
 			if (!qctx_failed(q))
 				qctx_fail(q, "scan of %s failed", n->table);

@@ -13,10 +13,14 @@
  * borrowed tables in catalog column order; rows outside [t0, t1) may appear (the executor
  * filters them). A non-zero return from chunk() stops the scan and is returned. */
 struct scan_source {
-	int (*scan)(void *ud, const char *table, int64_t t0, int64_t t1,
+	int (*scan)(void *ud, const char *table, int64_t t0, int64_t t1, int flags,
 		    int (*chunk)(void *arg, const struct table *rows), void *arg);
 	void *ud;
 };
+
+/* scan flags: SCAN_COLLAPSE_TIME lets the source aggregate rows over time (summing count, time_
+ * meaningless); the executor asks for it only when the plan cannot tell the difference. */
+#define SCAN_COLLAPSE_TIME 1
 
 /* Rows one agent may send for a ROWS bridge before the query fails (aggregate or head first). */
 #define EXEC_MAX_BRIDGE_ROWS 2000000

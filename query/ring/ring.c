@@ -1,46 +1,267 @@
-/* ring.c - the columnar ring (see ring.h for the model and the locking rules). */
+/* ring.c - the columnar ring (see ring.h for the model and the locking rules).
+ *
+ * Sealed batch encoding (both streams zstd-compressed, varints little-endian base 128):
+ *
+ *   headers: for each series, sorted by (thread, cpu, stack), five columns one after another:
+ *            thread id delta | cpu | stack id | points | total count
+ *   points:  for each series in the same order, its points' second offsets (delta from the
+ *            previous point of the series; the first from the batch's base second), then all
+ *            points' counts in the same order.
+ *
+ * A series' points are strictly increasing seconds, so deltas are >= 1 after the first. */
 #include "ring.h"
 #include "catalog.h"
 #include "intern.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
+
+#define HOT_CHUNK 4096
+#define HOT_CHUNKS (RING_HOT_ROWS / HOT_CHUNK)
+#define ZSTD_LEVEL 3
+
+struct hot_chunk {
+	int64_t time[HOT_CHUNK];
+	uint32_t thread[HOT_CHUNK];
+	uint32_t stack[HOT_CHUNK];
+	uint32_t count[HOT_CHUNK];
+	uint16_t cpu[HOT_CHUNK];
+};
+
+struct idlist {
+	uint32_t *ids;
+	size_t n, cap;
+};
 
 struct ring_batch {
-	struct ring_batch *newer; /* list from oldest (ring->oldest) to hot (ring->hot) */
-	int pins;                 /* 1 while in the ring's list + 1 per scan reading it */
-	uint64_t first_row;       /* row id of row 0 (row ids only increase) */
-	size_t nrows;             /* rows written (guarded by the ring lock) */
-	size_t cap;               /* rows allocated per column */
-	int64_t tmin, tmax;       /* time range of its rows */
-	uint64_t samples;         /* sum of count */
-	size_t bytes;             /* accounted size */
-	struct column cols[SS_NCOLS];
+	struct ring_batch *newer;   /* list from oldest (ring->oldest) to hot (ring->hot) */
+	int pins;                   /* 1 while in the list + 1 per scan + 1 per batch it replaced */
+	bool sealed;
+	bool owns_refs;             /* holds one reference per distinct stack and thread it uses */
+	uint64_t first_row, nrow_ids; /* its row ids: [first_row, first_row + nrow_ids) */
+	int64_t tmin, tmax;         /* time range, ns */
+	uint64_t samples;           /* sum of count */
+	size_t rows;                /* rows a ROWS scan yields */
+	size_t bytes;               /* accounted size */
+	struct ring_batch *successor; /* a replaced hot batch pins the sealed batch that took over */
+	/* hot */
+	struct hot_chunk *chunks[HOT_CHUNKS];
+	struct idlist stacks, threads; /* distinct ids referenced */
+	uint32_t mark;              /* marks records this batch has seen */
+	/* sealed */
+	int64_t base_sec;
+	uint32_t nseries;
+	size_t hdr_len, pts_len;    /* uncompressed sizes */
+	void *zhdr, *zpts;
+	size_t zhdr_len, zpts_len;
 };
 
 struct ring {
 	pthread_mutex_t lock;
-	struct intern *intern;        /* strings and stacks of every batch; guarded by lock */
-	struct ring_batch *oldest;    /* list head; NULL when empty */
+	struct intern *intern;        /* guarded by lock */
+	struct ring_batch *oldest;    /* list head */
 	struct ring_batch *hot;       /* list tail, being appended */
-	size_t budget, batch_rows;
+	size_t budget;
+	int64_t batch_ns;
 	size_t batch_bytes;           /* bytes of batches in the list */
 	uint64_t next_row;            /* id of the next appended row */
-	uint64_t evicted_rows;
-	uint64_t rows, samples;       /* held */
-	char *node;                   /* node name */
-	const char **node_col;        /* batch_rows copies of node: every batch's node column */
+	uint64_t evicted_rows, evicted_samples, appended_samples;
+	uint32_t next_mark;
+	bool sealing;                 /* a seal is in progress (one writer) */
+	char *node;
 };
 
-static size_t row_bytes(void)
+/* ---- varints ------------------------------------------------------------------------------- */
+
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int buf_reserve(struct buf *b, size_t more)
 {
-	size_t n = 0;
-	for (int c = 0; c < SS_NCOLS; c++)
-		if (c != SS_NODE)
-			n += vtype_size(catalog_schema("stack_samples")->cols[c].type);
-	return n;
+	if (b->len + more <= b->cap)
+		return 0;
+	size_t ncap = b->cap ? b->cap : 4096;
+	while (ncap < b->len + more)
+		ncap *= 2;
+	uint8_t *n = realloc(b->p, ncap);
+	if (!n)
+		return -1;
+	b->p = n;
+	b->cap = ncap;
+	return 0;
 }
+
+static inline void put_varint(struct buf *b, uint64_t v)
+{
+	while (v >= 0x80) {
+		b->p[b->len++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	b->p[b->len++] = (uint8_t)v;
+}
+
+/* Reads a varint; false if it runs past end or is longer than 10 bytes. */
+static inline bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (int shift = 0; shift < 70; shift += 7) {
+		if (*p >= end)
+			return false;
+		uint8_t b = *(*p)++;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+static int idlist_add(struct idlist *l, uint32_t id)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 256;
+		uint32_t *n = realloc(l->ids, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		l->ids = n;
+		l->cap = ncap;
+	}
+	l->ids[l->n++] = id;
+	return 0;
+}
+
+static struct ring_batch *batch_new_hot(struct ring *r)
+{
+	struct ring_batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->pins = 1;
+	b->owns_refs = true;
+	b->first_row = r->next_row;
+	b->mark = ++r->next_mark;
+	b->bytes = sizeof(*b);
+	return b;
+}
+
+/* Decoded series headers of a sealed batch. */
+struct series {
+	uint32_t n;
+	uint32_t *thread, *cpu, *stack, *npoints;
+	uint64_t *total;
+	void *mem;
+};
+
+static void series_free(struct series *s)
+{
+	free(s->mem);
+	memset(s, 0, sizeof(*s));
+}
+
+static int decode_series(const struct ring_batch *b, struct series *s)
+{
+	memset(s, 0, sizeof(*s));
+	size_t n = b->nseries;
+	uint8_t *raw = malloc(b->hdr_len + 1);
+	s->mem = malloc(n * (4 * sizeof(uint32_t) + sizeof(uint64_t)) + 8);
+	if (!raw || !s->mem) {
+		free(raw);
+		series_free(s);
+		return -1;
+	}
+	s->n = (uint32_t)n;
+	s->total = s->mem;
+	s->thread = (uint32_t *)(s->total + n);
+	s->cpu = s->thread + n;
+	s->stack = s->cpu + n;
+	s->npoints = s->stack + n;
+	size_t got = ZSTD_decompress(raw, b->hdr_len, b->zhdr, b->zhdr_len);
+	const uint8_t *p = raw, *end = raw + b->hdr_len;
+	uint64_t v = 0, th = 0;
+	bool ok = !ZSTD_isError(got) && got == b->hdr_len;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = get_varint(&p, end, &v);
+		th += v;
+		s->thread[i] = (uint32_t)th;
+	}
+	uint32_t *cols[3] = {s->cpu, s->stack, s->npoints};
+	for (int c = 0; c < 3; c++)
+		for (size_t i = 0; ok && i < n; i++) {
+			ok = get_varint(&p, end, &v);
+			cols[c][i] = (uint32_t)v;
+		}
+	for (size_t i = 0; ok && i < n; i++)
+		ok = get_varint(&p, end, &s->total[i]);
+	free(raw);
+	if (!ok) {
+		series_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drops the references a batch holds. Caller holds the lock. */
+static void batch_release_refs(struct ring *r, struct ring_batch *b)
+{
+	if (!b->owns_refs)
+		return;
+	b->owns_refs = false;
+	if (!b->sealed) {
+		for (size_t i = 0; i < b->stacks.n; i++)
+			intern_stack_unref(r->intern, intern_stack_by_id(r->intern, b->stacks.ids[i]));
+		for (size_t i = 0; i < b->threads.n; i++)
+			intern_thread_unref(r->intern, intern_thread_by_id(r->intern, b->threads.ids[i]));
+		return;
+	}
+	struct series s;
+	if (decode_series(b, &s) < 0)
+		return; /* cannot happen for a batch we encoded; leaking beats freeing blindly */
+	uint32_t mark = ++r->next_mark;
+	for (uint32_t i = 0; i < s.n; i++) {
+		struct stack *st = intern_stack_by_id(r->intern, s.stack[i]);
+		struct thread_rec *th = intern_thread_by_id(r->intern, s.thread[i]);
+		if (st && st->mark != mark) {
+			st->mark = mark;
+			intern_stack_unref(r->intern, st);
+		}
+		if (th && th->mark != mark) {
+			th->mark = mark;
+			intern_thread_unref(r->intern, th);
+		}
+	}
+	series_free(&s);
+}
+
+static void batch_unpin(struct ring *r, struct ring_batch *b);
+
+static void batch_free(struct ring *r, struct ring_batch *b)
+{
+	batch_release_refs(r, b);
+	for (int c = 0; c < HOT_CHUNKS; c++)
+		free(b->chunks[c]);
+	free(b->stacks.ids);
+	free(b->threads.ids);
+	free(b->zhdr);
+	free(b->zpts);
+	if (b->successor)
+		batch_unpin(r, b->successor);
+	free(b);
+}
+
+static void batch_unpin(struct ring *r, struct ring_batch *b)
+{
+	if (--b->pins == 0)
+		batch_free(r, b);
+}
+
+/* ---- the ring ------------------------------------------------------------------------------ */
 
 struct ring *ring_new(const struct ring_config *cfg)
 {
@@ -49,41 +270,14 @@ struct ring *ring_new(const struct ring_config *cfg)
 		return NULL;
 	pthread_mutex_init(&r->lock, NULL);
 	r->budget = cfg->budget_bytes;
-	r->batch_rows = cfg->batch_rows;
-	if (!r->batch_rows) { /* about 1/16 of the budget per batch, within sane bounds */
-		r->batch_rows = r->budget / 16 / row_bytes();
-		if (r->batch_rows < 256)
-			r->batch_rows = 256;
-		if (r->batch_rows > 16384)
-			r->batch_rows = 16384;
-	}
+	r->batch_ns = (int64_t)(cfg->batch_seconds > 0 ? cfg->batch_seconds : RING_BATCH_SECONDS) * 1000000000LL;
 	r->node = strdup(cfg->node ? cfg->node : "");
-	r->node_col = malloc(r->batch_rows * sizeof(*r->node_col));
 	r->intern = intern_new();
-	if (!r->node || !r->node_col || !r->intern) {
+	if (!r->node || !r->intern) {
 		ring_free(r);
 		return NULL;
 	}
-	for (size_t i = 0; i < r->batch_rows; i++)
-		r->node_col[i] = r->node;
 	return r;
-}
-
-/* Frees a batch and drops its stack references. Caller holds the lock. */
-static void batch_free(struct ring *r, struct ring_batch *b)
-{
-	for (size_t i = 0; i < b->nrows; i++)
-		intern_stack_unref(r->intern, (struct stack *)b->cols[SS_STACK].v.k[i]);
-	for (int c = 0; c < SS_NCOLS; c++)
-		if (c != SS_NODE)
-			free(b->cols[c].v.p);
-	free(b);
-}
-
-static void batch_unpin(struct ring *r, struct ring_batch *b)
-{
-	if (--b->pins == 0)
-		batch_free(r, b);
 }
 
 void ring_free(struct ring *r)
@@ -97,126 +291,552 @@ void ring_free(struct ring *r)
 		b = n;
 	}
 	intern_free(r->intern);
-	free(r->node_col);
 	free(r->node);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
 
-static struct ring_batch *batch_new(struct ring *r)
+struct stack *ring_stack(struct ring *r, const char *const *frames, uint16_t nframes, uint16_t nkernel)
 {
-	const struct table *schema = catalog_schema("stack_samples");
-	struct ring_batch *b = calloc(1, sizeof(*b));
-	if (!b)
-		return NULL;
-	b->pins = 1;
-	b->cap = r->batch_rows;
-	b->first_row = r->next_row;
-	b->bytes = sizeof(*b);
-	for (int c = 0; c < SS_NCOLS; c++) {
-		b->cols[c].name = schema->cols[c].name;
-		b->cols[c].type = schema->cols[c].type;
-		if (c == SS_NODE) {
-			b->cols[c].v.s = r->node_col;
-			continue;
-		}
-		size_t sz = b->cap * vtype_size(b->cols[c].type);
-		if (!(b->cols[c].v.p = malloc(sz))) {
-			for (int k = 0; k < c; k++)
-				if (k != SS_NODE)
-					free(b->cols[k].v.p);
-			free(b);
-			return NULL;
-		}
-		b->bytes += sz;
-	}
-	return b;
+	const char *interned[nframes ? nframes : 1];
+	struct stack *st = NULL;
+	pthread_mutex_lock(&r->lock);
+	for (uint16_t f = 0; f < nframes; f++)
+		if (!(interned[f] = intern_str(r->intern, frames[f])))
+			goto out;
+	st = intern_stack(r->intern, interned, nframes, nkernel);
+out:
+	pthread_mutex_unlock(&r->lock);
+	return st;
 }
 
-/* Evicts oldest sealed batches until the ring fits its budget. Caller holds the lock. */
+struct thread_rec *ring_thread(struct ring *r, int64_t pid, int64_t tid, int64_t cgroup, const char *comm)
+{
+	pthread_mutex_lock(&r->lock);
+	struct thread_rec *th = intern_thread(r->intern, pid, tid, cgroup, comm);
+	pthread_mutex_unlock(&r->lock);
+	return th;
+}
+
+void ring_release_stack(struct ring *r, struct stack *st)
+{
+	pthread_mutex_lock(&r->lock);
+	intern_stack_unref(r->intern, st);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void ring_release_thread(struct ring *r, struct thread_rec *th)
+{
+	pthread_mutex_lock(&r->lock);
+	intern_thread_unref(r->intern, th);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static size_t total_bytes(const struct ring *r)
+{
+	return r->batch_bytes + intern_bytes(r->intern);
+}
+
+/* Evicts the oldest batches (never the hot one) until the ring fits. Caller holds the lock. */
 static void evict(struct ring *r)
 {
-	while (r->oldest && r->oldest != r->hot &&
-	       r->batch_bytes + intern_bytes(r->intern) > r->budget) {
+	while (r->oldest && r->oldest != r->hot && total_bytes(r) > r->budget) {
 		struct ring_batch *b = r->oldest;
 		r->oldest = b->newer;
 		r->batch_bytes -= b->bytes;
-		r->evicted_rows += b->nrows;
-		r->rows -= b->nrows;
-		r->samples -= b->samples;
+		r->evicted_rows += b->nrow_ids;
+		r->evicted_samples += b->samples;
 		batch_unpin(r, b);
 	}
 }
 
-int ring_append(struct ring *r, const struct ring_sample *s)
+/* ---- sealing ------------------------------------------------------------------------------- */
+
+struct point {
+	uint64_t key;   /* see seal_key */
+	uint32_t sec;   /* seconds after base_sec */
+	uint32_t count;
+};
+
+/* thread id (22 bits) | cpu (14 bits) | stack id (24 bits). Live ids stay far below these
+ * (intern.c caps ids at 2^24; a ring holds thousands of threads), CPUs below 16384. */
+#define KEY_THREAD(k) ((k) >> 38)
+#define KEY_CPU(k) (((k) >> 24) & 0x3fff)
+#define KEY_STACK(k) ((k) & 0xffffff)
+#define MAX_CPU 0x3fff
+
+static inline uint64_t seal_key(uint32_t thread, uint32_t cpu, uint32_t stack)
 {
-	const char *frames[s->nframes ? s->nframes : 1];
-	int rc = -1;
-	pthread_mutex_lock(&r->lock);
-	struct ring_batch *b = r->hot;
-	if (!b || b->nrows == b->cap) {
-		struct ring_batch *nb = batch_new(r);
-		if (!nb)
-			goto out;
-		if (b)
-			b->newer = nb;
-		else
-			r->oldest = nb;
-		r->hot = b = nb;
-		r->batch_bytes += nb->bytes;
+	return (uint64_t)(thread & 0x3fffff) << 38 | (uint64_t)(cpu > MAX_CPU ? MAX_CPU : cpu) << 24 | (stack & 0xffffff);
+}
+
+static int point_cmp(const void *a, const void *b)
+{
+	const struct point *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (x->sec > y->sec) - (x->sec < y->sec);
+}
+
+/* Sorts points by (key, sec): LSD radix on sec (16 bits suffice within a batch's span when it
+ * fits, else qsort) then key bytes. */
+static int sort_points(struct point *pts, size_t n)
+{
+	struct point *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+	if (!tmp)
+		return -1;
+	uint32_t max_sec = 0;
+	for (size_t i = 0; i < n; i++)
+		if (pts[i].sec > max_sec)
+			max_sec = pts[i].sec;
+	if (max_sec > 0xffff) {
+		free(tmp);
+		qsort(pts, n, sizeof(*pts), point_cmp);
+		return 0;
 	}
-	for (int f = 0; f < s->nframes; f++)
-		if (!(frames[f] = intern_str(r->intern, s->frames[f])))
-			goto out;
-	const char *comm = intern_str(r->intern, s->comm ? s->comm : "");
-	struct stack *st = comm ? intern_stack(r->intern, frames, s->nframes, s->nkernel) : NULL;
-	if (!st)
-		goto out;
-	size_t i = b->nrows;
-	b->cols[SS_TIME].v.i[i] = s->time_ns;
-	b->cols[SS_PID].v.i[i] = s->pid;
-	b->cols[SS_TID].v.i[i] = s->tid;
-	b->cols[SS_CPU].v.i[i] = s->cpu;
-	b->cols[SS_COMM].v.s[i] = comm;
-	b->cols[SS_CGROUP].v.i[i] = s->cgroup;
-	b->cols[SS_STACK].v.k[i] = st;
-	b->cols[SS_COUNT].v.i[i] = s->count;
-	if (i == 0 || s->time_ns < b->tmin)
-		b->tmin = s->time_ns;
-	if (i == 0 || s->time_ns > b->tmax)
-		b->tmax = s->time_ns;
-	b->nrows = i + 1;
-	b->samples += s->count;
-	r->next_row++;
-	r->rows++;
-	r->samples += s->count;
-	evict(r);
-	rc = 0;
-out:
+	/* Digits: sec (2 x 8 bits), then key (60 bits = 8 x 8 bits, the top one partly used). */
+	struct point *src = pts, *dst = tmp;
+	for (int pass = 0; pass < 10; pass++) {
+		size_t counts[257] = {0};
+		int shift = pass < 2 ? pass * 8 : (pass - 2) * 8;
+		for (size_t i = 0; i < n; i++) {
+			unsigned d = pass < 2 ? (src[i].sec >> shift) & 0xff : (unsigned)(src[i].key >> shift) & 0xff;
+			counts[d + 1]++;
+		}
+		if (counts[1 + ((pass < 2 ? (src[0].sec >> shift) : (unsigned)(src[0].key >> shift)) & 0xff)] == n && n)
+			continue; /* all rows share this digit */
+		for (int d = 0; d < 256; d++)
+			counts[d + 1] += counts[d];
+		for (size_t i = 0; i < n; i++) {
+			unsigned d = pass < 2 ? (src[i].sec >> shift) & 0xff : (unsigned)(src[i].key >> shift) & 0xff;
+			dst[counts[d]++] = src[i];
+		}
+		struct point *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != pts)
+		memcpy(pts, src, n * sizeof(*pts));
+	free(tmp);
+	return 0;
+}
+
+static size_t hot_rows(const struct ring_batch *b)
+{
+	return b->nrow_ids;
+}
+
+/* Encodes hot batch h (not modified) into a new sealed batch. No lock needed: h is detached. */
+static struct ring_batch *seal(const struct ring_batch *h)
+{
+	size_t n = hot_rows(h);
+	struct ring_batch *s = calloc(1, sizeof(*s));
+	struct point *pts = malloc((n ? n : 1) * sizeof(*pts));
+	struct buf hdr = {0}, cols[4] = {{0}}, secs = {0}, cnts = {0};
+	if (!s || !pts)
+		goto fail;
+	s->sealed = true;
+	s->pins = 1;
+	s->first_row = h->first_row;
+	s->nrow_ids = h->nrow_ids;
+	s->tmin = h->tmin;
+	s->tmax = h->tmax;
+	s->samples = h->samples;
+	s->base_sec = h->tmin / 1000000000LL - (h->tmin < 0 && h->tmin % 1000000000LL);
+	for (size_t i = 0; i < n; i++) {
+		const struct hot_chunk *c = h->chunks[i / HOT_CHUNK];
+		size_t k = i % HOT_CHUNK;
+		pts[i].key = seal_key(c->thread[k], c->cpu[k], c->stack[k]);
+		pts[i].sec = (uint32_t)(c->time[k] / 1000000000LL - s->base_sec);
+		pts[i].count = c->count[k];
+	}
+	if (sort_points(pts, n) < 0)
+		goto fail;
+	/* Merge equal (key, sec) into one point; count series and points. */
+	size_t np = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (np && pts[np - 1].key == pts[i].key && pts[np - 1].sec == pts[i].sec)
+			pts[np - 1].count += pts[i].count;
+		else
+			pts[np++] = pts[i];
+	}
+	size_t ns = 0;
+	for (size_t i = 0; i < np; i++)
+		ns += !i || pts[i].key != pts[i - 1].key;
+	for (int c = 0; c < 4; c++)
+		if (buf_reserve(&cols[c], ns * 10 + 16) < 0)
+			goto fail;
+	if (buf_reserve(&hdr, ns * 10 * 5 + 16) < 0 || buf_reserve(&secs, np * 10 + 16) < 0 ||
+	    buf_reserve(&cnts, np * 10 + 16) < 0)
+		goto fail;
+	uint64_t prev_thread = 0;
+	for (size_t i = 0; i < np;) {
+		size_t j = i;
+		uint64_t total = 0;
+		uint32_t prev_sec = 0;
+		for (; j < np && pts[j].key == pts[i].key; j++) {
+			put_varint(&secs, pts[j].sec - prev_sec);
+			prev_sec = pts[j].sec;
+			put_varint(&cnts, pts[j].count);
+			total += pts[j].count;
+		}
+		uint64_t thread = KEY_THREAD(pts[i].key);
+		put_varint(&hdr, thread - prev_thread);
+		prev_thread = thread;
+		put_varint(&cols[0], KEY_CPU(pts[i].key));
+		put_varint(&cols[1], KEY_STACK(pts[i].key));
+		put_varint(&cols[2], j - i);
+		put_varint(&cols[3], total);
+		i = j;
+	}
+	for (int c = 0; c < 4; c++) {
+		memcpy(hdr.p + hdr.len, cols[c].p, cols[c].len);
+		hdr.len += cols[c].len;
+	}
+	if (buf_reserve(&secs, cnts.len) < 0)
+		goto fail;
+	memcpy(secs.p + secs.len, cnts.p, cnts.len);
+	secs.len += cnts.len;
+	s->nseries = (uint32_t)ns;
+	s->rows = np;
+	s->hdr_len = hdr.len;
+	s->pts_len = secs.len;
+	size_t zb1 = ZSTD_compressBound(hdr.len), zb2 = ZSTD_compressBound(secs.len);
+	void *z1 = malloc(zb1), *z2 = malloc(zb2);
+	size_t l1 = z1 ? ZSTD_compress(z1, zb1, hdr.p, hdr.len, ZSTD_LEVEL) : 0;
+	size_t l2 = z2 ? ZSTD_compress(z2, zb2, secs.p, secs.len, ZSTD_LEVEL) : 0;
+	if (!z1 || !z2 || ZSTD_isError(l1) || ZSTD_isError(l2)) {
+		free(z1);
+		free(z2);
+		goto fail;
+	}
+	s->zhdr = realloc(z1, l1 ? l1 : 1);
+	s->zpts = realloc(z2, l2 ? l2 : 1);
+	s->zhdr_len = l1;
+	s->zpts_len = l2;
+	s->bytes = sizeof(*s) - sizeof(s->chunks) + l1 + l2;
+	free(pts);
+	free(hdr.p);
+	free(secs.p);
+	free(cnts.p);
+	for (int c = 0; c < 4; c++)
+		free(cols[c].p);
+	return s;
+fail:
+	free(s);
+	free(pts);
+	free(hdr.p);
+	free(secs.p);
+	free(cnts.p);
+	for (int c = 0; c < 4; c++)
+		free(cols[c].p);
+	return NULL;
+}
+
+/* Seals the current hot batch: detach under the lock, encode outside, swap in. Writer only. */
+static int seal_hot(struct ring *r)
+{
+	pthread_mutex_lock(&r->lock);
+	struct ring_batch *old = r->hot;
+	if (!old || hot_rows(old) == 0 || r->sealing) {
+		pthread_mutex_unlock(&r->lock);
+		return 0;
+	}
+	struct ring_batch *fresh = batch_new_hot(r);
+	if (!fresh) {
+		pthread_mutex_unlock(&r->lock);
+		return -1;
+	}
+	old->newer = fresh;
+	r->hot = fresh;
+	r->batch_bytes += fresh->bytes;
+	old->pins++; /* ours, while encoding */
+	r->sealing = true;
 	pthread_mutex_unlock(&r->lock);
+
+	struct ring_batch *s = seal(old);
+
+	pthread_mutex_lock(&r->lock);
+	r->sealing = false;
+	struct ring_batch **pp = &r->oldest;
+	while (*pp && *pp != old)
+		pp = &(*pp)->newer;
+	if (s && *pp == old) { /* still in the ring: s takes its place and its references */
+		s->newer = old->newer;
+		*pp = s;
+		s->owns_refs = old->owns_refs;
+		old->owns_refs = false;
+		s->pins++;
+		old->successor = s; /* readers of old keep s (and the references) alive */
+		r->batch_bytes += s->bytes - old->bytes;
+		batch_unpin(r, old); /* the list's pin */
+	} else if (s) {
+		batch_free(r, s); /* old was evicted meanwhile; s owns nothing */
+	}
+	batch_unpin(r, old); /* ours */
+	evict(r);
+	pthread_mutex_unlock(&r->lock);
+	return s ? 0 : -1;
+}
+
+int ring_flush(struct ring *r)
+{
+	return seal_hot(r);
+}
+
+/* ---- appending ----------------------------------------------------------------------------- */
+
+/* Appends one row to the hot batch. Caller holds the lock. 0, 1 (batch full: seal), -1 (OOM). */
+static int hot_append(struct ring *r, struct ring_batch *b, const struct ring_row *row)
+{
+	size_t i = b->nrow_ids;
+	struct hot_chunk *c = b->chunks[i / HOT_CHUNK];
+	if (!c) {
+		if (!(c = b->chunks[i / HOT_CHUNK] = malloc(sizeof(*c))))
+			return -1;
+		b->bytes += sizeof(*c);
+		r->batch_bytes += sizeof(*c);
+	}
+	if (row->stack->mark != b->mark) {
+		if (idlist_add(&b->stacks, row->stack->id) < 0)
+			return -1;
+		row->stack->mark = b->mark;
+		intern_stack_ref(row->stack);
+	}
+	if (row->thread->mark != b->mark) {
+		if (idlist_add(&b->threads, row->thread->id) < 0)
+			return -1;
+		row->thread->mark = b->mark;
+		intern_thread_ref(row->thread);
+	}
+	size_t k = i % HOT_CHUNK;
+	c->time[k] = row->time_ns;
+	c->thread[k] = row->thread->id;
+	c->stack[k] = row->stack->id;
+	c->count[k] = row->count;
+	c->cpu[k] = (uint16_t)(row->cpu > MAX_CPU ? MAX_CPU : row->cpu);
+	if (i == 0 || row->time_ns < b->tmin)
+		b->tmin = row->time_ns;
+	if (i == 0 || row->time_ns > b->tmax)
+		b->tmax = row->time_ns;
+	b->nrow_ids = i + 1;
+	b->rows = i + 1;
+	b->samples += row->count;
+	r->next_row++;
+	r->appended_samples += row->count;
+	bool full = b->nrow_ids == RING_HOT_ROWS || b->tmax - b->tmin >= r->batch_ns || b->bytes > r->budget / 8;
+	return full ? 1 : 0;
+}
+
+int ring_append_rows(struct ring *r, const struct ring_row *rows, size_t n)
+{
+	size_t i = 0;
+	int rc = 0;
+	while (i < n && rc >= 0) {
+		bool seal_now = false;
+		pthread_mutex_lock(&r->lock);
+		if (!r->hot) {
+			if (!(r->hot = r->oldest = batch_new_hot(r))) {
+				pthread_mutex_unlock(&r->lock);
+				return -1;
+			}
+			r->batch_bytes += r->hot->bytes;
+		}
+		for (; i < n; i++) {
+			int a = hot_append(r, r->hot, &rows[i]);
+			if (a < 0) {
+				rc = -1;
+				break;
+			}
+			if (a == 1) {
+				seal_now = true;
+				i++;
+				break;
+			}
+		}
+		evict(r);
+		pthread_mutex_unlock(&r->lock);
+		if (seal_now && seal_hot(r) < 0)
+			rc = -1;
+	}
 	return rc;
 }
 
-int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1,
+int ring_append(struct ring *r, const struct ring_sample *s)
+{
+	struct stack *st = ring_stack(r, s->frames, s->nframes, s->nkernel);
+	struct thread_rec *th = ring_thread(r, s->pid, s->tid, s->cgroup, s->comm ? s->comm : "");
+	int rc = -1;
+	if (st && th) {
+		struct ring_row row = {s->time_ns, th, st, (uint32_t)s->cpu, (uint32_t)s->count};
+		rc = ring_append_rows(r, &row, 1);
+	}
+	if (st)
+		ring_release_stack(r, st);
+	if (th)
+		ring_release_thread(r, th);
+	return rc;
+}
+
+/* ---- scanning ------------------------------------------------------------------------------ */
+
+/* Column arrays of one chunk handed to the caller; reused across the batches of one scan. */
+struct view {
+	size_t cap;
+	struct column cols[SS_NCOLS];
+};
+
+static int view_reserve(struct view *v, size_t n)
+{
+	if (n <= v->cap)
+		return 0;
+	size_t ncap = v->cap ? v->cap : 4096;
+	while (ncap < n)
+		ncap *= 2;
+	for (int c = 0; c < SS_NCOLS; c++) {
+		void *p = realloc(v->cols[c].v.p, ncap * 8);
+		if (!p)
+			return -1;
+		v->cols[c].v.p = p;
+	}
+	v->cap = ncap;
+	return 0;
+}
+
+static void view_free(struct view *v)
+{
+	for (int c = 0; c < SS_NCOLS; c++)
+		free(v->cols[c].v.p);
+}
+
+static void view_fill_thread(struct view *v, size_t i, const struct thread_rec *th)
+{
+	v->cols[SS_PID].v.i[i] = th->pid;
+	v->cols[SS_TID].v.i[i] = th->tid;
+	v->cols[SS_CGROUP].v.i[i] = th->cgroup;
+	v->cols[SS_COMM].v.s[i] = th->comm;
+}
+
+/* Hot batch rows [0, nrows) into v. */
+static size_t view_hot(const struct ring *r, const struct ring_batch *b, size_t nrows, struct view *v)
+{
+	for (size_t i = 0; i < nrows; i++) {
+		const struct hot_chunk *c = b->chunks[i / HOT_CHUNK];
+		size_t k = i % HOT_CHUNK;
+		v->cols[SS_TIME].v.i[i] = c->time[k];
+		v->cols[SS_NODE].v.s[i] = r->node;
+		v->cols[SS_CPU].v.i[i] = c->cpu[k];
+		v->cols[SS_COUNT].v.i[i] = c->count[k];
+		v->cols[SS_STACK].v.k[i] = intern_stack_by_id(r->intern, c->stack[k]);
+		view_fill_thread(v, i, intern_thread_by_id(r->intern, c->thread[k]));
+	}
+	return nrows;
+}
+
+/* A sealed batch into v: every point (ROWS), or one row per series with its count over
+ * [t0, t1) (COLLAPSE_TIME). Returns rows, or -1. */
+static long view_sealed(const struct ring *r, const struct ring_batch *b, int64_t t0, int64_t t1, int flags,
+			struct view *v)
+{
+	struct series s;
+	uint8_t *pts = NULL;
+	long rows = -1;
+	if (decode_series(b, &s) < 0)
+		return -1;
+	bool whole = b->tmin >= t0 && b->tmax < t1;
+	bool collapse = flags & RING_SCAN_COLLAPSE_TIME;
+	if (collapse && whole) {
+		if (view_reserve(v, s.n) < 0)
+			goto out;
+		for (uint32_t i = 0; i < s.n; i++) {
+			v->cols[SS_TIME].v.i[i] = b->tmin;
+			v->cols[SS_NODE].v.s[i] = r->node;
+			v->cols[SS_CPU].v.i[i] = s.cpu[i];
+			v->cols[SS_COUNT].v.i[i] = (int64_t)s.total[i];
+			v->cols[SS_STACK].v.k[i] = intern_stack_by_id(r->intern, s.stack[i]);
+			view_fill_thread(v, i, intern_thread_by_id(r->intern, s.thread[i]));
+		}
+		rows = s.n;
+		goto out;
+	}
+	if (!(pts = malloc(b->pts_len + 1)))
+		goto out;
+	size_t got = ZSTD_decompress(pts, b->pts_len, b->zpts, b->zpts_len);
+	if (ZSTD_isError(got) || got != b->pts_len || view_reserve(v, collapse ? s.n : b->rows) < 0)
+		goto out;
+	/* Offsets of the count column: after every point's second delta. */
+	const uint8_t *sp = pts, *end = pts + b->pts_len, *cp = pts;
+	uint64_t v64;
+	for (size_t i = 0; i < b->rows; i++)
+		if (!get_varint(&cp, end, &v64))
+			goto out;
+	size_t out = 0;
+	for (uint32_t i = 0; i < s.n; i++) {
+		const struct stack *st = intern_stack_by_id(r->intern, s.stack[i]);
+		const struct thread_rec *th = intern_thread_by_id(r->intern, s.thread[i]);
+		uint64_t sec = 0, cnt, sum = 0;
+		for (uint32_t k = 0; k < s.npoints[i]; k++) {
+			uint64_t d;
+			if (!get_varint(&sp, end, &d) || !get_varint(&cp, end, &cnt))
+				goto out;
+			sec += d;
+			int64_t t = (b->base_sec + (int64_t)sec) * 1000000000LL;
+			if (collapse) {
+				if (t >= t0 && t < t1)
+					sum += cnt;
+				continue;
+			}
+			v->cols[SS_TIME].v.i[out] = t;
+			v->cols[SS_NODE].v.s[out] = r->node;
+			v->cols[SS_CPU].v.i[out] = s.cpu[i];
+			v->cols[SS_COUNT].v.i[out] = (int64_t)cnt;
+			v->cols[SS_STACK].v.k[out] = st;
+			view_fill_thread(v, out, th);
+			out++;
+		}
+		if (collapse && sum) {
+			v->cols[SS_TIME].v.i[out] = b->tmin;
+			v->cols[SS_NODE].v.s[out] = r->node;
+			v->cols[SS_CPU].v.i[out] = s.cpu[i];
+			v->cols[SS_COUNT].v.i[out] = (int64_t)sum;
+			v->cols[SS_STACK].v.k[out] = st;
+			view_fill_thread(v, out, th);
+			out++;
+		}
+	}
+	rows = (long)out;
+out:
+	free(pts);
+	series_free(&s);
+	return rows;
+}
+
+int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
 	      int (*chunk)(void *arg, const struct table *rows), void *arg)
 {
 	struct ring *r = ring;
 	struct ring_batch **pinned = NULL;
 	size_t *visible = NULL, n = 0, cap = 0;
+	struct view v = {0};
 	int rc = 0;
 
-	if (!catalog_schema(table) || strcmp(table, "stack_samples") != 0)
+	if (!table || strcmp(table, "stack_samples") != 0)
 		return -1;
+	const struct table *schema = catalog_schema("stack_samples");
+	for (int c = 0; c < SS_NCOLS; c++) {
+		v.cols[c].name = schema->cols[c].name;
+		v.cols[c].type = schema->cols[c].type;
+	}
 	pthread_mutex_lock(&r->lock);
 	for (struct ring_batch *b = r->oldest; b; b = b->newer) {
-		if (b->nrows == 0 || b->tmax < t0 || b->tmin >= t1)
+		if (b->rows == 0 || b->tmax < t0 || b->tmin >= t1)
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
-			void *p1 = realloc(pinned, ncap * sizeof(*pinned));
+			struct ring_batch **p1 = realloc(pinned, ncap * sizeof(*p1));
 			if (p1)
 				pinned = p1;
-			void *p2 = p1 ? realloc(visible, ncap * sizeof(*visible)) : NULL;
+			size_t *p2 = p1 ? realloc(visible, ncap * sizeof(*p2)) : NULL;
 			if (p2)
 				visible = p2;
 			if (!p1 || !p2) {
@@ -227,21 +847,33 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1,
 		}
 		b->pins++;
 		pinned[n] = b;
-		visible[n++] = b->nrows;
+		visible[n++] = b->rows;
 	}
 	pthread_mutex_unlock(&r->lock);
 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct ring_batch *b = pinned[i];
-		struct table view = {.name = (char *)"stack_samples", .ncols = SS_NCOLS, .cols = b->cols,
-				     .nrows = visible[i], .cap = b->cap, .borrowed = true};
-		rc = chunk(arg, &view);
+		long rows;
+		if (b->sealed) {
+			rows = view_sealed(r, b, t0, t1, flags, &v);
+		} else {
+			rows = view_reserve(&v, visible[i]) < 0 ? -1 : (long)view_hot(r, b, visible[i], &v);
+		}
+		if (rows < 0) {
+			rc = -1;
+			break;
+		}
+		struct table view = {.name = (char *)"stack_samples", .ncols = SS_NCOLS, .cols = v.cols,
+				     .nrows = (size_t)rows, .cap = v.cap, .borrowed = true};
+		if (rows)
+			rc = chunk(arg, &view);
 	}
 
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < n; i++)
 		batch_unpin(r, pinned[i]);
 	pthread_mutex_unlock(&r->lock);
+	view_free(&v);
 	free(pinned);
 	free(visible);
 	return rc < 0 ? -1 : 0;
@@ -252,21 +884,26 @@ void ring_get_stats(struct ring *r, struct ring_stats *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&r->lock);
 	out->budget = r->budget;
-	out->bytes = r->batch_bytes + intern_bytes(r->intern);
+	out->intern_bytes = intern_bytes(r->intern);
+	out->bytes = r->batch_bytes + out->intern_bytes;
 	for (struct ring_batch *b = r->oldest; b; b = b->newer) {
 		out->batches++;
-		if (!b->nrows)
+		out->sealed_batches += b->sealed;
+		out->rows += b->rows;
+		out->samples += b->samples;
+		if (!b->rows)
 			continue;
 		if (!out->oldest_ns || b->tmin < out->oldest_ns)
 			out->oldest_ns = b->tmin;
 		if (b->tmax > out->newest_ns)
 			out->newest_ns = b->tmax;
 	}
-	out->rows = r->rows;
-	out->samples = r->samples;
 	out->evicted_rows = r->evicted_rows;
-	out->appended_rows = r->next_row;
+	out->evicted_samples = r->evicted_samples;
+	out->appended_samples = r->appended_samples;
 	out->stacks = intern_nstacks(r->intern);
+	out->threads = intern_nthreads(r->intern);
 	out->strings = intern_nstrings(r->intern);
+	out->compression = out->bytes ? (double)out->samples * 64.0 / (double)out->bytes : 0;
 	pthread_mutex_unlock(&r->lock);
 }

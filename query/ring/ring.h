@@ -1,15 +1,21 @@
 /* ring.h - the agent's in-memory columnar store: a byte budget, oldest data evicted first.
  *
- * Rows of stack_samples are appended to a hot batch of fixed capacity (columns in catalog
- * order); a full batch is sealed and a new one started. Stacks and strings are interned
- * (intern.h), so a row holds an 8-byte pointer to its deduplicated stack. When the ring's bytes
- * (batches + intern tables) exceed the budget, the oldest sealed batch is evicted and the stacks
- * only it referenced are freed.
+ * Layout. Rows are appended to a *hot* batch: arrays of (time, thread id, cpu, stack id, count),
+ * where threads (pid, tid, comm, cgroup) and stacks are interned records (intern.h) held once
+ * per batch. After BATCH_SECONDS (or RING_HOT_ROWS rows) the hot batch is *sealed*: its rows are
+ * aggregated to 1-second resolution and stored as series (thread, cpu, stack) with one point
+ * (second, count) per second the series was seen. Series headers (thread, cpu, stack, points,
+ * total) and points are varint-coded column by column and compressed with zstd, headers and
+ * points separately, so a query that ignores time reads only the headers.
  *
- * Concurrency: one writer (the collector) and any number of concurrent scans. The lock is held
- * only to append a row, to pin the batches a scan will read, and to unpin them; a scan reads its
- * pinned batches without the lock, so it never stalls the writer. A pinned batch that gets
- * evicted stays alive (with its stacks) until its last reader unpins it. */
+ * Budget. Batches + interned records + indexes stay under the budget: the oldest sealed batch
+ * goes first, and stacks/threads/strings no batch references any more are freed with it.
+ *
+ * Concurrency. One writer, any number of scans. The lock is held to append, to pin the batches a
+ * scan will read and to unpin them; scans decode pinned batches without it. Sealing encodes a
+ * detached hot batch outside the lock and then swaps it in. A pinned batch that is evicted or
+ * replaced stays alive (with what it references) until its last reader unpins it. Row ids only
+ * increase: each batch owns an id range, so a cursor (a row id) survives eviction. */
 #ifndef WISP_RING_H
 #define WISP_RING_H
 
@@ -19,16 +25,30 @@
 #include "../engine/table.h"
 
 struct ring;
+struct stack;
+struct thread_rec;
+
+#define RING_BATCH_SECONDS 60 /* a hot batch spans at most this much sample time */
+#define RING_HOT_ROWS 262144  /* ... and at most this many rows */
 
 struct ring_config {
-	size_t budget_bytes; /* total bytes for batches + stacks + strings */
-	size_t batch_rows;   /* rows per batch; 0 = derived from the budget */
+	size_t budget_bytes; /* total bytes: batches + interned records + indexes */
 	const char *node;    /* value of the `node` column (copied) */
+	int batch_seconds;   /* 0 = RING_BATCH_SECONDS */
 };
 
-/* One sample to append. Strings need not be interned: the ring interns them. */
+/* One row, already resolved to interned records (see ring_stack / ring_thread). */
+struct ring_row {
+	int64_t time_ns;           /* ns since the epoch */
+	struct thread_rec *thread;
+	struct stack *stack;
+	uint32_t cpu;
+	uint32_t count;            /* samples this row stands for */
+};
+
+/* One sample by names (the collector's path): the ring interns the strings. */
 struct ring_sample {
-	int64_t time_ns;            /* ns since the epoch */
+	int64_t time_ns;
 	int64_t pid, tid, cpu, cgroup, count;
 	const char *comm;
 	const char *const *frames;  /* leaf first: kernel frames, then user frames */
@@ -36,26 +56,46 @@ struct ring_sample {
 };
 
 struct ring_stats {
-	size_t bytes;          /* batches + intern tables */
+	size_t bytes;          /* batches + interned records */
 	size_t budget;
-	size_t batches;
-	uint64_t rows;         /* rows held */
-	uint64_t samples;      /* sum of count over rows held */
-	uint64_t evicted_rows; /* rows evicted since start */
-	uint64_t appended_rows;
+	size_t batches, sealed_batches;
+	uint64_t rows;         /* rows a full ROWS scan yields (1-s points once sealed) */
+	uint64_t samples;      /* sum of count held */
+	uint64_t evicted_rows; /* row ids evicted since start */
+	uint64_t evicted_samples;
+	uint64_t appended_samples;
 	int64_t oldest_ns, newest_ns; /* 0 when empty */
-	size_t stacks, strings;
+	size_t stacks, threads, strings;
+	size_t intern_bytes;   /* part of bytes */
+	double compression;    /* samples x 64 B (one row per sample, 8 columns) / bytes */
+};
+
+enum ring_scan_flags {
+	RING_SCAN_ROWS = 0,
+	/* Rows may be aggregated over time: within a sealed batch, one row per series whose count
+	 * is the sum over [t0, t1) and whose time_ is meaningless. For plans that only sum count. */
+	RING_SCAN_COLLAPSE_TIME = 1,
 };
 
 struct ring *ring_new(const struct ring_config *cfg);
 void ring_free(struct ring *r); /* no scan may be running */
 
-/* 0, or -1 on out-of-memory (the row is dropped, the ring stays consistent). */
-int ring_append(struct ring *r, const struct ring_sample *s);
+/* Interned records for appending; each returns one reference the caller must release. */
+struct stack *ring_stack(struct ring *r, const char *const *frames, uint16_t nframes, uint16_t nkernel);
+struct thread_rec *ring_thread(struct ring *r, int64_t pid, int64_t tid, int64_t cgroup, const char *comm);
+void ring_release_stack(struct ring *r, struct stack *st);
+void ring_release_thread(struct ring *r, struct thread_rec *th);
 
-/* Matches scan_source.scan (exec.h): calls chunk() once per batch overlapping [t0, t1), oldest
- * first, with a borrowed table of the rows visible when the scan began. */
-int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1,
+/* Appends rows (the ring takes its own references). 0, or -1 on out-of-memory (rows dropped). */
+int ring_append_rows(struct ring *r, const struct ring_row *rows, size_t n);
+/* Convenience for one sample by names. */
+int ring_append(struct ring *r, const struct ring_sample *s);
+/* Seals the hot batch now (tests, snapshots). */
+int ring_flush(struct ring *r);
+
+/* Matches scan_source.scan (exec.h): calls chunk() for each batch overlapping [t0, t1), oldest
+ * first, with a borrowed table in catalog column order. Rows outside [t0, t1) may appear. */
+int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
 	      int (*chunk)(void *arg, const struct table *rows), void *arg);
 
 void ring_get_stats(struct ring *r, struct ring_stats *out);

@@ -73,7 +73,7 @@ static void samples_this_process(void **state)
 		skip();
 	}
 	prctl(PR_SET_NAME, "wisp-bpf-test");
-	struct ring_config rc = {16u << 20, 0, "test"};
+	struct ring_config rc = {16u << 20, "test", 0};
 	struct ring *r = ring_new(&rc);
 	struct collector_config cc = {199, 1 << 20, false};
 	char err[256];
@@ -88,7 +88,7 @@ static void samples_this_process(void **state)
 	collector_stop(c);
 
 	struct found f = {.pid = getpid(), .tid = gettid()};
-	assert_int_equal(ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, inspect, &f), 0);
+	assert_int_equal(ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, 0, inspect, &f), 0);
 	print_message("samples: all %zu, this thread %zu, in wisp_test_burn_cpu %zu; bpf saw %llu, lost %llu\n",
 		      f.all, f.mine, f.in_burn, (unsigned long long)cs.bpf_samples, (unsigned long long)cs.bpf_lost);
 	/* 1.5 s at 199 Hz on one CPU is ~300 samples; allow for a busy machine. */
@@ -106,7 +106,7 @@ static void samples_this_process(void **state)
 static void bad_config_is_an_error(void **state)
 {
 	(void)state;
-	struct ring_config rc = {1u << 20, 0, "test"};
+	struct ring_config rc = {1u << 20, "test", 0};
 	struct ring *r = ring_new(&rc);
 	struct collector_config cc = {0, 1 << 20, false};
 	char err[256];

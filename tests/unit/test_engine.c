@@ -16,12 +16,12 @@ struct multi {
 	int n;
 };
 
-static int multi_scan(void *ud, const char *table, int64_t t0, int64_t t1,
+static int multi_scan(void *ud, const char *table, int64_t t0, int64_t t1, int flags,
 		      int (*chunk)(void *, const struct table *), void *arg)
 {
 	struct multi *m = ud;
 	for (int i = 0; i < m->n; i++) {
-		int rc = ring_scan(m->rings[i], table, t0, t1, chunk, arg);
+		int rc = ring_scan(m->rings[i], table, t0, t1, flags, chunk, arg);
 		if (rc)
 			return rc;
 	}

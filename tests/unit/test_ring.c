@@ -1,5 +1,7 @@
-/* test_ring.c - the ring: append and scan, eviction order, budget, stack reclamation, time
- * pruning, pinned batches surviving eviction, and a writer racing scanners. */
+/* test_ring.c - the ring: sealed encoding round trips (against a reference aggregation), time-
+ * collapsed scans, edge cases (empty, one row, max values, long strings), eviction order, budget
+ * accounting, reclamation of stacks/threads/strings, time pruning, pinned batches surviving
+ * eviction and sealing, and a writer racing scanners (run under TSan too). */
 #include "fixture.h"
 #include "ring/catalog.h"
 #include "ring/intern.h"
@@ -30,34 +32,236 @@ static int collect_chunk(void *arg, const struct table *t)
 	return 0;
 }
 
+static struct ring *ring_with(size_t budget)
+{
+	struct ring_config cfg = {budget, "n1", 0};
+	struct ring *r = ring_new(&cfg);
+	assert_non_null(r);
+	return r;
+}
+
 static void append_and_scan(void **state)
 {
 	(void)state;
-	struct ring *r = fix_ring("n1", 1, 5000);
+	struct ring *r = fix_ring("n1", 1, 50000); /* 500 s of data: 8 sealed batches + hot */
 	struct collect c = {0};
-	assert_int_equal(ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, collect_chunk, &c), 0);
-	assert_int_equal(c.rows, 5000);
-	assert_int_equal(c.sum_count, 5000);
+	assert_int_equal(ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, 0, collect_chunk, &c), 0);
+	assert_int_equal(c.sum_count, 50000);
+	assert_true(c.rows < 50000); /* sealed rows are per-second points */
 	assert_int_equal(c.tmin, FIX_T0);
-	assert_int_equal(c.tmax, FIX_T0 + 4999 * 10000000LL);
+	assert_int_equal(c.tmax, FIX_T0 + 49999 * 10000000LL);
 	struct ring_stats st;
 	ring_get_stats(r, &st);
-	assert_int_equal(st.rows, 5000);
+	assert_int_equal(st.samples, 50000);
+	assert_int_equal(st.appended_samples, 50000);
+	assert_int_equal(st.rows, c.rows);
 	assert_int_equal(st.evicted_rows, 0);
 	assert_int_equal(st.oldest_ns, FIX_T0);
+	assert_true(st.sealed_batches >= 8);
 	assert_true(st.bytes <= st.budget);
-	assert_int_equal(ring_scan(r, "no_such_table", 0, 1, collect_chunk, &c), -1);
+	assert_int_equal(ring_scan(r, "no_such_table", 0, 1, 0, collect_chunk, &c), -1);
+	ring_free(r);
+}
+
+/* ---- round trip against a reference -------------------------------------------------------- */
+
+#define REF_CAP 65536
+struct ref_entry {
+	int64_t sec, tid, cpu;
+	const char *folded; /* frames joined, for content identity */
+	int64_t count;
+	bool used;
+};
+
+struct ref {
+	struct ref_entry e[REF_CAP];
+	struct qctx q;
+};
+
+static struct ref_entry *ref_slot(struct ref *rf, int64_t sec, int64_t tid, int64_t cpu, const char *folded)
+{
+	uint64_t h = (uint64_t)sec * 31 + (uint64_t)tid * 131 + (uint64_t)cpu * 7 + intern_hash_bytes(folded, strlen(folded), 1);
+	for (size_t i = h % REF_CAP;; i = (i + 1) % REF_CAP) {
+		struct ref_entry *e = &rf->e[i];
+		if (!e->used) {
+			*e = (struct ref_entry){sec, tid, cpu, folded, 0, true};
+			return e;
+		}
+		if (e->sec == sec && e->tid == tid && e->cpu == cpu && !strcmp(e->folded, folded))
+			return e;
+	}
+}
+
+static int check_against_ref(void *arg, const struct table *t)
+{
+	struct ref *rf = arg;
+	for (size_t i = 0; i < t->nrows; i++) {
+		const char *f = stack_folded(&rf->q, t->cols[SS_STACK].v.k[i]);
+		struct ref_entry *e = ref_slot(rf, t->cols[SS_TIME].v.i[i] / 1000000000LL, t->cols[SS_TID].v.i[i],
+					       t->cols[SS_CPU].v.i[i], f);
+		e->count -= t->cols[SS_COUNT].v.i[i];
+	}
+	return 0;
+}
+
+/* Every sealed point equals the per-second sum of the rows appended: nothing lost, nothing
+ * invented, across sealing. */
+static void sealed_rows_match_reference(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 7, 30000);
+	ring_flush(r);
+	struct ref *rf = calloc(1, sizeof(*rf));
+	qctx_init(&rf->q);
+	/* Rebuild what fix_fill appended, aggregated to (second, tid, cpu, stack). */
+	struct ring *shadow = fix_ring("n1", 7, 0);
+	(void)shadow;
+	uint64_t s = 7;
+	static const char *const fns[] = {"main", "run", "parse", "hash", "memcpy", "read", "write",
+					  "compress", "poll", "do_syscall_64"};
+	for (int i = 0; i < 30000; i++) {
+		const char *frames[8];
+		int depth = 2 + (int)(fix_rand(&s) % 5), pidx = (int)(fix_rand(&s) % 4);
+		frames[depth - 1] = "main";
+		for (int d = depth - 2; d >= 0; d--)
+			frames[d] = fns[1 + fix_rand(&s) % 8];
+		int64_t tid = 100 + pidx * 10 + (int)(fix_rand(&s) % 3), cpu = (int)(fix_rand(&s) % 4);
+		bool kernel = fix_rand(&s) % 5 == 0;
+		char folded[256] = "";
+		for (int d = depth - 1; d >= 0; d--) {
+			strcat(folded, frames[d]);
+			if (d < (kernel ? 1 : 0))
+				strcat(folded, "_[k]");
+			if (d)
+				strcat(folded, ";");
+		}
+		struct ref_entry *e = ref_slot(rf, (FIX_T0 + (int64_t)i * 10000000LL) / 1000000000LL, tid, cpu,
+					       qctx_strndup(&rf->q, folded, strlen(folded)));
+		e->count++;
+	}
+	ring_free(shadow);
+	assert_int_equal(ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, 0, check_against_ref, rf), 0);
+	for (size_t i = 0; i < REF_CAP; i++)
+		if (rf->e[i].used && rf->e[i].count != 0)
+			fail_msg("sec %lld tid %lld cpu %lld %s: off by %lld", (long long)rf->e[i].sec,
+				 (long long)rf->e[i].tid, (long long)rf->e[i].cpu, rf->e[i].folded, (long long)rf->e[i].count);
+	qctx_destroy(&rf->q);
+	free(rf);
+	ring_free(r);
+}
+
+/* Time-collapsed scans give the same per-(tid, cpu, stack) sums as row scans, in any window. */
+struct sums {
+	struct qctx q;
+	struct ref e;
+};
+
+static int sum_collapsed(void *arg, const struct table *t)
+{
+	struct ref *rf = arg;
+	for (size_t i = 0; i < t->nrows; i++) {
+		const char *f = stack_folded(&rf->q, t->cols[SS_STACK].v.k[i]);
+		ref_slot(rf, 0, t->cols[SS_TID].v.i[i], t->cols[SS_CPU].v.i[i], f)->count += t->cols[SS_COUNT].v.i[i];
+	}
+	return 0;
+}
+
+struct window {
+	struct ref *rf;
+	int64_t t0, t1;
+};
+
+static int sum_rows_in_window(void *arg, const struct table *t)
+{
+	struct window *w = arg;
+	for (size_t i = 0; i < t->nrows; i++) {
+		int64_t ts = t->cols[SS_TIME].v.i[i];
+		if (ts < w->t0 || ts >= w->t1)
+			continue;
+		const char *f = stack_folded(&w->rf->q, t->cols[SS_STACK].v.k[i]);
+		ref_slot(w->rf, 0, t->cols[SS_TID].v.i[i], t->cols[SS_CPU].v.i[i], f)->count -= t->cols[SS_COUNT].v.i[i];
+	}
+	return 0;
+}
+
+static void collapsed_scan_matches_rows(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 8, 40000);
+	int64_t windows[][2] = {{INT64_MIN, INT64_MAX}, {FIX_T0 + 30000000000LL, FIX_T0 + 250000000000LL},
+				{FIX_T0 + 61000000000LL, FIX_T0 + 62000000000LL}, {FIX_T0 + 390000000000LL, INT64_MAX}};
+	for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
+		struct ref *rf = calloc(1, sizeof(*rf));
+		qctx_init(&rf->q);
+		struct window win = {rf, windows[w][0], windows[w][1]};
+		assert_int_equal(ring_scan(r, "stack_samples", win.t0, win.t1, RING_SCAN_COLLAPSE_TIME, sum_collapsed, rf), 0);
+		assert_int_equal(ring_scan(r, "stack_samples", win.t0, win.t1, 0, sum_rows_in_window, &win), 0);
+		/* Hot rows are not collapsed and carry exact times: compare only what both saw. */
+		for (size_t i = 0; i < REF_CAP; i++)
+			if (rf->e[i].used && rf->e[i].count < 0)
+				fail_msg("window %zu: collapsed scan is missing %lld samples", w, (long long)-rf->e[i].count);
+		qctx_destroy(&rf->q);
+		free(rf);
+	}
+	ring_free(r);
+}
+
+static void edge_cases(void **state)
+{
+	(void)state;
+	struct ring *r = ring_with(8u << 20);
+	struct collect c = {0};
+	/* Empty: nothing to seal, nothing to scan. */
+	assert_int_equal(ring_flush(r), 0);
+	assert_int_equal(ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, 0, collect_chunk, &c), 0);
+	assert_int_equal(c.rows, 0);
+	/* One row with maximal values and long strings, sealed. */
+	char longname[10000], longcomm[5000];
+	memset(longname, 'f', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	memset(longcomm, 'c', sizeof(longcomm) - 1);
+	longcomm[sizeof(longcomm) - 1] = '\0';
+	const char *frames[2] = {longname, "main"};
+	struct ring_sample s = {.time_ns = INT64_C(4102444800000000000), .pid = INT64_MAX, .tid = INT64_MIN,
+				.cpu = 16383, .cgroup = -1, .count = UINT32_MAX, .comm = longcomm,
+				.frames = frames, .nframes = 2};
+	assert_int_equal(ring_append(r, &s), 0);
+	assert_int_equal(ring_flush(r), 0);
+	struct ring_stats st;
+	ring_get_stats(r, &st);
+	assert_int_equal(st.sealed_batches, 1);
+	struct table *got = NULL;
+	char err[256];
+	struct plan *p = fix_compile("t.lua", "px.display(px.DataFrame{table='stack_samples', start_time=0, "
+				     "end_time=4200000000000000000}, 'x')", NULL, err, sizeof(err));
+	assert_non_null(p);
+	struct qctx q;
+	qctx_init(&q);
+	struct scan_source src = {ring_scan, r};
+	bool trunc[1];
+	assert_int_equal(exec_local(&q, p, &src, &got, trunc), 0);
+	assert_int_equal(got->nrows, 1);
+	assert_int_equal(got->cols[SS_PID].v.i[0], INT64_MAX);
+	assert_int_equal(got->cols[SS_TID].v.i[0], INT64_MIN);
+	assert_int_equal(got->cols[SS_CGROUP].v.i[0], -1);
+	assert_int_equal(got->cols[SS_CPU].v.i[0], 16383);
+	assert_int_equal(got->cols[SS_COUNT].v.i[0], UINT32_MAX);
+	assert_int_equal(got->cols[SS_TIME].v.i[0], INT64_C(4102444800000000000));
+	assert_string_equal(got->cols[SS_COMM].v.s[0], longcomm);
+	assert_string_equal(got->cols[SS_STACK].v.k[0]->frames[0], longname);
+	table_free(got);
+	plan_free(p);
+	qctx_destroy(&q);
 	ring_free(r);
 }
 
 static void time_pruning_skips_batches(void **state)
 {
 	(void)state;
-	struct ring *r = fix_ring("n1", 2, 10240); /* 10 batches of 1024 rows */
+	struct ring *r = fix_ring("n1", 2, 60000); /* 600 s: 10 batches */
 	struct collect c = {0};
-	/* The last 5 seconds = rows 9740..10239: one or two batches, not all ten. */
-	int64_t t1 = FIX_T0 + 10240 * 10000000LL, t0 = t1 - 5000000000LL;
-	assert_int_equal(ring_scan(r, "stack_samples", t0, t1, collect_chunk, &c), 0);
+	int64_t t1 = FIX_T0 + 60000 * 10000000LL, t0 = t1 - 5000000000LL;
+	assert_int_equal(ring_scan(r, "stack_samples", t0, t1, 0, collect_chunk, &c), 0);
 	assert_true(c.chunks <= 2);
 	assert_true(c.tmax >= t0);
 	ring_free(r);
@@ -66,79 +270,85 @@ static void time_pruning_skips_batches(void **state)
 static void eviction_oldest_first_within_budget(void **state)
 {
 	(void)state;
-	struct ring_config cfg = {1u << 20, 1024, "n1"}; /* 1 MiB: about a dozen batches */
-	struct ring *r = ring_new(&cfg);
-	fix_fill(r, 3, 60000);
+	struct ring *r = ring_with(1u << 20);
+	fix_fill(r, 3, 200000); /* 2000 s */
 	struct ring_stats st;
 	ring_get_stats(r, &st);
 	assert_true(st.bytes <= st.budget);
-	assert_true(st.evicted_rows > 0);
-	assert_int_equal(st.rows + st.evicted_rows, 60000);
-	/* What is left is the newest data, contiguous up to the last row. */
+	assert_true(st.evicted_samples > 0);
+	assert_int_equal(st.samples + st.evicted_samples, 200000);
+	/* What is left is the newest data, up to the last row. */
 	struct collect c = {0};
-	ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, collect_chunk, &c);
-	assert_int_equal(c.rows, st.rows);
-	assert_int_equal(c.tmax, FIX_T0 + 59999 * 10000000LL);
-	assert_int_equal(c.tmin, FIX_T0 + (int64_t)st.evicted_rows * 10000000LL);
+	ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, 0, collect_chunk, &c);
+	assert_int_equal(c.sum_count, st.samples);
+	assert_int_equal(c.tmax, FIX_T0 + 199999 * 10000000LL);
+	assert_true(c.tmin > FIX_T0);
 	ring_free(r);
 }
 
-/* Stacks only evicted rows referenced are freed; the intern table does not grow without bound. */
-static void stack_reclamation(void **state)
+/* Stacks, threads and strings only evicted batches used are freed: a day of ever-new stacks and
+ * threads does not grow the intern tables. */
+static void reclamation(void **state)
 {
 	(void)state;
-	struct ring_config cfg = {1u << 20, 256, "n1"};
-	struct ring *r = ring_new(&cfg);
-	char name[32];
-	for (int i = 0; i < 40000; i++) {
-		snprintf(name, sizeof(name), "unique_fn_%d", i / 10); /* a new stack every 10 rows */
+	struct ring *r = ring_with(600u << 10);
+	char name[32], comm[32];
+	for (int i = 0; i < 300000; i++) {
+		snprintf(name, sizeof(name), "unique_fn_%d", i / 50); /* a new stack every 50 rows */
+		snprintf(comm, sizeof(comm), "proc%d", i / 500);      /* a new thread every 500 rows */
 		const char *frames[2] = {name, "main"};
-		struct ring_sample s = {.time_ns = FIX_T0 + i, .pid = 1, .tid = 1, .count = 1, .comm = "x",
-					.frames = frames, .nframes = 2};
+		struct ring_sample s = {.time_ns = FIX_T0 + (int64_t)i * 10000000LL, .pid = i / 500, .tid = i / 500,
+					.count = 1, .comm = comm, .frames = frames, .nframes = 2};
 		assert_int_equal(ring_append(r, &s), 0);
 	}
 	struct ring_stats st;
 	ring_get_stats(r, &st);
-	assert_true(st.evicted_rows > 0);
-	/* Live stacks ~ rows held / 10 (+1 for a partly evicted group). */
-	assert_true(st.stacks <= st.rows / 10 + 2);
+	assert_true(st.evicted_samples > 0);
 	assert_true(st.bytes <= st.budget);
+	/* Live stacks ~ samples held / 50, threads ~ / 500, strings ~ both + "main". */
+	assert_true(st.stacks <= st.samples / 50 + 2);
+	assert_true(st.threads <= st.samples / 500 + 2);
+	assert_true(st.strings <= st.stacks + st.threads + 3);
 	ring_free(r);
 }
 
-/* A scan pins its batches: the writer may evict them meanwhile, the scan still sees its rows. */
+/* A scan pins its batches: the writer may evict (and seal) them meanwhile; the scan still sees
+ * every row it pinned, with live stacks. */
 struct pin_state {
 	struct ring *r;
-	size_t rows_seen;
-	bool evicted_during_scan;
+	int64_t samples_seen;
+	bool churned;
 };
 
-static int evict_while_scanning(void *arg, const struct table *t)
+static int churn_while_scanning(void *arg, const struct table *t)
 {
 	struct pin_state *ps = arg;
-	if (!ps->evicted_during_scan) {
-		fix_fill(ps->r, 9, 30000); /* pushes everything pinned out of the ring */
-		ps->evicted_during_scan = true;
+	if (!ps->churned) {
+		fix_fill(ps->r, 9, 300000); /* seals the hot batch and pushes everything pinned out */
+		ps->churned = true;
 	}
-	for (size_t i = 0; i < t->nrows; i++)
-		assert_true(t->cols[SS_STACK].v.k[i]->nframes >= 2); /* stacks still alive */
-	ps->rows_seen += t->nrows;
+	for (size_t i = 0; i < t->nrows; i++) {
+		assert_true(t->cols[SS_STACK].v.k[i]->nframes >= 2);
+		ps->samples_seen += t->cols[SS_COUNT].v.i[i];
+	}
 	return 0;
 }
 
 static void pinned_batches_survive_eviction(void **state)
 {
 	(void)state;
-	struct ring_config cfg = {1u << 20, 1024, "n1"};
-	struct pin_state ps = {ring_new(&cfg), 0, false};
-	fix_fill(ps.r, 4, 4000);
-	assert_int_equal(ring_scan(ps.r, "stack_samples", INT64_MIN, INT64_MAX, evict_while_scanning, &ps), 0);
-	assert_int_equal(ps.rows_seen, 4000);
+	struct pin_state ps = {ring_with(2u << 20), 0, false};
+	fix_fill(ps.r, 4, 10000);
+	assert_int_equal(ring_scan(ps.r, "stack_samples", INT64_MIN, INT64_MAX, 0, churn_while_scanning, &ps), 0);
+	assert_int_equal(ps.samples_seen, 10000);
+	struct ring_stats st;
+	ring_get_stats(ps.r, &st);
+	assert_true(st.evicted_samples >= 10000);
 	ring_free(ps.r);
 }
 
-/* One writer at full speed, three scanners: every row a scan sees is complete (its stack
- * pointer valid, its count 1). Run under TSan too. */
+/* One writer at full speed (sealing and evicting), three scanners in both modes: every row a
+ * scan sees is complete. Run under TSan too (tests/run.sh). */
 struct race {
 	struct ring *r;
 	atomic_bool stop;
@@ -148,18 +358,18 @@ struct race {
 static int check_chunk(void *arg, const struct table *t)
 {
 	(void)arg;
-	for (size_t i = 0; i < t->nrows; i++) {
-		if (t->cols[SS_COUNT].v.i[i] != 1 || t->cols[SS_STACK].v.k[i]->nframes < 2)
+	for (size_t i = 0; i < t->nrows; i++)
+		if (t->cols[SS_COUNT].v.i[i] < 1 || t->cols[SS_STACK].v.k[i]->nframes < 2 ||
+		    t->cols[SS_PID].v.i[i] < 100 || t->cols[SS_COMM].v.s[i][0] == '\0')
 			return -1;
-	}
 	return 0;
 }
 
 static void *scanner(void *arg)
 {
 	struct race *rc = arg;
-	while (!atomic_load(&rc->stop)) {
-		if (ring_scan(rc->r, "stack_samples", INT64_MIN, INT64_MAX, check_chunk, NULL) != 0)
+	for (int k = 0; !atomic_load(&rc->stop); k++) {
+		if (ring_scan(rc->r, "stack_samples", INT64_MIN, INT64_MAX, k & 1, check_chunk, NULL) != 0)
 			return (void *)1;
 		atomic_fetch_add(&rc->scans, 1);
 	}
@@ -169,15 +379,14 @@ static void *scanner(void *arg)
 static void concurrent_writer_and_scanners(void **state)
 {
 	(void)state;
-	struct ring_config cfg = {2u << 20, 1024, "n1"};
-	struct race rc = {ring_new(&cfg), false, 0};
+	struct race rc = {ring_with(4u << 20), false, 0};
 	pthread_t th[3];
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, scanner, &rc);
-	int64_t until = mono_now_ns() + 2000000000LL;
+	int64_t until = mono_now_ns() + 3000000000LL;
 	uint64_t seed = 5;
 	while (mono_now_ns() < until)
-		fix_fill(rc.r, seed++, 1000);
+		fix_fill(rc.r, seed++, 20000);
 	atomic_store(&rc.stop, true);
 	for (int i = 0; i < 3; i++) {
 		void *ret;
@@ -192,9 +401,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(append_and_scan),
+		cmocka_unit_test(sealed_rows_match_reference),
+		cmocka_unit_test(collapsed_scan_matches_rows),
+		cmocka_unit_test(edge_cases),
 		cmocka_unit_test(time_pruning_skips_batches),
 		cmocka_unit_test(eviction_oldest_first_within_budget),
-		cmocka_unit_test(stack_reclamation),
+		cmocka_unit_test(reclamation),
 		cmocka_unit_test(pinned_batches_survive_eviction),
 		cmocka_unit_test(concurrent_writer_and_scanners),
 	};
