@@ -667,6 +667,55 @@ static bool collapse_ok(const struct bridge_run *br, const struct plan_bridge *b
 	return true;
 }
 
+static void mark_expr(const struct table *src, const struct expr *e, int *mask)
+{
+	if (e->kind == EX_COL) {
+		int c = table_find(src, e->name);
+		if (c >= 0)
+			*mask |= 1 << c;
+	}
+	for (int i = 0; i < e->nargs; i++)
+		mark_expr(src, e->args[i], mask);
+}
+
+static void mark_name(const struct table *src, const char *name, int *mask)
+{
+	int c = table_find(src, name);
+	if (c >= 0)
+		*mask |= 1 << c;
+}
+
+/* The source columns a bridge reads (by name: a computed column that reuses a source column's
+ * name counts too, which only makes the mask larger). Bit c = source column c. */
+static int columns_read(const struct bridge_run *br, const struct plan_bridge *b)
+{
+	const struct table *src = br->source->schema;
+	const struct plan_node *agg = br->p->nodes[b->node];
+	int mask = 0;
+	for (int i = 0; i < br->nchain; i++) {
+		const struct plan_node *n = br->chain[i];
+		switch (n->kind) {
+		case N_FILTER: mark_expr(src, n->pred, &mask); break;
+		case N_MAP:
+			for (int k = 0; k < n->nexprs; k++)
+				mark_expr(src, n->exprs[k], &mask);
+			break;
+		case N_PROJECT:
+			for (int k = 0; k < n->nexprs; k++)
+				mark_name(src, n->from[k], &mask);
+			break;
+		case N_FRAMES: mark_name(src, n->stack_col, &mask); break;
+		default: break;
+		}
+	}
+	for (int k = 0; k < agg->nexprs; k++)
+		mark_name(src, agg->names[k], &mask);
+	for (int i = 0; i < agg->naggs; i++)
+		if (agg->aggs[i].arg)
+			mark_name(src, agg->aggs[i].arg, &mask);
+	return mask ? mask : 1 << table_find(src, "count");
+}
+
 int exec_bridge(struct qctx *q, const struct plan *p, const struct plan_bridge *b,
 		const struct scan_source *src, struct table **out)
 {
@@ -696,8 +745,8 @@ int exec_bridge(struct qctx *q, const struct plan *p, const struct plan_bridge *
 	if (!br.agg && !(br.rows = table_sized(q, p->nodes[b->node]->schema, 0)))
 		goto done;
 	if (br.limit != 0) {
-		int src_rc = src->scan(src->ud, n->table, n->t0, n->t1, collapse_ok(&br, b) ? SCAN_COLLAPSE_TIME : 0,
-				       bridge_chunk, &br);
+		int flags = collapse_ok(&br, b) ? SCAN_COLLAPSE_TIME | columns_read(&br, b) << SCAN_COLUMN_SHIFT : 0;
+		int src_rc = src->scan(src->ud, n->table, n->t0, n->t1, flags, bridge_chunk, &br);
 		if (src_rc < 0 || qctx_failed(q)) {
 			if (!qctx_failed(q))
 				qctx_fail(q, "scan of %s failed", n->table);

@@ -19,8 +19,11 @@ struct scan_source {
 };
 
 /* scan flags: SCAN_COLLAPSE_TIME lets the source aggregate rows over time (summing count, time_
- * meaningless); the executor asks for it only when the plan cannot tell the difference. */
+ * meaningless); the executor asks for it only when the plan cannot tell the difference. Bits
+ * from SCAN_COLUMN_SHIFT up name the source columns the plan reads (bit c = column c): with
+ * SCAN_COLLAPSE_TIME the source may aggregate the other columns away as well. */
 #define SCAN_COLLAPSE_TIME 1
+#define SCAN_COLUMN_SHIFT 8
 
 /* Rows one agent may send for a ROWS bridge before the query fails (aggregate or head first). */
 #define EXEC_MAX_BRIDGE_ROWS 2000000

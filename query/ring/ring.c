@@ -7,6 +7,9 @@
  *   points:  for each series in the same order, its points' second offsets (delta from the
  *            previous point of the series; the first from the batch's base second), then all
  *            points' counts in the same order.
+ *   rollups: the batch's total per stack (stack id delta, total; sorted by id), then per thread
+ *            (thread id delta, total): what a day-long "top stacks" or "top processes" reads
+ *            instead of every series.
  *
  * A series' points are strictly increasing seconds, so deltas are >= 1 after the first. */
 #include "ring.h"
@@ -54,9 +57,10 @@ struct ring_batch {
 	/* sealed */
 	int64_t base_sec;
 	uint32_t nseries;
-	size_t hdr_len, pts_len;    /* uncompressed sizes */
-	void *zhdr, *zpts;
-	size_t zhdr_len, zpts_len;
+	uint32_t nstacks, nthreads; /* distinct stacks and threads (rollup entries) */
+	size_t hdr_len, pts_len, roll_len; /* uncompressed sizes */
+	void *zhdr, *zpts, *zroll;
+	size_t zhdr_len, zpts_len, zroll_len;
 };
 
 struct ring {
@@ -250,6 +254,7 @@ static void batch_free(struct ring *r, struct ring_batch *b)
 	free(b->threads.ids);
 	free(b->zhdr);
 	free(b->zpts);
+	free(b->zroll);
 	if (b->successor)
 		batch_unpin(r, b->successor);
 	free(b);
@@ -426,13 +431,81 @@ static size_t hot_rows(const struct ring_batch *b)
 	return b->nrow_ids;
 }
 
+static int compress_into(void **out, size_t *out_len, const struct buf *in)
+{
+	size_t bound = ZSTD_compressBound(in->len);
+	void *z = malloc(bound ? bound : 1);
+	size_t l = z ? ZSTD_compress(z, bound, in->p ? (const void *)in->p : "", in->len, ZSTD_LEVEL) : 0;
+	if (!z || ZSTD_isError(l)) {
+		free(z);
+		return -1;
+	}
+	void *shrunk = realloc(z, l ? l : 1);
+	*out = shrunk ? shrunk : z;
+	*out_len = l;
+	return 0;
+}
+
+struct id_total {
+	uint32_t id;
+	uint64_t total;
+};
+
+static int id_total_cmp(const void *a, const void *b)
+{
+	const struct id_total *x = a, *y = b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Per-stack and per-thread totals of merged, sorted points into out (see the file comment). */
+static int encode_rollups(struct ring_batch *s, const struct point *pts, size_t np, struct buf *out)
+{
+	struct id_total *st = malloc((np ? np : 1) * sizeof(*st));
+	size_t nst = 0, nth = 0;
+	if (!st || buf_reserve(out, np * 2 * 20 + 16) < 0) {
+		free(st);
+		return -1;
+	}
+	for (size_t i = 0; i < np; i++)
+		st[i] = (struct id_total){(uint32_t)KEY_STACK(pts[i].key), pts[i].count};
+	qsort(st, np, sizeof(*st), id_total_cmp);
+	for (size_t i = 0; i < np; i++) {
+		if (nst && st[nst - 1].id == st[i].id)
+			st[nst - 1].total += st[i].total;
+		else
+			st[nst++] = st[i];
+	}
+	uint32_t prev = 0;
+	for (size_t i = 0; i < nst; i++) {
+		put_varint(out, st[i].id - prev);
+		prev = st[i].id;
+		put_varint(out, st[i].total);
+	}
+	/* Points are sorted by key, and the thread is the key's top bits: one run per thread. */
+	prev = 0;
+	for (size_t i = 0; i < np;) {
+		uint32_t th = (uint32_t)KEY_THREAD(pts[i].key);
+		uint64_t total = 0;
+		for (; i < np && KEY_THREAD(pts[i].key) == th; i++)
+			total += pts[i].count;
+		put_varint(out, th - prev);
+		prev = th;
+		put_varint(out, total);
+		nth++;
+	}
+	s->nstacks = (uint32_t)nst;
+	s->nthreads = (uint32_t)nth;
+	free(st);
+	return 0;
+}
+
 /* Encodes hot batch h (not modified) into a new sealed batch. No lock needed: h is detached. */
 static struct ring_batch *seal(const struct ring_batch *h)
 {
 	size_t n = hot_rows(h);
 	struct ring_batch *s = calloc(1, sizeof(*s));
 	struct point *pts = malloc((n ? n : 1) * sizeof(*pts));
-	struct buf hdr = {0}, cols[4] = {{0}}, secs = {0}, cnts = {0};
+	struct buf hdr = {0}, cols[4] = {{0}}, secs = {0}, cnts = {0}, roll = {0};
 	if (!s || !pts)
 		goto fail;
 	s->sealed = true;
@@ -501,20 +574,14 @@ static struct ring_batch *seal(const struct ring_batch *h)
 	s->rows = np;
 	s->hdr_len = hdr.len;
 	s->pts_len = secs.len;
-	size_t zb1 = ZSTD_compressBound(hdr.len), zb2 = ZSTD_compressBound(secs.len);
-	void *z1 = malloc(zb1), *z2 = malloc(zb2);
-	size_t l1 = z1 ? ZSTD_compress(z1, zb1, hdr.p, hdr.len, ZSTD_LEVEL) : 0;
-	size_t l2 = z2 ? ZSTD_compress(z2, zb2, secs.p, secs.len, ZSTD_LEVEL) : 0;
-	if (!z1 || !z2 || ZSTD_isError(l1) || ZSTD_isError(l2)) {
-		free(z1);
-		free(z2);
+	if (encode_rollups(s, pts, np, &roll) < 0)
 		goto fail;
-	}
-	s->zhdr = realloc(z1, l1 ? l1 : 1);
-	s->zpts = realloc(z2, l2 ? l2 : 1);
-	s->zhdr_len = l1;
-	s->zpts_len = l2;
-	s->bytes = sizeof(*s) - sizeof(s->chunks) + l1 + l2;
+	s->roll_len = roll.len;
+	if (compress_into(&s->zhdr, &s->zhdr_len, &hdr) < 0 || compress_into(&s->zpts, &s->zpts_len, &secs) < 0 ||
+	    compress_into(&s->zroll, &s->zroll_len, &roll) < 0)
+		goto fail;
+	s->bytes = sizeof(*s) - sizeof(s->chunks) + s->zhdr_len + s->zpts_len + s->zroll_len;
+	free(roll.p);
 	free(pts);
 	free(hdr.p);
 	free(secs.p);
@@ -523,7 +590,13 @@ static struct ring_batch *seal(const struct ring_batch *h)
 		free(cols[c].p);
 	return s;
 fail:
+	if (s) {
+		free(s->zhdr);
+		free(s->zpts);
+		free(s->zroll);
+	}
 	free(s);
+	free(roll.p);
 	free(pts);
 	free(hdr.p);
 	free(secs.p);
@@ -680,10 +753,41 @@ int ring_append(struct ring *r, const struct ring_sample *s)
 
 /* ---- scanning ------------------------------------------------------------------------------ */
 
-/* Column arrays of one chunk handed to the caller; reused across the batches of one scan. */
+/* What a time-collapsed scan may aggregate away (from the columns the plan reads). */
+enum projection {
+	PROJ_ROWS,   /* not collapsed: every row (hot) or point (sealed) */
+	PROJ_SERIES, /* collapsed to (thread, cpu, stack) */
+	PROJ_STACK,  /* collapsed to stacks: thread and cpu columns meaningless */
+	PROJ_THREAD, /* collapsed to threads: cpu and stack meaningless */
+};
+
+static enum projection projection_of(int flags)
+{
+	if (!(flags & RING_SCAN_COLLAPSE_TIME))
+		return PROJ_ROWS;
+	int cols = flags >> RING_SCAN_COLUMN_SHIFT;
+	if (!cols)
+		return PROJ_SERIES;
+	bool thread = cols & ((1 << SS_PID) | (1 << SS_TID) | (1 << SS_COMM) | (1 << SS_CGROUP));
+	bool cpu = cols & (1 << SS_CPU), stack = cols & (1 << SS_STACK);
+	if (cpu || (thread && stack))
+		return PROJ_SERIES;
+	return stack ? PROJ_STACK : PROJ_THREAD;
+}
+
+static const struct stack no_stack; /* stands in when stacks were aggregated away */
+
+/* Column arrays of one chunk handed to the caller, plus per-id accumulators; reused across the
+ * batches of one scan. */
 struct view {
 	size_t cap;
 	struct column cols[SS_NCOLS];
+	uint64_t *acc;      /* per stack or thread id */
+	uint32_t *touched;  /* ids with acc != 0 */
+	size_t acc_cap, ntouched;
+	const struct ring *r;
+	int64_t t0, t1;
+	enum projection proj;
 };
 
 static int view_reserve(struct view *v, size_t n)
@@ -707,70 +811,149 @@ static void view_free(struct view *v)
 {
 	for (int c = 0; c < SS_NCOLS; c++)
 		free(v->cols[c].v.p);
+	free(v->acc);
+	free(v->touched);
 }
 
-static void view_fill_thread(struct view *v, size_t i, const struct thread_rec *th)
+/* Writes one row. th or st may be NULL when aggregated away. */
+static inline void view_row(struct view *v, size_t i, int64_t time, const struct thread_rec *th, uint32_t cpu,
+			    const struct stack *st, int64_t count)
 {
-	v->cols[SS_PID].v.i[i] = th->pid;
-	v->cols[SS_TID].v.i[i] = th->tid;
-	v->cols[SS_CGROUP].v.i[i] = th->cgroup;
-	v->cols[SS_COMM].v.s[i] = th->comm;
+	v->cols[SS_TIME].v.i[i] = time;
+	v->cols[SS_NODE].v.s[i] = v->r->node;
+	v->cols[SS_PID].v.i[i] = th ? th->pid : 0;
+	v->cols[SS_TID].v.i[i] = th ? th->tid : 0;
+	v->cols[SS_CGROUP].v.i[i] = th ? th->cgroup : 0;
+	v->cols[SS_COMM].v.s[i] = th ? th->comm : "";
+	v->cols[SS_CPU].v.i[i] = cpu;
+	v->cols[SS_STACK].v.k[i] = st ? st : &no_stack;
+	v->cols[SS_COUNT].v.i[i] = count;
 }
 
-/* Hot batch rows [0, nrows) into v. */
-static size_t view_hot(const struct ring *r, const struct ring_batch *b, size_t nrows, struct view *v)
+/* A time inside [t0, t1) for collapsed rows, so exact time filters downstream keep them. */
+static int64_t collapsed_time(const struct view *v, const struct ring_batch *b)
 {
+	int64_t t = b->tmin > v->t0 ? b->tmin : v->t0;
+	return t < v->t1 ? t : v->t1 - 1;
+}
+
+static inline void acc_add(struct view *v, uint32_t id, uint64_t n)
+{
+	if (!v->acc[id])
+		v->touched[v->ntouched++] = id;
+	v->acc[id] += n;
+}
+
+/* Rows from the accumulators (one per touched id), which it clears. */
+static long acc_emit(struct view *v, const struct ring_batch *b)
+{
+	if (view_reserve(v, v->ntouched) < 0)
+		return -1;
+	int64_t t = collapsed_time(v, b);
+	for (size_t k = 0; k < v->ntouched; k++) {
+		uint32_t id = v->touched[k];
+		if (v->proj == PROJ_STACK)
+			view_row(v, k, t, NULL, 0, intern_stack_by_id(v->r->intern, id), (int64_t)v->acc[id]);
+		else
+			view_row(v, k, t, intern_thread_by_id(v->r->intern, id), 0, NULL, (int64_t)v->acc[id]);
+		v->acc[id] = 0;
+	}
+	long n = (long)v->ntouched;
+	v->ntouched = 0;
+	return n;
+}
+
+static long view_hot(struct view *v, const struct ring_batch *b, size_t nrows)
+{
+	const struct ring *r = v->r;
+	if (v->proj == PROJ_STACK || v->proj == PROJ_THREAD) {
+		for (size_t i = 0; i < nrows; i++) {
+			const struct hot_chunk *c = b->chunks[i / HOT_CHUNK];
+			size_t k = i % HOT_CHUNK;
+			if (c->time[k] >= v->t0 && c->time[k] < v->t1)
+				acc_add(v, v->proj == PROJ_STACK ? c->stack[k] : c->thread[k], c->count[k]);
+		}
+		return acc_emit(v, b);
+	}
+	if (view_reserve(v, nrows) < 0)
+		return -1;
 	for (size_t i = 0; i < nrows; i++) {
 		const struct hot_chunk *c = b->chunks[i / HOT_CHUNK];
 		size_t k = i % HOT_CHUNK;
-		v->cols[SS_TIME].v.i[i] = c->time[k];
-		v->cols[SS_NODE].v.s[i] = r->node;
-		v->cols[SS_CPU].v.i[i] = c->cpu[k];
-		v->cols[SS_COUNT].v.i[i] = c->count[k];
-		v->cols[SS_STACK].v.k[i] = intern_stack_by_id(r->intern, c->stack[k]);
-		view_fill_thread(v, i, intern_thread_by_id(r->intern, c->thread[k]));
+		view_row(v, i, c->time[k], intern_thread_by_id(r->intern, c->thread[k]), c->cpu[k],
+			 intern_stack_by_id(r->intern, c->stack[k]), c->count[k]);
 	}
-	return nrows;
+	return (long)nrows;
 }
 
-/* A sealed batch into v: every point (ROWS), or one row per series with its count over
- * [t0, t1) (COLLAPSE_TIME). Returns rows, or -1. */
-static long view_sealed(const struct ring *r, const struct ring_batch *b, int64_t t0, int64_t t1, int flags,
-			struct view *v)
+/* A whole sealed batch from its rollups (PROJ_STACK or PROJ_THREAD). */
+static long view_rollup(struct view *v, const struct ring_batch *b)
 {
+	uint8_t *raw = malloc(b->roll_len + 1);
+	long rows = -1;
+	if (!raw)
+		return -1;
+	size_t got = ZSTD_decompress(raw, b->roll_len, b->zroll, b->zroll_len);
+	const uint8_t *p = raw, *end = raw + b->roll_len;
+	uint32_t n = v->proj == PROJ_STACK ? b->nstacks : b->nthreads;
+	if (ZSTD_isError(got) || got != b->roll_len || view_reserve(v, n) < 0)
+		goto out;
+	uint64_t d, total, id = 0;
+	if (v->proj == PROJ_THREAD) /* skip the stack section */
+		for (uint32_t i = 0; i < b->nstacks; i++)
+			if (!get_varint(&p, end, &d) || !get_varint(&p, end, &total))
+				goto out;
+	int64_t t = collapsed_time(v, b);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!get_varint(&p, end, &d) || !get_varint(&p, end, &total))
+			goto out;
+		id += d;
+		if (v->proj == PROJ_STACK)
+			view_row(v, i, t, NULL, 0, intern_stack_by_id(v->r->intern, (uint32_t)id), (int64_t)total);
+		else
+			view_row(v, i, t, intern_thread_by_id(v->r->intern, (uint32_t)id), 0, NULL, (int64_t)total);
+	}
+	rows = n;
+out:
+	free(raw);
+	return rows;
+}
+
+/* A sealed batch: every point (PROJ_ROWS), or per series / stack / thread sums over [t0, t1). */
+static long view_sealed(struct view *v, const struct ring_batch *b)
+{
+	const struct ring *r = v->r;
+	bool whole = b->tmin >= v->t0 && b->tmax < v->t1;
+	if (whole && (v->proj == PROJ_STACK || v->proj == PROJ_THREAD))
+		return view_rollup(v, b);
 	struct series s;
 	uint8_t *pts = NULL;
 	long rows = -1;
 	if (decode_series(b, &s) < 0)
 		return -1;
-	bool whole = b->tmin >= t0 && b->tmax < t1;
-	bool collapse = flags & RING_SCAN_COLLAPSE_TIME;
-	if (collapse && whole) {
+	if (whole && v->proj == PROJ_SERIES) {
 		if (view_reserve(v, s.n) < 0)
 			goto out;
-		for (uint32_t i = 0; i < s.n; i++) {
-			v->cols[SS_TIME].v.i[i] = b->tmin;
-			v->cols[SS_NODE].v.s[i] = r->node;
-			v->cols[SS_CPU].v.i[i] = s.cpu[i];
-			v->cols[SS_COUNT].v.i[i] = (int64_t)s.total[i];
-			v->cols[SS_STACK].v.k[i] = intern_stack_by_id(r->intern, s.stack[i]);
-			view_fill_thread(v, i, intern_thread_by_id(r->intern, s.thread[i]));
-		}
+		int64_t t = collapsed_time(v, b);
+		for (uint32_t i = 0; i < s.n; i++)
+			view_row(v, i, t, intern_thread_by_id(r->intern, s.thread[i]), s.cpu[i],
+				 intern_stack_by_id(r->intern, s.stack[i]), (int64_t)s.total[i]);
 		rows = s.n;
 		goto out;
 	}
 	if (!(pts = malloc(b->pts_len + 1)))
 		goto out;
 	size_t got = ZSTD_decompress(pts, b->pts_len, b->zpts, b->zpts_len);
-	if (ZSTD_isError(got) || got != b->pts_len || view_reserve(v, collapse ? s.n : b->rows) < 0)
+	if (ZSTD_isError(got) || got != b->pts_len || view_reserve(v, v->proj == PROJ_ROWS ? b->rows : s.n) < 0)
 		goto out;
-	/* Offsets of the count column: after every point's second delta. */
+	/* The count column starts after every point's second delta. */
 	const uint8_t *sp = pts, *end = pts + b->pts_len, *cp = pts;
 	uint64_t v64;
 	for (size_t i = 0; i < b->rows; i++)
 		if (!get_varint(&cp, end, &v64))
 			goto out;
 	size_t out = 0;
+	int64_t ct = collapsed_time(v, b);
 	for (uint32_t i = 0; i < s.n; i++) {
 		const struct stack *st = intern_stack_by_id(r->intern, s.stack[i]);
 		const struct thread_rec *th = intern_thread_by_id(r->intern, s.thread[i]);
@@ -781,30 +964,19 @@ static long view_sealed(const struct ring *r, const struct ring_batch *b, int64_
 				goto out;
 			sec += d;
 			int64_t t = (b->base_sec + (int64_t)sec) * 1000000000LL;
-			if (collapse) {
-				if (t >= t0 && t < t1)
-					sum += cnt;
-				continue;
-			}
-			v->cols[SS_TIME].v.i[out] = t;
-			v->cols[SS_NODE].v.s[out] = r->node;
-			v->cols[SS_CPU].v.i[out] = s.cpu[i];
-			v->cols[SS_COUNT].v.i[out] = (int64_t)cnt;
-			v->cols[SS_STACK].v.k[out] = st;
-			view_fill_thread(v, out, th);
-			out++;
+			if (v->proj == PROJ_ROWS)
+				view_row(v, out++, t, th, s.cpu[i], st, (int64_t)cnt);
+			else if (t >= v->t0 && t < v->t1)
+				sum += cnt;
 		}
-		if (collapse && sum) {
-			v->cols[SS_TIME].v.i[out] = b->tmin;
-			v->cols[SS_NODE].v.s[out] = r->node;
-			v->cols[SS_CPU].v.i[out] = s.cpu[i];
-			v->cols[SS_COUNT].v.i[out] = (int64_t)sum;
-			v->cols[SS_STACK].v.k[out] = st;
-			view_fill_thread(v, out, th);
-			out++;
-		}
+		if (!sum)
+			continue;
+		if (v->proj == PROJ_SERIES)
+			view_row(v, out++, ct, th, s.cpu[i], st, (int64_t)sum);
+		else
+			acc_add(v, v->proj == PROJ_STACK ? s.stack[i] : s.thread[i], sum);
 	}
-	rows = (long)out;
+	rows = v->proj == PROJ_STACK || v->proj == PROJ_THREAD ? acc_emit(v, b) : (long)out;
 out:
 	free(pts);
 	series_free(&s);
@@ -817,7 +989,7 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
 	struct ring *r = ring;
 	struct ring_batch **pinned = NULL;
 	size_t *visible = NULL, n = 0, cap = 0;
-	struct view v = {0};
+	struct view v = {.r = r, .t0 = t0, .t1 = t1, .proj = projection_of(flags)};
 	int rc = 0;
 
 	if (!table || strcmp(table, "stack_samples") != 0)
@@ -828,6 +1000,7 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
 		v.cols[c].type = schema->cols[c].type;
 	}
 	pthread_mutex_lock(&r->lock);
+	uint32_t ids = v.proj == PROJ_STACK ? intern_stack_id_limit(r->intern) : intern_thread_id_limit(r->intern);
 	for (struct ring_batch *b = r->oldest; b; b = b->newer) {
 		if (b->rows == 0 || b->tmax < t0 || b->tmin >= t1)
 			continue;
@@ -851,14 +1024,16 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
 	}
 	pthread_mutex_unlock(&r->lock);
 
+	if (v.proj == PROJ_STACK || v.proj == PROJ_THREAD) {
+		v.acc_cap = ids ? ids : 1;
+		v.acc = calloc(v.acc_cap, sizeof(*v.acc));
+		v.touched = malloc(v.acc_cap * sizeof(*v.touched));
+		if (!v.acc || !v.touched)
+			rc = -1;
+	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct ring_batch *b = pinned[i];
-		long rows;
-		if (b->sealed) {
-			rows = view_sealed(r, b, t0, t1, flags, &v);
-		} else {
-			rows = view_reserve(&v, visible[i]) < 0 ? -1 : (long)view_hot(r, b, visible[i], &v);
-		}
+		long rows = b->sealed ? view_sealed(&v, b) : view_hot(&v, b, visible[i]);
 		if (rows < 0) {
 			rc = -1;
 			break;

@@ -72,10 +72,15 @@ struct ring_stats {
 
 enum ring_scan_flags {
 	RING_SCAN_ROWS = 0,
-	/* Rows may be aggregated over time: within a sealed batch, one row per series whose count
-	 * is the sum over [t0, t1) and whose time_ is meaningless. For plans that only sum count. */
+	/* Rows may be aggregated over time (count summed over [t0, t1), time_ meaningless). For
+	 * plans that only sum count. */
 	RING_SCAN_COLLAPSE_TIME = 1,
 };
+/* With RING_SCAN_COLLAPSE_TIME, bits (1 << (RING_SCAN_COLUMN_SHIFT + column)) name the catalog
+ * columns the plan reads; unnamed columns may be aggregated away too (their values are then
+ * meaningless). No bits = all columns. */
+#define RING_SCAN_COLUMN_SHIFT 8
+#define RING_SCAN_COLUMN(c) (1 << (RING_SCAN_COLUMN_SHIFT + (c)))
 
 struct ring *ring_new(const struct ring_config *cfg);
 void ring_free(struct ring *r); /* no scan may be running */
