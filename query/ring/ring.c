@@ -12,119 +12,11 @@
  *            instead of every series.
  *
  * A series' points are strictly increasing seconds, so deltas are >= 1 after the first. */
-#include "ring.h"
+#include "ring_internal.h"
 #include "catalog.h"
 #include "intern.h"
 
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdlib.h>
-#include <string.h>
 #include <zstd.h>
-
-#define HOT_CHUNK 4096
-#define HOT_CHUNKS (RING_HOT_ROWS / HOT_CHUNK)
-#define ZSTD_LEVEL 3
-
-struct hot_chunk {
-	int64_t time[HOT_CHUNK];
-	uint32_t thread[HOT_CHUNK];
-	uint32_t stack[HOT_CHUNK];
-	uint32_t count[HOT_CHUNK];
-	uint16_t cpu[HOT_CHUNK];
-};
-
-struct idlist {
-	uint32_t *ids;
-	size_t n, cap;
-};
-
-struct ring_batch {
-	struct ring_batch *newer;   /* list from oldest (ring->oldest) to hot (ring->hot) */
-	int pins;                   /* 1 while in the list + 1 per scan + 1 per batch it replaced */
-	bool sealed;
-	bool owns_refs;             /* holds one reference per distinct stack and thread it uses */
-	uint64_t first_row, nrow_ids; /* its row ids: [first_row, first_row + nrow_ids) */
-	int64_t tmin, tmax;         /* time range, ns */
-	uint64_t samples;           /* sum of count */
-	size_t rows;                /* rows a ROWS scan yields */
-	size_t bytes;               /* accounted size */
-	struct ring_batch *successor; /* a replaced hot batch pins the sealed batch that took over */
-	/* hot */
-	struct hot_chunk *chunks[HOT_CHUNKS];
-	struct idlist stacks, threads; /* distinct ids referenced */
-	uint32_t mark;              /* marks records this batch has seen */
-	/* sealed */
-	int64_t base_sec;
-	uint32_t nseries;
-	uint32_t nstacks, nthreads; /* distinct stacks and threads (rollup entries) */
-	size_t hdr_len, pts_len, roll_len; /* uncompressed sizes */
-	void *zhdr, *zpts, *zroll;
-	size_t zhdr_len, zpts_len, zroll_len;
-};
-
-struct ring {
-	pthread_mutex_t lock;
-	struct intern *intern;        /* guarded by lock */
-	struct ring_batch *oldest;    /* list head */
-	struct ring_batch *hot;       /* list tail, being appended */
-	size_t budget;
-	int64_t batch_ns;
-	size_t batch_bytes;           /* bytes of batches in the list */
-	uint64_t next_row;            /* id of the next appended row */
-	uint64_t evicted_rows, evicted_samples, appended_samples;
-	uint32_t next_mark;
-	bool sealing;                 /* a seal is in progress (one writer) */
-	char *node;
-};
-
-/* ---- varints ------------------------------------------------------------------------------- */
-
-struct buf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int buf_reserve(struct buf *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return 0;
-	size_t ncap = b->cap ? b->cap : 4096;
-	while (ncap < b->len + more)
-		ncap *= 2;
-	uint8_t *n = realloc(b->p, ncap);
-	if (!n)
-		return -1;
-	b->p = n;
-	b->cap = ncap;
-	return 0;
-}
-
-static inline void put_varint(struct buf *b, uint64_t v)
-{
-	while (v >= 0x80) {
-		b->p[b->len++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	b->p[b->len++] = (uint8_t)v;
-}
-
-/* Reads a varint; false if it runs past end or is longer than 10 bytes. */
-static inline bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-	for (int shift = 0; shift < 70; shift += 7) {
-		if (*p >= end)
-			return false;
-		uint8_t b = *(*p)++;
-		x |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = x;
-			return true;
-		}
-	}
-	return false;
-}
 
 /* ---- batches ------------------------------------------------------------------------------- */
 
@@ -155,21 +47,13 @@ static struct ring_batch *batch_new_hot(struct ring *r)
 	return b;
 }
 
-/* Decoded series headers of a sealed batch. */
-struct series {
-	uint32_t n;
-	uint32_t *thread, *cpu, *stack, *npoints;
-	uint64_t *total;
-	void *mem;
-};
-
-static void series_free(struct series *s)
+void series_free(struct series *s)
 {
 	free(s->mem);
 	memset(s, 0, sizeof(*s));
 }
 
-static int decode_series(const struct ring_batch *b, struct series *s)
+int decode_series(const struct ring_batch *b, struct series *s)
 {
 	memset(s, 0, sizeof(*s));
 	size_t n = b->nseries;
@@ -266,6 +150,34 @@ static void batch_unpin(struct ring *r, struct ring_batch *b)
 		batch_free(r, b);
 }
 
+void batch_unpin_locked(struct ring *r, struct ring_batch *b)
+{
+	batch_unpin(r, b);
+}
+
+int ring_batch_take_refs(struct ring *r, struct ring_batch *b)
+{
+	struct series s;
+	if (b->owns_refs || decode_series(b, &s) < 0)
+		return b->owns_refs ? 0 : -1;
+	uint32_t mark = ++r->next_mark;
+	for (uint32_t i = 0; i < s.n; i++) {
+		struct stack *st = intern_stack_by_id(r->intern, s.stack[i]);
+		struct thread_rec *th = intern_thread_by_id(r->intern, s.thread[i]);
+		if (st->mark != mark) {
+			st->mark = mark;
+			intern_stack_ref(st);
+		}
+		if (th->mark != mark) {
+			th->mark = mark;
+			intern_thread_ref(th);
+		}
+	}
+	series_free(&s);
+	b->owns_refs = true;
+	return 0;
+}
+
 /* ---- the ring ------------------------------------------------------------------------------ */
 
 struct ring *ring_new(const struct ring_config *cfg)
@@ -357,24 +269,6 @@ static void evict(struct ring *r)
 
 /* ---- sealing ------------------------------------------------------------------------------- */
 
-struct point {
-	uint64_t key;   /* see seal_key */
-	uint32_t sec;   /* seconds after base_sec */
-	uint32_t count;
-};
-
-/* thread id (22 bits) | cpu (14 bits) | stack id (24 bits). Live ids stay far below these
- * (intern.c caps ids at 2^24; a ring holds thousands of threads), CPUs below 16384. */
-#define KEY_THREAD(k) ((k) >> 38)
-#define KEY_CPU(k) (((k) >> 24) & 0x3fff)
-#define KEY_STACK(k) ((k) & 0xffffff)
-#define MAX_CPU 0x3fff
-
-static inline uint64_t seal_key(uint32_t thread, uint32_t cpu, uint32_t stack)
-{
-	return (uint64_t)(thread & 0x3fffff) << 38 | (uint64_t)(cpu > MAX_CPU ? MAX_CPU : cpu) << 24 | (stack & 0xffffff);
-}
-
 static int point_cmp(const void *a, const void *b)
 {
 	const struct point *x = a, *y = b;
@@ -431,11 +325,11 @@ static size_t hot_rows(const struct ring_batch *b)
 	return b->nrow_ids;
 }
 
-static int compress_into(void **out, size_t *out_len, const struct buf *in)
+int ring_compress(void **out, size_t *out_len, const void *in, size_t in_len)
 {
-	size_t bound = ZSTD_compressBound(in->len);
+	size_t bound = ZSTD_compressBound(in_len);
 	void *z = malloc(bound ? bound : 1);
-	size_t l = z ? ZSTD_compress(z, bound, in->p ? (const void *)in->p : "", in->len, ZSTD_LEVEL) : 0;
+	size_t l = z ? ZSTD_compress(z, bound, in ? in : "", in_len, ZSTD_LEVEL) : 0;
 	if (!z || ZSTD_isError(l)) {
 		free(z);
 		return -1;
@@ -499,35 +393,25 @@ static int encode_rollups(struct ring_batch *s, const struct point *pts, size_t 
 	return 0;
 }
 
-/* Encodes hot batch h (not modified) into a new sealed batch. No lock needed: h is detached. */
-static struct ring_batch *seal(const struct ring_batch *h)
+/* Encodes points (thread/cpu/stack keys and seconds after base_sec; sorted and merged here,
+ * so any order and duplicates are fine) into a new sealed batch that owns no references yet. */
+struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, int64_t tmin, int64_t tmax)
 {
-	size_t n = hot_rows(h);
 	struct ring_batch *s = calloc(1, sizeof(*s));
-	struct point *pts = malloc((n ? n : 1) * sizeof(*pts));
 	struct buf hdr = {0}, cols[4] = {{0}}, secs = {0}, cnts = {0}, roll = {0};
-	if (!s || !pts)
+	if (!s)
 		goto fail;
 	s->sealed = true;
 	s->pins = 1;
-	s->first_row = h->first_row;
-	s->nrow_ids = h->nrow_ids;
-	s->tmin = h->tmin;
-	s->tmax = h->tmax;
-	s->samples = h->samples;
-	s->base_sec = h->tmin / 1000000000LL - (h->tmin < 0 && h->tmin % 1000000000LL);
-	for (size_t i = 0; i < n; i++) {
-		const struct hot_chunk *c = h->chunks[i / HOT_CHUNK];
-		size_t k = i % HOT_CHUNK;
-		pts[i].key = seal_key(c->thread[k], c->cpu[k], c->stack[k]);
-		pts[i].sec = (uint32_t)(c->time[k] / 1000000000LL - s->base_sec);
-		pts[i].count = c->count[k];
-	}
+	s->tmin = tmin;
+	s->tmax = tmax;
+	s->base_sec = base_sec;
 	if (sort_points(pts, n) < 0)
 		goto fail;
 	/* Merge equal (key, sec) into one point; count series and points. */
 	size_t np = 0;
 	for (size_t i = 0; i < n; i++) {
+		s->samples += pts[i].count;
 		if (np && pts[np - 1].key == pts[i].key && pts[np - 1].sec == pts[i].sec)
 			pts[np - 1].count += pts[i].count;
 		else
@@ -577,12 +461,12 @@ static struct ring_batch *seal(const struct ring_batch *h)
 	if (encode_rollups(s, pts, np, &roll) < 0)
 		goto fail;
 	s->roll_len = roll.len;
-	if (compress_into(&s->zhdr, &s->zhdr_len, &hdr) < 0 || compress_into(&s->zpts, &s->zpts_len, &secs) < 0 ||
-	    compress_into(&s->zroll, &s->zroll_len, &roll) < 0)
+	if (ring_compress(&s->zhdr, &s->zhdr_len, hdr.p, hdr.len) < 0 ||
+	    ring_compress(&s->zpts, &s->zpts_len, secs.p, secs.len) < 0 ||
+	    ring_compress(&s->zroll, &s->zroll_len, roll.p, roll.len) < 0)
 		goto fail;
 	s->bytes = sizeof(*s) - sizeof(s->chunks) + s->zhdr_len + s->zpts_len + s->zroll_len;
 	free(roll.p);
-	free(pts);
 	free(hdr.p);
 	free(secs.p);
 	free(cnts.p);
@@ -597,13 +481,52 @@ fail:
 	}
 	free(s);
 	free(roll.p);
-	free(pts);
 	free(hdr.p);
 	free(secs.p);
 	free(cnts.p);
 	for (int c = 0; c < 4; c++)
 		free(cols[c].p);
 	return NULL;
+}
+
+/* Encodes hot batch h (not modified) into a new sealed batch. No lock needed: h is detached. */
+static struct ring_batch *seal(const struct ring_batch *h)
+{
+	size_t n = hot_rows(h);
+	struct point *pts = malloc((n ? n : 1) * sizeof(*pts));
+	if (!pts)
+		return NULL;
+	int64_t base_sec = h->tmin / 1000000000LL - (h->tmin < 0 && h->tmin % 1000000000LL);
+	for (size_t i = 0; i < n; i++) {
+		const struct hot_chunk *c = h->chunks[i / HOT_CHUNK];
+		size_t k = i % HOT_CHUNK;
+		pts[i].key = seal_key(c->thread[k], c->cpu[k], c->stack[k]);
+		pts[i].sec = (uint32_t)(c->time[k] / 1000000000LL - base_sec);
+		pts[i].count = c->count[k];
+	}
+	struct ring_batch *s = seal_points(pts, n, base_sec, h->tmin, h->tmax);
+	free(pts);
+	if (s) {
+		s->first_row = h->first_row;
+		s->nrow_ids = h->nrow_ids;
+	}
+	return s;
+}
+
+void ring_insert_sealed(struct ring *r, struct ring_batch *b)
+{
+	/* Before the first batch that starts later (never after the hot batch). */
+	struct ring_batch **pp = &r->oldest;
+	while (*pp && *pp != r->hot && (*pp)->tmin <= b->tmin)
+		pp = &(*pp)->newer;
+	b->newer = *pp;
+	*pp = b;
+	b->first_row = r->next_row;
+	b->nrow_ids = b->rows;
+	r->next_row += b->rows;
+	r->batch_bytes += b->bytes;
+	r->appended_samples += b->samples;
+	evict(r);
 }
 
 /* Seals the current hot batch: detach under the lock, encode outside, swap in. Writer only. */
