@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "intern.h"
 
+#include <malloc.h>
 #include <zstd.h>
 
 /* ---- batches ------------------------------------------------------------------------------- */
@@ -47,25 +48,27 @@ static struct ring_batch *batch_new_hot(struct ring *r)
 	return b;
 }
 
-void series_free(struct series *s)
+void *scratch(void **buf, size_t *cap, size_t n)
 {
-	free(s->mem);
-	memset(s, 0, sizeof(*s));
+	if (n <= *cap)
+		return *buf;
+	void *p = realloc(*buf, n);
+	if (!p)
+		return NULL;
+	*buf = p;
+	*cap = n;
+	return p;
 }
 
 int decode_series(const struct ring_batch *b, struct series *s)
 {
-	memset(s, 0, sizeof(*s));
 	size_t n = b->nseries;
-	uint8_t *raw = malloc(b->hdr_len + 1);
-	s->mem = malloc(n * (4 * sizeof(uint32_t) + sizeof(uint64_t)) + 8);
-	if (!raw || !s->mem) {
-		free(raw);
-		series_free(s);
+	uint8_t *raw = scratch(&s->raw, &s->raw_cap, b->hdr_len + 1);
+	void *mem = scratch(&s->mem, &s->mem_cap, n * (4 * sizeof(uint32_t) + sizeof(uint64_t)) + 8);
+	if (!raw || !mem)
 		return -1;
-	}
 	s->n = (uint32_t)n;
-	s->total = s->mem;
+	s->total = mem;
 	s->thread = (uint32_t *)(s->total + n);
 	s->cpu = s->thread + n;
 	s->stack = s->cpu + n;
@@ -87,12 +90,14 @@ int decode_series(const struct ring_batch *b, struct series *s)
 		}
 	for (size_t i = 0; ok && i < n; i++)
 		ok = get_varint(&p, end, &s->total[i]);
-	free(raw);
-	if (!ok) {
-		series_free(s);
-		return -1;
-	}
-	return 0;
+	return ok ? 0 : -1;
+}
+
+void series_free(struct series *s)
+{
+	free(s->mem);
+	free(s->raw);
+	memset(s, 0, sizeof(*s));
 }
 
 /* Drops the references a batch holds. Caller holds the lock. */
@@ -108,9 +113,11 @@ static void batch_release_refs(struct ring *r, struct ring_batch *b)
 			intern_thread_unref(r->intern, intern_thread_by_id(r->intern, b->threads.ids[i]));
 		return;
 	}
-	struct series s;
-	if (decode_series(b, &s) < 0)
+	struct series s = {0};
+	if (decode_series(b, &s) < 0) {
+		series_free(&s);
 		return; /* cannot happen for a batch we encoded; leaking beats freeing blindly */
+	}
 	uint32_t mark = ++r->next_mark;
 	for (uint32_t i = 0; i < s.n; i++) {
 		struct stack *st = intern_stack_by_id(r->intern, s.stack[i]);
@@ -136,9 +143,7 @@ static void batch_free(struct ring *r, struct ring_batch *b)
 		free(b->chunks[c]);
 	free(b->stacks.ids);
 	free(b->threads.ids);
-	free(b->zhdr);
-	free(b->zpts);
-	free(b->zroll);
+	/* A sealed batch's streams live in its own block. */
 	if (b->successor)
 		batch_unpin(r, b->successor);
 	free(b);
@@ -157,9 +162,13 @@ void batch_unpin_locked(struct ring *r, struct ring_batch *b)
 
 int ring_batch_take_refs(struct ring *r, struct ring_batch *b)
 {
-	struct series s;
-	if (b->owns_refs || decode_series(b, &s) < 0)
-		return b->owns_refs ? 0 : -1;
+	struct series s = {0};
+	if (b->owns_refs)
+		return 0;
+	if (decode_series(b, &s) < 0) {
+		series_free(&s);
+		return -1;
+	}
 	uint32_t mark = ++r->next_mark;
 	for (uint32_t i = 0; i < s.n; i++) {
 		struct stack *st = intern_stack_by_id(r->intern, s.stack[i]);
@@ -182,6 +191,10 @@ int ring_batch_take_refs(struct ring *r, struct ring_batch *b)
 
 struct ring *ring_new(const struct ring_config *cfg)
 {
+	/* Sealed batches are single blocks of ~100-300 KB that live for hours and die in order:
+	 * mmap them (a fixed threshold; glibc's adaptive one drifts up to 32 MB) so freeing one
+	 * returns exactly its pages instead of leaving holes in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	struct ring *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
@@ -249,9 +262,13 @@ void ring_release_thread(struct ring *r, struct thread_rec *th)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Bytes that count against the budget: batches and interned records, plus room for sealing
+ * the hot batch (its point arrays and compression buffers, about 4x its raw size), so the
+ * process as a whole stays near the budget, not just the data. */
 static size_t total_bytes(const struct ring *r)
 {
-	return r->batch_bytes + intern_bytes(r->intern);
+	size_t seal_room = r->hot ? 4 * r->hot->bytes : 0;
+	return r->batch_bytes + intern_bytes(r->intern) + seal_room;
 }
 
 /* Evicts the oldest batches (never the hot one) until the ring fits. Caller holds the lock. */
@@ -399,6 +416,7 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 {
 	struct ring_batch *s = calloc(1, sizeof(*s));
 	struct buf hdr = {0}, cols[4] = {{0}}, secs = {0}, cnts = {0}, roll = {0};
+	void *zh = NULL, *zp = NULL, *zr = NULL;
 	if (!s)
 		goto fail;
 	s->sealed = true;
@@ -461,11 +479,26 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 	if (encode_rollups(s, pts, np, &roll) < 0)
 		goto fail;
 	s->roll_len = roll.len;
-	if (ring_compress(&s->zhdr, &s->zhdr_len, hdr.p, hdr.len) < 0 ||
-	    ring_compress(&s->zpts, &s->zpts_len, secs.p, secs.len) < 0 ||
-	    ring_compress(&s->zroll, &s->zroll_len, roll.p, roll.len) < 0)
+	if (ring_compress(&zh, &s->zhdr_len, hdr.p, hdr.len) < 0 ||
+	    ring_compress(&zp, &s->zpts_len, secs.p, secs.len) < 0 ||
+	    ring_compress(&zr, &s->zroll_len, roll.p, roll.len) < 0)
 		goto fail;
-	s->bytes = sizeof(*s) - sizeof(s->chunks) + s->zhdr_len + s->zpts_len + s->zroll_len;
+	/* One exact-size block for the batch and its streams: a ring that evicts and seals all day
+	 * long then leaves few holes in the heap (RSS stays near the budget). */
+	struct ring_batch *blk = malloc(sizeof(*s) + s->zhdr_len + s->zpts_len + s->zroll_len);
+	if (!blk)
+		goto fail;
+	*blk = *s;
+	free(s);
+	s = blk;
+	char *p = (char *)(s + 1);
+	s->zhdr = memcpy(p, zh, s->zhdr_len);
+	s->zpts = memcpy(p + s->zhdr_len, zp, s->zpts_len);
+	s->zroll = memcpy(p + s->zhdr_len + s->zpts_len, zr, s->zroll_len);
+	s->bytes = sizeof(*s) + s->zhdr_len + s->zpts_len + s->zroll_len;
+	free(zh);
+	free(zp);
+	free(zr);
 	free(roll.p);
 	free(hdr.p);
 	free(secs.p);
@@ -474,11 +507,9 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 		free(cols[c].p);
 	return s;
 fail:
-	if (s) {
-		free(s->zhdr);
-		free(s->zpts);
-		free(s->zroll);
-	}
+	free(zh);
+	free(zp);
+	free(zr);
 	free(s);
 	free(roll.p);
 	free(hdr.p);
@@ -572,6 +603,7 @@ static int seal_hot(struct ring *r)
 	batch_unpin(r, old); /* ours */
 	evict(r);
 	pthread_mutex_unlock(&r->lock);
+	malloc_trim(0); /* give the pages of evicted batches back, once per seal */
 	return s ? 0 : -1;
 }
 
@@ -711,6 +743,9 @@ struct view {
 	const struct ring *r;
 	int64_t t0, t1;
 	enum projection proj;
+	struct series s;    /* decoded headers, reused */
+	void *buf;          /* decompressed points or rollups, reused */
+	size_t buf_cap;
 };
 
 static int view_reserve(struct view *v, size_t n)
@@ -736,6 +771,8 @@ static void view_free(struct view *v)
 		free(v->cols[c].v.p);
 	free(v->acc);
 	free(v->touched);
+	free(v->buf);
+	series_free(&v->s);
 }
 
 /* Writes one row. th or st may be NULL when aggregated away. */
@@ -812,7 +849,7 @@ static long view_hot(struct view *v, const struct ring_batch *b, size_t nrows)
 /* A whole sealed batch from its rollups (PROJ_STACK or PROJ_THREAD). */
 static long view_rollup(struct view *v, const struct ring_batch *b)
 {
-	uint8_t *raw = malloc(b->roll_len + 1);
+	uint8_t *raw = scratch(&v->buf, &v->buf_cap, b->roll_len + 1);
 	long rows = -1;
 	if (!raw)
 		return -1;
@@ -838,7 +875,6 @@ static long view_rollup(struct view *v, const struct ring_batch *b)
 	}
 	rows = n;
 out:
-	free(raw);
 	return rows;
 }
 
@@ -849,25 +885,25 @@ static long view_sealed(struct view *v, const struct ring_batch *b)
 	bool whole = b->tmin >= v->t0 && b->tmax < v->t1;
 	if (whole && (v->proj == PROJ_STACK || v->proj == PROJ_THREAD))
 		return view_rollup(v, b);
-	struct series s;
+	struct series *se = &v->s;
 	uint8_t *pts = NULL;
 	long rows = -1;
-	if (decode_series(b, &s) < 0)
+	if (decode_series(b, se) < 0)
 		return -1;
 	if (whole && v->proj == PROJ_SERIES) {
-		if (view_reserve(v, s.n) < 0)
+		if (view_reserve(v, se->n) < 0)
 			goto out;
 		int64_t t = collapsed_time(v, b);
-		for (uint32_t i = 0; i < s.n; i++)
-			view_row(v, i, t, intern_thread_by_id(r->intern, s.thread[i]), s.cpu[i],
-				 intern_stack_by_id(r->intern, s.stack[i]), (int64_t)s.total[i]);
-		rows = s.n;
+		for (uint32_t i = 0; i < se->n; i++)
+			view_row(v, i, t, intern_thread_by_id(r->intern, se->thread[i]), se->cpu[i],
+				 intern_stack_by_id(r->intern, se->stack[i]), (int64_t)se->total[i]);
+		rows = se->n;
 		goto out;
 	}
-	if (!(pts = malloc(b->pts_len + 1)))
+	if (!(pts = scratch(&v->buf, &v->buf_cap, b->pts_len + 1)))
 		goto out;
 	size_t got = ZSTD_decompress(pts, b->pts_len, b->zpts, b->zpts_len);
-	if (ZSTD_isError(got) || got != b->pts_len || view_reserve(v, v->proj == PROJ_ROWS ? b->rows : s.n) < 0)
+	if (ZSTD_isError(got) || got != b->pts_len || view_reserve(v, v->proj == PROJ_ROWS ? b->rows : se->n) < 0)
 		goto out;
 	/* The count column starts after every point's second delta. */
 	const uint8_t *sp = pts, *end = pts + b->pts_len, *cp = pts;
@@ -877,32 +913,30 @@ static long view_sealed(struct view *v, const struct ring_batch *b)
 			goto out;
 	size_t out = 0;
 	int64_t ct = collapsed_time(v, b);
-	for (uint32_t i = 0; i < s.n; i++) {
-		const struct stack *st = intern_stack_by_id(r->intern, s.stack[i]);
-		const struct thread_rec *th = intern_thread_by_id(r->intern, s.thread[i]);
+	for (uint32_t i = 0; i < se->n; i++) {
+		const struct stack *st = intern_stack_by_id(r->intern, se->stack[i]);
+		const struct thread_rec *th = intern_thread_by_id(r->intern, se->thread[i]);
 		uint64_t sec = 0, cnt, sum = 0;
-		for (uint32_t k = 0; k < s.npoints[i]; k++) {
+		for (uint32_t k = 0; k < se->npoints[i]; k++) {
 			uint64_t d;
 			if (!get_varint(&sp, end, &d) || !get_varint(&cp, end, &cnt))
 				goto out;
 			sec += d;
 			int64_t t = (b->base_sec + (int64_t)sec) * 1000000000LL;
 			if (v->proj == PROJ_ROWS)
-				view_row(v, out++, t, th, s.cpu[i], st, (int64_t)cnt);
+				view_row(v, out++, t, th, se->cpu[i], st, (int64_t)cnt);
 			else if (t >= v->t0 && t < v->t1)
 				sum += cnt;
 		}
 		if (!sum)
 			continue;
 		if (v->proj == PROJ_SERIES)
-			view_row(v, out++, ct, th, s.cpu[i], st, (int64_t)sum);
+			view_row(v, out++, ct, th, se->cpu[i], st, (int64_t)sum);
 		else
-			acc_add(v, v->proj == PROJ_STACK ? s.stack[i] : s.thread[i], sum);
+			acc_add(v, v->proj == PROJ_STACK ? se->stack[i] : se->thread[i], sum);
 	}
 	rows = v->proj == PROJ_STACK || v->proj == PROJ_THREAD ? acc_emit(v, b) : (long)out;
 out:
-	free(pts);
-	series_free(&s);
 	return rows;
 }
 

@@ -133,16 +133,20 @@ static inline uint64_t seal_key(uint32_t thread, uint32_t cpu, uint32_t stack)
 	return (uint64_t)(thread & 0x3fffff) << 38 | (uint64_t)(cpu > MAX_CPU ? MAX_CPU : cpu) << 24 | (stack & 0xffffff);
 }
 
-/* Decoded series headers of a sealed batch (ring.c). */
+/* Decoded series headers of a sealed batch (ring.c). Start from {0}; decoding again reuses the
+ * buffers (scans decode many batches); series_free releases them. */
 struct series {
 	uint32_t n;
 	uint32_t *thread, *cpu, *stack, *npoints;
 	uint64_t *total;
-	void *mem;
+	void *mem, *raw;
+	size_t mem_cap, raw_cap;
 };
 
 int decode_series(const struct ring_batch *b, struct series *s);
 void series_free(struct series *s);
+/* A buffer of at least n bytes in *buf (capacity *cap), reused when big enough. */
+void *scratch(void **buf, size_t *cap, size_t n);
 /* Compresses in into a new malloc'd buffer. 0 or -1. */
 int ring_compress(void **out, size_t *out_len, const void *in, size_t in_len);
 struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, int64_t tmin, int64_t tmax);

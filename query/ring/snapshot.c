@@ -132,8 +132,9 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 	/* Referenced ids, then local ids by rank: the mapping keeps the order, so the series order
 	 * (and the thread deltas) of every batch stay valid. */
 	for (size_t i = 0; i < n; i++) {
-		struct series s;
+		struct series s = {0};
 		if (decode_series(pinned[i], &s) < 0) {
+			series_free(&s);
 			fail(err, errlen, "snapshot: corrupt batch in the ring", NULL);
 			goto out;
 		}
@@ -196,11 +197,12 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 	msgpack_pack_array(&pk, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct ring_batch *b = pinned[i];
-		struct series s;
+		struct series s = {0};
 		struct buf hdr = {0};
 		uint8_t *pts = malloc(b->pts_len + 1);
 		if (!pts || decode_series(b, &s) < 0) {
 			free(pts);
+			series_free(&s);
 			goto oom;
 		}
 		size_t got = ZSTD_decompress(pts, b->pts_len, b->zpts, b->zpts_len);

@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	}
 	ring_flush(r);
 	double fill_s = (double)(mono_now_ns() - t0) / 1e9;
-	long hwm = rss_kb("VmHWM:");
+	long hwm = rss_kb("VmHWM:"), rss_end = rss_kb("VmRSS:");
 	struct ring_stats st;
 	ring_get_stats(r, &st);
 	double held_h = (double)(st.newest_ns - st.oldest_ns) / 3.6e12;
@@ -138,6 +138,8 @@ int main(int argc, char **argv)
 	printf("ring_bytes_per_sample %.3f bytes\n", (double)st.bytes / (double)st.samples);
 	printf("ring_compression_ratio %.1f x\n", st.compression);
 	printf("ring_retention_hours_%zumib %.2f h\n", budget_mb, held_h + 1.0 / 60); /* + the newest minute */
+	printf("ring_rss_growth %.1f MiB\n", (double)(rss_end - rss0) / 1024.0);
+	printf("ring_rss_peak_growth %.1f MiB\n", (double)(hwm - rss0) / 1024.0);
 	printf("ring_budget_overshoot_pct %.2f %%\n",
 	       ((double)(hwm - rss0) * 1024.0 - (double)(budget_mb << 20)) / (double)(budget_mb << 20) * 100.0);
 
