@@ -3,6 +3,7 @@
  *   wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded] [--max-rows N]
  *        [--timeout SECONDS] [-- SCRIPT ARGS...]
  *   wisp [-c ws://HOST:PORT] agents [-o table|json]
+ *   wisp [-c ws://HOST:PORT] snapshot [--start T] [--end T] [--dir DIR]
  *   wisp scripts
  *
  * It connects to the coordinator (-c, else $WISP_COORDINATOR, else ws://127.0.0.1:7070), sends
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define DEFAULT_COORDINATOR "ws://127.0.0.1:7070"
 #define WISP_PROTOCOL "wisp.v1"
@@ -39,6 +41,7 @@ struct client {
 	char host[256], path[256];
 	int port;
 	const char *url;
+	const char *dir;          /* snapshot: where files go */
 };
 
 static void usage(FILE *f)
@@ -47,6 +50,7 @@ static void usage(FILE *f)
 		"usage: wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded] [--max-rows N]\n"
 		"            [--timeout SECONDS] [-- SCRIPT ARGS...]\n"
 		"       wisp [-c ws://HOST:PORT] agents [-o table|json]\n"
+		"       wisp [-c ws://HOST:PORT] snapshot [--start -1h] [--end now] [--dir DIR]\n"
 		"       wisp scripts\n"
 		"\n"
 		"The coordinator address comes from -c, else $WISP_COORDINATOR, else " DEFAULT_COORDINATOR ".\n"
@@ -210,6 +214,40 @@ static void print_result(struct client *cl, const msgpack_object *m)
 	qctx_destroy(&q);
 }
 
+/* Writes each node's snapshot to DIR/NODE-YYYYmmddTHHMMSSZ.wispsnap. */
+static void save_snapshots(struct client *cl, const msgpack_object *m)
+{
+	const msgpack_object *files = mp_get(m, "files"), *warn = mp_get(m, "warnings");
+	char buf[1024], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (warn && warn->type == MSGPACK_OBJECT_ARRAY)
+		for (uint32_t i = 0; i < warn->via.array.size; i++)
+			if (mp_str(&warn->via.array.ptr[i], buf, sizeof(buf)))
+				fprintf(stderr, "wisp: warning: %s\n", buf);
+	cl->exit_code = 0;
+	for (uint32_t i = 0; files && files->type == MSGPACK_OBJECT_ARRAY && i < files->via.array.size; i++) {
+		const msgpack_object *f = &files->via.array.ptr[i], *data = mp_get(f, "data");
+		char node[128] = "node", path[4096];
+		mp_str(mp_get(f, "node"), node, sizeof(node));
+		for (char *p = node; *p; p++)
+			if (*p == '/' || *p == '.')
+				*p = '_';
+		if (!data || data->type != MSGPACK_OBJECT_BIN)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s-%s.wispsnap", cl->dir, node, stamp);
+		FILE *out = fopen(path, "wb");
+		if (!out || fwrite(data->via.bin.ptr, 1, data->via.bin.size, out) != data->via.bin.size || fclose(out) != 0) {
+			fprintf(stderr, "wisp: cannot write %s: %s\n", path, strerror(errno));
+			cl->exit_code = 1;
+			continue;
+		}
+		printf("%s\t%u bytes\n", path, data->via.bin.size);
+	}
+}
+
 static void on_message(struct client *cl, const char *data, size_t len)
 {
 	msgpack_unpacked u;
@@ -229,6 +267,8 @@ static void on_message(struct client *cl, const char *data, size_t len)
 		print_result(cl, &u.data);
 	} else if (!strcmp(type, "agents")) {
 		print_agents(cl, &u.data);
+	} else if (!strcmp(type, "snapshots")) {
+		save_snapshots(cl, &u.data);
 	} else {
 		fprintf(stderr, "wisp: unexpected answer '%s' from the coordinator\n", type);
 	}
@@ -352,7 +392,9 @@ int main(int argc, char **argv)
 	cmd = argv[i++];
 	if (!strcmp(cmd, "scripts"))
 		return list_scripts();
-	if (strcmp(cmd, "run") && strcmp(cmd, "agents")) {
+	const char *snap_start = "-1h", *snap_end = "now";
+	cl.dir = ".";
+	if (strcmp(cmd, "run") && strcmp(cmd, "agents") && strcmp(cmd, "snapshot")) {
 		fprintf(stderr, "wisp: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -369,6 +411,12 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--max-rows") && i + 1 < argc) {
 			max_rows = strtoll(argv[++i], NULL, 10);
+		} else if (!strcmp(cmd, "snapshot") && !strcmp(argv[i], "--start") && i + 1 < argc) {
+			snap_start = argv[++i];
+		} else if (!strcmp(cmd, "snapshot") && !strcmp(argv[i], "--end") && i + 1 < argc) {
+			snap_end = argv[++i];
+		} else if (!strcmp(cmd, "snapshot") && !strcmp(argv[i], "--dir") && i + 1 < argc) {
+			cl.dir = argv[++i];
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout_s = strtod(argv[++i], NULL);
 		} else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--coordinator")) && i + 1 < argc) {
@@ -392,7 +440,15 @@ int main(int argc, char **argv)
 	msgpack_sbuffer_init(&cl.request);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &cl.request, msgpack_sbuffer_write);
-	if (!strcmp(cmd, "agents")) {
+	if (!strcmp(cmd, "snapshot")) {
+		timeout_s = timeout_s < 60 ? 60 : timeout_s;
+		msgpack_pack_map(&pk, 5);
+		mp_pack_str(&pk, "type"); mp_pack_str(&pk, "snapshot");
+		mp_pack_str(&pk, "id"); msgpack_pack_int(&pk, 1);
+		mp_pack_str(&pk, "start"); mp_pack_str(&pk, snap_start);
+		mp_pack_str(&pk, "end"); mp_pack_str(&pk, snap_end);
+		mp_pack_str(&pk, "timeout_ms"); msgpack_pack_int64(&pk, (int64_t)(timeout_s * 1000));
+	} else if (!strcmp(cmd, "agents")) {
 		cl.agents_cmd = true;
 		msgpack_pack_map(&pk, 2);
 		mp_pack_str(&pk, "type"); mp_pack_str(&pk, "agents");

@@ -7,6 +7,7 @@
 #include "engine/codec.h"
 #include "engine/exec.h"
 #include "ring/ring.h"
+#include "ring/snapshot.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -28,6 +29,32 @@ static void pack_error_result(msgpack_packer *pk, int64_t qid, const char *node,
 	mp_pack_str(pk, err);
 }
 
+/* A "snapshot" request: this ring's batches over [t0, t1) as one snapshot file. */
+static void agent_snapshot(struct wispd *d, const msgpack_object *req, msgpack_packer *pk)
+{
+	int64_t qid = 0, t0 = 0, t1 = 0;
+	char err[512];
+	void *buf = NULL;
+	size_t len = 0;
+	mp_int(mp_get(req, "qid"), &qid);
+	if (!mp_int(mp_get(req, "t0"), &t0) || !mp_int(mp_get(req, "t1"), &t1) || t1 <= t0) {
+		pack_error_result(pk, qid, d->node, "snapshot: bad time range");
+		return;
+	}
+	if (!d->ring || ring_snapshot(d->ring, t0, t1, &buf, &len, err, sizeof(err)) < 0) {
+		pack_error_result(pk, qid, d->node, d->ring ? err : "this process has no ring");
+		return;
+	}
+	msgpack_pack_map(pk, 4);
+	mp_pack_str(pk, "type"); mp_pack_str(pk, "result");
+	mp_pack_str(pk, "qid"); msgpack_pack_int64(pk, qid);
+	mp_pack_str(pk, "node"); mp_pack_str(pk, d->node);
+	mp_pack_str(pk, "snapshot");
+	msgpack_pack_bin(pk, len);
+	msgpack_pack_bin_body(pk, buf, len);
+	free(buf);
+}
+
 void agent_execute(struct wispd *d, const msgpack_object *exec, msgpack_sbuffer *out)
 {
 	msgpack_packer pk;
@@ -38,6 +65,10 @@ void agent_execute(struct wispd *d, const msgpack_object *exec, msgpack_sbuffer 
 	struct table **tables = NULL;
 
 	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	if (mp_str_eq(mp_get(exec, "type"), "snapshot")) {
+		agent_snapshot(d, exec, &pk);
+		return;
+	}
 	qctx_init(&q);
 	mp_int(mp_get(exec, "qid"), &qid);
 	mp_int(mp_get(exec, "timeout_ms"), &timeout_ms);
@@ -232,7 +263,7 @@ static void on_message(struct agent_link *l, const char *data, size_t len)
 		goto out;
 	}
 	const msgpack_object *type = mp_get(&u.data, "type");
-	if (mp_str_eq(type, "exec")) {
+	if (mp_str_eq(type, "exec") || mp_str_eq(type, "snapshot")) {
 		struct exec_task *t = calloc(1, sizeof(*t));
 		if (!t || !(t->msg = malloc(len))) {
 			free(t);

@@ -64,6 +64,7 @@ struct query {
 	lws_sorted_usec_list_t deadline_sul;
 	msgpack_sbuffer reply;    /* to the client */
 	bool busy;                /* a worker task owns the query */
+	bool snapshot;            /* a snapshot request: answers are files, not partial results */
 };
 
 struct coordinator {
@@ -275,11 +276,13 @@ static void merge_done(void *arg)
 	query_free(q);
 }
 
+static void snapshot_collect(void *arg);
+
 static void start_merge(struct query *q)
 {
 	lws_sul_cancel(&q->deadline_sul);
 	q->busy = true;
-	if (jobs_submit(q->c->d->jobs, merge_run, q) < 0) {
+	if (jobs_submit(q->c->d->jobs, q->snapshot ? snapshot_collect : merge_run, q) < 0) {
 		q->busy = false;
 		send_error(session_by_id(q->c, q->client), q->request_id, "out of memory");
 		query_free(q);
@@ -352,6 +355,7 @@ static void local_exec_run(void *arg)
 /* ---- compile (worker) and fan-out ------------------------------------------------------------- */
 
 static void compiled(void *arg);
+static void fan_out(struct query *q);
 
 static void compile_run(void *arg)
 {
@@ -399,6 +403,14 @@ static void compiled(void *arg)
 		query_free(q);
 		return;
 	}
+	fan_out(q);
+}
+
+/* Sends q->exec_msg to every agent (and the in-process one), then waits for answers. */
+static void fan_out(struct query *q)
+{
+	struct coordinator *c = q->c;
+	struct session *client = session_by_id(c, q->client);
 	int n = c->d->ring ? 1 : 0;
 	for (struct session *s = c->sessions; s; s = s->next)
 		n += s->role == ROLE_AGENT;
@@ -435,6 +447,108 @@ static void compiled(void *arg)
 	}
 	lws_sul_schedule(c->d->ctx, 0, &q->deadline_sul, deadline_cb,
 			 (q->timeout_ms + 500) * LWS_US_PER_MS);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------- */
+
+/* Packs every agent's snapshot into one reply: {"type":"snapshots","files":[{"node","data"}]}. */
+static void snapshot_collect(void *arg)
+{
+	struct query *q = arg;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&q->reply);
+	msgpack_packer_init(&pk, &q->reply, msgpack_sbuffer_write);
+	msgpack_unpacked *u = calloc(q->nanswers ? q->nanswers : 1, sizeof(*u));
+	int nfiles = 0;
+	char **warnings = calloc(q->nanswers + 1, sizeof(char *));
+	int nwarn = 0;
+	for (int a = 0; u && a < q->nanswers; a++) {
+		struct answer *an = &q->answers[a];
+		char msg[600] = "";
+		msgpack_unpacked_init(&u[a]);
+		const msgpack_object *data = NULL;
+		if (!an->msg)
+			snprintf(msg, sizeof(msg), "agent %s: %s", an->node, an->err[0] ? an->err : "no answer");
+		else if (!mp_unpack(&u[a], an->msg, an->len))
+			snprintf(msg, sizeof(msg), "agent %s: malformed answer", an->node);
+		else if (!mp_str(mp_get(&u[a].data, "error"), msg, sizeof(msg)) &&
+			 (!(data = mp_get(&u[a].data, "snapshot")) || data->type != MSGPACK_OBJECT_BIN))
+			snprintf(msg, sizeof(msg), "agent %s: no snapshot in its answer", an->node);
+		if (msg[0] && warnings)
+			warnings[nwarn++] = strdup(msg);
+		else
+			nfiles++;
+	}
+	msgpack_pack_map(&pk, 4);
+	mp_pack_str(&pk, "type"); mp_pack_str(&pk, nfiles ? "snapshots" : "error");
+	mp_pack_str(&pk, "id"); msgpack_pack_int64(&pk, q->request_id);
+	if (nfiles) {
+		mp_pack_str(&pk, "files");
+		msgpack_pack_array(&pk, nfiles);
+		for (int a = 0; a < q->nanswers; a++) {
+			const msgpack_object *data = q->answers[a].msg ? mp_get(&u[a].data, "snapshot") : NULL;
+			if (!data || data->type != MSGPACK_OBJECT_BIN)
+				continue;
+			msgpack_pack_map(&pk, 2);
+			mp_pack_str(&pk, "node"); mp_pack_str(&pk, q->answers[a].node);
+			mp_pack_str(&pk, "data");
+			msgpack_pack_bin(&pk, data->via.bin.size);
+			msgpack_pack_bin_body(&pk, data->via.bin.ptr, data->via.bin.size);
+		}
+		mp_pack_str(&pk, "warnings");
+		pack_str_array(&pk, warnings, nwarn);
+	} else {
+		mp_pack_str(&pk, "message");
+		mp_pack_str(&pk, nwarn ? warnings[0] : "no agent answered");
+		mp_pack_str(&pk, "log"); mp_pack_str(&pk, "");
+	}
+	for (int a = 0; u && a < q->nanswers; a++)
+		msgpack_unpacked_destroy(&u[a]);
+	for (int w = 0; w < nwarn; w++)
+		free(warnings[w]);
+	free(warnings);
+	free(u);
+	inbox_post(q->c->d->inbox, merge_done, q);
+}
+
+static void handle_snapshot(struct coordinator *c, struct session *s, const msgpack_object *m, int64_t id)
+{
+	char start[64] = "-5m", end[64] = "now";
+	int64_t t0, t1, v;
+	struct query *q = calloc(1, sizeof(*q));
+	if (!q) {
+		send_error(s, id, "out of memory");
+		return;
+	}
+	q->c = c;
+	q->qid = ++c->next_qid;
+	q->client = s->id;
+	q->request_id = id;
+	q->snapshot = true;
+	q->started_ns = mono_now_ns();
+	q->now_ns = wall_now_ns();
+	q->timeout_ms = 60000;
+	msgpack_sbuffer_init(&q->exec_msg);
+	msgpack_sbuffer_init(&q->reply);
+	q->next = c->queries;
+	c->queries = q;
+	mp_str(mp_get(m, "start"), start, sizeof(start));
+	mp_str(mp_get(m, "end"), end, sizeof(end));
+	if (mp_int(mp_get(m, "timeout_ms"), &v) && v > 0)
+		q->timeout_ms = v > 600000 ? 600000 : v;
+	if (parse_time(start, q->now_ns, &t0) < 0 || parse_time(end, q->now_ns, &t1) < 0 || t1 <= t0) {
+		send_error(s, id, "snapshot: bad time range '%s' .. '%s'", start, end);
+		query_free(q);
+		return;
+	}
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &q->exec_msg, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	mp_pack_str(&pk, "type"); mp_pack_str(&pk, "snapshot");
+	mp_pack_str(&pk, "qid"); msgpack_pack_uint64(&pk, q->qid);
+	mp_pack_str(&pk, "t0"); msgpack_pack_int64(&pk, t0);
+	mp_pack_str(&pk, "t1"); msgpack_pack_int64(&pk, t1 + 1);
+	fan_out(q);
 }
 
 /* ---- requests -------------------------------------------------------------------------------- */
@@ -635,6 +749,9 @@ static int handle_message(struct coordinator *c, struct session *s, const char *
 	} else if (s->role != ROLE_AGENT && !strcmp(type, "run")) {
 		s->role = ROLE_CLIENT;
 		handle_run(c, s, &u.data, id);
+	} else if (s->role != ROLE_AGENT && !strcmp(type, "snapshot")) {
+		s->role = ROLE_CLIENT;
+		handle_snapshot(c, s, &u.data, id);
 	} else if (s->role != ROLE_AGENT && !strcmp(type, "agents")) {
 		s->role = ROLE_CLIENT;
 		handle_agents(c, s, id);

@@ -3,12 +3,15 @@
  *   wispd standalone  [--listen HOST:PORT] [--hz N] [--ring-mb N] [--node NAME]
  *   wispd coordinator [--listen HOST:PORT] [--node NAME]
  *   wispd agent --coordinator ws://HOST:PORT [--node NAME] [--hz N] [--ring-mb N]
+ *   (agent and standalone) --source bpf | synthetic:SPEC | replay:FILE[,FILE...]
  *
  * Threads: the lws service thread (sockets, timers, query bookkeeping), the collector's drain
  * thread (BPF -> ring) and a small worker pool (scripts, scans, merges). */
 #include "wispd.h"
 #include "collector.h"
 #include "jobs.h"
+#include "synth_source.h"
+#include "ring/snapshot.h"
 #include "engine/qctx.h"
 #include "ring/ring.h"
 
@@ -51,6 +54,11 @@ static void usage(FILE *f)
 		"  --ring-mb N            memory budget of the sample ring in MiB (default 256)\n"
 		"  --ringbuf-kb N         BPF ring buffer size in KiB (default 8192)\n"
 		"  --include-idle         also sample the idle task\n"
+		"  --source SRC           where samples come from (agent, standalone):\n"
+		"                         bpf (default): this machine, through eBPF\n"
+		"                         synthetic:cpus=16,hz=99,stacks=5000,procs=200,threads=1000,seed=1,\n"
+		"                           backfill=24h,speed=600  a deterministic busy node, for demos and tests\n"
+		"                         replay:FILE[,FILE...]  snapshot files, read-only\n"
 		"  --verbose              log websocket internals\n");
 }
 
@@ -78,9 +86,11 @@ int main(int argc, char **argv)
 		{"node", required_argument, NULL, 'n'},     {"hz", required_argument, NULL, 'z'},
 		{"ring-mb", required_argument, NULL, 'r'},  {"ringbuf-kb", required_argument, NULL, 'b'},
 		{"include-idle", no_argument, NULL, 'i'},   {"verbose", no_argument, NULL, 'v'},
+		{"source", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
-	const char *listen_addr = DEFAULT_LISTEN, *coord_url = NULL;
+	const char *listen_addr = DEFAULT_LISTEN, *coord_url = NULL, *source = "bpf";
+	struct synth_source *synth = NULL;
 	struct wispd d = {0};
 	int hz = 99, ring_mb = 256, ringbuf_kb = 8192, verbose = 0, include_idle = 0, rc = 1, opt;
 	char err[512];
@@ -111,6 +121,7 @@ int main(int argc, char **argv)
 		case 'b': ringbuf_kb = atoi(optarg); break;
 		case 'i': include_idle = 1; break;
 		case 'v': verbose = 1; break;
+		case 's': source = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -178,8 +189,26 @@ int main(int argc, char **argv)
 			fprintf(stderr, "wispd: cannot allocate the ring\n");
 			goto out;
 		}
-		if (!(d.collector = collector_start(&cc, d.ring, err, sizeof(err)))) {
-			fprintf(stderr, "wispd: %s\n", err);
+		if (!strcmp(source, "bpf")) {
+			if (!(d.collector = collector_start(&cc, d.ring, err, sizeof(err)))) {
+				fprintf(stderr, "wispd: %s\n", err);
+				goto out;
+			}
+		} else if (!strncmp(source, "synthetic:", 10) || !strcmp(source, "synthetic")) {
+			if (!(synth = synth_source_start(source[9] ? source + 10 : "", d.ring, err, sizeof(err)))) {
+				fprintf(stderr, "wispd: %s\n", err);
+				goto out;
+			}
+		} else if (!strncmp(source, "replay:", 7)) {
+			char files[4096];
+			snprintf(files, sizeof(files), "%s", source + 7);
+			for (char *save, *f = strtok_r(files, ",", &save); f; f = strtok_r(NULL, ",", &save))
+				if (ring_load_snapshot_file(d.ring, f, err, sizeof(err)) < 0) {
+					fprintf(stderr, "wispd: %s\n", err);
+					goto out;
+				}
+		} else {
+			fprintf(stderr, "wispd: --source must be bpf, synthetic:SPEC or replay:FILE[,FILE...]\n");
 			goto out;
 		}
 	}
@@ -193,7 +222,8 @@ int main(int argc, char **argv)
 	else
 		fprintf(stderr, "wispd: agent node %s sampling at %d Hz, coordinator %s\n", d.node, hz, coord_url);
 	if (is_agent)
-		fprintf(stderr, "wispd: sampling %d Hz per CPU into a %d MiB ring\n", hz, ring_mb);
+		fprintf(stderr, "wispd: source %s into a %d MiB ring%s\n", source, ring_mb,
+			strcmp(source, "bpf") ? "" : " (eBPF, every CPU)");
 
 	while (!d.stop)
 		if (lws_service(d.ctx, 0) < 0)
@@ -206,6 +236,7 @@ out:
 	d.stop = 1;
 	collector_stop(d.collector);
 	d.collector = NULL;
+	synth_source_stop(synth);
 	jobs_free(d.jobs);
 	d.jobs = NULL;
 	if (d.ctx)

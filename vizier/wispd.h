@@ -39,8 +39,9 @@ struct wispd {
 
 /* ---- agent side (agent.c) ---- */
 
-/* Executes an "exec" request over this process's ring and packs the "result" reply into out
- * (errors are replied too, as {"error": ...}). Runs on a worker thread. */
+/* Executes an "exec" request (a plan) or a "snapshot" request over this process's ring and
+ * packs the "result" reply into out (errors are replied too, as {"error": ...}). Runs on a
+ * worker thread. */
 void agent_execute(struct wispd *d, const msgpack_object *exec, msgpack_sbuffer *out);
 /* Packs this agent's status (ring, collector) as a msgpack map. */
 void agent_pack_status(struct wispd *d, msgpack_packer *pk);

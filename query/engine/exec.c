@@ -588,8 +588,8 @@ static const struct table *time_window(struct bridge_run *br, const struct table
 static int bridge_chunk(void *arg, const struct table *rows)
 {
 	struct bridge_run *br = arg;
-	struct table *owned;
-	const struct table *t = time_window(br, rows, &owned);
+	struct table *owned = NULL;
+	const struct table *t = catalog_is_timeseries(br->source->table) ? time_window(br, rows, &owned) : rows;
 	if (!t)
 		return -1;
 	for (int i = 0; i < br->nchain && t->nrows > 0; i++) {

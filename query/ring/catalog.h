@@ -3,6 +3,8 @@
 #ifndef WISP_CATALOG_H
 #define WISP_CATALOG_H
 
+#include <stdbool.h>
+
 #include "../engine/table.h"
 
 /* Columns of stack_samples, in storage order. */
@@ -19,8 +21,29 @@ enum stack_samples_col {
 	SS_NCOLS
 };
 
+/* Columns of ring_stats: one row per table of each agent's ring. */
+enum ring_stats_col {
+	RS_NODE,          /* node             STRING */
+	RS_TABLE,         /* table            STRING  table name */
+	RS_BYTES,         /* bytes            INT     bytes held (rows + interned records) */
+	RS_BUDGET,        /* budget           INT     the ring's byte budget */
+	RS_ROWS,          /* rows             INT     rows a scan yields */
+	RS_SAMPLES,       /* samples          INT     samples held (sum of count) */
+	RS_OLDEST,        /* oldest           TIME */
+	RS_NEWEST,        /* newest           TIME */
+	RS_EVICTED_ROWS,  /* evicted_rows     INT     since start */
+	RS_EVICTED_SAMPLES, /* evicted_samples INT */
+	RS_COMPRESSION,   /* compression      FLOAT   samples x 64 B / bytes */
+	RS_BATCHES,       /* batches          INT */
+	RS_STACKS,        /* stacks           INT     distinct stacks held */
+	RS_THREADS,       /* threads          INT */
+	RS_NCOLS
+};
+
 /* The schema of table `name` (no rows; static storage), or NULL. */
 const struct table *catalog_schema(const char *name);
+/* Does the table have a time_ column to window (column 0)? */
+bool catalog_is_timeseries(const char *name);
 /* "stack_samples, ..." for error messages. */
 const char *catalog_names(void);
 

@@ -940,10 +940,42 @@ out:
 	return rows;
 }
 
+/* ring_stats: one row describing the stack_samples table. */
+static int scan_stats(struct ring *r, int (*chunk)(void *arg, const struct table *rows), void *arg)
+{
+	const struct table *schema = catalog_schema("ring_stats");
+	struct ring_stats st;
+	struct column cols[RS_NCOLS];
+	union {
+		int64_t i;
+		double f;
+		const char *s;
+	} vals[RS_NCOLS];
+	ring_get_stats(r, &st);
+	int64_t ints[RS_NCOLS] = {
+		[RS_BYTES] = (int64_t)st.bytes, [RS_BUDGET] = (int64_t)st.budget, [RS_ROWS] = (int64_t)st.rows,
+		[RS_SAMPLES] = (int64_t)st.samples, [RS_OLDEST] = st.oldest_ns, [RS_NEWEST] = st.newest_ns,
+		[RS_EVICTED_ROWS] = (int64_t)st.evicted_rows, [RS_EVICTED_SAMPLES] = (int64_t)st.evicted_samples,
+		[RS_BATCHES] = (int64_t)st.batches, [RS_STACKS] = (int64_t)st.stacks, [RS_THREADS] = (int64_t)st.threads,
+	};
+	for (int c = 0; c < RS_NCOLS; c++) {
+		cols[c] = (struct column){schema->cols[c].name, schema->cols[c].type, {.p = &vals[c]}};
+		vals[c].i = ints[c];
+	}
+	vals[RS_NODE].s = r->node;
+	vals[RS_TABLE].s = "stack_samples";
+	vals[RS_COMPRESSION].f = st.compression;
+	struct table view = {.name = (char *)"ring_stats", .ncols = RS_NCOLS, .cols = cols, .nrows = 1, .cap = 1,
+			     .borrowed = true};
+	return chunk(arg, &view) < 0 ? -1 : 0;
+}
+
 int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
 	      int (*chunk)(void *arg, const struct table *rows), void *arg)
 {
 	struct ring *r = ring;
+	if (table && strcmp(table, "ring_stats") == 0)
+		return scan_stats(r, chunk, arg);
 	struct ring_batch **pinned = NULL;
 	size_t *visible = NULL, n = 0, cap = 0;
 	struct view v = {.r = r, .t0 = t0, .t1 = t1, .proj = projection_of(flags)};
