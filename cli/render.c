@@ -219,7 +219,9 @@ static void render_csv(FILE *f, struct qctx *q, const struct table *t, bool titl
 }
 
 /* Folded output: the stack column (a stack, or a string column named stack/folded/frames) and a
- * count column (named count/samples, else the last integer column). */
+ * count column (named count/samples, else the last integer column). A table with integer
+ * columns `baseline` and `current` prints both ("stack baseline current"), as flamegraph.pl's
+ * difffolded input. */
 static int render_folded(FILE *f, struct qctx *q, const struct table *t)
 {
 	int sc = -1, cc = -1;
@@ -232,6 +234,13 @@ static int render_folded(FILE *f, struct qctx *q, const struct table *t)
 			sc = c;
 		if (col->type == VT_INT && (!strcmp(col->name, "count") || !strcmp(col->name, "samples")))
 			cc = c;
+	}
+	int bc = table_find(t, "baseline"), kc = table_find(t, "current");
+	if (bc >= 0 && kc >= 0 && t->cols[bc].type == VT_INT && t->cols[kc].type == VT_INT && sc >= 0) {
+		for (size_t r = 0; r < t->nrows; r++)
+			fprintf(f, "%s %" PRId64 " %" PRId64 "\n", cell(q, &t->cols[sc], r, buf, sizeof(buf), false),
+				t->cols[bc].v.i[r], t->cols[kc].v.i[r]);
+		return 0;
 	}
 	for (int c = t->ncols - 1; cc < 0 && c >= 0; c--)
 		if (t->cols[c].type == VT_INT)

@@ -649,6 +649,31 @@ static int eval_folded(struct qctx *q, const struct expr *e, struct column *a, s
 	return 0;
 }
 
+static int eval_in_kernel(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
+{
+	(void)e;
+	if (alloc_out(q, out, VT_BOOL, n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		out->v.b[i] = a[0].v.k[i]->nkernel > 0; /* kernel frames come first: the leaf is one */
+	return 0;
+}
+
+static int eval_kernel_depth(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
+{
+	(void)e;
+	if (alloc_out(q, out, VT_INT, n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		out->v.i[i] = a[0].v.k[i]->nkernel;
+	return 0;
+}
+
+static int rule_stack_bool(struct expr *e, char *err, size_t errlen)
+{
+	return rule_stack_to(e, err, errlen, VT_BOOL);
+}
+
 static int eval_has_function(struct qctx *q, const struct expr *e, struct column *a, size_t n,
 			     struct column *out)
 {
@@ -736,6 +761,8 @@ static const struct func_def functions[] = {
 	{"folded", 1, 1, rule_leaf, eval_folded},
 	{"depth", 1, 1, rule_depth, eval_depth},
 	{"has_function", 2, 2, rule_has_function, eval_has_function},
+	{"in_kernel", 1, 1, rule_stack_bool, eval_in_kernel},
+	{"kernel_depth", 1, 1, rule_depth, eval_kernel_depth},
 	{"bin", 2, 2, rule_bin, eval_bin},
 };
 #define NFUNCTIONS (int)(sizeof(functions) / sizeof(functions[0]))

@@ -102,6 +102,8 @@ function px.leaf(s) return call('leaf', s) end
 function px.folded(s) return call('folded', s) end
 function px.depth(s) return call('depth', s) end
 function px.has_function(s, pattern) return call('has_function', s, pattern) end
+function px.in_kernel(s) return call('in_kernel', s) end
+function px.kernel_depth(s) return call('kernel_depth', s) end
 
 -- Time --------------------------------------------------------------------------------------
 
@@ -139,6 +141,10 @@ local function need_df(v, what)
   if not is_df(v) then fail(what .. ' needs a DataFrame') end
   return v
 end
+
+-- pprof's -focus / -ignore: keep only samples with (without) a frame matching the substring.
+function px.focus(df, pattern) return need_df(df, 'px.focus'):filter(px.has_function(df.stack, pattern)) end
+function px.ignore(df, pattern) return need_df(df, 'px.ignore'):filter(px.not_(px.has_function(df.stack, pattern))) end
 
 local function names_of(list, what)
   if type(list) == 'string' then return {list} end
@@ -297,15 +303,26 @@ end
 function GroupBy.agg(g, spec) return node(C.agg(g.df._id, g.keys, agg_specs(spec))) end
 function DF.agg(df, spec) return node(C.agg(df._id, {}, agg_specs(spec))) end
 
--- df:merge(right, {how = 'inner'|'left', left_on = {...}, right_on = {...}, suffix = '_x'})
--- With no keys it is a cross join (handy to attach a one-row total to every row).
+-- df:merge(right, {how = 'inner'|'left', on = {...} | left_on = {...}, right_on = {...},
+--                   suffix = '_x'})
+-- With no keys it is a cross join (handy to attach a one-row total to every row). With `on`
+-- the keys have the same names on both sides and appear once in the result.
 function DF.merge(df, right, opts)
   need_df(right, 'merge')
   opts = opts or {}
   local on = opts.on and names_of(opts.on, 'merge') or nil
   local lk = on or (opts.left_on and names_of(opts.left_on, 'merge')) or {}
   local rk = on or (opts.right_on and names_of(opts.right_on, 'merge')) or lk
-  return node(C.join(df._id, right._id, opts.how or 'inner', lk, rk, opts.suffix or '_x'))
+  local suffix = opts.suffix or '_x'
+  local out = node(C.join(df._id, right._id, opts.how or 'inner', lk, rk, suffix))
+  if on then
+    local dup = {}
+    for _, k in ipairs(on) do dup[k .. suffix] = true end
+    local keep = {}
+    for _, n in ipairs(out._names) do if not dup[n] then keep[#keep + 1] = n end end
+    out = node(C.project(out._id, keep, keep))
+  end
+  return out
 end
 DF.join = DF.merge
 

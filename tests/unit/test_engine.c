@@ -173,7 +173,8 @@ static void left_join_fills_zero(void **state)
 		"local b = df:filter(df.pid:eq(100)):groupby('pid'):agg{m = px.count()}\n"
 		"px.display(a:merge(b, {how='left', on={'pid'}}):sort('pid'), 'j')\n", NULL, &r, 1);
 	assert_int_equal(t->nrows, 4);
-	assert_int_equal(t->cols[table_find(t, "pid_x")].v.i[0], 100);
+	assert_int_equal(table_find(t, "pid_x"), -1); /* merge{on=...}: one copy of the key */
+	assert_int_equal(t->cols[table_find(t, "pid")].v.i[0], 100);
 	assert_int_equal(t->cols[table_find(t, "m")].v.i[0], t->cols[table_find(t, "n")].v.i[0]);
 	for (size_t i = 1; i < 4; i++)
 		assert_int_equal(t->cols[table_find(t, "m")].v.i[i], 0);

@@ -1,0 +1,51 @@
+-- diff.lua - which functions' CPU share changed most between a baseline window and now
+--
+-- Displays `diff`: function, baseline_percent, current_percent, delta (points; current -
+-- baseline), sorted by the size of the change. Shares are of each window's filtered samples;
+-- --by self (the default) compares leaf time, --by total inclusive time. Functions seen in only
+-- one window count as 0 in the other.
+--
+-- Args: --baseline-start (-10m)  --baseline-end (-5m)  --start (-5m)  --end (now)
+--       --pid N  --comm NAME  --node NAME  --by self|total  --limit (30)
+local args = px.args{
+  baseline_start = {default = '-10m', type = 'time', help = 'baseline window start'},
+  baseline_end = {default = '-5m', type = 'time', help = 'baseline window end'},
+  start = {default = '-5m', type = 'time', help = 'current window start'},
+  ['end'] = {type = 'time', help = 'current window end (default: now)'},
+  pid = {type = 'int', help = 'only this process'},
+  comm = {type = 'string', help = 'only threads with this name'},
+  node = {type = 'string', help = 'only this node'},
+  by = {default = 'self', help = 'self or total'},
+  limit = {default = 30, help = 'rows to show'},
+}
+if args.by ~= 'self' and args.by ~= 'total' then error('--by must be self or total') end
+
+local function window(t0, t1)
+  local df = px.DataFrame{table = 'stack_samples', start_time = t0, end_time = t1}
+  if args.pid then df = df:filter(df.pid:eq(args.pid)) end
+  if args.comm then df = df:filter(df.comm:eq(args.comm)) end
+  if args.node then df = df:filter(df.node:eq(args.node)) end
+  return df
+end
+
+-- Per function: its share (in percent) of the window's samples.
+local function shares(df)
+  local st = df:groupby('stack'):agg{samples = px.sum('count')}
+  local fr = st:frames{name = 'function', leaf = 'leaf'}
+  fr.self = px.select(fr.leaf, fr.samples, 0)
+  local f = fr:groupby('function'):agg{self = px.sum('self'), total = px.sum('samples')}
+  f = f:merge(st:agg{all = px.sum('samples')})
+  f.share = (args.by == 'total' and f.total or f.self) * 100.0 / f.all
+  return f
+end
+
+local base, cur = shares(window(args.baseline_start, args.baseline_end)), shares(window(args.start, args['end']))
+base.baseline_percent, base.current_percent = base.share, 0.0
+cur.baseline_percent, cur.current_percent = 0.0, cur.share
+local cols = {'function', 'baseline_percent', 'current_percent'}
+local d = px.union(base:select(cols), cur:select(cols)):groupby('function'):agg{
+  baseline_percent = px.sum('baseline_percent'), current_percent = px.sum('current_percent')}
+d.delta = d.current_percent - d.baseline_percent
+d.change = px.select(d.delta:ge(0), d.delta, -d.delta)
+d = d:sort{{'change', 'desc'}, 'function'}:head(args.limit)
+px.display(d:select{'function', 'baseline_percent', 'current_percent', 'delta'}, 'diff')

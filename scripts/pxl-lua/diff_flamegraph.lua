@@ -1,0 +1,47 @@
+-- diff_flamegraph.lua - folded stacks with baseline and current sample counts, for differential
+-- flame graphs: `wisp run diff_flamegraph -o folded > diff.folded` prints "stack baseline current"
+-- lines, the input of flamegraph.pl's difffolded mode.
+--
+-- Displays `diff_flamegraph`: stack (comm;root;...;leaf), baseline, current, delta (current -
+-- baseline samples), sorted by the size of the change. --normalize scales the baseline to the
+-- current window's total first, so windows of different lengths compare.
+--
+-- Args: --baseline-start (-10m)  --baseline-end (-5m)  --start (-5m)  --end (now)
+--       --pid N  --comm NAME  --node NAME  --normalize (false)  --limit (10000)
+local args = px.args{
+  baseline_start = {default = '-10m', type = 'time', help = 'baseline window start'},
+  baseline_end = {default = '-5m', type = 'time', help = 'baseline window end'},
+  start = {default = '-5m', type = 'time', help = 'current window start'},
+  ['end'] = {type = 'time', help = 'current window end (default: now)'},
+  pid = {type = 'int', help = 'only this process'},
+  comm = {type = 'string', help = 'only threads with this name'},
+  node = {type = 'string', help = 'only this node'},
+  normalize = {default = false, type = 'bool', help = 'scale the baseline to the current total'},
+  limit = {default = 10000, help = 'stacks to show'},
+}
+
+local function folded(t0, t1)
+  local df = px.DataFrame{table = 'stack_samples', start_time = t0, end_time = t1}
+  if args.pid then df = df:filter(df.pid:eq(args.pid)) end
+  if args.comm then df = df:filter(df.comm:eq(args.comm)) end
+  if args.node then df = df:filter(df.node:eq(args.node)) end
+  local st = df:groupby{'comm', 'stack'}:agg{samples = px.sum('count')}
+  st.folded = px.concat(st.comm, ';', px.folded(st.stack))
+  return st
+end
+
+local base, cur = folded(args.baseline_start, args.baseline_end), folded(args.start, args['end'])
+if args.normalize then
+  local scale = base:agg{b = px.sum('samples')}:merge(cur:agg{c = px.sum('samples')})
+  base = base:merge(scale)
+  base.samples = px.int(px.float(base.samples) * px.float(base.c) / px.float(px.select(base.b:gt(0), base.b, 1)) + 0.5)
+end
+base.baseline, base.current = base.samples, 0
+cur.baseline, cur.current = 0, cur.samples
+local cols = {'folded', 'baseline', 'current'}
+local d = px.union(base:select(cols), cur:select(cols)):groupby('folded'):agg{
+  baseline = px.sum('baseline'), current = px.sum('current')}
+d.delta = d.current - d.baseline
+d.change = px.select(d.delta:ge(0), d.delta, -d.delta)
+d = d:sort{{'change', 'desc'}, 'folded'}:head(args.limit)
+px.display(d:rename{folded = 'stack'}:select{'stack', 'baseline', 'current', 'delta'}, 'diff_flamegraph')

@@ -1,0 +1,26 @@
+-- kernel_vs_user.lua - how much CPU time is spent in the kernel versus in user code, per process
+--
+-- Displays `kernel_vs_user`: node, pid, comm, samples, kernel_samples, user_samples,
+-- kernel_percent (share of the process's samples whose leaf frame is in the kernel).
+--
+-- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (50)
+local args = px.args{
+  start = {default = '-5m', type = 'time', help = 'window start'},
+  ['end'] = {type = 'time', help = 'window end (default: now)'},
+  pid = {type = 'int', help = 'only this process'},
+  comm = {type = 'string', help = 'only threads with this name'},
+  node = {type = 'string', help = 'only this node'},
+  limit = {default = 50, help = 'rows to show'},
+}
+local df = px.DataFrame{table = 'stack_samples', start_time = args.start, end_time = args['end']}
+if args.pid then df = df:filter(df.pid:eq(args.pid)) end
+if args.comm then df = df:filter(df.comm:eq(args.comm)) end
+if args.node then df = df:filter(df.node:eq(args.node)) end
+
+local s = df:groupby{'node', 'pid', 'comm', 'stack'}:agg{samples = px.sum('count')}
+s.kernel = px.select(px.in_kernel(s.stack), s.samples, 0)
+local p = s:groupby{'node', 'pid', 'comm'}:agg{samples = px.sum('samples'), kernel_samples = px.sum('kernel')}
+p.user_samples = p.samples - p.kernel_samples
+p.kernel_percent = p.kernel_samples * 100.0 / p.samples
+p = p:select{'node', 'pid', 'comm', 'samples', 'kernel_samples', 'user_samples', 'kernel_percent'}
+px.display(p:sort{{'samples', 'desc'}, 'node', 'pid', 'comm'}:head(args.limit), 'kernel_vs_user')
