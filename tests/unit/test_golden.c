@@ -1,0 +1,180 @@
+/* test_golden.c - every bundled script on fixed synthetic data, its CSV output compared with the
+ * checked-in tests/golden/NAME.csv. A script without a golden file fails: add one with
+ *   WISP_GOLDEN_UPDATE=1 build/tests/test_golden
+ * and review the diff like any other change. */
+#include "fixture.h"
+#include "render.h"
+#include "ring/synthetic.h"
+
+#include <dirent.h>
+
+#define S0 1800000000LL /* first second of the data: 2027-01-15T08:00:00Z */
+#define SPAN 1800       /* 30 minutes; the profile shifts at 15 */
+
+struct script_args {
+	const char *name;
+	const char *argv[16];
+};
+
+/* Windows in ns since the epoch. */
+#define T0 "1800000000000000000"
+#define TM "1800000900000000000"
+#define T1 "1800001800000000000"
+
+static const struct script_args cases[] = {
+	{"top_functions.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
+	{"flamegraph.lua", {"--start", T0, "--end", T1, "--limit", "30", NULL}},
+	{"processes.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
+	{"threads.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
+	{"containers.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
+	{"node_cpu.lua", {"--start", T0, "--end", T1, "--bin", "5m", NULL}},
+	{"kernel_vs_user.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
+	{"diff.lua", {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--limit", "15", NULL}},
+	{"diff_flamegraph.lua", {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--limit", "20", NULL}},
+	{"ring_stats.lua", {NULL}},
+};
+
+static char shift_fn[64];
+
+static struct ring *golden_ring(void)
+{
+	struct synth_config sc = {4, 99, 400, 12, 40, 11, 1.0, 0, 900};
+	struct ring_config rc = {64u << 20, "golden", 0};
+	struct ring *r = ring_new(&rc);
+	struct synth *s = synth_new(&sc, r);
+	assert_non_null(s);
+	assert_int_equal(synth_fill(s, S0, SPAN), 0);
+	ring_flush(r);
+	snprintf(shift_fn, sizeof(shift_fn), "%s", synth_shift_function(s));
+	synth_free(s);
+	return r;
+}
+
+static void every_script_matches_its_golden(void **state)
+{
+	(void)state;
+	struct ring *r = golden_ring();
+	bool update = getenv("WISP_GOLDEN_UPDATE") != NULL;
+	int failures = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[512], err[512];
+		size_t len;
+		snprintf(path, sizeof(path), "%s/%s", WISP_SCRIPTS_DIR, cases[i].name);
+		char *src = fix_read_file(path, &len);
+		int argc = 0;
+		while (cases[i].argv[argc])
+			argc++;
+		struct script_input in = {cases[i].name, src, len, cases[i].argv, argc, (S0 + SPAN) * 1000000000LL};
+		struct plan *p = NULL;
+		char *log = NULL;
+		if (script_compile(&in, NULL, &p, &log, err, sizeof(err)) < 0)
+			fail_msg("%s: %s", cases[i].name, err);
+		free(log);
+		struct qctx q;
+		qctx_init(&q);
+		q.max_rows = 10000;
+		struct scan_source s = {ring_scan, r};
+		struct table *out[8] = {0};
+		bool trunc[8];
+		if (exec_local(&q, p, &s, out, trunc) < 0)
+			fail_msg("%s: %s", cases[i].name, q.err);
+		char *text = NULL;
+		size_t tlen = 0;
+		FILE *mem = open_memstream(&text, &tlen);
+		render_tables(mem, &q, out, p->ndisplays, OUT_CSV);
+		fclose(mem);
+		char golden[512];
+		snprintf(golden, sizeof(golden), "%s/%.*s.csv", WISP_GOLDEN_DIR, (int)(strlen(cases[i].name) - 4), cases[i].name);
+		if (update) {
+			FILE *g = fopen(golden, "w");
+			assert_non_null(g);
+			fwrite(text, 1, tlen, g);
+			fclose(g);
+			print_message("wrote %s (%zu bytes)\n", golden, tlen);
+		} else {
+			FILE *g = fopen(golden, "r");
+			char *want = NULL;
+			size_t wlen = 0;
+			if (g) {
+				fclose(g);
+				want = fix_read_file(golden, &wlen);
+			}
+			if (!want || wlen != tlen || memcmp(want, text, tlen) != 0) {
+				print_message("%s: output differs from %s (run with WISP_GOLDEN_UPDATE=1 to accept)\n"
+					      "--- got (first 600 bytes):\n%.600s\n", cases[i].name, golden, text);
+				failures++;
+			}
+			free(want);
+		}
+		for (int d = 0; d < p->ndisplays; d++)
+			table_free(out[d]);
+		free(text);
+		plan_free(p);
+		qctx_destroy(&q);
+		free(src);
+	}
+	ring_free(r);
+	assert_int_equal(failures, 0);
+}
+
+/* The profile shifts half-way (a new slow path in the busiest process): diff.lua, comparing the
+ * halves, ranks exactly that function first, with a raised share; so does --by total. */
+static void diff_ranks_the_regression_first(void **state)
+{
+	(void)state;
+	struct ring *r = golden_ring();
+	char path[512], err[512];
+	size_t len;
+	snprintf(path, sizeof(path), "%s/diff.lua", WISP_SCRIPTS_DIR);
+	char *src = fix_read_file(path, &len);
+	static const char *const by[] = {"self", "total"};
+	for (int k = 0; k < 2; k++) {
+		const char *argv[] = {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--by", by[k], NULL};
+		struct script_input in = {"diff.lua", src, len, argv, 10, (S0 + SPAN) * 1000000000LL};
+		struct plan *p = NULL;
+		assert_int_equal(script_compile(&in, NULL, &p, NULL, err, sizeof(err)), 0);
+		struct qctx q;
+		qctx_init(&q);
+		struct scan_source s = {ring_scan, r};
+		struct table *out[1];
+		bool trunc[1];
+		assert_int_equal(exec_local(&q, p, &s, out, trunc), 0);
+		assert_string_equal(out[0]->cols[0].v.s[0], shift_fn);
+		assert_true(out[0]->cols[table_find(out[0], "delta")].v.f[0] > 5.0);
+		table_free(out[0]);
+		plan_free(p);
+		qctx_destroy(&q);
+	}
+	free(src);
+	ring_free(r);
+}
+
+/* A bundled script without a golden case is a test gap: fail until it has one. */
+static void every_bundled_script_has_a_case(void **state)
+{
+	(void)state;
+	DIR *d = opendir(WISP_SCRIPTS_DIR);
+	struct dirent *e;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (l < 5 || strcmp(e->d_name + l - 4, ".lua"))
+			continue;
+		bool found = false;
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) && !found; i++)
+			found = !strcmp(cases[i].name, e->d_name);
+		if (!found)
+			fail_msg("scripts/pxl-lua/%s has no golden case in tests/unit/test_golden.c", e->d_name);
+	}
+	closedir(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_script_matches_its_golden),
+		cmocka_unit_test(every_bundled_script_has_a_case),
+		cmocka_unit_test(diff_ranks_the_regression_first),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
