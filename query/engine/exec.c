@@ -120,7 +120,7 @@ struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct 
 			const char *fr = st->frames[f];
 			bool seen = false; /* recursion: count each function once per stack */
 			for (size_t j = first; j < k && !seen; j++)
-				seen = names[j] == fr || strcmp(names[j], fr) == 0;
+				seen = names[j] == fr; /* one stack's frames share one intern table */
 			if (seen)
 				continue;
 			sel[k] = (uint32_t)i;
@@ -309,6 +309,8 @@ struct agg_run {
 	size_t hcap;           /* hashes allocated */
 	int in_key[64];        /* input column of each key (update) */
 	int in_arg[256];       /* input column of each aggregate's argument (update), -1 for count */
+	const char *last_str[64]; /* per key: last string hashed and its hash (key_hash) */
+	uint64_t last_hash[64];
 };
 
 struct agg_run *agg_run_new(struct qctx *q, const struct plan *p, const struct plan_node *n)
@@ -371,13 +373,26 @@ static void set_value(struct column *d, size_t di, const struct column *s, size_
 	memcpy((char *)d->v.p + di * w, (char *)s->v.p + si * w, w);
 }
 
+/* Hash of value r of column c; string hashes are memoized per key column (rows repeat the same
+ * string pointer, and hashing means reading the whole string). */
+static inline uint64_t key_hash(struct agg_run *a, int k, const struct column *c, size_t r)
+{
+	if (c->type != VT_STRING)
+		return value_hash(c->type, &c->v, r);
+	if (c->v.s[r] != a->last_str[k]) {
+		a->last_str[k] = c->v.s[r];
+		a->last_hash[k] = value_hash(c->type, &c->v, r);
+	}
+	return a->last_hash[k];
+}
+
 /* Group of row r of `rows` (key columns at kc[]), created when new; -1 on error. */
 static long agg_group(struct agg_run *a, const struct table *rows, const int *kc, size_t r, bool *created)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL;
 	for (int k = 0; k < a->nkeys; k++) {
 		const struct column *c = &rows->cols[kc[k]];
-		h = (h ^ value_hash(c->type, &c->v, r)) * 0x100000001b3ULL;
+		h = (h ^ key_hash(a, k, c, r)) * 0x100000001b3ULL;
 	}
 	struct table *g = a->groups;
 	size_t mask = a->icap - 1, j = h & mask;

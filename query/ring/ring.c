@@ -17,6 +17,7 @@
 #include "intern.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
 #include <zstd.h>
 
 /* ---- batches ------------------------------------------------------------------------------- */
@@ -143,10 +144,13 @@ static void batch_free(struct ring *r, struct ring_batch *b)
 		free(b->chunks[c]);
 	free(b->stacks.ids);
 	free(b->threads.ids);
-	/* A sealed batch's streams live in its own block. */
-	if (b->successor)
-		batch_unpin(r, b->successor);
-	free(b);
+	struct ring_batch *successor = b->successor;
+	if (b->block_bytes)
+		munmap(b, b->block_bytes); /* a sealed batch: its streams live in the same mapping */
+	else
+		free(b);
+	if (successor)
+		batch_unpin(r, successor);
 }
 
 static void batch_unpin(struct ring *r, struct ring_batch *b)
@@ -191,10 +195,6 @@ int ring_batch_take_refs(struct ring *r, struct ring_batch *b)
 
 struct ring *ring_new(const struct ring_config *cfg)
 {
-	/* Sealed batches are single blocks of ~100-300 KB that live for hours and die in order:
-	 * mmap them (a fixed threshold; glibc's adaptive one drifts up to 32 MB) so freeing one
-	 * returns exactly its pages instead of leaving holes in the heap. */
-	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	struct ring *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
@@ -483,19 +483,22 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 	    ring_compress(&zp, &s->zpts_len, secs.p, secs.len) < 0 ||
 	    ring_compress(&zr, &s->zroll_len, roll.p, roll.len) < 0)
 		goto fail;
-	/* One exact-size block for the batch and its streams: a ring that evicts and seals all day
-	 * long then leaves few holes in the heap (RSS stays near the budget). */
-	struct ring_batch *blk = malloc(sizeof(*s) + s->zhdr_len + s->zpts_len + s->zroll_len);
-	if (!blk)
+	/* One block for the batch and its streams, mapped on its own: a ring that seals and evicts
+	 * all day long then returns exactly a batch's pages when it goes, instead of leaving holes
+	 * in the heap (RSS stays near the budget). */
+	size_t block = (sizeof(*s) + s->zhdr_len + s->zpts_len + s->zroll_len + 4095) & ~(size_t)4095;
+	struct ring_batch *blk = mmap(NULL, block, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (blk == MAP_FAILED)
 		goto fail;
 	*blk = *s;
 	free(s);
 	s = blk;
+	s->block_bytes = block;
 	char *p = (char *)(s + 1);
 	s->zhdr = memcpy(p, zh, s->zhdr_len);
 	s->zpts = memcpy(p + s->zhdr_len, zp, s->zpts_len);
 	s->zroll = memcpy(p + s->zhdr_len + s->zpts_len, zr, s->zroll_len);
-	s->bytes = sizeof(*s) + s->zhdr_len + s->zpts_len + s->zroll_len;
+	s->bytes = block;
 	free(zh);
 	free(zp);
 	free(zr);

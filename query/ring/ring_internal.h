@@ -46,6 +46,7 @@ struct ring_batch {
 	int64_t base_sec;
 	uint32_t nseries;
 	uint32_t nstacks, nthreads; /* distinct stacks and threads (rollup entries) */
+	size_t block_bytes;         /* sealed: size of the mapping holding the batch and streams */
 	size_t hdr_len, pts_len, roll_len; /* uncompressed sizes */
 	void *zhdr, *zpts, *zroll;
 	size_t zhdr_len, zpts_len, zroll_len;
