@@ -42,7 +42,19 @@ struct client {
 	int port;
 	const char *url;
 	const char *dir;          /* snapshot: where files go */
+	lws_sorted_usec_list_t deadline; /* wakes the service loop when the answer is late */
+	double timeout_s;
 };
+
+static void deadline_cb(lws_sorted_usec_list_t *sul)
+{
+	struct client *cl = lws_container_of(sul, struct client, deadline);
+	if (!cl->done) {
+		fprintf(stderr, "wisp: no answer from %s within %.0f s\n", cl->url, cl->timeout_s);
+		cl->done = true;
+		cl->exit_code = 2;
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -348,15 +360,12 @@ static int exchange(struct client *cl, double timeout_s)
 		cl->done = true;
 		cl->exit_code = 2;
 	}
-	int64_t deadline = mono_now_ns() + (int64_t)(timeout_s * 1e9);
-	while (!cl->done) {
-		lws_service(ctx, 0);
-		if (mono_now_ns() > deadline) {
-			fprintf(stderr, "wisp: no answer from %s within %.0f s\n", cl->url, timeout_s);
-			cl->exit_code = 2;
+	cl->timeout_s = timeout_s;
+	lws_sul_schedule(ctx, 0, &cl->deadline, deadline_cb, (lws_usec_t)(timeout_s * LWS_US_PER_SEC));
+	while (!cl->done)
+		if (lws_service(ctx, 0) < 0)
 			break;
-		}
-	}
+	lws_sul_cancel(&cl->deadline);
 	lws_context_destroy(ctx);
 	ws_peer_clear(&cl->peer);
 	return cl->exit_code;

@@ -363,7 +363,7 @@ static void compile_run(void *arg)
 	struct script_input in = {q->name, q->script, q->script_len, (const char *const *)q->argv, q->argc,
 				  q->now_ns};
 	struct script_limits lim = SCRIPT_DEFAULT_LIMITS;
-	if (script_compile(&in, &lim, &q->plan, &q->log, q->err, sizeof(q->err)) == 0) {
+	if (script_compile_isolated(&in, &lim, &q->plan, &q->log, q->err, sizeof(q->err)) == 0) {
 		if (plan_split(q->plan) < 0) {
 			snprintf(q->err, sizeof(q->err), "out of memory");
 		} else {

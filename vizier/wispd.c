@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d.started_ns = mono_now_ns();
 	d.inbox = inbox_new();
-	d.jobs = jobs_new(2);
+	d.jobs = jobs_new(4); /* mostly waiting: on script processes, scans, merges */
 	if (!d.inbox || !d.jobs) {
 		fprintf(stderr, "wispd: out of memory\n");
 		goto out;

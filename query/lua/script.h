@@ -35,6 +35,12 @@ struct script_input {
 int script_compile(const struct script_input *in, const struct script_limits *lim, struct plan **out,
 		   char **log, char *err, size_t errlen);
 
+/* The same, run in a forked child that is killed at the deadline: for the daemon, where a
+ * script must never hang a thread (C-level loops such as pattern-matching bombs ignore Lua's
+ * hook) or crash the process. */
+int script_compile_isolated(const struct script_input *in, const struct script_limits *lim, struct plan **out,
+			    char **log, char *err, size_t errlen);
+
 /* Time strings: "-5m", "-30s", "-2h", "-1d", "-250ms", "now", "2026-11-22T10:00:00Z", or an
  * integer of ns since the epoch. Relative times are relative to now_ns. 0 or -1. */
 int parse_time(const char *s, int64_t now_ns, int64_t *out);
