@@ -731,9 +731,62 @@ static int columns_read(const struct bridge_run *br, const struct plan_bridge *b
 	return mask ? mask : 1 << table_find(src, "count");
 }
 
+/* A pushed-down second aggregation: finish the earlier AGG locally (it is additive, so this
+ * agent's share of it is exact), run the operators between the two, then build agg2's partial
+ * state from that. */
+static int exec_bridge_through(struct qctx *q, const struct plan *p, const struct plan_bridge *b,
+			       const struct scan_source *src, struct table **out)
+{
+	const struct plan_node *agg2 = p->nodes[b->node], *ops[64];
+	int nops = 0;
+	struct plan_bridge first = {b->through, BRIDGE_PARTIAL, -1, -1};
+	struct table *t = NULL, *states = NULL;
+	struct agg_run *a1 = NULL, *a2 = NULL;
+	int rc = -1;
+	*out = NULL;
+	for (const struct plan_node *n = p->nodes[agg2->inputs[0]]; n->id != b->through; n = p->nodes[n->inputs[0]]) {
+		if (nops == 64)
+			return qctx_fail(q, "internal: chain too long");
+		ops[nops++] = n;
+	}
+	/* Several pushed aggregations often share one first aggregation (top_functions: by function
+	 * and the grand total): compute its local partial once per query. */
+	if (q->partial_node == b->through) {
+		states = q->partial;
+		q->partial = NULL;
+	} else if (exec_bridge(q, p, &first, src, &states) < 0) {
+		goto done;
+	}
+	if (!(a1 = agg_run_new(q, p, p->nodes[b->through])) || agg_run_merge(a1, states) < 0 ||
+	    !(t = agg_run_finalize(a1)))
+		goto done;
+	table_free(q->partial);
+	q->partial = states; /* keep it for the next bridge through the same AGG */
+	q->partial_node = b->through;
+	states = NULL;
+	for (int i = nops - 1; i >= 0; i--) {
+		struct table *next = apply_streaming(q, ops[i], t);
+		table_free(t);
+		if (!(t = next))
+			goto done;
+	}
+	if (!(a2 = agg_run_new(q, p, agg2)) || agg_run_update(a2, t) < 0)
+		goto done;
+	*out = agg_run_states(a2);
+	rc = 0;
+done:
+	table_free(t);
+	table_free(states);
+	agg_run_free(a1);
+	agg_run_free(a2);
+	return rc;
+}
+
 int exec_bridge(struct qctx *q, const struct plan *p, const struct plan_bridge *b,
 		const struct scan_source *src, struct table **out)
 {
+	if (b->kind == BRIDGE_PARTIAL && b->through >= 0)
+		return exec_bridge_through(q, p, b, src, out);
 	struct bridge_run br = {.q = q, .p = p, .limit = b->limit};
 	const struct plan_node *n = p->nodes[b->node];
 	int rc = -1;
@@ -833,7 +886,7 @@ static struct table *finish_node(struct qctx *q, const struct plan *p, struct ta
 			return NULL;
 		}
 		res = union_tables(q, n->schema, inputs[b], nagents);
-	} else if (n->kind == N_AGG && p->agent_side[n->inputs[0]]) {
+	} else if (n->kind == N_AGG && bridge_index(p, id, BRIDGE_PARTIAL) >= 0) {
 		int b = bridge_index(p, id, BRIDGE_PARTIAL);
 		struct agg_run *a = b >= 0 ? agg_run_new(q, p, n) : NULL;
 		if (b < 0 && !qctx_failed(q))

@@ -14,7 +14,11 @@
  * Distribution (plan_split): SOURCE and the streaming operators after it (FILTER, MAP, PROJECT,
  * FRAMES) run on every agent. Where a coordinator-side operator reads agent-side data, the plan
  * has a bridge: an AGG there runs as partial aggregation on agents and merge + finalize on the
- * coordinator; any other operator receives the union of the agents' rows. */
+ * coordinator; any other operator receives the union of the agents' rows. One more push-down: an
+ * AGG2 fed (through streaming operators) by an AGG1 whose aggregates are sums/counts, where
+ * AGG2 groups by columns that depend only on AGG1's keys and only sums values linear in AGG1's
+ * sums, runs on the agents too (over their local AGG1), and its partials merge exactly. This is
+ * what lets "samples by stack -> frames -> sum by function" ship functions, not stacks. */
 #ifndef WISP_PLAN_H
 #define WISP_PLAN_H
 
@@ -78,6 +82,8 @@ struct plan_bridge {
 	int node;           /* ROWS: agent-side node whose rows cross; PARTIAL: the AGG node */
 	enum bridge_kind kind;
 	int64_t limit;      /* ROWS: agents may stop after this many rows (-1 = all) */
+	int through;        /* PARTIAL: -1, or an earlier AGG the agent finishes locally first (see
+			     * plan_split: a second aggregation that only re-sums the first one's sums) */
 };
 
 struct plan *plan_new(void);

@@ -1,6 +1,7 @@
 /* qctx.c - per-query limits, errors and arena (see qctx.h). */
 #include "qctx.h"
 #include "../ring/intern.h"
+#include "table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ void qctx_init(struct qctx *q)
 {
 	memset(q, 0, sizeof(*q));
 	q->node = "";
+	q->partial_node = -1;
 }
 
 void folded_cache_free(struct folded_cache *fc); /* expr.c */
@@ -31,6 +33,8 @@ void qctx_destroy(struct qctx *q)
 	}
 	intern_free(q->intern);
 	folded_cache_free(q->folded);
+	table_free(q->partial);
+	q->partial = NULL;
 	q->chunks = NULL;
 	q->intern = NULL;
 	q->folded = NULL;

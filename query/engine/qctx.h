@@ -20,6 +20,8 @@ struct qctx {
 	size_t max_rows;            /* result rows per displayed table (0 = unlimited) */
 	const char *node;           /* this process's node name (the source's `node` column) */
 	struct folded_cache *folded;/* stack -> folded string memo */
+	int partial_node;           /* exec_bridge_through: the AGG whose local partial is cached */
+	struct table *partial;      /* ... and that partial (owned), or NULL */
 	char err[512];              /* first error, "" when none */
 };
 

@@ -126,7 +126,7 @@ static void random_script(struct gen *g)
 	else
 		emit(g, "local g = df:agg{%s}\n", agg);
 	/* Coordinator-side work after the merge. */
-	switch (pick(5)) {
+	switch (pick(6)) {
 	case 0:
 		emit(g, "g = g:merge(g:agg{total_groups = px.count()})\n");
 		break;
@@ -144,6 +144,13 @@ static void random_script(struct gen *g)
 			emit(g, "g = g:filter(g.n:gt(1))\n");
 		break;
 	default:
+		/* A second aggregation of the first one's sums: pushed down to the agents. */
+		if ((used & 2) && nchosen) {
+			emit(g, "g.w = px.select(g.%s:ne(%s), g.s * 2, 0)\n", chosen[0],
+			     !strcmp(chosen[0], "cpu") || !strcmp(chosen[0], "pid") || !strcmp(chosen[0], "b") ? "1" : "'x'");
+			emit(g, "g = g:groupby{'%s'}:agg{s2 = px.sum('s'), w = px.sum('w'), k = px.max('%s')}\n",
+			     chosen[0], chosen[0]);
+		}
 		break;
 	}
 	emit(g, "px.display(g:sort(g:columns()), 'out')\n");
