@@ -269,8 +269,9 @@ function DF.groupby(df, keys)
 end
 
 -- Aggregates: px.count(), px.sum('col'), ... or PxL-style {'col', px.sum}.
+-- px.count_distinct('col') is exact: distinct (keys, col) pairs first, then a count per key.
 local Agg = {}
-for _, fn in ipairs{'count', 'sum', 'min', 'max', 'mean', 'any'} do
+for _, fn in ipairs{'count', 'sum', 'min', 'max', 'mean', 'any', 'count_distinct'} do
   px[fn] = function(column)
     if is_expr(column) and column.k == 'col' then column = column.name end
     return setmetatable({fn = fn, arg = column}, Agg)
@@ -300,8 +301,26 @@ local function agg_specs(spec)
   return specs
 end
 
-function GroupBy.agg(g, spec) return node(C.agg(g.df._id, g.keys, agg_specs(spec))) end
-function DF.agg(df, spec) return node(C.agg(df._id, {}, agg_specs(spec))) end
+local function aggregate(df, keys, spec)
+  local plain, distinct = {}, {}
+  for _, s in ipairs(agg_specs(spec)) do
+    if s[2] == 'count_distinct' then distinct[#distinct + 1] = s else plain[#plain + 1] = s end
+  end
+  local out
+  if #plain > 0 or (#keys > 0 and #distinct == 0) then out = node(C.agg(df._id, keys, plain)) end
+  for _, s in ipairs(distinct) do
+    local pair = table.move(keys, 1, #keys, 1, {})
+    local seen = false
+    for _, k in ipairs(keys) do seen = seen or k == s[3] end
+    if not seen then pair[#pair + 1] = s[3] end
+    local d = node(C.agg(node(C.agg(df._id, pair, {}))._id, keys, {{s[1], 'count'}}))
+    out = out and out:merge(d, #keys > 0 and {on = keys} or nil) or d
+  end
+  return out
+end
+
+function GroupBy.agg(g, spec) return aggregate(g.df, g.keys, spec) end
+function DF.agg(df, spec) return aggregate(df, {}, spec) end
 
 -- df:merge(right, {how = 'inner'|'left', on = {...} | left_on = {...}, right_on = {...},
 --                   suffix = '_x'})
