@@ -64,7 +64,10 @@ for _ in $(seq 600); do held_ok "$url" 8 && break; sleep 0.2; done
 sleep 2 # let the agents' ingest threads settle
 echo "engine_fanout_8_agents_ms $(median_ms 7 "$WISP" -c "$url" run top_functions -- --start -1h) ms"
 
-# 3. In-process, and DuckDB on the same hour.
+# 3. In-process, and DuckDB on the same hour (daemons stopped first: they generate in real time).
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
 "$BUILD_DIR/tests/engine_bench" --export "$tmp" | tee "$tmp/inproc.txt"
 node "$here/duckdb_top_functions.mjs" "$tmp" | tee "$tmp/duck.txt"
 w=$(awk '$1 == "engine_top_functions_1h_inproc_ms" {print $2}' "$tmp/inproc.txt")
