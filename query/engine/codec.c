@@ -526,7 +526,7 @@ static struct expr *unpack_expr_raw(const msgpack_object *o, int depth, char *er
 /* ---- plans ---------------------------------------------------------------------------------- */
 
 static const char *const kind_names[] = {"source", "filter", "map", "project", "frames", "agg",
-					 "sort", "head", "union", "join"};
+					 "sort", "head", "union", "join", "quantiles"};
 
 static void pack_strv(msgpack_packer *pk, int n, char *const *v)
 {
@@ -554,6 +554,7 @@ int codec_pack_plan(msgpack_packer *pk, const struct plan *p)
 		case N_HEAD: nfields += 1; break;
 		case N_UNION: break;
 		case N_JOIN: nfields += 4; break;
+		case N_QUANTILES: nfields += 4; break;
 		}
 		msgpack_pack_map(pk, nfields);
 		mp_pack_str(pk, "k");
@@ -620,6 +621,12 @@ int codec_pack_plan(msgpack_packer *pk, const struct plan *p)
 			mp_pack_str(pk, "left_on"); pack_strv(pk, n->nexprs, n->names);
 			mp_pack_str(pk, "right_on"); pack_strv(pk, n->nexprs, n->right_keys);
 			mp_pack_str(pk, "suffix"); mp_pack_str(pk, n->suffix);
+			break;
+		case N_QUANTILES:
+			mp_pack_str(pk, "keys"); pack_strv(pk, n->nexprs, n->names);
+			mp_pack_str(pk, "bucket"); mp_pack_str(pk, n->qbucket);
+			mp_pack_str(pk, "weight"); mp_pack_str(pk, n->qweight);
+			mp_pack_str(pk, "out"); mp_pack_str(pk, n->qout);
 			break;
 		}
 	}
@@ -777,6 +784,16 @@ static int unpack_node(struct plan *p, const msgpack_object *o, char *err, size_
 				       (const char *const *)lk, (const char *const *)rk, s1, err, errlen);
 		free(lk);
 		free(rk);
+		if (!ok)
+			goto malformed;
+	} else if (!strcmp(kind, "quantiles")) {
+		int nk = 0;
+		char **keys = read_strv(mp_get(o, "keys"), &nk);
+		bool ok = keys && mp_str(mp_get(o, "bucket"), s1, sizeof(s1)) && mp_str(mp_get(o, "weight"), s2, sizeof(s2)) &&
+			  mp_str(mp_get(o, "out"), s3, sizeof(s3));
+		if (ok)
+			id = plan_quantiles(p, (int)ins[0], nk, (const char *const *)keys, s1, s2, s3, err, errlen);
+		free(keys);
 		if (!ok)
 			goto malformed;
 	} else if (!strcmp(kind, "union")) {

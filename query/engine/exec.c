@@ -295,6 +295,63 @@ done:
 	return out;
 }
 
+static void set_value(struct column *d, size_t di, const struct column *s, size_t si);
+
+/* Quantiles from a histogram: rows (keys, bucket, weight) sorted by keys then bucket; per key
+ * group, the q-quantile is the first bucket whose cumulative weight reaches q x the total. */
+struct table *op_quantiles(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	struct sort_ctx s = {.t = in, .nkeys = n->nexprs + 1};
+	for (int k = 0; k < n->nexprs; k++)
+		s.cols[k] = table_find(in, n->names[k]);
+	s.cols[n->nexprs] = table_find(in, n->qbucket);
+	int wc = table_find(in, n->qweight);
+	uint32_t *perm = malloc((in->nrows ? in->nrows : 1) * sizeof(*perm));
+	struct table *out = table_sized(q, n->schema, in->nrows);
+	if (!perm || !out) {
+		free(perm);
+		table_free(out);
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < in->nrows; i++)
+		perm[i] = (uint32_t)i;
+	qsort_r(perm, in->nrows, sizeof(*perm), sort_cmp, &s);
+	static const double qs[3] = {0.5, 0.9, 0.99};
+	const int64_t *bucket = in->cols[s.cols[n->nexprs]].v.i, *w = in->cols[wc].v.i;
+	for (size_t i = 0; i < in->nrows;) {
+		size_t j = i;
+		int64_t total = 0;
+		for (; j < in->nrows; j++) {
+			bool same = true;
+			for (int k = 0; k < n->nexprs && same; k++) {
+				const struct column *c = &in->cols[s.cols[k]];
+				same = value_eq(c->type, &c->v, perm[i], &c->v, perm[j]);
+			}
+			if (!same)
+				break;
+			total += w[perm[j]] > 0 ? w[perm[j]] : 0;
+		}
+		size_t r = out->nrows++;
+		for (int k = 0; k < n->nexprs; k++)
+			set_value(&out->cols[k], r, &in->cols[s.cols[k]], perm[i]);
+		for (int qi = 0; qi < 3; qi++) {
+			double need = qs[qi] * (double)total;
+			int64_t cum = 0, key = 0;
+			for (size_t x = i; x < j; x++) {
+				cum += w[perm[x]] > 0 ? w[perm[x]] : 0;
+				key = bucket[perm[x]];
+				if ((double)cum >= need)
+					break;
+			}
+			out->cols[n->nexprs + qi].v.f[r] = quantile_value(key);
+		}
+		i = j;
+	}
+	free(perm);
+	return out;
+}
+
 /* ---- hash aggregation --------------------------------------------------------------------- */
 
 struct agg_run {
@@ -917,6 +974,7 @@ static struct table *finish_node(struct qctx *q, const struct plan *p, struct ta
 		}
 		case N_SORT: res = op_sort(q, n, in[0]); break;
 		case N_JOIN: res = op_join(q, n, in[0], in[1]); break;
+		case N_QUANTILES: res = op_quantiles(q, n, in[0]); break;
 		case N_HEAD: res = op_head(q, n, in[0]); break;
 		case N_UNION: {
 			struct table *ins[n->ninputs];

@@ -50,6 +50,7 @@ struct table *op_project(struct qctx *q, const struct plan_node *n, const struct
 struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct table *in);
 struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct table *in);
 struct table *op_head(struct qctx *q, const struct plan_node *n, const struct table *in);
+struct table *op_quantiles(struct qctx *q, const struct plan_node *n, const struct table *in);
 struct table *op_join(struct qctx *q, const struct plan_node *n, const struct table *left,
 		      const struct table *right);
 

@@ -696,6 +696,18 @@ static int eval_has_function(struct qctx *q, const struct expr *e, struct column
 	return 0;
 }
 
+static int eval_qbucket(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
+{
+	(void)e;
+	if (alloc_out(q, out, VT_INT, n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		double x = a[0].type == VT_FLOAT ? a[0].v.f[i] : a[0].type == VT_BOOL ? a[0].v.b[i] : (double)a[0].v.i[i];
+		out->v.i[i] = quantile_bucket(x);
+	}
+	return 0;
+}
+
 static int eval_bin(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
 {
 	if (alloc_out(q, out, VT_TIME, n) < 0)
@@ -764,6 +776,7 @@ static const struct func_def functions[] = {
 	{"in_kernel", 1, 1, rule_stack_bool, eval_in_kernel},
 	{"kernel_depth", 1, 1, rule_depth, eval_kernel_depth},
 	{"bin", 2, 2, rule_bin, eval_bin},
+	{"qbucket", 1, 1, rule_to_int, eval_qbucket},
 };
 #define NFUNCTIONS (int)(sizeof(functions) / sizeof(functions[0]))
 
@@ -901,6 +914,44 @@ void expr_format(const struct expr *e, char *buf, size_t len)
 		if (used < len)
 			snprintf(buf + used, len - used, ")");
 	}
+}
+
+/* ---- quantile sketch buckets ------------------------------------------------------------------ */
+
+/* Log buckets of ratio GAMMA = (1 + A) / (1 - A), A = QUANTILE_ERROR: every value in bucket k
+ * (GAMMA^(k-1), GAMMA^k] is within relative error A of the bucket's representative
+ * 2 GAMMA^k / (GAMMA + 1). Keys: 0 for zero (and NaN), OFFSET + k for x > 0, -(OFFSET + k) for
+ * x < 0, so keys sort in value order. */
+#define QB_OFFSET 100000
+static double qb_log_gamma(void)
+{
+	static double lg;
+	if (!lg)
+		lg = log((1.0 + QUANTILE_ERROR) / (1.0 - QUANTILE_ERROR));
+	return lg;
+}
+
+int64_t quantile_bucket(double x)
+{
+	if (!(x == x) || x == 0)
+		return 0;
+	double ax = fabs(x);
+	int64_t k = (int64_t)ceil(log(ax) / qb_log_gamma());
+	if (k < -QB_OFFSET + 1)
+		k = -QB_OFFSET + 1;
+	if (k > QB_OFFSET * 10)
+		k = QB_OFFSET * 10;
+	return x > 0 ? QB_OFFSET + k : -(QB_OFFSET + k);
+}
+
+double quantile_value(int64_t key)
+{
+	if (key == 0)
+		return 0;
+	double g = exp(qb_log_gamma());
+	int64_t k = (key > 0 ? key : -key) - QB_OFFSET;
+	double v = 2.0 * pow(g, (double)k) / (g + 1.0);
+	return key > 0 ? v : -v;
 }
 
 /* ---- folded stacks ---------------------------------------------------------------------- */

@@ -52,6 +52,12 @@ void expr_format(const struct expr *e, char *buf, size_t len);
 /* Is `name` a known function? (For the Lua API's early errors.) */
 bool expr_function_exists(const char *name);
 
+/* Quantile sketch (see px.quantiles): the bucket key of x, and the value a key stands for. A
+ * quantile read from merged bucket counts is within QUANTILE_ERROR (relative) of the true one. */
+#define QUANTILE_ERROR 0.01
+int64_t quantile_bucket(double x);
+double quantile_value(int64_t key);
+
 /* The folded form "root;...;leaf" of a stack (kernel frames suffixed "_[k]"), memoized per
  * stack in the query arena. NULL on error (in q). */
 const char *stack_folded(struct qctx *q, const struct stack *st);

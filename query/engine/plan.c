@@ -57,6 +57,9 @@ static void node_free(struct plan_node *n)
 	free(n->aggs);
 	free_strv(n->right_keys, n->nexprs);
 	free(n->suffix);
+	free(n->qbucket);
+	free(n->qweight);
+	free(n->qout);
 	free(n->stack_col);
 	free(n->frame_col);
 	free(n->leaf_col);
@@ -489,6 +492,39 @@ int plan_join(struct plan *p, int left, int right, enum join_kind how, int nkeys
 		if (table_add_column(n->schema, name, r->cols[c].type) < 0)
 			return oom(p, err, errlen);
 	}
+	return n->id;
+}
+
+int plan_quantiles(struct plan *p, int in, int nkeys, const char *const *keys, const char *bucket,
+		   const char *weight, const char *out, char *err, size_t errlen)
+{
+	struct plan_node *n = add_node(p, N_QUANTILES, 1, &in, err, errlen);
+	if (!n)
+		return -1;
+	const struct table *s = in_schema(p, n, 0);
+	int bc = table_find(s, bucket), wc = table_find(s, weight);
+	if (bc < 0 || wc < 0 || s->cols[bc].type != VT_INT || s->cols[wc].type != VT_INT || nkeys > 64)
+		return fail_drop(p, err, errlen, "quantiles: needs int bucket and weight columns");
+	const char *names[70];
+	enum vtype types[70];
+	for (int i = 0; i < nkeys; i++) {
+		int c = table_find(s, keys[i]);
+		if (c < 0)
+			return fail_drop(p, err, errlen, "quantiles: unknown key column");
+		names[i] = keys[i];
+		types[i] = s->cols[c].type;
+	}
+	char qn[3][300];
+	static const char *const sfx[3] = {"_p50", "_p90", "_p99"};
+	for (int k = 0; k < 3; k++) {
+		snprintf(qn[k], sizeof(qn[k]), "%s%s", out, sfx[k]);
+		names[nkeys + k] = qn[k];
+		types[nkeys + k] = VT_FLOAT;
+	}
+	n->nexprs = nkeys;
+	if (!(n->names = strv_dup(nkeys, keys)) || !(n->qbucket = strdup(bucket)) || !(n->qweight = strdup(weight)) ||
+	    !(n->qout = strdup(out)) || !(n->schema = table_new(nkeys + 3, names, types)))
+		return oom(p, err, errlen);
 	return n->id;
 }
 

@@ -10,6 +10,7 @@
  *   AGG     group by key columns and aggregate (count, sum, min, max, mean, any)
  *   SORT    order by columns; HEAD: first n rows; UNION: rows of several inputs
  *   JOIN    inner or left hash join of two inputs on key columns (no keys: cross join)
+ *   QUANTILES  p50/p90/p99 per key group from a (keys, bucket, weight) histogram (px.quantiles)
  *
  * Distribution (plan_split): SOURCE and the streaming operators after it (FILTER, MAP, PROJECT,
  * FRAMES) run on every agent. Where a coordinator-side operator reads agent-side data, the plan
@@ -25,7 +26,8 @@
 #include "expr.h"
 #include "table.h"
 
-enum node_kind { N_SOURCE, N_FILTER, N_MAP, N_PROJECT, N_FRAMES, N_AGG, N_SORT, N_HEAD, N_UNION, N_JOIN };
+enum node_kind { N_SOURCE, N_FILTER, N_MAP, N_PROJECT, N_FRAMES, N_AGG, N_SORT, N_HEAD, N_UNION, N_JOIN,
+		 N_QUANTILES };
 enum join_kind { JOIN_INNER, JOIN_LEFT };
 enum agg_fn { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_MEAN, AGG_ANY, AGG_FN_COUNT_ };
 
@@ -58,6 +60,7 @@ struct plan_node {
 	enum join_kind how;    /* JOIN */
 	char **right_keys;     /* JOIN: keys of input 1 (names holds input 0's); nexprs of each */
 	char *suffix;          /* JOIN: appended to right columns whose names clash */
+	char *qbucket, *qweight, *qout; /* QUANTILES: bucket and weight columns, output prefix */
 };
 
 struct plan_display {
@@ -108,6 +111,8 @@ int plan_union(struct plan *p, int n, const int *ins, char *err, size_t errlen);
 int plan_join(struct plan *p, int left, int right, enum join_kind how, int nkeys,
 	      const char *const *left_keys, const char *const *right_keys, const char *suffix, char *err,
 	      size_t errlen);
+int plan_quantiles(struct plan *p, int in, int nkeys, const char *const *keys, const char *bucket,
+		   const char *weight, const char *out, char *err, size_t errlen);
 int plan_display(struct plan *p, int node, const char *name, char *err, size_t errlen);
 void plan_set_line(struct plan *p, int node, int line);
 

@@ -271,12 +271,14 @@ end
 -- Aggregates: px.count(), px.sum('col'), ... or PxL-style {'col', px.sum}.
 -- px.count_distinct('col') is exact: distinct (keys, col) pairs first, then a count per key.
 local Agg = {}
-for _, fn in ipairs{'count', 'sum', 'min', 'max', 'mean', 'any', 'count_distinct'} do
-  px[fn] = function(column)
+for _, fn in ipairs{'count', 'sum', 'min', 'max', 'mean', 'any', 'count_distinct', 'quantiles'} do
+  px[fn] = function(column, weight)
     if is_expr(column) and column.k == 'col' then column = column.name end
-    return setmetatable({fn = fn, arg = column}, Agg)
+    if is_expr(weight) and weight.k == 'col' then weight = weight.name end
+    return setmetatable({fn = fn, arg = column, weight = weight}, Agg)
   end
 end
+function px.qbucket(x) return call('qbucket', x) end
 
 local function agg_specs(spec)
   if type(spec) ~= 'table' then fail('agg{out = px.sum("col"), ...} needs a table') end
@@ -296,18 +298,38 @@ local function agg_specs(spec)
     end
     if getmetatable(a) ~= Agg then fail('agg: ' .. out .. ' must be px.count(), px.sum("col"), ...') end
     if a.fn ~= 'count' and type(a.arg) ~= 'string' then fail('px.' .. a.fn .. ' needs a column name') end
-    specs[i] = {out, a.fn, a.arg}
+    specs[i] = {out, a.fn, a.arg, a.weight}
   end
   return specs
 end
 
+-- px.quantiles('col'[, 'weight']): p50, p90, p99 as columns OUT_p50, OUT_p90, OUT_p99. A
+-- mergeable sketch: per key, a histogram of log buckets (count of rows, or sum of the weight
+-- column) is merged exactly across agents, then read; each quantile is within 1 % (relative)
+-- of the exact one.
+local function quantiles(df, keys, s)
+  if df._schema[s[3]] == nil then fail("quantiles: unknown column '" .. s[3] .. "'") end
+  local m = node(C.map(df._id, {'__qb'}, {call('qbucket', col(s[3]))}))
+  local pair = table.move(keys, 1, #keys, 1, {})
+  pair[#pair + 1] = '__qb'
+  local w = s[4] and {{'__qw', 'sum', s[4]}} or {{'__qw', 'count'}}
+  local h = node(C.agg(m._id, pair, w))
+  return node(C.quantiles(h._id, keys, '__qb', '__qw', s[1]))
+end
+
 local function aggregate(df, keys, spec)
-  local plain, distinct = {}, {}
+  local plain, distinct, quant = {}, {}, {}
   for _, s in ipairs(agg_specs(spec)) do
-    if s[2] == 'count_distinct' then distinct[#distinct + 1] = s else plain[#plain + 1] = s end
+    if s[2] == 'count_distinct' then distinct[#distinct + 1] = s
+    elseif s[2] == 'quantiles' then quant[#quant + 1] = s
+    else plain[#plain + 1] = {s[1], s[2], s[3]} end
   end
   local out
-  if #plain > 0 or (#keys > 0 and #distinct == 0) then out = node(C.agg(df._id, keys, plain)) end
+  if #plain > 0 or (#keys > 0 and #distinct == 0 and #quant == 0) then out = node(C.agg(df._id, keys, plain)) end
+  for _, s in ipairs(quant) do
+    local d = quantiles(df, keys, s)
+    out = out and out:merge(d, #keys > 0 and {on = keys} or nil) or d
+  end
   for _, s in ipairs(distinct) do
     local pair = table.move(keys, 1, #keys, 1, {})
     local seen = false

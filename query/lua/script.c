@@ -471,6 +471,17 @@ static int c_join(lua_State *L)
 				      luaL_optstring(L, 6, "_x"), err, sizeof(err)), err);
 }
 
+static int c_quantiles(lua_State *L)
+{
+	ERRBUF;
+	const char *keys[64];
+	int nk = read_names(L, 2, keys, 64);
+	if (nk < 0)
+		return push_node(L, -1, "quantiles: bad key list");
+	return push_node(L, plan_quantiles(run_of(L)->plan, (int)luaL_checkinteger(L, 1), nk, keys, luaL_checkstring(L, 3),
+					   luaL_checkstring(L, 4), luaL_checkstring(L, 5), err, sizeof(err)), err);
+}
+
 static int c_display(lua_State *L)
 {
 	ERRBUF;
@@ -494,7 +505,7 @@ static const luaL_Reg plan_builders[] = {
 	{"now", c_now}, {"parse_time", c_parse_time}, {"parse_duration", c_parse_duration},
 	{"source", c_source}, {"filter", c_filter}, {"map", c_map}, {"project", c_project},
 	{"frames", c_frames}, {"agg", c_agg}, {"sort", c_sort}, {"head", c_head},
-	{"union", c_union}, {"join", c_join}, {"display", c_display}, {"set_line", c_set_line}, {NULL, NULL},
+	{"union", c_union}, {"join", c_join}, {"quantiles", c_quantiles}, {"display", c_display}, {"set_line", c_set_line}, {NULL, NULL},
 };
 
 /* ---- sandbox --------------------------------------------------------------------------------- */

@@ -329,6 +329,47 @@ static void collapsing_changes_nothing(void **state)
 	ring_free(rings[1]);
 }
 
+/* px.quantiles against exact quantiles of the same values (smallest value whose cumulative
+ * weight reaches q x total): within QUANTILE_ERROR, relative. */
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void quantiles_within_bound(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 61, 20000);
+	struct qctx q1, q2;
+	qctx_init(&q1);
+	qctx_init(&q2);
+	/* Values spread over decades: time_ offsets in ms, weighted by rows. */
+	const char *body = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+			   "df.v = px.int((df.time_ - px.time(1700000000000000000)) / 1000000) + 1\n";
+	char src1[1024], src2[1024];
+	snprintf(src1, sizeof(src1), "%spx.display(df:agg{v = px.quantiles('v')}, 'q')\n", body);
+	snprintf(src2, sizeof(src2), "%spx.display(df:select{'v'}, 'rows')\n", body);
+	struct table *qt = run_local(&q1, src1, NULL, &r, 1), *rows = run_local(&q2, src2, NULL, &r, 1);
+	size_t n = rows->nrows;
+	int64_t *vals = malloc(n * sizeof(*vals));
+	memcpy(vals, rows->cols[0].v.i, n * sizeof(*vals));
+	qsort(vals, n, sizeof(*vals), cmp_i64);
+	static const double qs[3] = {0.5, 0.9, 0.99};
+	for (int k = 0; k < 3; k++) {
+		size_t idx = (size_t)ceil(qs[k] * (double)n) - 1;
+		double exact = (double)vals[idx], got = qt->cols[k].v.f[0];
+		print_message("p%g: exact %.0f, sketch %.1f\n", qs[k] * 100, exact, got);
+		assert_true(fabs(got - exact) <= QUANTILE_ERROR * exact + 1e-9);
+	}
+	free(vals);
+	table_free(qt);
+	table_free(rows);
+	qctx_destroy(&q1);
+	qctx_destroy(&q2);
+	ring_free(r);
+}
+
 static void row_cap_truncates(void **state)
 {
 	(void)state;
@@ -385,6 +426,7 @@ int main(void)
 		cmocka_unit_test(top_functions_script),
 		cmocka_unit_test(merged_equals_single_node),
 		cmocka_unit_test(collapsing_changes_nothing),
+		cmocka_unit_test(quantiles_within_bound),
 		cmocka_unit_test(row_cap_truncates),
 		cmocka_unit_test(memory_limit_stops_query),
 	};

@@ -110,11 +110,11 @@ static void random_script(struct gen *g)
 	}
 	static const char *const aggs[] = {"n = px.count()", "s = px.sum('count')", "lo = px.min('cpu')",
 					   "hi = px.max('tid')", "avg = px.mean('x')", "m = px.max('x')",
-					   "sx = px.sum('x')", "dt = px.count_distinct('tid')"};
+					   "sx = px.sum('x')", "dt = px.count_distinct('tid')", "q = px.quantiles('x')"};
 	char agg[256] = "";
 	int na = 1 + pick(4), used = 0;
 	for (int i = 0; i < na; i++) {
-		int a = pick(8);
+		int a = pick(9);
 		if (used & (1 << a))
 			continue;
 		used |= 1 << a;
