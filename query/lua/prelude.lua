@@ -439,4 +439,28 @@ function px.args(spec)
   return out
 end
 
+-- The arguments and filters most scripts share ------------------------------------------------
+-- px.sample_args{extra specs}: --start (-5m), --end, --pid, --comm, --node, --limit (50) plus extras.
+-- px.samples(args): stack_samples over [start, end) with the --pid/--comm/--node filters applied.
+function px.sample_args(extra)
+  local spec = {
+    start = {default = '-5m', type = 'time', help = 'window start (-30s, -5m, -2h, or a time)'},
+    ['end'] = {type = 'time', help = 'window end (default: now)'},
+    pid = {type = 'int', help = 'only this process'},
+    comm = {type = 'string', help = 'only threads with this name'},
+    node = {type = 'string', help = 'only this node'},
+    limit = {default = 50, help = 'rows to show'},
+  }
+  for k, v in pairs(extra or {}) do spec[k] = v end
+  return px.args(spec)
+end
+
+function px.samples(args, t0, t1)
+  local df = px.DataFrame{table = 'stack_samples', start_time = t0 or args.start, end_time = t1 or args['end']}
+  if args.pid then df = df:filter(df.pid:eq(args.pid)) end
+  if args.comm then df = df:filter(df.comm:eq(args.comm)) end
+  if args.node then df = df:filter(df.node:eq(args.node)) end
+  return df
+end
+
 return px

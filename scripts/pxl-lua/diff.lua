@@ -7,26 +7,15 @@
 --
 -- Args: --baseline-start (-10m)  --baseline-end (-5m)  --start (-5m)  --end (now)
 --       --pid N  --comm NAME  --node NAME  --by self|total  --limit (30)
-local args = px.args{
+local args = px.sample_args{
   baseline_start = {default = '-10m', type = 'time', help = 'baseline window start'},
   baseline_end = {default = '-5m', type = 'time', help = 'baseline window end'},
   start = {default = '-5m', type = 'time', help = 'current window start'},
   ['end'] = {type = 'time', help = 'current window end (default: now)'},
-  pid = {type = 'int', help = 'only this process'},
-  comm = {type = 'string', help = 'only threads with this name'},
-  node = {type = 'string', help = 'only this node'},
   by = {default = 'self', help = 'self or total'},
   limit = {default = 30, help = 'rows to show'},
 }
 if args.by ~= 'self' and args.by ~= 'total' then error('--by must be self or total') end
-
-local function window(t0, t1)
-  local df = px.DataFrame{table = 'stack_samples', start_time = t0, end_time = t1}
-  if args.pid then df = df:filter(df.pid:eq(args.pid)) end
-  if args.comm then df = df:filter(df.comm:eq(args.comm)) end
-  if args.node then df = df:filter(df.node:eq(args.node)) end
-  return df
-end
 
 -- Per function: its share (in percent) of the window's samples.
 local function shares(df)
@@ -39,7 +28,7 @@ local function shares(df)
   return f
 end
 
-local base, cur = shares(window(args.baseline_start, args.baseline_end)), shares(window(args.start, args['end']))
+local base, cur = shares(px.samples(args, args.baseline_start, args.baseline_end)), shares(px.samples(args))
 base.baseline_percent, base.current_percent = base.share, 0.0
 cur.baseline_percent, cur.current_percent = 0.0, cur.share
 local cols = {'function', 'baseline_percent', 'current_percent'}

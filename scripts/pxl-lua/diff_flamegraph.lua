@@ -8,23 +8,17 @@
 --
 -- Args: --baseline-start (-10m)  --baseline-end (-5m)  --start (-5m)  --end (now)
 --       --pid N  --comm NAME  --node NAME  --normalize (false)  --limit (10000)
-local args = px.args{
+local args = px.sample_args{
   baseline_start = {default = '-10m', type = 'time', help = 'baseline window start'},
   baseline_end = {default = '-5m', type = 'time', help = 'baseline window end'},
   start = {default = '-5m', type = 'time', help = 'current window start'},
   ['end'] = {type = 'time', help = 'current window end (default: now)'},
-  pid = {type = 'int', help = 'only this process'},
-  comm = {type = 'string', help = 'only threads with this name'},
-  node = {type = 'string', help = 'only this node'},
   normalize = {default = false, type = 'bool', help = 'scale the baseline to the current total'},
   limit = {default = 10000, help = 'stacks to show'},
 }
 
 local function folded(t0, t1)
-  local df = px.DataFrame{table = 'stack_samples', start_time = t0, end_time = t1}
-  if args.pid then df = df:filter(df.pid:eq(args.pid)) end
-  if args.comm then df = df:filter(df.comm:eq(args.comm)) end
-  if args.node then df = df:filter(df.node:eq(args.node)) end
+  local df = px.samples(args, t0, t1)
   local st = df:groupby{'comm', 'stack'}:agg{samples = px.sum('count')}
   st.folded = px.concat(st.comm, ';', px.folded(st.stack))
   return st

@@ -5,20 +5,12 @@
 --
 -- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (10000)
 --       --by (comm | pid | node | none): what to put at the root of each stack
-local args = px.args{
-  start = {default = '-5m', type = 'time', help = 'window start'},
-  ['end'] = {type = 'time', help = 'window end (default: now)'},
-  pid = {type = 'int', help = 'only this process'},
-  comm = {type = 'string', help = 'only threads with this name'},
-  node = {type = 'string', help = 'only this node'},
+local args = px.sample_args{
   by = {default = 'comm', help = 'root frame: comm, pid, node or none'},
   limit = {default = 10000, help = 'stacks to show'},
 }
 
-local df = px.DataFrame{table = 'stack_samples', start_time = args.start, end_time = args['end']}
-if args.pid then df = df:filter(df.pid:eq(args.pid)) end
-if args.comm then df = df:filter(df.comm:eq(args.comm)) end
-if args.node then df = df:filter(df.node:eq(args.node)) end
+local df = px.samples(args)
 
 local keys = {'stack'}
 if args.by ~= 'none' then

@@ -4,18 +4,8 @@
 -- kernel_percent (share of the process's samples whose leaf frame is in the kernel).
 --
 -- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (50)
-local args = px.args{
-  start = {default = '-5m', type = 'time', help = 'window start'},
-  ['end'] = {type = 'time', help = 'window end (default: now)'},
-  pid = {type = 'int', help = 'only this process'},
-  comm = {type = 'string', help = 'only threads with this name'},
-  node = {type = 'string', help = 'only this node'},
-  limit = {default = 50, help = 'rows to show'},
-}
-local df = px.DataFrame{table = 'stack_samples', start_time = args.start, end_time = args['end']}
-if args.pid then df = df:filter(df.pid:eq(args.pid)) end
-if args.comm then df = df:filter(df.comm:eq(args.comm)) end
-if args.node then df = df:filter(df.node:eq(args.node)) end
+local args = px.sample_args()
+local df = px.samples(args)
 
 local s = df:groupby{'node', 'pid', 'comm', 'stack'}:agg{samples = px.sum('count')}
 s.kernel = px.select(px.in_kernel(s.stack), s.samples, 0)

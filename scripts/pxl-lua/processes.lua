@@ -5,19 +5,9 @@
 -- process's samples carried in the window (threads may be named differently; exec renames).
 --
 -- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (50)
-local args = px.args{
-  start = {default = '-5m', type = 'time', help = 'window start'},
-  ['end'] = {type = 'time', help = 'window end (default: now)'},
-  pid = {type = 'int', help = 'only this process'},
-  comm = {type = 'string', help = 'only threads with this name'},
-  node = {type = 'string', help = 'only this node'},
-  limit = {default = 50, help = 'rows to show'},
-}
+local args = px.sample_args()
 
-local df = px.DataFrame{table = 'stack_samples', start_time = args.start, end_time = args['end']}
-if args.pid then df = df:filter(df.pid:eq(args.pid)) end
-if args.comm then df = df:filter(df.comm:eq(args.comm)) end
-if args.node then df = df:filter(df.node:eq(args.node)) end
+local df = px.samples(args)
 
 -- The name: px.any keeps the first value in input order, so sort by samples first.
 local by_name = df:groupby{'node', 'pid', 'comm'}:agg{samples = px.sum('count')}

@@ -5,19 +5,9 @@
 -- appears several times in one stack (recursion) counts once toward that stack's total.
 --
 -- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (50)
-local args = px.args{
-  start = {default = '-5m', type = 'time', help = 'window start (-30s, -5m, -2h, or a time)'},
-  ['end'] = {type = 'time', help = 'window end (default: now)'},
-  pid = {type = 'int', help = 'only this process'},
-  comm = {type = 'string', help = 'only threads with this name'},
-  node = {type = 'string', help = 'only this node'},
-  limit = {default = 50, help = 'rows to show'},
-}
+local args = px.sample_args()
 
-local df = px.DataFrame{table = 'stack_samples', start_time = args.start, end_time = args['end']}
-if args.pid then df = df:filter(df.pid:eq(args.pid)) end
-if args.comm then df = df:filter(df.comm:eq(args.comm)) end
-if args.node then df = df:filter(df.node:eq(args.node)) end
+local df = px.samples(args)
 
 -- Count each distinct stack once, then spread the counts over its functions.
 local stacks = df:groupby('stack'):agg{samples = px.sum('count')}

@@ -383,7 +383,7 @@ static void concurrent_writer_and_scanners(void **state)
 	pthread_t th[3];
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, scanner, &rc);
-	int64_t until = mono_now_ns() + 3000000000LL;
+	int64_t until = mono_now_ns() + 10000000000LL; /* 10 s of writing and scanning */
 	uint64_t seed = 5;
 	while (mono_now_ns() < until)
 		fix_fill(rc.r, seed++, 20000);
