@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,24 @@ static int rule_strpred(struct expr *e, char *err, size_t errlen)
 	e->type = VT_BOOL;
 	if (e->args[0]->type != VT_STRING || e->args[1]->type != VT_STRING)
 		return type_err(e, err, errlen, "arguments must be strings");
+	return 0;
+}
+
+/* matches(string, 'regex'): POSIX extended regex; the pattern must be a literal and compile. */
+static int rule_matches(struct expr *e, char *err, size_t errlen)
+{
+	e->type = VT_BOOL;
+	if (e->args[0]->type != VT_STRING || e->args[1]->kind != EX_LIT || e->args[1]->type != VT_STRING)
+		return type_err(e, err, errlen, "takes (string, 'regex literal')");
+	regex_t re;
+	int rc = regcomp(&re, e->args[1]->lit.s, REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		char why[128];
+		regerror(rc, &re, why, sizeof(why));
+		snprintf(err, errlen, "matches: bad regex '%s': %s", e->args[1]->lit.s, why);
+		return -1;
+	}
+	regfree(&re);
 	return 0;
 }
 
@@ -523,6 +542,28 @@ static int eval_strpred(struct qctx *q, const struct expr *e, struct column *a, 
 	return 0;
 }
 
+static int eval_matches(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
+{
+	regex_t re;
+	if (regcomp(&re, e->args[1]->lit.s, REG_EXTENDED | REG_NOSUB) != 0)
+		return qctx_fail(q, "matches: bad regex");
+	if (alloc_out(q, out, VT_BOOL, n) < 0) {
+		regfree(&re);
+		return -1;
+	}
+	const char *last = NULL;
+	uint8_t last_r = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (a[0].v.s[i] != last) { /* rows repeat interned strings: match each once in a row */
+			last = a[0].v.s[i];
+			last_r = regexec(&re, last, 0, NULL, 0) == 0;
+		}
+		out->v.b[i] = last_r;
+	}
+	regfree(&re);
+	return 0;
+}
+
 static int format_value(char *buf, size_t len, const struct column *c, size_t i)
 {
 	switch (c->type) {
@@ -763,6 +804,7 @@ static const struct func_def functions[] = {
 	{"contains", 2, 2, rule_strpred, eval_strpred},
 	{"startswith", 2, 2, rule_strpred, eval_strpred},
 	{"endswith", 2, 2, rule_strpred, eval_strpred},
+	{"matches", 2, 2, rule_matches, eval_matches},
 	{"concat", 1, -1, rule_concat, eval_to_string},
 	{"string", 1, 1, rule_to_string, eval_to_string},
 	{"int", 1, 1, rule_to_int, eval_to_int},

@@ -84,6 +84,9 @@ for _, fn in ipairs{'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'contains', 'startswith'
   px[fn] = function(a, b) return call(fn, a, b) end
   Expr[fn] = px[fn]
 end
+-- POSIX extended regular expressions: px.matches(df.comm, '^(nginx|envoy)$') or df.comm:matches(...).
+function px.matches(s, regex) return call('matches', s, regex) end
+Expr.matches = px.matches
 function px.and_(...) return call('and', ...) end
 function px.or_(...) return call('or', ...) end
 function px.not_(a) return call('not', a) end

@@ -136,6 +136,31 @@ static void filter_map_agg_sort(void **state)
 	ring_free(r);
 }
 
+/* A regex filter selects exactly what the equivalent contains/eq filters select. */
+static void regex_filter(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 17, 3000);
+	struct qctx q1, q2;
+	qctx_init(&q1);
+	qctx_init(&q2);
+	struct table *a = run_local(&q1,
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"df = df:filter(df.comm:matches('^(api|db)$'))\n"
+		"px.display(df:groupby('comm'):agg{n = px.sum('count')}:sort('comm'), 'x')\n", NULL, &r, 1);
+	struct table *b = run_local(&q2,
+		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		"df = df:filter(px.in_(df.comm, {'api', 'db'}))\n"
+		"px.display(df:groupby('comm'):agg{n = px.sum('count')}:sort('comm'), 'x')\n", NULL, &r, 1);
+	assert_int_equal(a->nrows, 2);
+	assert_tables_equal(&q1, a, &q2, b);
+	table_free(a);
+	table_free(b);
+	qctx_destroy(&q1);
+	qctx_destroy(&q2);
+	ring_free(r);
+}
+
 static void frames_and_join(void **state)
 {
 	(void)state;
@@ -421,6 +446,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(filter_map_agg_sort),
+		cmocka_unit_test(regex_filter),
 		cmocka_unit_test(frames_and_join),
 		cmocka_unit_test(left_join_fills_zero),
 		cmocka_unit_test(top_functions_script),

@@ -49,6 +49,8 @@ static void errors_name_the_line(void **state)
 	assert_non_null(strstr(e, "s.lua:1: custom failure"));
 	e = compile_err("local df = px.DataFrame{table='stack_samples'}\n", NULL);
 	assert_non_null(strstr(e, "displayed nothing"));
+	e = compile_err("local df = px.DataFrame{table='stack_samples'}\npx.display(df:filter(df.comm:matches('(x')))\n", NULL);
+	assert_non_null(strstr(e, "s.lua:2: matches: bad regex '(x'"));
 	e = compile_err("local df = px.DataFrame{table='stack_samples'}\npx.display(df:groupby('pid'):agg{x = px.sum('comm')})\n", NULL);
 	assert_non_null(strstr(e, "needs a number column"));
 }
