@@ -29,13 +29,13 @@ static void *drive(void *arg)
 		int64_t target = now_sec - s->cfg.backfill_s + (int64_t)(elapsed * s->cfg.speed);
 		if (target > now_sec)
 			target = now_sec;
-		int64_t todo = target - next;
-		if (todo > 60)
-			todo = 60; /* stay responsive to stop */
-		if (todo > 0) {
-			if (synth_fill(s->synth, next, todo) < 0)
+		int64_t due = target - next; /* seconds to generate now */
+		if (due > 60)
+			due = 60; /* stay responsive to stop */
+		if (due > 0) {
+			if (synth_fill(s->synth, next, due) < 0)
 				fprintf(stderr, "wispd: synthetic source: the ring refused samples (out of memory)\n");
-			next += todo;
+			next += due;
 			continue;
 		}
 		usleep(100 * 1000);
