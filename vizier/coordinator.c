@@ -511,27 +511,37 @@ static void snapshot_collect(void *arg)
 	inbox_post(q->c->d->inbox, merge_done, q);
 }
 
-static void handle_snapshot(struct coordinator *c, struct session *s, const msgpack_object *m, int64_t id)
+/* A new query for client session s's request id, linked into c; NULL (error sent) on OOM. */
+static struct query *query_new(struct coordinator *c, struct session *s, int64_t id, int64_t timeout_ms)
 {
-	char start[64] = "-5m", end[64] = "now";
-	int64_t t0, t1, v;
 	struct query *q = calloc(1, sizeof(*q));
 	if (!q) {
 		send_error(s, id, "out of memory");
-		return;
+		return NULL;
 	}
 	q->c = c;
 	q->qid = ++c->next_qid;
 	q->client = s->id;
 	q->request_id = id;
-	q->snapshot = true;
 	q->started_ns = mono_now_ns();
 	q->now_ns = wall_now_ns();
-	q->timeout_ms = 60000;
+	q->max_rows = 10000;
+	q->timeout_ms = timeout_ms;
 	msgpack_sbuffer_init(&q->exec_msg);
 	msgpack_sbuffer_init(&q->reply);
 	q->next = c->queries;
 	c->queries = q;
+	return q;
+}
+
+static void handle_snapshot(struct coordinator *c, struct session *s, const msgpack_object *m, int64_t id)
+{
+	char start[64] = "-5m", end[64] = "now";
+	int64_t t0, t1, v;
+	struct query *q = query_new(c, s, id, 60000);
+	if (!q)
+		return;
+	q->snapshot = true;
 	mp_str(mp_get(m, "start"), start, sizeof(start));
 	mp_str(mp_get(m, "end"), end, sizeof(end));
 	if (mp_int(mp_get(m, "timeout_ms"), &v) && v > 0)
@@ -556,24 +566,10 @@ static void handle_snapshot(struct coordinator *c, struct session *s, const msgp
 static void handle_run(struct coordinator *c, struct session *s, const msgpack_object *m, int64_t id)
 {
 	const msgpack_object *script = mp_get(m, "script"), *args = mp_get(m, "args");
-	struct query *q = calloc(1, sizeof(*q));
 	int64_t v;
-	if (!q) {
-		send_error(s, id, "out of memory");
+	struct query *q = query_new(c, s, id, 10000);
+	if (!q)
 		return;
-	}
-	q->c = c;
-	q->qid = ++c->next_qid;
-	q->client = s->id;
-	q->request_id = id;
-	q->started_ns = mono_now_ns();
-	q->now_ns = wall_now_ns();
-	q->max_rows = 10000;
-	q->timeout_ms = 10000;
-	msgpack_sbuffer_init(&q->exec_msg);
-	msgpack_sbuffer_init(&q->reply);
-	q->next = c->queries;
-	c->queries = q;
 	if (!mp_str(mp_get(m, "name"), q->name, sizeof(q->name)))
 		snprintf(q->name, sizeof(q->name), "script.lua");
 	if (mp_int(mp_get(m, "max_rows"), &v) && v > 0)

@@ -499,6 +499,11 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 	s->zpts = memcpy(p + s->zhdr_len, zp, s->zpts_len);
 	s->zroll = memcpy(p + s->zhdr_len + s->zpts_len, zr, s->zroll_len);
 	s->bytes = block;
+	goto out;
+fail:
+	free(s);
+	s = NULL;
+out:
 	free(zh);
 	free(zp);
 	free(zr);
@@ -509,18 +514,6 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 	for (int c = 0; c < 4; c++)
 		free(cols[c].p);
 	return s;
-fail:
-	free(zh);
-	free(zp);
-	free(zr);
-	free(s);
-	free(roll.p);
-	free(hdr.p);
-	free(secs.p);
-	free(cnts.p);
-	for (int c = 0; c < 4; c++)
-		free(cols[c].p);
-	return NULL;
 }
 
 /* Encodes hot batch h (not modified) into a new sealed batch. No lock needed: h is detached. */
