@@ -41,89 +41,196 @@ static void column_adopt(struct table *t, int c, enum vtype type, void *vals)
 	t->cols[c].type = type;
 }
 
-/* ---- streaming operators ------------------------------------------------------------------ */
+/* ---- streaming operators over batches ------------------------------------------------------ */
 
-struct table *op_filter(struct qctx *q, const struct plan_node *n, const struct table *in)
+/* What flows through the streaming operators (filter, map, project, frames): columns that all
+ * index one row space, and a selection vector naming the live rows. A filter only narrows the
+ * selection; a map adds computed columns, written at the live rows, next to borrowed ones; a
+ * projection renames and drops; frames starts a new, dense row space. Rows are copied only where
+ * frames multiplies them or a caller wants a plain table (batch_table).
+ *
+ * Ownership: the batch owns view.cols (the array, not the names: those belong to the plan or
+ * the wrapped table), own_sel, base, and the arrays in own[]. Every other column array is
+ * borrowed from the table it wraps, which must outlive it. Values outside the selection are
+ * undefined and never read. */
+struct batch {
+	struct table view;      /* .borrowed */
+	const uint32_t *sel;    /* live rows of view, ascending; NULL = all view.nrows */
+	size_t n;               /* live rows */
+	uint32_t *own_sel;
+	struct table *base;     /* the rows frames made */
+	void **own;
+	int nown, owncap;
+};
+
+static void batch_free(struct batch *b)
 {
-	struct column keep;
-	if (expr_eval(q, n->pred, in, &keep) < 0)
-		return NULL;
-	uint32_t *sel = malloc((in->nrows ? in->nrows : 1) * sizeof(*sel));
-	if (!sel) {
-		free(keep.v.p);
+	if (!b)
+		return;
+	for (int i = 0; i < b->nown; i++)
+		free(b->own[i]);
+	free(b->own);
+	free(b->own_sel);
+	free(b->view.cols);
+	table_free(b->base);
+	free(b);
+}
+
+/* A batch over rows sel[0..n) of t (all rows when sel is NULL), borrowing both. */
+static struct batch *batch_wrap(struct qctx *q, const struct table *t, const uint32_t *sel, size_t n)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	struct column *cols = malloc((t->ncols ? t->ncols : 1) * sizeof(*cols));
+	if (!b || !cols) {
+		free(b);
+		free(cols);
 		qctx_fail(q, "out of memory");
 		return NULL;
 	}
+	memcpy(cols, t->cols, t->ncols * sizeof(*cols));
+	b->view = (struct table){.ncols = t->ncols, .cols = cols, .nrows = t->nrows, .cap = t->nrows, .borrowed = true};
+	b->sel = sel;
+	b->n = sel ? n : t->nrows;
+	return b;
+}
+
+static int batch_own(struct qctx *q, struct batch *b, void *p)
+{
+	if (b->nown == b->owncap) {
+		int ncap = b->owncap ? b->owncap * 2 : 8;
+		void **no = realloc(b->own, ncap * sizeof(*no));
+		if (!no) {
+			free(p);
+			return qctx_fail(q, "out of memory");
+		}
+		b->own = no;
+		b->owncap = ncap;
+	}
+	b->own[b->nown++] = p;
+	return 0;
+}
+
+static int batch_filter(struct qctx *q, const struct plan_node *n, struct batch *b)
+{
+	struct column keep;
+	if (expr_eval_sel(q, n->pred, &b->view, b->sel, b->n, &keep) < 0)
+		return -1;
 	size_t k = 0;
-	for (size_t i = 0; i < in->nrows; i++) {
-		sel[k] = (uint32_t)i;
+	for (size_t i = 0; i < b->n; i++)
+		k += keep.v.b[i];
+	if (k == b->n) {
+		free(keep.v.p);
+		return 0;
+	}
+	uint32_t *sel = malloc((k + 1) * sizeof(*sel)); /* + 1: the branchless fill writes one past */
+	if (!sel) {
+		free(keep.v.p);
+		return qctx_fail(q, "out of memory");
+	}
+	k = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		sel[k] = b->sel ? b->sel[i] : (uint32_t)i;
 		k += keep.v.b[i];
 	}
-	struct table *out = copy_rows(q, in, sel, k);
-	free(sel);
 	free(keep.v.p);
-	return out;
+	free(b->own_sel);
+	b->sel = b->own_sel = sel;
+	b->n = k;
+	return 0;
 }
 
-struct table *op_map(struct qctx *q, const struct plan_node *n, const struct table *in)
+/* Values vals[0..b->n) of the live rows spread to their positions in the row space. */
+static void *scatter(const struct batch *b, const struct column *vals)
 {
-	struct table *out = table_sized(q, n->schema, in->nrows);
-	if (!out)
-		return NULL;
-	/* Columns kept from the input, in input order; computed ones after. */
-	for (int c = 0; c < in->ncols; c++)
-		memcpy(out->cols[c].v.p, in->cols[c].v.p, in->nrows * vtype_size(in->cols[c].type));
-	out->nrows = in->nrows;
+	size_t w = vtype_size(vals->type);
+	void *full = malloc((b->view.nrows ? b->view.nrows : 1) * w);
+	if (full && w == 8)
+		for (size_t r = 0; r < b->n; r++)
+			((int64_t *)full)[b->sel[r]] = vals->v.i[r];
+	else if (full)
+		for (size_t r = 0; r < b->n; r++)
+			((uint8_t *)full)[b->sel[r]] = vals->v.b[r];
+	return full;
+}
+
+/* Computed columns are evaluated at the live rows only. The node's schema is the input's columns
+ * in place (a computed one replacing its namesake) and the new ones after. */
+static int batch_map(struct qctx *q, const struct plan_node *n, struct batch *b)
+{
+	const struct table *out = n->schema;
+	struct column *cols = realloc(b->view.cols, out->ncols * sizeof(*cols));
+	if (!cols)
+		return qctx_fail(q, "out of memory");
+	b->view.cols = cols;
+	struct column vals[n->nexprs ? n->nexprs : 1];
 	for (int i = 0; i < n->nexprs; i++) {
 		struct column v;
-		if (expr_eval(q, n->exprs[i], in, &v) < 0) {
-			table_free(out);
-			return NULL;
+		if (expr_eval_sel(q, n->exprs[i], &b->view, b->sel, b->n, &v) < 0)
+			return -1;
+		void *arr = v.v.p;
+		if (b->sel) {
+			arr = scatter(b, &v);
+			free(v.v.p);
+			if (!arr)
+				return qctx_fail(q, "out of memory");
 		}
-		column_adopt(out, table_find(out, n->names[i]), v.type, v.v.p);
+		if (batch_own(q, b, arr) < 0)
+			return -1;
+		vals[i] = (struct column){NULL, v.type, {.p = arr}};
 	}
-	return out;
-}
-
-struct table *op_project(struct qctx *q, const struct plan_node *n, const struct table *in)
-{
-	struct table *out = table_sized(q, n->schema, in->nrows);
-	if (!out)
-		return NULL;
 	for (int i = 0; i < n->nexprs; i++) {
-		int c = table_find(in, n->from[i]);
-		memcpy(out->cols[i].v.p, in->cols[c].v.p, in->nrows * vtype_size(in->cols[c].type));
+		int c = table_find(out, n->names[i]);
+		cols[c] = (struct column){out->cols[c].name, vals[i].type, {.p = vals[i].v.p}};
 	}
-	out->nrows = in->nrows;
-	return out;
+	b->view.ncols = out->ncols;
+	return 0;
 }
 
-struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct table *in)
+static int batch_project(struct qctx *q, const struct plan_node *n, struct batch *b)
 {
-	int sc = table_find(in, n->stack_col);
+	struct column *cols = malloc((n->nexprs ? n->nexprs : 1) * sizeof(*cols));
+	if (!cols)
+		return qctx_fail(q, "out of memory");
+	for (int i = 0; i < n->nexprs; i++) {
+		cols[i] = b->view.cols[table_find(&b->view, n->from[i])];
+		cols[i].name = n->schema->cols[i].name;
+	}
+	free(b->view.cols);
+	b->view.cols = cols;
+	b->view.ncols = n->nexprs;
+	return 0;
+}
+
+/* One row per distinct function of each live row's stack (recursion counts once), with the
+ * row's other columns, the frame's name and whether it is the leaf. */
+static int batch_frames(struct qctx *q, const struct plan_node *n, struct batch *b)
+{
+	const struct column *stacks = &b->view.cols[table_find(&b->view, n->stack_col)];
 	size_t total = 0;
-	for (size_t i = 0; i < in->nrows; i++)
-		total += in->cols[sc].v.k[i]->nframes;
-	uint32_t *sel = malloc((total ? total : 1) * sizeof(*sel));
+	for (size_t i = 0; i < b->n; i++)
+		total += stacks->v.k[b->sel ? b->sel[i] : i]->nframes;
+	uint32_t *rows = malloc((total ? total : 1) * sizeof(*rows));
 	const char **names = malloc((total ? total : 1) * sizeof(*names));
 	uint8_t *leaf = malloc(total ? total : 1);
 	struct table *out = NULL;
-	if (!sel || !names || !leaf) {
+	int rc = -1;
+	if (!rows || !names || !leaf) {
 		qctx_fail(q, "out of memory");
 		goto done;
 	}
 	size_t k = 0;
-	for (size_t i = 0; i < in->nrows; i++) {
-		const struct stack *st = in->cols[sc].v.k[i];
+	for (size_t i = 0; i < b->n; i++) {
+		uint32_t r = b->sel ? b->sel[i] : (uint32_t)i;
+		const struct stack *st = stacks->v.k[r];
 		size_t first = k;
 		for (int f = 0; f < st->nframes; f++) {
 			const char *fr = st->frames[f];
-			bool seen = false; /* recursion: count each function once per stack */
+			bool seen = false;
 			for (size_t j = first; j < k && !seen; j++)
 				seen = names[j] == fr; /* one stack's frames share one intern table */
 			if (seen)
 				continue;
-			sel[k] = (uint32_t)i;
+			rows[k] = r;
 			names[k] = fr;
 			leaf[k] = f == 0;
 			k++;
@@ -131,24 +238,82 @@ struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct 
 	}
 	if (!(out = table_sized(q, n->schema, k)))
 		goto done;
-	out->ncols = in->ncols; /* copy the input's columns, then adopt frame + leaf */
-	if (table_append_rows(out, in, sel, k) < 0) {
+	out->ncols = b->view.ncols; /* the input's columns, then adopt frame + leaf */
+	if (table_append_rows(out, &b->view, rows, k) < 0) {
 		out->ncols = n->schema->ncols;
-		table_free(out);
-		out = NULL;
 		qctx_fail(q, "out of memory");
 		goto done;
 	}
 	out->ncols = n->schema->ncols;
-	column_adopt(out, in->ncols, VT_STRING, names);
-	column_adopt(out, in->ncols + 1, VT_BOOL, leaf);
+	column_adopt(out, b->view.ncols, VT_STRING, names);
+	column_adopt(out, b->view.ncols + 1, VT_BOOL, leaf);
 	names = NULL;
 	leaf = NULL;
+	/* The batch now views only `out`: drop everything it held before. */
+	struct column *cols = realloc(b->view.cols, out->ncols * sizeof(*cols));
+	if (!cols) {
+		qctx_fail(q, "out of memory");
+		goto done;
+	}
+	for (int i = 0; i < b->nown; i++)
+		free(b->own[i]);
+	b->nown = 0;
+	free(b->own_sel);
+	b->own_sel = NULL;
+	table_free(b->base);
+	memcpy(cols, out->cols, out->ncols * sizeof(*cols));
+	b->view = (struct table){.ncols = out->ncols, .cols = cols, .nrows = k, .cap = k, .borrowed = true};
+	b->sel = NULL;
+	b->n = k;
+	b->base = out;
+	out = NULL;
+	rc = 0;
 done:
-	free(sel);
+	table_free(out);
+	free(rows);
 	free(names);
 	free(leaf);
+	return rc;
+}
+
+static int batch_apply(struct qctx *q, const struct plan_node *n, struct batch *b)
+{
+	switch (n->kind) {
+	case N_FILTER: return batch_filter(q, n, b);
+	case N_MAP: return batch_map(q, n, b);
+	case N_PROJECT: return batch_project(q, n, b);
+	case N_FRAMES: return batch_frames(q, n, b);
+	default: return qctx_fail(q, "operator %d cannot stream", n->kind);
+	}
+}
+
+/* A streaming operator over a whole table: a new owned table, or NULL with the error in q. */
+static struct table *apply_streaming(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	struct batch *b = batch_wrap(q, in, NULL, in->nrows);
+	struct table *out = b && batch_apply(q, n, b) == 0 ? copy_rows(q, &b->view, b->sel, b->n) : NULL;
+	batch_free(b);
 	return out;
+}
+
+struct table *op_filter(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	return apply_streaming(q, n, in);
+}
+
+struct table *op_map(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	return apply_streaming(q, n, in);
+}
+
+struct table *op_project(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	return apply_streaming(q, n, in);
+}
+
+struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	return apply_streaming(q, n, in);
 }
 
 struct sort_ctx {
@@ -354,6 +519,16 @@ struct table *op_quantiles(struct qctx *q, const struct plan_node *n, const stru
 
 /* ---- hash aggregation --------------------------------------------------------------------- */
 
+/* Rows are consumed in blocks: hash every key column over the block, find or create each row's
+ * group, then fold one aggregate at a time over the block. */
+#define AGG_BLOCK 1024
+#define AGG_STR_MEMO 4096 /* string key hashes memoized by pointer (direct-mapped) */
+
+struct str_memo {
+	const char *s;
+	uint64_t h;
+};
+
 struct agg_run {
 	struct qctx *q;
 	const struct plan_node *n;
@@ -366,8 +541,11 @@ struct agg_run {
 	size_t hcap;           /* hashes allocated */
 	int in_key[64];        /* input column of each key (update) */
 	int in_arg[256];       /* input column of each aggregate's argument (update), -1 for count */
-	const char *last_str[64]; /* per key: last string hashed and its hash (key_hash) */
-	uint64_t last_hash[64];
+	struct str_memo *strs; /* AGG_STR_MEMO entries once a string key is seen; owned */
+	/* the block being consumed: input row, hash, group; first[g - g0] = the block row that
+	 * created group g (groups from g0 on are new in this block) */
+	uint32_t brow[AGG_BLOCK], bgroup[AGG_BLOCK], first[AGG_BLOCK];
+	uint64_t bhash[AGG_BLOCK];
 };
 
 struct agg_run *agg_run_new(struct qctx *q, const struct plan *p, const struct plan_node *n)
@@ -403,6 +581,7 @@ void agg_run_free(struct agg_run *a)
 	free(a->state_col);
 	free(a->index);
 	free(a->hashes);
+	free(a->strs);
 	free(a);
 }
 
@@ -430,27 +609,34 @@ static void set_value(struct column *d, size_t di, const struct column *s, size_
 	memcpy((char *)d->v.p + di * w, (char *)s->v.p + si * w, w);
 }
 
-/* Hash of value r of column c; string hashes are memoized per key column (rows repeat the same
- * string pointer, and hashing means reading the whole string). */
-static inline uint64_t key_hash(struct agg_run *a, int k, const struct column *c, size_t r)
+/* Mixes key column c of the block's rows into their hashes. Strings are hashed by content
+ * (equal strings from different agents meet here) but memoized by pointer: rows repeat the same
+ * interned pointers, and hashing means reading the whole string. */
+static int hash_key_column(struct agg_run *a, const struct column *c, size_t m)
 {
-	if (c->type != VT_STRING)
-		return value_hash(c->type, &c->v, r);
-	if (c->v.s[r] != a->last_str[k]) {
-		a->last_str[k] = c->v.s[r];
-		a->last_hash[k] = value_hash(c->type, &c->v, r);
+	const uint64_t mul = 0x100000001b3ULL;
+	if (c->type != VT_STRING) {
+		for (size_t i = 0; i < m; i++)
+			a->bhash[i] = (a->bhash[i] ^ value_hash(c->type, &c->v, a->brow[i])) * mul;
+		return 0;
 	}
-	return a->last_hash[k];
+	if (!a->strs && !(a->strs = calloc(AGG_STR_MEMO, sizeof(*a->strs))))
+		return qctx_fail(a->q, "out of memory");
+	for (size_t i = 0; i < m; i++) {
+		const char *s = c->v.s[a->brow[i]];
+		struct str_memo *e = &a->strs[((uintptr_t)s >> 3) * 0x9e3779b97f4a7c15ULL >> 52];
+		if (e->s != s) {
+			e->s = s;
+			e->h = value_hash(VT_STRING, &c->v, a->brow[i]);
+		}
+		a->bhash[i] = (a->bhash[i] ^ e->h) * mul;
+	}
+	return 0;
 }
 
-/* Group of row r of `rows` (key columns at kc[]), created when new; -1 on error. */
-static long agg_group(struct agg_run *a, const struct table *rows, const int *kc, size_t r, bool *created)
+/* Group of input row r (key columns at kc[], hash h), created when new; -1 on error. */
+static long agg_group(struct agg_run *a, const struct table *rows, const int *kc, size_t r, uint64_t h)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL;
-	for (int k = 0; k < a->nkeys; k++) {
-		const struct column *c = &rows->cols[kc[k]];
-		h = (h ^ key_hash(a, k, c, r)) * 0x100000001b3ULL;
-	}
 	struct table *g = a->groups;
 	size_t mask = a->icap - 1, j = h & mask;
 	for (uint32_t e; (e = a->index[j]) != 0; j = (j + 1) & mask) {
@@ -462,16 +648,14 @@ static long agg_group(struct agg_run *a, const struct table *rows, const int *kc
 			const struct column *c = &rows->cols[kc[k]];
 			same = value_eq(c->type, &c->v, r, &g->cols[k].v, gi);
 		}
-		if (same) {
-			*created = false;
+		if (same)
 			return (long)gi;
-		}
 	}
 	/* New group: append keys, zero states. */
 	if ((g->nrows + 1) * 2 > a->icap) {
 		if (agg_grow(a) < 0)
 			return -1;
-		return agg_group(a, rows, kc, r, created);
+		return agg_group(a, rows, kc, r, h);
 	}
 	if (g->nrows >= UINT32_MAX - 1)
 		return qctx_fail(a->q, "too many groups");
@@ -492,72 +676,115 @@ static long agg_group(struct agg_run *a, const struct table *rows, const int *kc
 		memset((char *)g->cols[c].v.p + gi * vtype_size(g->cols[c].type), 0, vtype_size(g->cols[c].type));
 	a->hashes[gi] = h;
 	a->index[j] = (uint32_t)gi + 1;
-	*created = true;
 	return (long)gi;
 }
 
-/* Folds value (column src, row r) into aggregate i of group g. merge: src holds states. */
-static void agg_fold(struct agg_run *a, int i, size_t g, const struct table *rows, int src, size_t r,
-		     bool created, bool merge)
+/* Adds column v at the block's rows into sum state st (int or float). */
+static void fold_sum(const struct agg_run *a, struct column *st, const struct column *v, size_t m)
+{
+	const uint32_t *row = a->brow, *grp = a->bgroup;
+	if (st->type == VT_FLOAT && v->type == VT_FLOAT)
+		for (size_t i = 0; i < m; i++)
+			st->v.f[grp[i]] += v->v.f[row[i]];
+	else if (st->type == VT_FLOAT)
+		for (size_t i = 0; i < m; i++)
+			st->v.f[grp[i]] += (double)v->v.i[row[i]];
+	else /* wrapping, like the merge of partial sums */
+		for (size_t i = 0; i < m; i++)
+			st->v.i[grp[i]] = (int64_t)((uint64_t)st->v.i[grp[i]] + (uint64_t)v->v.i[row[i]]);
+}
+
+/* Folds aggregate i over the block (m rows; groups from g0 on were created by it). merge: the
+ * input holds partial states. */
+static void agg_fold(struct agg_run *a, int i, const struct table *rows, int src, size_t m, size_t g0, bool merge)
 {
 	const struct agg_spec *sp = &a->n->aggs[i];
 	struct column *st = &a->groups->cols[a->state_col[i]];
 	const struct column *v = src >= 0 ? &rows->cols[src] : NULL;
+	const uint32_t *row = a->brow, *grp = a->bgroup;
 	switch (sp->fn) {
 	case AGG_COUNT:
-		st->v.i[g] += merge ? v->v.i[r] : 1;
+		if (merge)
+			for (size_t k = 0; k < m; k++)
+				st->v.i[grp[k]] += v->v.i[row[k]];
+		else
+			for (size_t k = 0; k < m; k++)
+				st->v.i[grp[k]]++;
 		break;
 	case AGG_SUM:
-		if (st->type == VT_FLOAT)
-			st->v.f[g] += v->type == VT_FLOAT ? v->v.f[r] : (double)v->v.i[r];
-		else
-			st->v.i[g] = (int64_t)((uint64_t)st->v.i[g] + (uint64_t)v->v.i[r]);
-		break;
-	case AGG_MIN:
-	case AGG_MAX: {
-		int c = created ? 0 : value_cmp(st->type, &v->v, r, &st->v, g);
-		if (created || (sp->fn == AGG_MIN ? c < 0 : c > 0))
-			set_value(st, g, v, r);
-		break;
-	}
-	case AGG_ANY:
-		if (created)
-			set_value(st, g, v, r);
+		fold_sum(a, st, v, m);
 		break;
 	case AGG_MEAN: {
 		struct column *cnt = &a->groups->cols[a->state_col[i] + 1];
-		if (st->type == VT_FLOAT)
-			st->v.f[g] += v->type == VT_FLOAT ? v->v.f[r] : (double)v->v.i[r];
+		fold_sum(a, st, v, m);
+		if (merge)
+			for (size_t k = 0; k < m; k++)
+				cnt->v.i[grp[k]] += rows->cols[src + 1].v.i[row[k]];
 		else
-			st->v.i[g] = (int64_t)((uint64_t)st->v.i[g] + (uint64_t)v->v.i[r]);
-		cnt->v.i[g] += merge ? rows->cols[src + 1].v.i[r] : 1;
+			for (size_t k = 0; k < m; k++)
+				cnt->v.i[grp[k]]++;
 		break;
 	}
+	case AGG_MIN:
+	case AGG_MAX:
+	case AGG_ANY:
+		for (size_t k = 0; k < m; k++) {
+			size_t g = grp[k];
+			bool created = g >= g0 && a->first[g - g0] == k;
+			int c = created || sp->fn == AGG_ANY ? 0 : value_cmp(st->type, &v->v, row[k], &st->v, g);
+			if (created || (sp->fn == AGG_MIN ? c < 0 : c > 0))
+				set_value(st, g, v, row[k]);
+		}
+		break;
 	default:
 		break;
 	}
 }
 
-static int agg_consume(struct agg_run *a, const struct table *rows, const int *kc, const int *src, bool merge)
+/* Consumes rows sel[0..n) of `rows` (all when sel is NULL): key columns at kc[], each
+ * aggregate's argument (or state) column at src[]. */
+static int agg_consume(struct agg_run *a, const struct table *rows, const uint32_t *sel, size_t n, const int *kc,
+		       const int *src, bool merge)
 {
-	for (size_t r = 0; r < rows->nrows; r++) {
-		bool created;
-		long g = agg_group(a, rows, kc, r, &created);
-		if (g < 0)
-			return -1;
+	for (size_t off = 0; off < n; off += AGG_BLOCK) {
+		size_t m = n - off < AGG_BLOCK ? n - off : AGG_BLOCK;
+		for (size_t i = 0; i < m; i++) {
+			a->brow[i] = sel ? sel[off + i] : (uint32_t)(off + i);
+			a->bhash[i] = 0x9e3779b97f4a7c15ULL;
+		}
+		for (int k = 0; k < a->nkeys; k++)
+			if (hash_key_column(a, &rows->cols[kc[k]], m) < 0)
+				return -1;
+		size_t g0 = a->groups->nrows;
+		for (size_t i = 0; i < m; i++) {
+			size_t before = a->groups->nrows;
+			long g = agg_group(a, rows, kc, a->brow[i], a->bhash[i]);
+			if (g < 0)
+				return -1;
+			if (a->groups->nrows != before)
+				a->first[g - g0] = (uint32_t)i;
+			a->bgroup[i] = (uint32_t)g;
+		}
 		for (int i = 0; i < a->n->naggs; i++)
-			agg_fold(a, i, (size_t)g, rows, src[i], r, created, merge);
+			agg_fold(a, i, rows, src[i], m, g0, merge);
+		if (qctx_check(a->q, table_bytes(a->groups)) < 0)
+			return -1;
 	}
-	return qctx_check(a->q, table_bytes(a->groups));
+	return 0;
 }
 
-int agg_run_update(struct agg_run *a, const struct table *rows)
+int agg_run_update_sel(struct agg_run *a, const struct table *rows, const uint32_t *sel, size_t n)
 {
 	for (int k = 0; k < a->nkeys; k++)
 		a->in_key[k] = table_find(rows, a->n->names[k]);
 	for (int i = 0; i < a->n->naggs; i++)
 		a->in_arg[i] = a->n->aggs[i].arg ? table_find(rows, a->n->aggs[i].arg) : -1;
-	return agg_consume(a, rows, a->in_key, a->in_arg, false);
+	return agg_consume(a, rows, sel, n, a->in_key, a->in_arg, false);
+}
+
+int agg_run_update(struct agg_run *a, const struct table *rows)
+{
+	return agg_run_update_sel(a, rows, NULL, rows->nrows);
 }
 
 int agg_run_merge(struct agg_run *a, const struct table *states)
@@ -571,7 +798,7 @@ int agg_run_merge(struct agg_run *a, const struct table *states)
 			return qctx_fail(a->q, "partial aggregate column %d has the wrong type", c);
 	for (int k = 0; k < a->nkeys; k++)
 		kc[k] = k;
-	return agg_consume(a, states, kc, a->state_col, true);
+	return agg_consume(a, states, NULL, states->nrows, kc, a->state_col, true);
 }
 
 struct table *agg_run_states(struct agg_run *a)
@@ -619,66 +846,51 @@ struct bridge_run {
 	int64_t limit;         /* ROWS: stop after this many (-1 = all) */
 };
 
-static struct table *apply_streaming(struct qctx *q, const struct plan_node *n, const struct table *in)
-{
-	switch (n->kind) {
-	case N_FILTER: return op_filter(q, n, in);
-	case N_MAP: return op_map(q, n, in);
-	case N_PROJECT: return op_project(q, n, in);
-	case N_FRAMES: return op_frames(q, n, in);
-	default:
-		qctx_fail(q, "operator %d cannot stream", n->kind);
-		return NULL;
-	}
-}
-
-/* Rows of a scan chunk inside the source's [t0, t1): the chunk itself or an owned copy. */
-static const struct table *time_window(struct bridge_run *br, const struct table *rows, struct table **owned)
+/* A batch over the rows of a scan chunk inside the source's [t0, t1). */
+static struct batch *time_window(struct bridge_run *br, const struct table *rows)
 {
 	const int64_t *t = rows->cols[SS_TIME].v.i;
 	int64_t t0 = br->source->t0, t1 = br->source->t1;
 	size_t n = rows->nrows, k = 0;
-	*owned = NULL;
 	for (size_t i = 0; i < n; i++)
 		k += t[i] >= t0 && t[i] < t1;
 	if (k == n)
-		return rows;
-	uint32_t *sel = malloc((k ? k : 1) * sizeof(*sel));
+		return batch_wrap(br->q, rows, NULL, n);
+	uint32_t *sel = malloc((k + 1) * sizeof(*sel)); /* + 1: the branchless fill writes one past */
 	if (!sel) {
 		qctx_fail(br->q, "out of memory");
 		return NULL;
 	}
 	k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (t[i] >= t0 && t[i] < t1)
-			sel[k++] = (uint32_t)i;
-	*owned = copy_rows(br->q, rows, sel, k);
-	free(sel);
-	return *owned;
+	for (size_t i = 0; i < n; i++) {
+		sel[k] = (uint32_t)i;
+		k += t[i] >= t0 && t[i] < t1;
+	}
+	struct batch *b = batch_wrap(br->q, rows, sel, k);
+	if (b)
+		b->own_sel = sel;
+	else
+		free(sel);
+	return b;
 }
 
 static int bridge_chunk(void *arg, const struct table *rows)
 {
 	struct bridge_run *br = arg;
-	struct table *owned = NULL;
-	const struct table *t = catalog_is_timeseries(br->source->table) ? time_window(br, rows, &owned) : rows;
-	if (!t)
-		return -1;
-	for (int i = 0; i < br->nchain && t->nrows > 0; i++) {
-		struct table *next = apply_streaming(br->q, br->chain[i], t);
-		table_free(owned);
-		if (!next)
-			return -1;
-		t = owned = next;
-	}
-	int rc = 0;
+	struct batch *b = catalog_is_timeseries(br->source->table) ? time_window(br, rows)
+								    : batch_wrap(br->q, rows, NULL, rows->nrows);
+	int rc = b ? 0 : -1;
+	for (int i = 0; i < br->nchain && rc == 0 && b->n > 0; i++)
+		rc = batch_apply(br->q, br->chain[i], b);
+	if (rc < 0 || b->n == 0)
+		goto done;
 	if (br->agg) {
-		rc = agg_run_update(br->agg, t);
-	} else if (t->nrows) {
-		size_t n = t->nrows;
+		rc = agg_run_update_sel(br->agg, &b->view, b->sel, b->n);
+	} else {
+		size_t n = b->n;
 		if (br->limit >= 0 && br->rows->nrows + n > (size_t)br->limit)
 			n = (size_t)br->limit - br->rows->nrows;
-		if (table_append_rows(br->rows, t, NULL, n) < 0)
+		if (table_append_rows(br->rows, &b->view, b->sel, n) < 0)
 			rc = qctx_fail(br->q, "out of memory");
 		else if (br->rows->nrows > EXEC_MAX_BRIDGE_ROWS)
 			rc = qctx_fail(br->q, "more than %d rows would leave this agent; aggregate or head() first",
@@ -688,7 +900,8 @@ static int bridge_chunk(void *arg, const struct table *rows)
 		if (rc == 0 && br->limit >= 0 && br->rows->nrows >= (size_t)br->limit)
 			rc = 1; /* enough rows: stop the scan */
 	}
-	table_free(owned);
+done:
+	batch_free(b);
 	if (rc == 0)
 		rc = qctx_check(br->q, 0);
 	return rc;
@@ -798,6 +1011,7 @@ static int exec_bridge_through(struct qctx *q, const struct plan *p, const struc
 	int nops = 0;
 	struct plan_bridge first = {b->through, BRIDGE_PARTIAL, -1, -1};
 	struct table *t = NULL, *states = NULL;
+	struct batch *rows = NULL;
 	struct agg_run *a1 = NULL, *a2 = NULL;
 	int rc = -1;
 	*out = NULL;
@@ -821,17 +1035,17 @@ static int exec_bridge_through(struct qctx *q, const struct plan *p, const struc
 	q->partial = states; /* keep it for the next bridge through the same AGG */
 	q->partial_node = b->through;
 	states = NULL;
-	for (int i = nops - 1; i >= 0; i--) {
-		struct table *next = apply_streaming(q, ops[i], t);
-		table_free(t);
-		if (!(t = next))
+	if (!(rows = batch_wrap(q, t, NULL, t->nrows)))
+		goto done;
+	for (int i = nops - 1; i >= 0; i--)
+		if (batch_apply(q, ops[i], rows) < 0)
 			goto done;
-	}
-	if (!(a2 = agg_run_new(q, p, agg2)) || agg_run_update(a2, t) < 0)
+	if (!(a2 = agg_run_new(q, p, agg2)) || agg_run_update_sel(a2, &rows->view, rows->sel, rows->n) < 0)
 		goto done;
 	*out = agg_run_states(a2);
 	rc = 0;
 done:
+	batch_free(rows);
 	table_free(t);
 	table_free(states);
 	agg_run_free(a1);

@@ -59,6 +59,8 @@ struct agg_run;
 struct agg_run *agg_run_new(struct qctx *q, const struct plan *p, const struct plan_node *n);
 void agg_run_free(struct agg_run *a);
 int agg_run_update(struct agg_run *a, const struct table *rows);
+/* The same over the rows of `rows` listed in sel[0..n) (all when sel is NULL). */
+int agg_run_update_sel(struct agg_run *a, const struct table *rows, const uint32_t *sel, size_t n);
 int agg_run_merge(struct agg_run *a, const struct table *states);
 struct table *agg_run_states(struct agg_run *a);   /* partial states, agg_state_schema layout */
 struct table *agg_run_finalize(struct agg_run *a); /* final values, the node's schema */

@@ -891,20 +891,44 @@ static int broadcast(struct qctx *q, const struct expr *lit, size_t n, struct co
 	return 0;
 }
 
-int expr_eval(struct qctx *q, const struct expr *e, const struct table *in, struct column *out)
+/* Column c at the selected rows: a borrowed pointer without a selection, else gathered into a
+ * new array (*owned set). */
+static int column_at(struct qctx *q, const struct column *c, const uint32_t *sel, size_t n, struct column *out,
+		     bool *owned)
 {
-	size_t n = in->nrows;
+	*out = *c;
+	*owned = sel != NULL;
+	if (!sel)
+		return 0;
+	if (alloc_out(q, out, c->type, n) < 0)
+		return -1;
+	if (vtype_size(c->type) == 8)
+		for (size_t i = 0; i < n; i++)
+			out->v.i[i] = c->v.i[sel[i]];
+	else
+		for (size_t i = 0; i < n; i++)
+			out->v.b[i] = c->v.b[sel[i]];
+	return 0;
+}
+
+int expr_eval_sel(struct qctx *q, const struct expr *e, const struct table *in, const uint32_t *sel, size_t n,
+		  struct column *out)
+{
 	memset(out, 0, sizeof(*out));
 	if (e->kind == EX_LIT)
 		return broadcast(q, e, n, out);
 	if (e->kind == EX_COL) {
 		const struct column *c = &in->cols[e->col];
+		bool owned;
+		if (sel)
+			return column_at(q, c, sel, n, out, &owned);
 		if (alloc_out(q, out, c->type, n) < 0)
 			return -1;
 		memcpy(out->v.p, c->v.p, n * vtype_size(c->type));
 		return 0;
 	}
-	/* EX_CALL: borrow column arguments, materialize the rest. `in` literals need no columns. */
+	/* EX_CALL: borrow column arguments (gathered under a selection), materialize the rest.
+	 * `in` literals need no columns. */
 	struct column argv[e->nargs ? e->nargs : 1];
 	bool owned[e->nargs ? e->nargs : 1];
 	int rc = -1, k;
@@ -912,11 +936,12 @@ int expr_eval(struct qctx *q, const struct expr *e, const struct table *in, stru
 		const struct expr *a = e->args[k];
 		owned[k] = a->kind != EX_COL;
 		if (a->kind == EX_COL) {
-			argv[k] = in->cols[a->col];
+			if (column_at(q, &in->cols[a->col], sel, n, &argv[k], &owned[k]) < 0)
+				goto out;
 		} else if (a->kind == EX_LIT && (e->fn >= 0 && !strcmp(e->name, "in") && k > 0)) {
 			memset(&argv[k], 0, sizeof(argv[k]));
 			argv[k].type = a->type;
-		} else if (expr_eval(q, a, in, &argv[k]) < 0) {
+		} else if (expr_eval_sel(q, a, in, sel, n, &argv[k]) < 0) {
 			goto out;
 		}
 	}
@@ -930,6 +955,11 @@ out:
 		out->v.p = NULL;
 	}
 	return rc;
+}
+
+int expr_eval(struct qctx *q, const struct expr *e, const struct table *in, struct column *out)
+{
+	return expr_eval_sel(q, e, in, NULL, in->nrows, out);
 }
 
 void expr_format(const struct expr *e, char *buf, size_t len)

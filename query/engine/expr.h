@@ -45,6 +45,10 @@ int expr_bind(struct expr *e, const struct table *schema, char *err, size_t errl
 /* Evaluates a bound expression over all rows of `in`; out receives a malloc'd array of
  * in->nrows values (caller frees out->v.p). 0, or -1 with the error in q. */
 int expr_eval(struct qctx *q, const struct expr *e, const struct table *in, struct column *out);
+/* The same over the rows of `in` listed in sel[0..n) (all rows when sel is NULL, n = in->nrows):
+ * out receives n values, one per selected row, in selection order. */
+int expr_eval_sel(struct qctx *q, const struct expr *e, const struct table *in, const uint32_t *sel, size_t n,
+		  struct column *out);
 
 /* Writes a readable form ("eq(pid, 42)") for error messages. */
 void expr_format(const struct expr *e, char *buf, size_t len);

@@ -800,12 +800,11 @@ static inline void acc_add(struct view *v, uint32_t id, uint64_t n)
 	v->acc[id] += n;
 }
 
-/* Rows from the accumulators (one per touched id), which it clears. */
-static long acc_emit(struct view *v, const struct ring_batch *b)
+/* Rows from the accumulators (one per touched id, all at time t), which it clears. */
+static long acc_emit(struct view *v, int64_t t)
 {
 	if (view_reserve(v, v->ntouched) < 0)
 		return -1;
-	int64_t t = collapsed_time(v, b);
 	for (size_t k = 0; k < v->ntouched; k++) {
 		uint32_t id = v->touched[k];
 		if (v->proj == PROJ_STACK)
@@ -829,7 +828,7 @@ static long view_hot(struct view *v, const struct ring_batch *b, size_t nrows)
 			if (c->time[k] >= v->t0 && c->time[k] < v->t1)
 				acc_add(v, v->proj == PROJ_STACK ? c->stack[k] : c->thread[k], c->count[k]);
 		}
-		return acc_emit(v, b);
+		return 0;
 	}
 	if (view_reserve(v, nrows) < 0)
 		return -1;
@@ -842,36 +841,31 @@ static long view_hot(struct view *v, const struct ring_batch *b, size_t nrows)
 	return (long)nrows;
 }
 
-/* A whole sealed batch from its rollups (PROJ_STACK or PROJ_THREAD). */
-static long view_rollup(struct view *v, const struct ring_batch *b)
+/* A whole sealed batch's rollups into the accumulators (PROJ_STACK or PROJ_THREAD). */
+static int view_rollup(struct view *v, const struct ring_batch *b)
 {
 	uint8_t *raw = scratch(&v->buf, &v->buf_cap, b->roll_len + 1);
-	long rows = -1;
 	if (!raw)
 		return -1;
 	size_t got = ZSTD_decompress(raw, b->roll_len, b->zroll, b->zroll_len);
+	if (ZSTD_isError(got) || got != b->roll_len)
+		return -1;
 	const uint8_t *p = raw, *end = raw + b->roll_len;
 	uint32_t n = v->proj == PROJ_STACK ? b->nstacks : b->nthreads;
-	if (ZSTD_isError(got) || got != b->roll_len || view_reserve(v, n) < 0)
-		goto out;
 	uint64_t d, total, id = 0;
 	if (v->proj == PROJ_THREAD) /* skip the stack section */
 		for (uint32_t i = 0; i < b->nstacks; i++)
 			if (!get_varint(&p, end, &d) || !get_varint(&p, end, &total))
-				goto out;
-	int64_t t = collapsed_time(v, b);
+				return -1;
 	for (uint32_t i = 0; i < n; i++) {
 		if (!get_varint(&p, end, &d) || !get_varint(&p, end, &total))
-			goto out;
+			return -1;
 		id += d;
-		if (v->proj == PROJ_STACK)
-			view_row(v, i, t, NULL, 0, intern_stack_by_id(v->r->intern, (uint32_t)id), (int64_t)total);
-		else
-			view_row(v, i, t, intern_thread_by_id(v->r->intern, (uint32_t)id), 0, NULL, (int64_t)total);
+		if (id >= v->acc_cap)
+			return -1;
+		acc_add(v, (uint32_t)id, total);
 	}
-	rows = n;
-out:
-	return rows;
+	return 0;
 }
 
 /* A sealed batch: every point (PROJ_ROWS), or per series / stack / thread sums over [t0, t1). */
@@ -880,7 +874,7 @@ static long view_sealed(struct view *v, const struct ring_batch *b)
 	const struct ring *r = v->r;
 	bool whole = b->tmin >= v->t0 && b->tmax < v->t1;
 	if (whole && (v->proj == PROJ_STACK || v->proj == PROJ_THREAD))
-		return view_rollup(v, b);
+		return view_rollup(v, b) < 0 ? -1 : 0;
 	struct series *se = &v->s;
 	uint8_t *pts = NULL;
 	long rows = -1;
@@ -931,7 +925,7 @@ static long view_sealed(struct view *v, const struct ring_batch *b)
 		else
 			acc_add(v, v->proj == PROJ_STACK ? se->stack[i] : se->thread[i], sum);
 	}
-	rows = v->proj == PROJ_STACK || v->proj == PROJ_THREAD ? acc_emit(v, b) : (long)out;
+	rows = v->proj == PROJ_STACK || v->proj == PROJ_THREAD ? 0 : (long)out;
 out:
 	return rows;
 }
@@ -1027,6 +1021,13 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
 				     .nrows = (size_t)rows, .cap = v.cap, .borrowed = true};
 		if (rows)
 			rc = chunk(arg, &view);
+	}
+	/* Stack and thread projections accumulate over every batch and come out as one chunk. */
+	if (rc == 0 && n && v.ntouched) {
+		long rows = acc_emit(&v, collapsed_time(&v, pinned[0]));
+		struct table view = {.name = (char *)"stack_samples", .ncols = SS_NCOLS, .cols = v.cols,
+				     .nrows = rows < 0 ? 0 : (size_t)rows, .cap = v.cap, .borrowed = true};
+		rc = rows < 0 ? -1 : chunk(arg, &view);
 	}
 
 	pthread_mutex_lock(&r->lock);
