@@ -522,11 +522,13 @@ struct table *op_quantiles(struct qctx *q, const struct plan_node *n, const stru
 /* Rows are consumed in blocks: hash every key column over the block, find or create each row's
  * group, then fold one aggregate at a time over the block. */
 #define AGG_BLOCK 1024
-#define AGG_STR_MEMO 4096 /* string key hashes memoized by pointer (direct-mapped) */
+#define AGG_STR_MEMO_MIN 12 /* log2 of the string memo's first size; it doubles with the groups */
+#define AGG_STR_MEMO_MAX 20
 
 struct str_memo {
 	const char *s;
-	uint64_t h;
+	uint64_t h;  /* hash of s's content */
+	uint32_t g;  /* single string key: s's group + 1, 0 = not yet known */
 };
 
 struct agg_run {
@@ -541,7 +543,8 @@ struct agg_run {
 	size_t hcap;           /* hashes allocated */
 	int in_key[64];        /* input column of each key (update) */
 	int in_arg[256];       /* input column of each aggregate's argument (update), -1 for count */
-	struct str_memo *strs; /* AGG_STR_MEMO entries once a string key is seen; owned */
+	struct str_memo *strs; /* 1 << strbits entries once a string key is seen; owned */
+	int strbits;
 	/* the block being consumed: input row, hash, group; first[g - g0] = the block row that
 	 * created group g (groups from g0 on are new in this block) */
 	uint32_t brow[AGG_BLOCK], bgroup[AGG_BLOCK], first[AGG_BLOCK];
@@ -609,29 +612,45 @@ static void set_value(struct column *d, size_t di, const struct column *s, size_
 	memcpy((char *)d->v.p + di * w, (char *)s->v.p + si * w, w);
 }
 
+/* The string memo, (re)sized to about twice the groups so distinct keys rarely share a slot. */
+static int str_memo_fit(struct agg_run *a)
+{
+	int bits = a->strbits ? a->strbits : AGG_STR_MEMO_MIN;
+	while (bits < AGG_STR_MEMO_MAX && ((size_t)1 << bits) < a->groups->nrows * 2)
+		bits++;
+	if (a->strs && bits == a->strbits)
+		return 0;
+	free(a->strs);
+	a->strbits = bits;
+	if (!(a->strs = calloc((size_t)1 << bits, sizeof(*a->strs))))
+		return qctx_fail(a->q, "out of memory");
+	return 0;
+}
+
+static inline struct str_memo *str_memo(struct agg_run *a, const struct column *c, size_t r)
+{
+	const char *s = c->v.s[r];
+	struct str_memo *e = &a->strs[((uintptr_t)s >> 3) * 0x9e3779b97f4a7c15ULL >> (64 - a->strbits)];
+	if (e->s != s)
+		*e = (struct str_memo){s, value_hash(VT_STRING, &c->v, r), 0};
+	return e;
+}
+
 /* Mixes key column c of the block's rows into their hashes. Strings are hashed by content
  * (equal strings from different agents meet here) but memoized by pointer: rows repeat the same
  * interned pointers, and hashing means reading the whole string. */
-static int hash_key_column(struct agg_run *a, const struct column *c, size_t m)
+static void hash_key_column(struct agg_run *a, const struct column *c, size_t m)
 {
 	const uint64_t mul = 0x100000001b3ULL;
 	if (c->type != VT_STRING) {
 		for (size_t i = 0; i < m; i++)
 			a->bhash[i] = (a->bhash[i] ^ value_hash(c->type, &c->v, a->brow[i])) * mul;
-		return 0;
+		return;
 	}
-	if (!a->strs && !(a->strs = calloc(AGG_STR_MEMO, sizeof(*a->strs))))
-		return qctx_fail(a->q, "out of memory");
 	for (size_t i = 0; i < m; i++) {
-		const char *s = c->v.s[a->brow[i]];
-		struct str_memo *e = &a->strs[((uintptr_t)s >> 3) * 0x9e3779b97f4a7c15ULL >> 52];
-		if (e->s != s) {
-			e->s = s;
-			e->h = value_hash(VT_STRING, &c->v, a->brow[i]);
-		}
+		struct str_memo *e = str_memo(a, c, a->brow[i]);
 		a->bhash[i] = (a->bhash[i] ^ e->h) * mul;
 	}
-	return 0;
 }
 
 /* Group of input row r (key columns at kc[], hash h), created when new; -1 on error. */
@@ -752,11 +771,20 @@ static int agg_consume(struct agg_run *a, const struct table *rows, const uint32
 			a->brow[i] = sel ? sel[off + i] : (uint32_t)(off + i);
 			a->bhash[i] = 0x9e3779b97f4a7c15ULL;
 		}
-		for (int k = 0; k < a->nkeys; k++)
-			if (hash_key_column(a, &rows->cols[kc[k]], m) < 0)
+		for (int k = 0; k < a->nkeys; k++) {
+			if (rows->cols[kc[k]].type == VT_STRING && str_memo_fit(a) < 0)
 				return -1;
+			hash_key_column(a, &rows->cols[kc[k]], m);
+		}
+		/* One string key: the memo remembers each pointer's group, so repeats skip the probe. */
+		const struct column *key = a->nkeys == 1 && rows->cols[kc[0]].type == VT_STRING ? &rows->cols[kc[0]] : NULL;
 		size_t g0 = a->groups->nrows;
 		for (size_t i = 0; i < m; i++) {
+			struct str_memo *e = key ? str_memo(a, key, a->brow[i]) : NULL;
+			if (e && e->g) {
+				a->bgroup[i] = e->g - 1;
+				continue;
+			}
 			size_t before = a->groups->nrows;
 			long g = agg_group(a, rows, kc, a->brow[i], a->bhash[i]);
 			if (g < 0)
@@ -764,6 +792,8 @@ static int agg_consume(struct agg_run *a, const struct table *rows, const uint32
 			if (a->groups->nrows != before)
 				a->first[g - g0] = (uint32_t)i;
 			a->bgroup[i] = (uint32_t)g;
+			if (e)
+				e->g = (uint32_t)g + 1;
 		}
 		for (int i = 0; i < a->n->naggs; i++)
 			agg_fold(a, i, rows, src[i], m, g0, merge);

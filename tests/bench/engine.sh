@@ -32,7 +32,7 @@ median_ms() { # median_ms N CMD...: median wall time of N runs, ms
 	printf '%s\n' "${t[@]}" | sort -n | awk '{v[NR]=$1} END{printf "%.2f", v[int((NR+1)/2)]/1000}'
 }
 held_ok() { # held_ok URL N: every agent's ring holds >= 0.99 h
-	"$WISP" -c "$1" run ring_stats -o json 2>/dev/null | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{const t=JSON.parse(s).tables[0];process.exit(t.rows.length==$2&&t.rows.every(r=>r[2]>=0.99)?0:1)})"
+	"$WISP" -c "$1" run ring_stats -o json 2>/dev/null | node 2>/dev/null -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{const t=JSON.parse(s).tables[0];process.exit(t.rows.length==$2&&t.rows.every(r=>r[2]>=0.99)?0:1)})"
 }
 
 # 1. A tiny standalone daemon.
