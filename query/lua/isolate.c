@@ -68,6 +68,7 @@ int script_compile_isolated(const struct script_input *in, const struct script_l
 		*log = NULL;
 	if (!lim)
 		lim = &defaults;
+	script_init();
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "cannot start the script: %s", strerror(errno));
 		return -1;

@@ -29,6 +29,10 @@ struct script_input {
 	int64_t now_ns;           /* the query's "now" (wall clock, ns) */
 };
 
+/* Prepares process-wide state (the prelude's bytecode) once. script_compile does it on first use;
+ * call it before fork() so children inherit it. */
+void script_init(void);
+
 /* Runs the script. On success *out is a new plan (not yet split). *log (when log is not NULL)
  * receives what the script printed, on success and failure alike; the caller frees both. On
  * failure returns -1 with a message naming the script line where there is one. */
