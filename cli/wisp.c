@@ -1,7 +1,7 @@
 /* wisp.c - the Wisp command-line client.
  *
  *   wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded] [--max-rows N]
- *        [--timeout SECONDS] [-- SCRIPT ARGS...]
+ *        [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]
  *   wisp [-c ws://HOST:PORT] agents [-o table|json]
  *   wisp [-c ws://HOST:PORT] snapshot [--start T] [--end T] [--dir DIR]
  *   wisp scripts
@@ -36,6 +36,7 @@ struct client {
 	struct ws_peer peer;
 	enum output_format fmt;
 	bool agents_cmd;
+	bool stats;               /* print the query's statistics to stderr */
 	bool done;
 	int exit_code;
 	char host[256], path[256];
@@ -60,7 +61,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded] [--max-rows N]\n"
-		"            [--timeout SECONDS] [-- SCRIPT ARGS...]\n"
+		"            [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]\n"
 		"       wisp [-c ws://HOST:PORT] agents [-o table|json]\n"
 		"       wisp [-c ws://HOST:PORT] snapshot [--start -1h] [--end now] [--dir DIR]\n"
 		"       wisp scripts\n"
@@ -190,6 +191,31 @@ out:
 	qctx_destroy(&q);
 }
 
+/* "stats: ..." on stderr from the answer's stats map. */
+static void print_stats(const msgpack_object *st)
+{
+	double compile = 0, agents = 0, slowest = 0, merge = 0, total = 0;
+	int64_t n = 0, answered = 0, bytes = 0, rows = 0;
+	char node[64] = "";
+	if (!st || st->type != MSGPACK_OBJECT_MAP)
+		return;
+	mp_int(mp_get(st, "agents"), &n);
+	mp_int(mp_get(st, "answered"), &answered);
+	mp_int(mp_get(st, "bytes_in"), &bytes);
+	mp_int(mp_get(st, "rows"), &rows);
+	mp_double(mp_get(st, "compile_ms"), &compile);
+	mp_double(mp_get(st, "agents_ms"), &agents);
+	mp_double(mp_get(st, "slowest_exec_ms"), &slowest);
+	mp_double(mp_get(st, "merge_ms"), &merge);
+	mp_double(mp_get(st, "ms"), &total);
+	mp_str(mp_get(st, "slowest_node"), node, sizeof(node));
+	fprintf(stderr,
+		"stats: %lld/%lld agents answered | compile %.2f ms | agents %.2f ms (slowest exec %.2f ms on %s) | "
+		"%.1f KiB in | merge %.2f ms | %lld rows | total %.2f ms\n",
+		(long long)answered, (long long)n, compile, agents, slowest, node, (double)bytes / 1024.0, merge,
+		(long long)rows, total);
+}
+
 static void print_result(struct client *cl, const msgpack_object *m)
 {
 	const msgpack_object *tabs = mp_get(m, "tables"), *warn = mp_get(m, "warnings");
@@ -219,6 +245,8 @@ static void print_result(struct client *cl, const msgpack_object *m)
 		cl->exit_code = 1;
 	} else {
 		cl->exit_code = render_tables(stdout, &q, t, n, cl->fmt) < 0 ? 1 : 0;
+		if (cl->stats)
+			print_stats(mp_get(m, "stats"));
 	}
 	for (int k = 0; t && k < n; k++)
 		table_free(t[k]);
@@ -375,7 +403,7 @@ int main(int argc, char **argv)
 {
 	struct client cl = {.exit_code = 1};
 	const char *url = getenv("WISP_COORDINATOR"), *cmd = NULL, *script_arg = NULL;
-	int64_t max_rows = 10000;
+	int64_t max_rows = 10000, max_memory_mb = 1024;
 	double timeout_s = 10;
 	int i = 1, nscript_args = 0;
 	char **script_args = NULL;
@@ -420,6 +448,10 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--max-rows") && i + 1 < argc) {
 			max_rows = strtoll(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--max-memory") && i + 1 < argc) {
+			max_memory_mb = strtoll(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--stats")) {
+			cl.stats = true;
 		} else if (!strcmp(cmd, "snapshot") && !strcmp(argv[i], "--start") && i + 1 < argc) {
 			snap_start = argv[++i];
 		} else if (!strcmp(cmd, "snapshot") && !strcmp(argv[i], "--end") && i + 1 < argc) {
@@ -437,8 +469,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (max_rows <= 0 || timeout_s <= 0) {
-		fprintf(stderr, "wisp: --max-rows and --timeout must be positive\n");
+	if (max_rows <= 0 || max_memory_mb <= 0 || timeout_s <= 0) {
+		fprintf(stderr, "wisp: --max-rows, --max-memory and --timeout must be positive\n");
 		return 2;
 	}
 	cl.url = url;
@@ -480,7 +512,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		const char *base = strrchr(path, '/');
-		msgpack_pack_map(&pk, 7);
+		msgpack_pack_map(&pk, 8);
 		mp_pack_str(&pk, "type"); mp_pack_str(&pk, "run");
 		mp_pack_str(&pk, "id"); msgpack_pack_int(&pk, 1);
 		mp_pack_str(&pk, "name"); mp_pack_str(&pk, base ? base + 1 : path);
@@ -492,6 +524,7 @@ int main(int argc, char **argv)
 		for (int k = 0; k < nscript_args; k++)
 			mp_pack_str(&pk, script_args[k]);
 		mp_pack_str(&pk, "max_rows"); msgpack_pack_int64(&pk, max_rows);
+		mp_pack_str(&pk, "mem_limit_mb"); msgpack_pack_int64(&pk, max_memory_mb);
 		mp_pack_str(&pk, "timeout_ms"); msgpack_pack_int64(&pk, (int64_t)(timeout_s * 1000));
 		free(src);
 	}

@@ -21,6 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Memory one query may hold on each agent and on the coordinator (clients choose with
+ * --max-memory). */
+#define QUERY_DEFAULT_MEM_MB 1024
+#define QUERY_MAX_MEM_MB (64 * 1024)
+
 enum role { ROLE_NONE, ROLE_AGENT, ROLE_CLIENT };
 
 struct session {
@@ -39,6 +44,7 @@ struct answer {
 	char node[64];
 	char *msg;            /* the agent's "result" message (msgpack), NULL until it arrives */
 	size_t len;
+	int64_t arrived_ns;
 	bool done;
 	char err[256];        /* why it has no result (disconnected, deadline) */
 };
@@ -54,7 +60,8 @@ struct query {
 	size_t script_len;
 	char **argv;
 	int argc;
-	int64_t max_rows, timeout_ms, started_ns, now_ns;
+	int64_t max_rows, timeout_ms, mem_limit_mb, started_ns, now_ns;
+	int64_t compiled_ns, fanned_ns;     /* CLOCK_MONOTONIC: script compiled, plan sent out */
 	struct plan *plan;
 	msgpack_sbuffer exec_msg; /* the "exec" request sent to agents */
 	char *log;                /* what the script printed */
@@ -161,8 +168,11 @@ static void merge_run(void *arg)
 
 	qctx_init(&qc);
 	qc.max_rows = (size_t)q->max_rows;
-	qc.mem_limit = (size_t)1 << 30;
+	qc.mem_limit = (size_t)q->mem_limit_mb << 20;
 	qc.deadline_ns = mono_now_ns() + 10000000000LL;
+	int64_t merge_start = mono_now_ns(), last_ns = q->fanned_ns, slowest_us = -1;
+	uint64_t bytes_in = 0, rows_out = 0;
+	const char *slowest = "";
 	msgpack_sbuffer_init(&q->reply);
 	msgpack_packer_init(&pk, &q->reply, msgpack_sbuffer_write);
 	if (!u || !inputs || !outs || !trunc || !warnings) {
@@ -178,6 +188,9 @@ static void merge_run(void *arg)
 		struct answer *an = &q->answers[a];
 		char msg[600] = "";
 		msgpack_unpacked_init(&u[a]);
+		bytes_in += an->len;
+		if (an->msg && an->arrived_ns > last_ns)
+			last_ns = an->arrived_ns;
 		if (!an->msg) {
 			snprintf(msg, sizeof(msg), "agent %s: %s", an->node, an->err[0] ? an->err : "no answer");
 		} else if (!mp_unpack(&u[a], an->msg, an->len)) {
@@ -186,6 +199,11 @@ static void merge_run(void *arg)
 			/* the agent's own message */
 		} else {
 			const msgpack_object *tabs = mp_get(&u[a].data, "tables");
+			int64_t us;
+			if (mp_int(mp_get(&u[a].data, "exec_us"), &us) && us > slowest_us) {
+				slowest_us = us;
+				slowest = an->node;
+			}
 			if (!tabs || tabs->type != MSGPACK_OBJECT_ARRAY || tabs->via.array.size != (uint32_t)p->nbridges) {
 				snprintf(msg, sizeof(msg), "agent %s: result has the wrong number of tables", an->node);
 			} else {
@@ -218,6 +236,8 @@ static void merge_run(void *arg)
 	if (exec_finish(&qc, p, (struct table *const *const *)inputs, nagents, outs, trunc) < 0)
 		goto reply;
 	for (int d = 0; d < p->ndisplays; d++)
+		rows_out += outs[d]->nrows;
+	for (int d = 0; d < p->ndisplays; d++)
 		if (trunc[d]) {
 			char msg[300];
 			snprintf(msg, sizeof(msg), "table %s truncated to %lld rows (raise with --max-rows)",
@@ -242,11 +262,19 @@ reply:
 		mp_pack_str(&pk, "warnings");
 		pack_str_array(&pk, warnings, nwarn);
 		mp_pack_str(&pk, "log"); mp_pack_str(&pk, q->log ? q->log : "");
+		int64_t now = mono_now_ns();
 		mp_pack_str(&pk, "stats");
-		msgpack_pack_map(&pk, 3);
+		msgpack_pack_map(&pk, 10);
 		mp_pack_str(&pk, "agents"); msgpack_pack_int(&pk, nagents);
 		mp_pack_str(&pk, "answered"); msgpack_pack_int(&pk, nok);
-		mp_pack_str(&pk, "ms"); msgpack_pack_double(&pk, (double)(mono_now_ns() - q->started_ns) / 1e6);
+		mp_pack_str(&pk, "compile_ms"); msgpack_pack_double(&pk, (double)(q->compiled_ns - q->started_ns) / 1e6);
+		mp_pack_str(&pk, "agents_ms"); msgpack_pack_double(&pk, (double)(last_ns - q->fanned_ns) / 1e6);
+		mp_pack_str(&pk, "slowest_exec_ms"); msgpack_pack_double(&pk, (double)slowest_us / 1e3);
+		mp_pack_str(&pk, "slowest_node"); mp_pack_str(&pk, slowest);
+		mp_pack_str(&pk, "bytes_in"); msgpack_pack_uint64(&pk, bytes_in);
+		mp_pack_str(&pk, "merge_ms"); msgpack_pack_double(&pk, (double)(now - merge_start) / 1e6);
+		mp_pack_str(&pk, "rows"); msgpack_pack_uint64(&pk, rows_out);
+		mp_pack_str(&pk, "ms"); msgpack_pack_double(&pk, (double)(now - q->started_ns) / 1e6);
 	}
 	for (int b = 0; inputs && b < p->nbridges; b++) {
 		for (int a = 0; inputs[b] && a < nagents; a++)
@@ -299,6 +327,7 @@ static void answer_arrived(struct query *q, struct answer *a, char *msg, size_t 
 		a->done = true;
 		a->msg = msg;
 		a->len = len;
+		a->arrived_ns = mono_now_ns();
 		if (err)
 			snprintf(a->err, sizeof(a->err), "%s", err);
 		q->pending--;
@@ -373,7 +402,7 @@ static void compile_run(void *arg)
 			mp_pack_str(&pk, "type"); mp_pack_str(&pk, "exec");
 			mp_pack_str(&pk, "qid"); msgpack_pack_uint64(&pk, q->qid);
 			mp_pack_str(&pk, "timeout_ms"); msgpack_pack_int64(&pk, q->timeout_ms);
-			mp_pack_str(&pk, "mem_limit_mb"); msgpack_pack_int(&pk, 1024);
+			mp_pack_str(&pk, "mem_limit_mb"); msgpack_pack_int64(&pk, q->mem_limit_mb);
 			mp_pack_str(&pk, "plan"); codec_pack_plan(&pk, q->plan);
 		}
 	}
@@ -386,6 +415,7 @@ static void compiled(void *arg)
 	struct coordinator *c = q->c;
 	struct session *client = session_by_id(c, q->client);
 	q->busy = false;
+	q->compiled_ns = mono_now_ns();
 	if (q->err[0]) {
 		if (client) {
 			msgpack_sbuffer sb;
@@ -445,6 +475,7 @@ static void fan_out(struct query *q)
 			answer_arrived(q, a, NULL, 0, "out of memory");
 		}
 	}
+	q->fanned_ns = mono_now_ns();
 	lws_sul_schedule(c->d->ctx, 0, &q->deadline_sul, deadline_cb,
 			 (q->timeout_ms + 500) * LWS_US_PER_MS);
 }
@@ -527,6 +558,7 @@ static struct query *query_new(struct coordinator *c, struct session *s, int64_t
 	q->now_ns = wall_now_ns();
 	q->max_rows = 10000;
 	q->timeout_ms = timeout_ms;
+	q->mem_limit_mb = QUERY_DEFAULT_MEM_MB;
 	msgpack_sbuffer_init(&q->exec_msg);
 	msgpack_sbuffer_init(&q->reply);
 	q->next = c->queries;
@@ -576,6 +608,8 @@ static void handle_run(struct coordinator *c, struct session *s, const msgpack_o
 		q->max_rows = v;
 	if (mp_int(mp_get(m, "timeout_ms"), &v) && v > 0)
 		q->timeout_ms = v > 600000 ? 600000 : v;
+	if (mp_int(mp_get(m, "mem_limit_mb"), &v) && v > 0)
+		q->mem_limit_mb = v > QUERY_MAX_MEM_MB ? QUERY_MAX_MEM_MB : v;
 	if (!script || script->type != MSGPACK_OBJECT_STR) {
 		send_error(s, id, "run: the request has no script");
 		query_free(q);

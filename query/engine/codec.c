@@ -140,6 +140,20 @@ bool mp_int(const msgpack_object *o, int64_t *v)
 	return false;
 }
 
+bool mp_double(const msgpack_object *o, double *v)
+{
+	int64_t i;
+	if (o && (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)) {
+		*v = o->via.f64;
+		return true;
+	}
+	if (mp_int(o, &i)) {
+		*v = (double)i;
+		return true;
+	}
+	return false;
+}
+
 void mp_pack_str(msgpack_packer *pk, const char *s)
 {
 	size_t n = strlen(s);

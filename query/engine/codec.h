@@ -40,6 +40,7 @@ bool mp_str_eq(const msgpack_object *o, const char *s);
 /* Copies a msgpack string into buf (truncating); false if o is not a string. */
 bool mp_str(const msgpack_object *o, char *buf, size_t len);
 bool mp_int(const msgpack_object *o, int64_t *v);
+bool mp_double(const msgpack_object *o, double *v); /* a float, or an integer as double */
 void mp_pack_str(msgpack_packer *pk, const char *s);
 
 #endif

@@ -336,24 +336,64 @@ static int sort_cmp(const void *a, const void *b, void *arg)
 	return (i > j) - (i < j); /* stable */
 }
 
-struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct table *in)
+/* Moves the row at heap slot i down to its place in a heap whose top is the row that sorts last. */
+static void heap_down(uint32_t *h, size_t n, size_t i, const struct sort_ctx *s)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n && sort_cmp(&h[l], &h[m], (void *)s) > 0)
+			m = l;
+		if (r < n && sort_cmp(&h[r], &h[m], (void *)s) > 0)
+			m = r;
+		if (m == i)
+			return;
+		uint32_t t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* The first `limit` rows of `in` in the sort order (all when limit < 0). Keeping only a few
+ * (sort then head) needs a heap of that many rows, not a sort of every row. */
+struct table *op_sort_limit(struct qctx *q, const struct plan_node *n, const struct table *in, int64_t limit)
 {
 	struct sort_ctx s = {.t = in, .nkeys = n->nexprs < 32 ? n->nexprs : 32};
 	for (int k = 0; k < s.nkeys; k++) {
 		s.cols[k] = table_find(in, n->names[k]);
 		s.desc[k] = n->desc[k];
 	}
-	uint32_t *perm = malloc((in->nrows ? in->nrows : 1) * sizeof(*perm));
+	size_t keep = limit >= 0 && (size_t)limit < in->nrows ? (size_t)limit : in->nrows;
+	uint32_t *perm = malloc((keep ? keep : 1) * sizeof(*perm));
 	if (!perm) {
 		qctx_fail(q, "out of memory");
 		return NULL;
 	}
-	for (size_t i = 0; i < in->nrows; i++)
-		perm[i] = (uint32_t)i;
-	qsort_r(perm, in->nrows, sizeof(*perm), sort_cmp, &s);
-	struct table *out = copy_rows(q, in, perm, in->nrows);
+	if (keep == in->nrows) {
+		for (size_t i = 0; i < in->nrows; i++)
+			perm[i] = (uint32_t)i;
+	} else if (keep > 0) {
+		for (size_t i = 0; i < keep; i++)
+			perm[i] = (uint32_t)i;
+		for (size_t i = keep / 2; i-- > 0;)
+			heap_down(perm, keep, i, &s);
+		for (size_t i = keep; i < in->nrows; i++) {
+			uint32_t r = (uint32_t)i;
+			if (sort_cmp(&r, &perm[0], &s) < 0) {
+				perm[0] = r;
+				heap_down(perm, keep, 0, &s);
+			}
+		}
+	}
+	qsort_r(perm, keep, sizeof(*perm), sort_cmp, &s);
+	struct table *out = copy_rows(q, in, perm, keep);
 	free(perm);
 	return out;
+}
+
+struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct table *in)
+{
+	return op_sort_limit(q, n, in, -1);
 }
 
 struct table *op_head(struct qctx *q, const struct plan_node *n, const struct table *in)
@@ -1198,6 +1238,11 @@ static struct table *finish_node(struct qctx *q, const struct plan *p, struct ta
 		if (a && !qctx_failed(q))
 			res = agg_run_finalize(a);
 		agg_run_free(a);
+	} else if (n->kind == N_HEAD && p->nodes[n->inputs[0]]->kind == N_SORT && !p->agent_side[n->inputs[0]]) {
+		const struct plan_node *sort = p->nodes[n->inputs[0]]; /* sort + head: keep only the top */
+		if (!(in[0] = finish_node(q, p, inputs, nagents, memo, sort->inputs[0])))
+			return NULL;
+		res = op_sort_limit(q, sort, in[0], n->limit);
 	} else {
 		for (int k = 0; k < n->ninputs && k < 2; k++)
 			if (!(in[k] = finish_node(q, p, inputs, nagents, memo, n->inputs[k])))

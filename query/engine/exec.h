@@ -49,6 +49,8 @@ struct table *op_map(struct qctx *q, const struct plan_node *n, const struct tab
 struct table *op_project(struct qctx *q, const struct plan_node *n, const struct table *in);
 struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct table *in);
 struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct table *in);
+/* The first `limit` rows in sort node n's order (all when limit < 0), without sorting the rest. */
+struct table *op_sort_limit(struct qctx *q, const struct plan_node *n, const struct table *in, int64_t limit);
 struct table *op_head(struct qctx *q, const struct plan_node *n, const struct table *in);
 struct table *op_quantiles(struct qctx *q, const struct plan_node *n, const struct table *in);
 struct table *op_join(struct qctx *q, const struct plan_node *n, const struct table *left,

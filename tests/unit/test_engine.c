@@ -395,6 +395,76 @@ static void quantiles_within_bound(void **state)
 	ring_free(r);
 }
 
+/* Filters narrow a selection, maps write computed columns at the selected rows only, and later
+ * filters read those columns: the result equals one combined filter before the map. */
+static void selection_through_filters_and_maps(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 12, 4000);
+	const char *agg = "local g = df:groupby{'pid', 'x'}:agg{n = px.count(), s = px.sum('x'), c = px.sum('count')}\n"
+			  "px.display(g:sort{'pid', 'x'}, 'out')\n";
+	char a[1024], b[1024];
+	snprintf(a, sizeof(a),
+		 "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		 "df = df:filter(df.pid:ge(101))\n"
+		 "df.x = df.cpu * 10\n"
+		 "df = df:filter(df.x:ge(20))\n"
+		 "df.y = df.x + 1\n"
+		 "df = df:filter(df.y:ne(31))\n%s", agg);
+	snprintf(b, sizeof(b),
+		 "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		 "df = df:filter(px.and_(df.pid:ge(101), px.and_(df.cpu:ge(2), df.cpu:ne(3))))\n"
+		 "df.x = df.cpu * 10\n%s", agg);
+	struct qctx qa, qb;
+	qctx_init(&qa);
+	qctx_init(&qb);
+	force_rows = true; /* every row through the pipeline, no collapsed scans */
+	struct table *ta = run_local(&qa, a, NULL, &r, 1), *tb = run_local(&qb, b, NULL, &r, 1);
+	force_rows = false;
+	assert_true(ta->nrows > 0);
+	assert_tables_equal(&qa, ta, &qb, tb);
+	table_free(ta);
+	table_free(tb);
+	qctx_destroy(&qa);
+	qctx_destroy(&qb);
+	ring_free(r);
+}
+
+/* sort + head keeps a heap of the top rows: the same rows, in the same order, as sorting all. */
+static void sort_head_equals_full_sort(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 13, 5000);
+	static const int keep[] = {0, 1, 3, 7, 40, 100000};
+	for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
+		char src[1024];
+		snprintf(src, sizeof(src),
+			 "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+			 "local g = df:groupby{'pid', 'cpu', 'comm'}:agg{n = px.count()}\n"
+			 "px.display(g:sort{{'n', 'desc'}, 'comm'}, 'all')\n" /* ties on n and comm */
+			 "px.display(g:sort{{'n', 'desc'}, 'comm'}:head(%d), 'top')\n", keep[k]);
+		char err[256];
+		struct plan *p = fix_compile("t.lua", src, NULL, err, sizeof(err));
+		assert_non_null(p);
+		struct qctx q;
+		qctx_init(&q);
+		struct scan_source s = {ring_scan, r};
+		struct table *out[2];
+		bool trunc[2];
+		assert_int_equal(exec_local(&q, p, &s, out, trunc), 0);
+		size_t want = (size_t)keep[k] < out[0]->nrows ? (size_t)keep[k] : out[0]->nrows;
+		assert_int_equal(out[1]->nrows, want);
+		for (size_t i = 0; i < want; i++)
+			for (int c = 0; c < out[0]->ncols; c++)
+				assert_true(value_eq(out[0]->cols[c].type, &out[0]->cols[c].v, i, &out[1]->cols[c].v, i));
+		table_free(out[0]);
+		table_free(out[1]);
+		plan_free(p);
+		qctx_destroy(&q);
+	}
+	ring_free(r);
+}
+
 static void row_cap_truncates(void **state)
 {
 	(void)state;
@@ -453,6 +523,8 @@ int main(void)
 		cmocka_unit_test(merged_equals_single_node),
 		cmocka_unit_test(collapsing_changes_nothing),
 		cmocka_unit_test(quantiles_within_bound),
+		cmocka_unit_test(selection_through_filters_and_maps),
+		cmocka_unit_test(sort_head_equals_full_sort),
 		cmocka_unit_test(row_cap_truncates),
 		cmocka_unit_test(memory_limit_stops_query),
 	};
