@@ -25,6 +25,8 @@
  * --max-memory). */
 #define QUERY_DEFAULT_MEM_MB 1024
 #define QUERY_MAX_MEM_MB (64 * 1024)
+/* Idle script helper processes kept for the next queries (one per worker is plenty). */
+#define SCRIPT_HELPERS 4
 
 enum role { ROLE_NONE, ROLE_AGENT, ROLE_CLIENT };
 
@@ -76,6 +78,7 @@ struct query {
 
 struct coordinator {
 	struct wispd *d;
+	struct script_pool *scripts; /* helper processes that compile scripts */
 	struct session *sessions;
 	struct query *queries;
 	uint64_t next_session, next_qid;
@@ -392,7 +395,7 @@ static void compile_run(void *arg)
 	struct script_input in = {q->name, q->script, q->script_len, (const char *const *)q->argv, q->argc,
 				  q->now_ns};
 	struct script_limits lim = SCRIPT_DEFAULT_LIMITS;
-	if (script_compile_isolated(&in, &lim, &q->plan, &q->log, q->err, sizeof(q->err)) == 0) {
+	if (script_pool_compile(q->c->scripts, &in, &lim, &q->plan, &q->log, q->err, sizeof(q->err)) == 0) {
 		if (plan_split(q->plan) < 0) {
 			snprintf(q->err, sizeof(q->err), "out of memory");
 		} else {
@@ -861,8 +864,11 @@ const struct lws_protocols coordinator_protocol = {WISP_PROTOCOL, coord_callback
 struct coordinator *coordinator_new(struct wispd *d)
 {
 	struct coordinator *c = calloc(1, sizeof(*c));
-	if (c)
-		c->d = d;
+	if (!c || !(c->scripts = script_pool_new("/proc/self/exe", SCRIPT_HELPERS))) {
+		free(c);
+		return NULL;
+	}
+	c->d = d;
 	return c;
 }
 
@@ -872,5 +878,6 @@ void coordinator_free(struct coordinator *c)
 		return;
 	while (c->queries)
 		query_free(c->queries);
+	script_pool_free(c->scripts);
 	free(c);
 }

@@ -14,6 +14,7 @@
 #include "ring/snapshot.h"
 #include "engine/qctx.h"
 #include "ring/ring.h"
+#include "lua/script.h"
 
 #include <getopt.h>
 #include <libwebsockets.h>
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
 	int hz = 99, ring_mb = 256, ringbuf_kb = 8192, verbose = 0, include_idle = 0, rc = 1, opt;
 	char err[512];
 
+	if (argc == 2 && !strcmp(argv[1], "--script-helper")) /* started by the coordinator's script pool */
+		return script_helper_main();
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);

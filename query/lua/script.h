@@ -30,7 +30,7 @@ struct script_input {
 };
 
 /* Prepares process-wide state (the prelude's bytecode) once. script_compile does it on first use;
- * call it before fork() so children inherit it. */
+ * a script helper does it when it starts. */
 void script_init(void);
 
 /* Runs the script. On success *out is a new plan (not yet split). *log (when log is not NULL)
@@ -39,11 +39,18 @@ void script_init(void);
 int script_compile(const struct script_input *in, const struct script_limits *lim, struct plan **out,
 		   char **log, char *err, size_t errlen);
 
-/* The same, run in a forked child that is killed at the deadline: for the daemon, where a
- * script must never hang a thread (C-level loops such as pattern-matching bombs ignore Lua's
- * hook) or crash the process. */
-int script_compile_isolated(const struct script_input *in, const struct script_limits *lim, struct plan **out,
-			    char **log, char *err, size_t errlen);
+/* Script helpers: the same compile in a separate process that is killed at the deadline, for the
+ * daemon, where a script must never hang a thread (C-level loops such as pattern-matching bombs
+ * ignore Lua's hook) or crash the process. The pool starts helpers as `EXE --script-helper` with
+ * their socket on fd 3 (EXE's main must then call script_helper_main) and keeps up to max_idle
+ * of them for the next scripts. script_pool_compile is thread-safe. */
+struct script_pool;
+struct script_pool *script_pool_new(const char *exe, int max_idle);
+void script_pool_free(struct script_pool *sp); /* no compile may be running */
+int script_pool_compile(struct script_pool *sp, const struct script_input *in, const struct script_limits *lim,
+			struct plan **out, char **log, char *err, size_t errlen);
+/* The helper's loop: answers requests on fd 3 until it is closed. The process's exit code. */
+int script_helper_main(void);
 
 /* Time strings: "-5m", "-30s", "-2h", "-1d", "-250ms", "now", "2026-11-22T10:00:00Z", or an
  * integer of ns since the epoch. Relative times are relative to now_ns. 0 or -1. */

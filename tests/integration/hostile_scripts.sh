@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hostile_scripts.sh - syntax errors, infinite loops, os.execute, memory bombs and bad input get
-# clear errors within seconds; the daemon keeps running and keeps sampling.
+# clear errors within seconds; the daemon keeps running and keeps sampling, and the script
+# helper processes of stopped scripts are killed and reaped.
 . "$(dirname "$0")/lib.sh"
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
@@ -65,6 +66,15 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$ms" -lt 2000 ] || fail "a query waited $ms ms behind pattern bombs"
 wait "${BOMBS[@]}" || true
 pass "queries answered during three concurrent pattern bombs (${ms} ms)"
+
+# The bombs' script helpers were killed and reaped; the idle pool stays small.
+sleep 0.2
+helpers=$(ps -o pid=,stat= --ppid "$DPID" | awk '{print $2}')
+zombies=$(printf '%s\n' "$helpers" | grep -c '^Z' || true)
+n=$(printf '%s\n' "$helpers" | grep -c . || true)
+[ "$zombies" = 0 ] || fail "$zombies zombie script helpers"
+[ "$n" -le 4 ] || fail "$n script helpers left running"
+pass "script helpers: $n idle, no zombies"
 
 # Still sampling after all that.
 S1=$(samples); "$BURN" 1.5 >/dev/null; S2=$(samples)
