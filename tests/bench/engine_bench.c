@@ -14,6 +14,7 @@
 #include "ring/ring.h"
 #include "ring/synthetic.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,8 @@ static int export_chunk(void *arg, const struct table *t)
 
 int main(int argc, char **argv)
 {
+	mallopt(M_MMAP_THRESHOLD, 32 << 20); /* as wispd does */
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	const char *dir = argc == 3 && !strcmp(argv[1], "--export") ? argv[2] : NULL;
 	struct synth_config cfg = SYNTH_DEFAULTS;
 	struct ring_config rc = {256u << 20, "bench", 0};
