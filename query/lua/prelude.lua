@@ -200,8 +200,166 @@ end
 
 DF.__tostring = function(df) return 'DataFrame(' .. table.concat(df._names, ', ') .. ')' end
 
+-- Expression strings -------------------------------------------------------------------------
+-- df:filter("comm == 'python3' and pid >= 100") and px.expr(df, text) parse a small expression
+-- language into the same expressions the builders make. Names are df's columns; NAME(args)
+-- calls the px function of that name; == ~= != < <= > >= and or not in (a, b) + - * / % ..
+-- work as in Lua. Strings use '...' or "..." (backslash escapes the quote).
+
+local expr_functions = {
+  matches = true, contains = true, startswith = true, endswith = true, select = true,
+  concat = true, string = true, int = true, float = true, leaf = true, folded = true,
+  depth = true, has_function = true, in_kernel = true, kernel_depth = true, bin = true,
+  time = true, duration = true, qbucket = true,
+}
+
+local function tokenize(text)
+  local toks, i, n = {}, 1, #text
+  while i <= n do
+    local c = text:sub(i, i)
+    if c:match('%s') then
+      i = i + 1
+    elseif c:match('[%a_]') then
+      local w = text:match('^[%w_]+', i)
+      toks[#toks + 1] = {k = 'name', v = w, at = i}
+      i = i + #w
+    elseif c:match('%d') or (c == '.' and text:sub(i + 1, i + 1):match('%d')) then
+      local num = text:match('^%d*%.?%d+[eE][%+%-]?%d+', i) or text:match('^%d*%.?%d*', i)
+      local v = tonumber(num)
+      if not v then return nil, "bad number '" .. num .. "' at " .. i end
+      toks[#toks + 1] = {k = 'value', v = math.tointeger(v) or v, at = i}
+      i = i + #num
+    elseif c == "'" or c == '"' then
+      local j, buf = i + 1, {}
+      while j <= n and text:sub(j, j) ~= c do
+        if text:sub(j, j) == '\\' then j = j + 1 end
+        buf[#buf + 1] = text:sub(j, j)
+        j = j + 1
+      end
+      if j > n then return nil, 'unfinished string at ' .. i end
+      toks[#toks + 1] = {k = 'value', v = table.concat(buf), at = i}
+      i = j + 1
+    else
+      local op = text:match('^[=~!<>]=', i) or text:match('^%.%.', i) or text:match('^[<>%+%-%*/%%%(%),]', i)
+      if not op then return nil, "unexpected '" .. c .. "' at " .. i end
+      toks[#toks + 1] = {k = 'op', v = op, at = i}
+      i = i + #op
+    end
+  end
+  toks[#toks + 1] = {k = 'end', v = 'the end', at = n + 1}
+  return toks
+end
+
+local compare_ops = {['=='] = 'eq', ['~='] = 'ne', ['!='] = 'ne', ['<'] = 'lt', ['<='] = 'le', ['>'] = 'gt',
+                     ['>='] = 'ge'}
+
+function px.expr(df, text)
+  need_df(df, 'px.expr')
+  if type(text) ~= 'string' then fail('px.expr(df, text) needs the expression as a string') end
+  local toks, err = tokenize(text)
+  if not toks then fail('bad expression "' .. text .. '": ' .. err) end
+  local pos = 1
+  local function peek() return toks[pos] end
+  local function bad(why) error({expr_error = why .. ' at ' .. toks[pos].at}, 0) end
+  local function accept(k, v)
+    local t = toks[pos]
+    if t.k == k and (v == nil or t.v == v) then pos = pos + 1 return t end
+  end
+  local function expect(k, v)
+    return accept(k, v) or bad("expected '" .. (v or k) .. "', got '" .. tostring(peek().v) .. "'")
+  end
+  local parse_or
+  local function primary()
+    local t = peek()
+    if accept('value') then return lit(t.v) end
+    if accept('op', '(') then
+      local e = parse_or()
+      expect('op', ')')
+      return e
+    end
+    if accept('name') then
+      if t.v == 'true' or t.v == 'false' then return lit(t.v == 'true') end
+      if accept('op', '(') then
+        if not expr_functions[t.v] then bad("unknown function '" .. t.v .. "'") end
+        local args = {}
+        if not accept('op', ')') then
+          repeat args[#args + 1] = parse_or() until not accept('op', ',')
+          expect('op', ')')
+        end
+        return px[t.v](table.unpack(args))
+      end
+      if rawget(df, '_schema')[t.v] == nil then
+        bad("unknown column '" .. t.v .. "' (columns: " .. table.concat(df._names, ', ') .. ')')
+      end
+      return col(t.v)
+    end
+    bad("expected a value, got '" .. tostring(t.v) .. "'")
+  end
+  local function unary()
+    if accept('op', '-') then return call('neg', unary()) end
+    return primary()
+  end
+  local function binary(next_level, ops)
+    return function()
+      local e = next_level()
+      while peek().k == 'op' and ops[peek().v] do
+        local fn = ops[toks[pos].v]
+        pos = pos + 1
+        e = call(fn, e, next_level())
+      end
+      return e
+    end
+  end
+  local mul = binary(unary, {['*'] = 'mul', ['/'] = 'div', ['%'] = 'mod'})
+  local add = binary(mul, {['+'] = 'add', ['-'] = 'sub', ['..'] = 'concat'})
+  local function comparison()
+    local e = add()
+    local t = peek()
+    if t.k == 'op' and compare_ops[t.v] then
+      pos = pos + 1
+      return call(compare_ops[t.v], e, add())
+    end
+    if accept('name', 'in') then
+      expect('op', '(')
+      local set = {}
+      repeat
+        local v = expect('value')
+        set[#set + 1] = v.v
+      until not accept('op', ',')
+      expect('op', ')')
+      return px.in_(e, set)
+    end
+    return e
+  end
+  local function negation()
+    if accept('name', 'not') then return call('not', negation()) end
+    return comparison()
+  end
+  local function conjunction()
+    local e = negation()
+    while accept('name', 'and') do e = call('and', e, negation()) end
+    return e
+  end
+  parse_or = function()
+    local e = conjunction()
+    while accept('name', 'or') do e = call('or', e, conjunction()) end
+    return e
+  end
+  local ok, e = pcall(function()
+    local e = parse_or()
+    if peek().k ~= 'end' then bad("unexpected '" .. tostring(peek().v) .. "'") end
+    return e
+  end)
+  if not ok then
+    if type(e) == 'table' and e.expr_error then fail('bad expression "' .. text .. '": ' .. e.expr_error) end
+    error(e, 0)
+  end
+  return e
+end
+
 function DF.columns(df) return table.move(df._names, 1, #df._names, 1, {}) end
 function DF.filter(df, pred)
+  if type(pred) == 'string' then pred = px.expr(df, pred) end
   if type(pred) == 'boolean' then
     fail('filter got a plain Lua boolean: an expression like df.pid == 5 is compared by Lua once, ' ..
          'not per row; write px.eq(df.pid, 5) or df.pid:eq(5)')

@@ -430,6 +430,41 @@ static void selection_through_filters_and_maps(void **state)
 	ring_free(r);
 }
 
+/* df:filter("...") builds the same plan as the builders: equal results. */
+static void expression_strings_equal_builders(void **state)
+{
+	(void)state;
+	struct ring *r = fix_ring("n1", 14, 3000);
+	static const char *const pairs[][2] = {
+		{"\"pid >= 101 and not (comm == 'cron')\"", "px.and_(df.pid:ge(101), px.not_(df.comm:eq('cron')))"},
+		{"'cpu * 10 + 1 > 15 or pid in (101, 103)'", "px.or_((df.cpu * 10 + 1):gt(15), df.pid:in_{101, 103})"},
+		{"\"startswith(comm, 'wo') and depth(stack) >= 2 and -cpu < 0\"",
+		 "px.and_(px.and_(df.comm:startswith('wo'), px.depth(df.stack):ge(2)), (-df.cpu):lt(0))"},
+		{"\"comm .. '!' ~= 'db!' and has_function(stack, 'main')\"",
+		 "px.and_((df.comm .. '!'):ne('db!'), px.has_function(df.stack, 'main'))"},
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		char a[1024], b[1024];
+		const char *tail = "local g = df:groupby{'pid', 'comm'}:agg{n = px.sum('count')}\n"
+				   "px.display(g:sort{'pid'}, 'out')\n";
+		snprintf(a, sizeof(a), "local df = px.DataFrame{table='stack_samples', start_time=0}\ndf = df:filter(%s)\n%s",
+			 pairs[i][0], tail);
+		snprintf(b, sizeof(b), "local df = px.DataFrame{table='stack_samples', start_time=0}\ndf = df:filter(%s)\n%s",
+			 pairs[i][1], tail);
+		struct qctx qa, qb;
+		qctx_init(&qa);
+		qctx_init(&qb);
+		struct table *ta = run_local(&qa, a, NULL, &r, 1), *tb = run_local(&qb, b, NULL, &r, 1);
+		assert_true(ta->nrows > 0);
+		assert_tables_equal(&qa, ta, &qb, tb);
+		table_free(ta);
+		table_free(tb);
+		qctx_destroy(&qa);
+		qctx_destroy(&qb);
+	}
+	ring_free(r);
+}
+
 /* sort + head keeps a heap of the top rows: the same rows, in the same order, as sorting all. */
 static void sort_head_equals_full_sort(void **state)
 {
@@ -525,6 +560,7 @@ int main(void)
 		cmocka_unit_test(quantiles_within_bound),
 		cmocka_unit_test(selection_through_filters_and_maps),
 		cmocka_unit_test(sort_head_equals_full_sort),
+		cmocka_unit_test(expression_strings_equal_builders),
 		cmocka_unit_test(row_cap_truncates),
 		cmocka_unit_test(memory_limit_stops_query),
 	};

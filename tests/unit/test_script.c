@@ -55,6 +55,34 @@ static void errors_name_the_line(void **state)
 	assert_non_null(strstr(e, "needs a number column"));
 }
 
+/* Expression strings: a parse error, an unknown column or function, and a type error all name
+ * the script line and the cause. */
+static void expression_string_errors(void **state)
+{
+	(void)state;
+	const char *pre = "local df = px.DataFrame{table='stack_samples'}\n";
+	char src[512];
+	static const struct {
+		const char *expr, *want;
+	} cases[] = {
+		{"pid >", "s.lua:2: bad expression \"pid >\": expected a value, got 'the end' at 6"},
+		{"pidd == 1", "s.lua:2: bad expression \"pidd == 1\": unknown column 'pidd'"},
+		{"nope(comm)", "unknown function 'nope'"},
+		{"comm == 'x", "unfinished string at 9"},
+		{"pid = 1", "unexpected '=' at 5"},
+		{"pid in (1, comm)", "expected 'value'"},
+		{"comm == 3", "s.lua:2:"},
+		{"(pid == 1", "expected ')'"},
+		{"pid == 1 pid", "unexpected 'pid'"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(src, sizeof(src), "%spx.display(df:filter(\"%s\"))\n", pre, cases[i].expr);
+		const char *e = compile_err(src, NULL);
+		if (!strstr(e, cases[i].want))
+			fail_msg("%s: got '%s', want '%s'", cases[i].expr, e, cases[i].want);
+	}
+}
+
 static void forbidden_things(void **state)
 {
 	(void)state;
@@ -165,6 +193,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(valid_script_compiles),
 		cmocka_unit_test(errors_name_the_line),
+		cmocka_unit_test(expression_string_errors),
 		cmocka_unit_test(forbidden_things),
 		cmocka_unit_test(limits_stop_hostile_scripts),
 		cmocka_unit_test(script_arguments),
