@@ -271,14 +271,14 @@ function px.expr(df, text)
   local parse_or
   local function primary()
     local t = peek()
-    if accept('value') then return lit(t.v) end
+    if accept('value') then return t.v end -- raw: px.time('-1m') and px.bin(t, '10s') want Lua values
     if accept('op', '(') then
       local e = parse_or()
       expect('op', ')')
       return e
     end
     if accept('name') then
-      if t.v == 'true' or t.v == 'false' then return lit(t.v == 'true') end
+      if t.v == 'true' or t.v == 'false' then return t.v == 'true' end
       if accept('op', '(') then
         if not expr_functions[t.v] then bad("unknown function '" .. t.v .. "'") end
         local args = {}
@@ -296,7 +296,10 @@ function px.expr(df, text)
     bad("expected a value, got '" .. tostring(t.v) .. "'")
   end
   local function unary()
-    if accept('op', '-') then return call('neg', unary()) end
+    if accept('op', '-') then
+      local v = unary()
+      return type(v) == 'number' and -v or call('neg', v)
+    end
     return primary()
   end
   local function binary(next_level, ops)
@@ -348,7 +351,7 @@ function px.expr(df, text)
   local ok, e = pcall(function()
     local e = parse_or()
     if peek().k ~= 'end' then bad("unexpected '" .. tostring(peek().v) .. "'") end
-    return e
+    return lit(e)
   end)
   if not ok then
     if type(e) == 'table' and e.expr_error then fail('bad expression "' .. text .. '": ' .. e.expr_error) end

@@ -442,6 +442,8 @@ static void expression_strings_equal_builders(void **state)
 		 "px.and_(px.and_(df.comm:startswith('wo'), px.depth(df.stack):ge(2)), (-df.cpu):lt(0))"},
 		{"\"comm .. '!' ~= 'db!' and has_function(stack, 'main')\"",
 		 "px.and_((df.comm .. '!'):ne('db!'), px.has_function(df.stack, 'main'))"},
+		{"\"bin(time_, '10s') >= time(0) + duration('1s') and -2 < cpu\"",
+		 "px.and_(px.bin(df.time_, '10s'):ge(px.time(0) + px.duration('1s')), px.lt(-2, df.cpu))"},
 	};
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		char a[1024], b[1024];
