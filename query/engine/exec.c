@@ -47,7 +47,7 @@ static void column_adopt(struct table *t, int c, enum vtype type, void *vals)
  * index one row space, and a selection vector naming the live rows. A filter only narrows the
  * selection; a map adds computed columns, written at the live rows, next to borrowed ones; a
  * projection renames and drops; frames starts a new, dense row space. Rows are copied only where
- * frames multiplies them or a caller wants a plain table (batch_table).
+ * frames multiplies them or a caller wants a plain table (apply_streaming).
  *
  * Ownership: the batch owns view.cols (the array, not the names: those belong to the plan or
  * the wrapped table), own_sel, base, and the arrays in own[]. Every other column array is
@@ -63,16 +63,25 @@ struct batch {
 	int nown, owncap;
 };
 
+/* Frees the arrays the batch computed or made (not view.cols, not the own[] list itself). */
+static void batch_release(struct batch *b)
+{
+	for (int i = 0; i < b->nown; i++)
+		free(b->own[i]);
+	b->nown = 0;
+	free(b->own_sel);
+	b->own_sel = NULL;
+	table_free(b->base);
+	b->base = NULL;
+}
+
 static void batch_free(struct batch *b)
 {
 	if (!b)
 		return;
-	for (int i = 0; i < b->nown; i++)
-		free(b->own[i]);
+	batch_release(b);
 	free(b->own);
-	free(b->own_sel);
 	free(b->view.cols);
-	table_free(b->base);
 	free(b);
 }
 
@@ -255,12 +264,7 @@ static int batch_frames(struct qctx *q, const struct plan_node *n, struct batch 
 		qctx_fail(q, "out of memory");
 		goto done;
 	}
-	for (int i = 0; i < b->nown; i++)
-		free(b->own[i]);
-	b->nown = 0;
-	free(b->own_sel);
-	b->own_sel = NULL;
-	table_free(b->base);
+	batch_release(b);
 	memcpy(cols, out->cols, out->ncols * sizeof(*cols));
 	b->view = (struct table){.ncols = out->ncols, .cols = cols, .nrows = k, .cap = k, .borrowed = true};
 	b->sel = NULL;
@@ -294,26 +298,6 @@ static struct table *apply_streaming(struct qctx *q, const struct plan_node *n, 
 	struct table *out = b && batch_apply(q, n, b) == 0 ? copy_rows(q, &b->view, b->sel, b->n) : NULL;
 	batch_free(b);
 	return out;
-}
-
-struct table *op_filter(struct qctx *q, const struct plan_node *n, const struct table *in)
-{
-	return apply_streaming(q, n, in);
-}
-
-struct table *op_map(struct qctx *q, const struct plan_node *n, const struct table *in)
-{
-	return apply_streaming(q, n, in);
-}
-
-struct table *op_project(struct qctx *q, const struct plan_node *n, const struct table *in)
-{
-	return apply_streaming(q, n, in);
-}
-
-struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct table *in)
-{
-	return apply_streaming(q, n, in);
 }
 
 struct sort_ctx {
@@ -369,12 +353,9 @@ struct table *op_sort_limit(struct qctx *q, const struct plan_node *n, const str
 		qctx_fail(q, "out of memory");
 		return NULL;
 	}
-	if (keep == in->nrows) {
-		for (size_t i = 0; i < in->nrows; i++)
-			perm[i] = (uint32_t)i;
-	} else if (keep > 0) {
-		for (size_t i = 0; i < keep; i++)
-			perm[i] = (uint32_t)i;
+	for (size_t i = 0; i < keep; i++)
+		perm[i] = (uint32_t)i;
+	if (keep > 0 && keep < in->nrows) {
 		for (size_t i = keep / 2; i-- > 0;)
 			heap_down(perm, keep, i, &s);
 		for (size_t i = keep; i < in->nrows; i++) {
@@ -564,6 +545,7 @@ struct table *op_quantiles(struct qctx *q, const struct plan_node *n, const stru
 #define AGG_BLOCK 1024
 #define AGG_STR_MEMO_MIN 12 /* log2 of the string memo's first size; it doubles with the groups */
 #define AGG_STR_MEMO_MAX 20
+#define KEY_MIX 0x100000001b3ULL /* folds one key column's hash into a row's */
 
 struct str_memo {
 	const char *s;
@@ -681,15 +663,14 @@ static inline struct str_memo *str_memo(struct agg_run *a, const struct column *
  * interned pointers, and hashing means reading the whole string. */
 static void hash_key_column(struct agg_run *a, const struct column *c, size_t m)
 {
-	const uint64_t mul = 0x100000001b3ULL;
 	if (c->type != VT_STRING) {
 		for (size_t i = 0; i < m; i++)
-			a->bhash[i] = (a->bhash[i] ^ value_hash(c->type, &c->v, a->brow[i])) * mul;
+			a->bhash[i] = (a->bhash[i] ^ value_hash(c->type, &c->v, a->brow[i])) * KEY_MIX;
 		return;
 	}
 	for (size_t i = 0; i < m; i++) {
 		struct str_memo *e = str_memo(a, c, a->brow[i]);
-		a->bhash[i] = (a->bhash[i] ^ e->h) * mul;
+		a->bhash[i] = (a->bhash[i] ^ e->h) * KEY_MIX;
 	}
 }
 
@@ -811,13 +792,15 @@ static int agg_consume(struct agg_run *a, const struct table *rows, const uint32
 			a->brow[i] = sel ? sel[off + i] : (uint32_t)(off + i);
 			a->bhash[i] = 0x9e3779b97f4a7c15ULL;
 		}
+		/* One string key: the memo remembers each pointer's group, so repeats skip hashing and
+		 * the probe alike. */
+		const struct column *key = a->nkeys == 1 && rows->cols[kc[0]].type == VT_STRING ? &rows->cols[kc[0]] : NULL;
 		for (int k = 0; k < a->nkeys; k++) {
 			if (rows->cols[kc[k]].type == VT_STRING && str_memo_fit(a) < 0)
 				return -1;
-			hash_key_column(a, &rows->cols[kc[k]], m);
+			if (!key)
+				hash_key_column(a, &rows->cols[kc[k]], m);
 		}
-		/* One string key: the memo remembers each pointer's group, so repeats skip the probe. */
-		const struct column *key = a->nkeys == 1 && rows->cols[kc[0]].type == VT_STRING ? &rows->cols[kc[0]] : NULL;
 		size_t g0 = a->groups->nrows;
 		for (size_t i = 0; i < m; i++) {
 			struct str_memo *e = key ? str_memo(a, key, a->brow[i]) : NULL;
@@ -825,8 +808,9 @@ static int agg_consume(struct agg_run *a, const struct table *rows, const uint32
 				a->bgroup[i] = e->g - 1;
 				continue;
 			}
+			uint64_t h = e ? (a->bhash[i] ^ e->h) * KEY_MIX : a->bhash[i];
 			size_t before = a->groups->nrows;
-			long g = agg_group(a, rows, kc, a->brow[i], a->bhash[i]);
+			long g = agg_group(a, rows, kc, a->brow[i], h);
 			if (g < 0)
 				return -1;
 			if (a->groups->nrows != before)

@@ -43,11 +43,8 @@ int exec_finish(struct qctx *q, const struct plan *p, struct table *const *const
 int exec_local(struct qctx *q, struct plan *p, const struct scan_source *src, struct table **outs,
 	       bool *truncated);
 
-/* Operators, each returning a new owned table or NULL with the error in q. */
-struct table *op_filter(struct qctx *q, const struct plan_node *n, const struct table *in);
-struct table *op_map(struct qctx *q, const struct plan_node *n, const struct table *in);
-struct table *op_project(struct qctx *q, const struct plan_node *n, const struct table *in);
-struct table *op_frames(struct qctx *q, const struct plan_node *n, const struct table *in);
+/* The other operators, each returning a new owned table or NULL with the error in q. (Filter, map,
+ * project and frames stream over batches inside exec.c.) */
 struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct table *in);
 /* The first `limit` rows in sort node n's order (all when limit < 0), without sorting the rest. */
 struct table *op_sort_limit(struct qctx *q, const struct plan_node *n, const struct table *in, int64_t limit);
