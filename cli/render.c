@@ -5,8 +5,8 @@
  * are printed in folded form (root;...;leaf). */
 #include "render.h"
 #include "engine/expr.h"
-#include "engine/qctx.h"
-#include "engine/table.h"
+#include "core/qctx.h"
+#include "core/table.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -55,7 +55,7 @@ static const char *cell(struct qctx *q, const struct column *c, size_t r, char *
 	case VT_STRING:
 		return c->v.s[r];
 	case VT_STACK: {
-		const char *f = stack_folded(q, c->v.k[r]);
+		const char *f = qctx_stack_folded(q, c->v.k[r]);
 		return f ? f : "";
 	}
 	default:

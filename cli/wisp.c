@@ -10,10 +10,11 @@
  * one request, prints the answer and exits: 0 on success, 1 when the query failed, 2 on usage or
  * connection errors. */
 #include "render.h"
+#include "core/clock.h"
 #include "ws_peer.h"
 #include "engine/codec.h"
-#include "engine/qctx.h"
-#include "engine/table.h"
+#include "core/qctx.h"
+#include "core/table.h"
 
 #include <dirent.h>
 #include <errno.h>

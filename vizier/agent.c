@@ -1,6 +1,7 @@
 /* agent.c - the agent: answers "exec" requests by running plan bridges over its ring, and keeps
  * a websocket link to the coordinator (hello, heartbeats, reconnect with backoff). */
 #include "wispd.h"
+#include "core/clock.h"
 #include "collector.h"
 #include "jobs.h"
 #include "ws_peer.h"

@@ -10,6 +10,8 @@
  * Threads: every session and query field is touched only by the lws service thread, except
  * while a worker task owns a query (q->busy): then only that task touches it. */
 #include "wispd.h"
+#include "core/timeparse.h"
+#include "core/clock.h"
 #include "jobs.h"
 #include "ws_peer.h"
 #include "engine/codec.h"

@@ -1,6 +1,7 @@
 /* synth_source.c - the synthetic source's driver thread (see synth_source.h). */
 #include "synth_source.h"
-#include "engine/qctx.h"
+#include "core/clock.h"
+#include "core/qctx.h"
 #include "ring/synthetic.h"
 
 #include <pthread.h>

@@ -8,11 +8,12 @@
  * Threads: the lws service thread (sockets, timers, query bookkeeping), the collector's drain
  * thread (BPF -> ring) and a small worker pool (scripts, scans, merges). */
 #include "wispd.h"
+#include "core/clock.h"
 #include "collector.h"
 #include "jobs.h"
 #include "synth_source.h"
 #include "ring/snapshot.h"
-#include "engine/qctx.h"
+#include "core/qctx.h"
 #include "ring/ring.h"
 #include "lua/script.h"
 

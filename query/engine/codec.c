@@ -1,252 +1,33 @@
 /* codec.c - msgpack encoding of tables and plans (see codec.h). */
 #include "codec.h"
-#include "../ring/intern.h"
+#include "core/hashmap.h"
+#include "core/intern.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- msgpack helpers ---------------------------------------------------------------------- */
-
-static uint64_t be(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-bool mp_sane(const char *buf, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
-	uint64_t left[257]; /* objects still to read at each nesting level */
-	int depth = 0;
-	left[0] = 1;
-	while (depth >= 0) {
-		if (left[depth] == 0) {
-			depth--;
-			continue;
-		}
-		left[depth]--;
-		if (p >= end)
-			return false;
-		unsigned b = *p++;
-		uint64_t skip = 0, elems = 0;
-		bool container = false;
-		int lenbytes = 0;
-		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-			/* fixint, nil, bool */
-		} else if (b >= 0x80 && b <= 0x9f) {
-			container = true;
-			elems = (b & 0x0f) * (b <= 0x8f ? 2 : 1);
-		} else if (b >= 0xa0 && b <= 0xbf) {
-			skip = b & 0x1f;
-		} else {
-			switch (b) {
-			case 0xc4: case 0xd9: lenbytes = 1; break;
-			case 0xc5: case 0xda: lenbytes = 2; break;
-			case 0xc6: case 0xdb: lenbytes = 4; break;
-			case 0xc7: lenbytes = 1; skip = 1; break;
-			case 0xc8: lenbytes = 2; skip = 1; break;
-			case 0xc9: lenbytes = 4; skip = 1; break;
-			case 0xca: skip = 4; break;
-			case 0xcb: skip = 8; break;
-			case 0xcc: case 0xd0: skip = 1; break;
-			case 0xcd: case 0xd1: skip = 2; break;
-			case 0xce: case 0xd2: skip = 4; break;
-			case 0xcf: case 0xd3: skip = 8; break;
-			case 0xd4: skip = 2; break;
-			case 0xd5: skip = 3; break;
-			case 0xd6: skip = 5; break;
-			case 0xd7: skip = 9; break;
-			case 0xd8: skip = 17; break;
-			case 0xdc: case 0xdd: case 0xde: case 0xdf: {
-				int nb = (b == 0xdc || b == 0xde) ? 2 : 4;
-				if (end - p < nb)
-					return false;
-				elems = be(p, nb) * (b >= 0xde ? 2 : 1);
-				p += nb;
-				container = true;
-				break;
-			}
-			default: /* 0xc1: never used */
-				return false;
-			}
-		}
-		if (lenbytes) {
-			if (end - p < lenbytes)
-				return false;
-			skip += be(p, lenbytes);
-			p += lenbytes;
-		}
-		if (skip > (uint64_t)(end - p))
-			return false;
-		p += skip;
-		if (container && elems) {
-			if (elems > (uint64_t)(end - p) || depth == 256) /* each element needs a byte */
-				return false;
-			left[++depth] = elems;
-		}
-	}
-	return p == end;
-}
-
-bool mp_unpack(msgpack_unpacked *u, const char *buf, size_t len)
-{
-	return mp_sane(buf, len) && msgpack_unpack_next(u, buf, len, NULL) == MSGPACK_UNPACK_SUCCESS;
-}
-
-const msgpack_object *mp_get(const msgpack_object *map, const char *key)
-{
-	if (!map || map->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	size_t kl = strlen(key);
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object *k = &map->via.map.ptr[i].key;
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl && !memcmp(k->via.str.ptr, key, kl))
-			return &map->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
-bool mp_str_eq(const msgpack_object *o, const char *s)
-{
-	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-	       !memcmp(o->via.str.ptr, s, o->via.str.size);
-}
-
-bool mp_str(const msgpack_object *o, char *buf, size_t len)
-{
-	if (!o || o->type != MSGPACK_OBJECT_STR || len == 0)
-		return false;
-	size_t n = o->via.str.size < len - 1 ? o->via.str.size : len - 1;
-	memcpy(buf, o->via.str.ptr, n);
-	buf[n] = '\0';
-	return true;
-}
-
-bool mp_int(const msgpack_object *o, int64_t *v)
-{
-	if (!o)
-		return false;
-	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-		*v = (int64_t)o->via.u64;
-		return true;
-	}
-	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-		*v = o->via.i64;
-		return true;
-	}
-	return false;
-}
-
-bool mp_double(const msgpack_object *o, double *v)
-{
-	int64_t i;
-	if (o && (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)) {
-		*v = o->via.f64;
-		return true;
-	}
-	if (mp_int(o, &i)) {
-		*v = (double)i;
-		return true;
-	}
-	return false;
-}
-
-void mp_pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-/* ---- string/stack dictionaries for encoding ------------------------------------------------ */
-
-struct dict {
-	size_t cap, count;
-	const void **keys; /* strings (by content) or stacks (by pointer) */
-	uint32_t *vals;
-	const void **order; /* keys in index order */
-	bool by_content;
-};
-
-static void dict_free(struct dict *d)
-{
-	free(d->keys);
-	free(d->vals);
-	free(d->order);
-}
-
-static uint64_t dict_hash(const struct dict *d, const void *k)
-{
-	if (d->by_content)
-		return intern_hash_bytes(k, strlen(k), 3);
-	uint64_t x = (uintptr_t)k;
-	x ^= x >> 31;
-	return x * 0x9e3779b97f4a7c15ULL;
-}
-
-/* Index of k, inserting it; -1 on out-of-memory. */
-static long dict_put(struct dict *d, const void *k)
-{
-	if ((d->count + 1) * 2 > d->cap) {
-		size_t ncap = d->cap ? d->cap * 2 : 256;
-		const void **nk = calloc(ncap, sizeof(*nk));
-		uint32_t *nv = calloc(ncap, sizeof(*nv));
-		const void **no = realloc(d->order, ncap * sizeof(*no));
-		if (!nk || !nv || !no) {
-			free(nk);
-			free(nv);
-			if (no)
-				d->order = no;
-			return -1;
-		}
-		d->order = no;
-		for (size_t i = 0; i < d->cap; i++) {
-			if (!d->keys[i])
-				continue;
-			size_t j = dict_hash(d, d->keys[i]) & (ncap - 1);
-			while (nk[j])
-				j = (j + 1) & (ncap - 1);
-			nk[j] = d->keys[i];
-			nv[j] = d->vals[i];
-		}
-		free(d->keys);
-		free(d->vals);
-		d->keys = nk;
-		d->vals = nv;
-		d->cap = ncap;
-	}
-	size_t j = dict_hash(d, k) & (d->cap - 1);
-	for (; d->keys[j]; j = (j + 1) & (d->cap - 1))
-		if (d->keys[j] == k || (d->by_content && !strcmp(d->keys[j], k)))
-			return d->vals[j];
-	d->keys[j] = k;
-	d->vals[j] = (uint32_t)d->count;
-	d->order[d->count] = k;
-	return (long)d->count++;
-}
-
 /* ---- tables -------------------------------------------------------------------------------- */
 
 int codec_pack_table(msgpack_packer *pk, const struct table *t)
 {
-	struct dict strs = {.by_content = true}, stacks = {0};
+	struct hashmap strs, stacks; /* string values and frames by content; stacks by pointer */
 	int rc = -1;
+	hashmap_init(&strs, true);
+	hashmap_init(&stacks, false);
 	/* Collect dictionaries first: stacks (and their frames) and string values. */
 	for (int c = 0; c < t->ncols; c++) {
 		const struct column *col = &t->cols[c];
 		for (size_t i = 0; i < t->nrows; i++) {
-			if (col->type == VT_STRING && dict_put(&strs, col->v.s[i]) < 0)
+			if (col->type == VT_STRING && hashmap_index(&strs, col->v.s[i]) < 0)
 				goto out;
 			if (col->type == VT_STACK) {
 				size_t before = stacks.count;
-				if (dict_put(&stacks, col->v.k[i]) < 0)
+				if (hashmap_index(&stacks, col->v.k[i]) < 0)
 					goto out;
 				if (stacks.count > before)
 					for (int f = 0; f < col->v.k[i]->nframes; f++)
-						if (dict_put(&strs, col->v.k[i]->frames[f]) < 0)
+						if (hashmap_index(&strs, col->v.k[i]->frames[f]) < 0)
 							goto out;
 			}
 		}
@@ -270,7 +51,7 @@ int codec_pack_table(msgpack_packer *pk, const struct table *t)
 		msgpack_pack_array(pk, 1 + st->nframes);
 		msgpack_pack_uint32(pk, st->nkernel);
 		for (int f = 0; f < st->nframes; f++)
-			msgpack_pack_uint32(pk, (uint32_t)dict_put(&strs, st->frames[f]));
+			msgpack_pack_uint32(pk, (uint32_t)hashmap_index(&strs, st->frames[f]));
 	}
 	mp_pack_str(pk, "cols");
 	msgpack_pack_array(pk, t->ncols);
@@ -287,16 +68,16 @@ int codec_pack_table(msgpack_packer *pk, const struct table *t)
 			switch (col->type) {
 			case VT_BOOL: col->v.b[i] ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
 			case VT_FLOAT: msgpack_pack_double(pk, col->v.f[i]); break;
-			case VT_STRING: msgpack_pack_uint32(pk, (uint32_t)dict_put(&strs, col->v.s[i])); break;
-			case VT_STACK: msgpack_pack_uint32(pk, (uint32_t)dict_put(&stacks, col->v.k[i])); break;
+			case VT_STRING: msgpack_pack_uint32(pk, (uint32_t)hashmap_index(&strs, col->v.s[i])); break;
+			case VT_STACK: msgpack_pack_uint32(pk, (uint32_t)hashmap_index(&stacks, col->v.k[i])); break;
 			default: msgpack_pack_int64(pk, col->v.i[i]); break;
 			}
 		}
 	}
 	rc = 0;
 out:
-	dict_free(&strs);
-	dict_free(&stacks);
+	hashmap_destroy(&strs);
+	hashmap_destroy(&stacks);
 	return rc;
 }
 

@@ -14,10 +14,9 @@
 #ifndef WISP_CODEC_H
 #define WISP_CODEC_H
 
-#include <msgpack.h>
-
 #include "plan.h"
-#include "qctx.h"
+#include "core/mpack.h"
+#include "core/qctx.h"
 
 int codec_pack_table(msgpack_packer *pk, const struct table *t);
 /* *out: new owned table whose strings/stacks live in q. 0 or -1 (error in q). */
@@ -26,21 +25,5 @@ int codec_unpack_table(struct qctx *q, const msgpack_object *o, struct table **o
 int codec_pack_plan(msgpack_packer *pk, const struct plan *p);
 /* *out: a new plan (not yet split). 0 or -1 with a message in err. */
 int codec_unpack_plan(const msgpack_object *o, struct plan **out, char *err, size_t errlen);
-
-/* Unpacks one whole message. Unlike msgpack_unpack_next alone, first checks that buf is exactly
- * one well-formed object whose every array/map count fits in the bytes that remain and whose
- * nesting is at most 256 deep, so a tiny hostile frame cannot make msgpack reserve gigabytes.
- * true on success (destroy u as usual). */
-bool mp_unpack(msgpack_unpacked *u, const char *buf, size_t len);
-bool mp_sane(const char *buf, size_t len);
-
-/* Helpers for reading msgpack maps. */
-const msgpack_object *mp_get(const msgpack_object *map, const char *key);
-bool mp_str_eq(const msgpack_object *o, const char *s);
-/* Copies a msgpack string into buf (truncating); false if o is not a string. */
-bool mp_str(const msgpack_object *o, char *buf, size_t len);
-bool mp_int(const msgpack_object *o, int64_t *v);
-bool mp_double(const msgpack_object *o, double *v); /* a float, or an integer as double */
-void mp_pack_str(msgpack_packer *pk, const char *s);
 
 #endif

@@ -2,8 +2,8 @@
  * coordinator-side finish (see exec.h). Every operator takes whole tables and evaluates one
  * column at a time; nothing here loops over rows in Lua. */
 #include "exec.h"
-#include "../ring/catalog.h"
-#include "../ring/intern.h"
+#include "core/catalog.h"
+#include "core/intern.h"
 
 #include <stdlib.h>
 #include <string.h>

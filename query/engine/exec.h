@@ -7,23 +7,8 @@
 #define WISP_EXEC_H
 
 #include "plan.h"
-#include "qctx.h"
-
-/* Something that can scan tables: the ring, or a test fixture. scan() calls chunk() with
- * borrowed tables in catalog column order; rows outside [t0, t1) may appear (the executor
- * filters them). A non-zero return from chunk() stops the scan and is returned. */
-struct scan_source {
-	int (*scan)(void *ud, const char *table, int64_t t0, int64_t t1, int flags,
-		    int (*chunk)(void *arg, const struct table *rows), void *arg);
-	void *ud;
-};
-
-/* scan flags: SCAN_COLLAPSE_TIME lets the source aggregate rows over time (summing count, time_
- * meaningless); the executor asks for it only when the plan cannot tell the difference. Bits
- * from SCAN_COLUMN_SHIFT up name the source columns the plan reads (bit c = column c): with
- * SCAN_COLLAPSE_TIME the source may aggregate the other columns away as well. */
-#define SCAN_COLLAPSE_TIME 1
-#define SCAN_COLUMN_SHIFT 8
+#include "core/qctx.h"
+#include "core/scan.h"
 
 /* Rows one agent may send for a ROWS bridge before the query fails (aggregate or head first). */
 #define EXEC_MAX_BRIDGE_ROWS 2000000

@@ -4,8 +4,8 @@
  * fills a whole output column from whole argument columns. Literal arguments are broadcast to
  * columns; column arguments are borrowed, not copied. */
 #include "expr.h"
-#include "qctx.h"
-#include "../ring/intern.h"
+#include "core/qctx.h"
+#include "core/intern.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -585,7 +585,7 @@ static int eval_to_string(struct qctx *q, const struct expr *e, struct column *a
 		size_t used = 0;
 		for (int k = 0; k < e->nargs && used < sizeof(buf) - 1; k++) {
 			if (a[k].type == VT_STACK) {
-				const char *f = stack_folded(q, a[k].v.k[i]);
+				const char *f = qctx_stack_folded(q, a[k].v.k[i]);
 				if (!f)
 					return -1;
 				used += snprintf(buf + used, sizeof(buf) - used, "%s", f);
@@ -685,7 +685,7 @@ static int eval_folded(struct qctx *q, const struct expr *e, struct column *a, s
 	if (alloc_out(q, out, VT_STRING, n) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (!(out->v.s[i] = stack_folded(q, a[0].v.k[i])))
+		if (!(out->v.s[i] = qctx_stack_folded(q, a[0].v.k[i])))
 			return -1;
 	return 0;
 }
@@ -1024,87 +1024,4 @@ double quantile_value(int64_t key)
 	int64_t k = (key > 0 ? key : -key) - QB_OFFSET;
 	double v = 2.0 * pow(g, (double)k) / (g + 1.0);
 	return key > 0 ? v : -v;
-}
-
-/* ---- folded stacks ---------------------------------------------------------------------- */
-
-struct folded_cache {
-	size_t cap, count;
-	const struct stack **keys;
-	const char **vals;
-};
-
-void folded_cache_free(struct folded_cache *fc)
-{
-	if (!fc)
-		return;
-	free(fc->keys);
-	free(fc->vals);
-	free(fc);
-}
-
-static int folded_cache_grow(struct folded_cache *fc)
-{
-	size_t ncap = fc->cap ? fc->cap * 2 : 1024;
-	const struct stack **k = calloc(ncap, sizeof(*k));
-	const char **v = calloc(ncap, sizeof(*v));
-	if (!k || !v) {
-		free(k);
-		free(v);
-		return -1;
-	}
-	for (size_t i = 0; i < fc->cap; i++) {
-		if (!fc->keys[i])
-			continue;
-		size_t j = ((uintptr_t)fc->keys[i] >> 4) & (ncap - 1);
-		while (k[j])
-			j = (j + 1) & (ncap - 1);
-		k[j] = fc->keys[i];
-		v[j] = fc->vals[i];
-	}
-	free(fc->keys);
-	free(fc->vals);
-	fc->keys = k;
-	fc->vals = v;
-	fc->cap = ncap;
-	return 0;
-}
-
-const char *stack_folded(struct qctx *q, const struct stack *st)
-{
-	struct folded_cache *fc = q->folded;
-	if (!fc && !(fc = q->folded = calloc(1, sizeof(*fc)))) {
-		qctx_fail(q, "out of memory");
-		return NULL;
-	}
-	if ((fc->count + 1) * 2 > fc->cap && folded_cache_grow(fc) < 0) {
-		qctx_fail(q, "out of memory");
-		return NULL;
-	}
-	size_t j = ((uintptr_t)st >> 4) & (fc->cap - 1);
-	for (; fc->keys[j]; j = (j + 1) & (fc->cap - 1))
-		if (fc->keys[j] == st)
-			return fc->vals[j];
-	size_t len = 0;
-	for (int f = 0; f < st->nframes; f++)
-		len += strlen(st->frames[f]) + 1 + (f < st->nkernel ? 4 : 0);
-	char *s = qctx_alloc(q, len + 1), *p = s;
-	if (!s)
-		return NULL;
-	for (int f = st->nframes - 1; f >= 0; f--) {
-		size_t l = strlen(st->frames[f]);
-		memcpy(p, st->frames[f], l);
-		p += l;
-		if (f < st->nkernel) {
-			memcpy(p, "_[k]", 4);
-			p += 4;
-		}
-		if (f)
-			*p++ = ';';
-	}
-	*p = '\0';
-	fc->keys[j] = st;
-	fc->vals[j] = s;
-	fc->count++;
-	return s;
 }

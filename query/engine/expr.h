@@ -7,7 +7,7 @@
 #ifndef WISP_EXPR_H
 #define WISP_EXPR_H
 
-#include "table.h"
+#include "core/table.h"
 
 struct qctx;
 
@@ -61,9 +61,5 @@ bool expr_function_exists(const char *name);
 #define QUANTILE_ERROR 0.01
 int64_t quantile_bucket(double x);
 double quantile_value(int64_t key);
-
-/* The folded form "root;...;leaf" of a stack (kernel frames suffixed "_[k]"), memoized per
- * stack in the query arena. NULL on error (in q). */
-const char *stack_folded(struct qctx *q, const struct stack *st);
 
 #endif

@@ -1,6 +1,6 @@
 /* plan.c - building, validating and splitting query plans (see plan.h). */
 #include "plan.h"
-#include "../ring/catalog.h"
+#include "core/catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -24,7 +24,7 @@
 #define WISP_PLAN_H
 
 #include "expr.h"
-#include "table.h"
+#include "core/table.h"
 
 enum node_kind { N_SOURCE, N_FILTER, N_MAP, N_PROJECT, N_FRAMES, N_AGG, N_SORT, N_HEAD, N_UNION, N_JOIN,
 		 N_QUANTILES };

@@ -13,9 +13,10 @@
  * msgpack map. Request: {name, source, args[], now_ns, mem_bytes, timeout_ns, instructions}.
  * Answer: {log, ok, plan | error}. The daemon decodes plans with the validating decoder. */
 #include "script.h"
-#include "../engine/codec.h"
-#include "../engine/plan.h"
-#include "../engine/qctx.h"
+#include "engine/codec.h"
+#include "engine/plan.h"
+#include "core/clock.h"
+#include "core/qctx.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,9 +5,11 @@
  * (the `C` table below) -> build the script's environment from an allow-list -> load the
  * script as text and call it under a message handler -> hand back the plan. */
 #include "script.h"
-#include "../engine/expr.h"
-#include "../engine/plan.h"
-#include "../engine/qctx.h"
+#include "engine/expr.h"
+#include "engine/plan.h"
+#include "core/clock.h"
+#include "core/qctx.h"
+#include "core/timeparse.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -89,96 +91,6 @@ static int load_prelude(lua_State *L)
 	if (prelude.code)
 		return luaL_loadbufferx(L, prelude.code, prelude.len, "=prelude", "b");
 	return luaL_loadbufferx(L, wisp_prelude_lua, wisp_prelude_lua_len, "=prelude", "t");
-}
-
-/* ---- time parsing ------------------------------------------------------------------------- */
-
-int parse_duration(const char *s, int64_t *out)
-{
-	int64_t total = 0;
-	const char *p = s;
-	if (!s || !*s)
-		return -1;
-	while (*p) {
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		errno = 0;
-		char *end;
-		double v = strtod(p, &end);
-		if (errno || end == p)
-			return -1;
-		p = end;
-		int64_t unit;
-		if (!strncmp(p, "ns", 2)) unit = 1, p += 2;
-		else if (!strncmp(p, "us", 2)) unit = 1000, p += 2;
-		else if (!strncmp(p, "ms", 2)) unit = 1000000, p += 2;
-		else if (*p == 's') unit = 1000000000LL, p++;
-		else if (*p == 'm') unit = 60000000000LL, p++;
-		else if (*p == 'h') unit = 3600000000000LL, p++;
-		else if (*p == 'd') unit = 86400000000000LL, p++;
-		else return -1;
-		double ns = v * (double)unit;
-		if (ns > 9.0e18 || total + (int64_t)ns < total)
-			return -1;
-		total += (int64_t)ns;
-	}
-	*out = total;
-	return 0;
-}
-
-int parse_time(const char *s, int64_t now_ns, int64_t *out)
-{
-	int64_t d;
-	if (!s || !*s)
-		return -1;
-	if (!strcmp(s, "now")) {
-		*out = now_ns;
-		return 0;
-	}
-	if (s[0] == '-' && parse_duration(s + 1, &d) == 0) {
-		*out = now_ns - d;
-		return 0;
-	}
-	if (s[0] == '+' && parse_duration(s + 1, &d) == 0) {
-		*out = now_ns + d;
-		return 0;
-	}
-	/* Integer nanoseconds. */
-	char *end;
-	errno = 0;
-	long long ns = strtoll(s, &end, 10);
-	if (!errno && *end == '\0' && end != s) {
-		*out = ns;
-		return 0;
-	}
-	/* ISO 8601 UTC: YYYY-MM-DD[T ]HH:MM[:SS[.frac]][Z] */
-	struct tm tm = {0};
-	const char *p = strptime(s, "%Y-%m-%d", &tm);
-	int64_t frac = 0;
-	if (!p)
-		return -1;
-	if (*p == 'T' || *p == ' ') {
-		const char *q = strptime(p + 1, "%H:%M:%S", &tm);
-		if (!q)
-			q = strptime(p + 1, "%H:%M", &tm);
-		if (!q)
-			return -1;
-		p = q;
-		if (*p == '.') {
-			int64_t scale = 100000000;
-			for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
-				frac += (*p - '0') * scale;
-		}
-	}
-	if (*p == 'Z')
-		p++;
-	if (*p)
-		return -1;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out = (int64_t)t * 1000000000LL + frac;
-	return 0;
 }
 
 /* ---- allocator and hook ---------------------------------------------------------------------- */

@@ -52,10 +52,4 @@ int script_pool_compile(struct script_pool *sp, const struct script_input *in, c
 /* The helper's loop: answers requests on fd 3 until it is closed. The process's exit code. */
 int script_helper_main(void);
 
-/* Time strings: "-5m", "-30s", "-2h", "-1d", "-250ms", "now", "2026-11-22T10:00:00Z", or an
- * integer of ns since the epoch. Relative times are relative to now_ns. 0 or -1. */
-int parse_time(const char *s, int64_t now_ns, int64_t *out);
-/* Durations: "10s", "5m", "1h", "250ms", "1d", "100us", "30ns". 0 or -1. */
-int parse_duration(const char *s, int64_t *out);
-
 #endif

@@ -13,8 +13,8 @@
  *
  * A series' points are strictly increasing seconds, so deltas are >= 1 after the first. */
 #include "ring_internal.h"
-#include "catalog.h"
-#include "intern.h"
+#include "core/catalog.h"
+#include "core/intern.h"
 
 #include <malloc.h>
 #include <sys/mman.h>
@@ -714,9 +714,9 @@ enum projection {
 
 static enum projection projection_of(int flags)
 {
-	if (!(flags & RING_SCAN_COLLAPSE_TIME))
+	if (!(flags & SCAN_COLLAPSE_TIME))
 		return PROJ_ROWS;
-	int cols = flags >> RING_SCAN_COLUMN_SHIFT;
+	int cols = flags >> SCAN_COLUMN_SHIFT;
 	if (!cols)
 		return PROJ_SERIES;
 	bool thread = cols & ((1 << SS_PID) | (1 << SS_TID) | (1 << SS_COMM) | (1 << SS_CGROUP));
@@ -960,8 +960,7 @@ static int scan_stats(struct ring *r, int (*chunk)(void *arg, const struct table
 	return chunk(arg, &view) < 0 ? -1 : 0;
 }
 
-int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
-	      int (*chunk)(void *arg, const struct table *rows), void *arg)
+int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags, scan_chunk_fn *chunk, void *arg)
 {
 	struct ring *r = ring;
 	if (table && strcmp(table, "ring_stats") == 0)

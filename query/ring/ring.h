@@ -22,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/table.h"
+#include "core/scan.h"
+#include "core/table.h"
 
 struct ring;
 struct stack;
@@ -70,17 +71,6 @@ struct ring_stats {
 	double compression;    /* samples x 64 B (one row per sample, 8 columns) / bytes */
 };
 
-enum ring_scan_flags {
-	RING_SCAN_ROWS = 0,
-	/* Rows may be aggregated over time (count summed over [t0, t1), time_ meaningless). For
-	 * plans that only sum count. */
-	RING_SCAN_COLLAPSE_TIME = 1,
-};
-/* With RING_SCAN_COLLAPSE_TIME, bits (1 << (RING_SCAN_COLUMN_SHIFT + column)) name the catalog
- * columns the plan reads; unnamed columns may be aggregated away too (their values are then
- * meaningless). No bits = all columns. */
-#define RING_SCAN_COLUMN_SHIFT 8
-#define RING_SCAN_COLUMN(c) (1 << (RING_SCAN_COLUMN_SHIFT + (c)))
 
 struct ring *ring_new(const struct ring_config *cfg);
 void ring_free(struct ring *r); /* no scan may be running */
@@ -98,10 +88,10 @@ int ring_append(struct ring *r, const struct ring_sample *s);
 /* Seals the hot batch now (tests, snapshots). */
 int ring_flush(struct ring *r);
 
-/* Matches scan_source.scan (exec.h): calls chunk() for each batch overlapping [t0, t1), oldest
- * first, with a borrowed table in catalog column order. Rows outside [t0, t1) may appear. */
-int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags,
-	      int (*chunk)(void *arg, const struct table *rows), void *arg);
+/* The ring as a scan source (core/scan.h; ud is the ring): calls chunk() for each batch
+ * overlapping [t0, t1), oldest first, with a borrowed table in catalog column order. Rows
+ * outside [t0, t1) may appear. Tables: stack_samples and ring_stats. */
+scan_fn ring_scan;
 
 void ring_get_stats(struct ring *r, struct ring_stats *out);
 

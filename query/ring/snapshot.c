@@ -1,9 +1,9 @@
 /* snapshot.c - writing and loading snapshot files (see snapshot.h). */
 #include "snapshot.h"
-#include "intern.h"
+#include "core/intern.h"
 #include "ring_internal.h"
-#include "../engine/codec.h"
-#include "../engine/qctx.h"
+#include "core/clock.h"
+#include "core/mpack.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -76,12 +76,6 @@ static void ptrmap_free(struct ptrmap *m)
 	free(m->keys);
 	free(m->vals);
 	free(m->order);
-}
-
-static void pack_bin(msgpack_packer *pk, const void *p, size_t n)
-{
-	msgpack_pack_bin(pk, n);
-	msgpack_pack_bin_body(pk, p, n);
 }
 
 int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *len, char *err, size_t errlen)
@@ -232,8 +226,8 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 		msgpack_pack_int64(&pk, b->base_sec);
 		msgpack_pack_uint32(&pk, s.n);
 		msgpack_pack_uint64(&pk, b->rows);
-		pack_bin(&pk, hdr.p, hdr.len);
-		pack_bin(&pk, pts, b->pts_len);
+		mp_pack_bin(&pk, hdr.p, hdr.len);
+		mp_pack_bin(&pk, pts, b->pts_len);
 		free(pts);
 		free(hdr.p);
 		series_free(&s);

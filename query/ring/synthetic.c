@@ -1,6 +1,6 @@
 /* synthetic.c - the synthetic profile source (see synthetic.h). */
 #include "synthetic.h"
-#include "intern.h"
+#include "core/intern.h"
 #include "ring.h"
 
 #include <math.h>

@@ -7,10 +7,11 @@
  *   DIR/samples.csv (stack,count: the ring's 1-second rows) and DIR/frames.csv
  *   (stack,depth,function: every frame of every stack, leaf at depth 0). */
 #include "engine/exec.h"
-#include "engine/qctx.h"
+#include "core/clock.h"
+#include "core/qctx.h"
 #include "lua/script.h"
-#include "ring/catalog.h"
-#include "ring/intern.h"
+#include "core/catalog.h"
+#include "core/intern.h"
 #include "ring/ring.h"
 #include "ring/synthetic.h"
 

@@ -15,10 +15,11 @@
  * ring_bench [--hours H] [--budget-mb M] [--export FILE]   (FILE: the ring's rows as CSV for
  * the DuckDB comparison in ring.sh: stack,count,tid,cpu,sec) */
 #include "engine/exec.h"
-#include "engine/qctx.h"
+#include "core/clock.h"
+#include "core/qctx.h"
 #include "lua/script.h"
-#include "ring/catalog.h"
-#include "ring/intern.h"
+#include "core/catalog.h"
+#include "core/intern.h"
 #include "ring/ring.h"
 #include "ring/synthetic.h"
 

@@ -14,9 +14,10 @@
 #include <unistd.h>
 
 #include "collector.h"
-#include "engine/qctx.h"
-#include "ring/catalog.h"
-#include "ring/intern.h"
+#include "core/clock.h"
+#include "core/qctx.h"
+#include "core/catalog.h"
+#include "core/intern.h"
 #include "ring/ring.h"
 
 static volatile uint64_t sink;

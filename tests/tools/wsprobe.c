@@ -5,8 +5,9 @@
  *                                     garbage) and print the reply's "type" and "message"
  * Exit status: 0 when a reply arrived, 1 when the connection closed without one, 2 on errors. */
 #include "ws_peer.h"
+#include "core/clock.h"
 #include "engine/codec.h"
-#include "engine/qctx.h"
+#include "core/qctx.h"
 
 #include <arpa/inet.h>
 #include <libwebsockets.h>

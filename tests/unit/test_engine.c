@@ -2,7 +2,7 @@
  * bundled scripts, and the central property: a plan merged from several agents equals the same
  * plan run on one source holding all their data. */
 #include "fixture.h"
-#include "ring/catalog.h"
+#include "core/catalog.h"
 
 #include <math.h>
 
@@ -87,7 +87,7 @@ static void assert_tables_equal(struct qctx *qa, const struct table *a, struct q
 			const struct column *x = &a->cols[c], *y = &b->cols[c];
 			switch (x->type) {
 			case VT_STRING: assert_string_equal(x->v.s[r], y->v.s[r]); break;
-			case VT_STACK: assert_string_equal(stack_folded(qa, x->v.k[r]), stack_folded(qb, y->v.k[r])); break;
+			case VT_STACK: assert_string_equal(qctx_stack_folded(qa, x->v.k[r]), qctx_stack_folded(qb, y->v.k[r])); break;
 			case VT_FLOAT:
 				if (fabs(x->v.f[r] - y->v.f[r]) > 1e-9 * fmax(1.0, fabs(x->v.f[r])))
 					fail_msg("%s row %zu: %.17g != %.17g", x->name, r, x->v.f[r], y->v.f[r]);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ring/intern.h"
+#include "core/intern.h"
 
 static void strings_dedupe(void **state)
 {

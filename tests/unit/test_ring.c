@@ -3,8 +3,10 @@
  * accounting, reclamation of stacks/threads/strings, time pruning, pinned batches surviving
  * eviction and sealing, and a writer racing scanners (run under TSan too). */
 #include "fixture.h"
-#include "ring/catalog.h"
-#include "ring/intern.h"
+#include "core/hashmap.h"
+#include "core/clock.h"
+#include "core/catalog.h"
+#include "core/intern.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -80,7 +82,7 @@ struct ref {
 
 static struct ref_entry *ref_slot(struct ref *rf, int64_t sec, int64_t tid, int64_t cpu, const char *folded)
 {
-	uint64_t h = (uint64_t)sec * 31 + (uint64_t)tid * 131 + (uint64_t)cpu * 7 + intern_hash_bytes(folded, strlen(folded), 1);
+	uint64_t h = (uint64_t)sec * 31 + (uint64_t)tid * 131 + (uint64_t)cpu * 7 + hash_bytes(folded, strlen(folded), 1);
 	for (size_t i = h % REF_CAP;; i = (i + 1) % REF_CAP) {
 		struct ref_entry *e = &rf->e[i];
 		if (!e->used) {
@@ -96,7 +98,7 @@ static int check_against_ref(void *arg, const struct table *t)
 {
 	struct ref *rf = arg;
 	for (size_t i = 0; i < t->nrows; i++) {
-		const char *f = stack_folded(&rf->q, t->cols[SS_STACK].v.k[i]);
+		const char *f = qctx_stack_folded(&rf->q, t->cols[SS_STACK].v.k[i]);
 		struct ref_entry *e = ref_slot(rf, t->cols[SS_TIME].v.i[i] / 1000000000LL, t->cols[SS_TID].v.i[i],
 					       t->cols[SS_CPU].v.i[i], f);
 		e->count -= t->cols[SS_COUNT].v.i[i];
@@ -160,7 +162,7 @@ static int sum_collapsed(void *arg, const struct table *t)
 {
 	struct ref *rf = arg;
 	for (size_t i = 0; i < t->nrows; i++) {
-		const char *f = stack_folded(&rf->q, t->cols[SS_STACK].v.k[i]);
+		const char *f = qctx_stack_folded(&rf->q, t->cols[SS_STACK].v.k[i]);
 		ref_slot(rf, 0, t->cols[SS_TID].v.i[i], t->cols[SS_CPU].v.i[i], f)->count += t->cols[SS_COUNT].v.i[i];
 	}
 	return 0;
@@ -178,7 +180,7 @@ static int sum_rows_in_window(void *arg, const struct table *t)
 		int64_t ts = t->cols[SS_TIME].v.i[i];
 		if (ts < w->t0 || ts >= w->t1)
 			continue;
-		const char *f = stack_folded(&w->rf->q, t->cols[SS_STACK].v.k[i]);
+		const char *f = qctx_stack_folded(&w->rf->q, t->cols[SS_STACK].v.k[i]);
 		ref_slot(w->rf, 0, t->cols[SS_TID].v.i[i], t->cols[SS_CPU].v.i[i], f)->count -= t->cols[SS_COUNT].v.i[i];
 	}
 	return 0;
@@ -194,7 +196,7 @@ static void collapsed_scan_matches_rows(void **state)
 		struct ref *rf = calloc(1, sizeof(*rf));
 		qctx_init(&rf->q);
 		struct window win = {rf, windows[w][0], windows[w][1]};
-		assert_int_equal(ring_scan(r, "stack_samples", win.t0, win.t1, RING_SCAN_COLLAPSE_TIME, sum_collapsed, rf), 0);
+		assert_int_equal(ring_scan(r, "stack_samples", win.t0, win.t1, SCAN_COLLAPSE_TIME, sum_collapsed, rf), 0);
 		assert_int_equal(ring_scan(r, "stack_samples", win.t0, win.t1, 0, sum_rows_in_window, &win), 0);
 		/* Hot rows are not collapsed and carry exact times: compare only what both saw. */
 		for (size_t i = 0; i < REF_CAP; i++)

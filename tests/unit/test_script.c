@@ -1,6 +1,8 @@
 /* test_script.c - the Lua sandbox and the script API: limits, forbidden functions, error
  * messages naming the script line, script arguments, time parsing. */
 #include "fixture.h"
+#include "core/timeparse.h"
+#include "core/clock.h"
 
 static struct script_limits fast_limits = {16u << 20, 1000000000LL, 50000000ULL};
 

@@ -1,6 +1,7 @@
 /* table.c - typed column sets (see table.h). */
 #include "table.h"
-#include "../ring/intern.h"
+#include "hashmap.h"
+#include "intern.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -134,31 +135,6 @@ int table_find(const struct table *t, const char *name)
 	return -1;
 }
 
-static void copy_value(struct column *d, size_t di, const struct column *s, size_t si)
-{
-	switch (d->type) {
-	case VT_BOOL:
-		d->v.b[di] = s->v.b[si];
-		break;
-	case VT_FLOAT:
-		d->v.f[di] = s->v.f[si];
-		break;
-	default: /* INT, TIME, STRING, STACK: 8-byte values */
-		d->v.i[di] = s->v.i[si];
-		break;
-	}
-}
-
-int table_append_row(struct table *dst, const struct table *src, size_t row)
-{
-	if (table_reserve(dst, dst->nrows + 1) < 0)
-		return -1;
-	for (int c = 0; c < dst->ncols; c++)
-		copy_value(&dst->cols[c], dst->nrows, &src->cols[c], row);
-	dst->nrows++;
-	return 0;
-}
-
 int table_append_rows(struct table *dst, const struct table *src, const uint32_t *sel, size_t n)
 {
 	if (table_reserve(dst, dst->nrows + n) < 0)
@@ -247,7 +223,7 @@ uint64_t value_hash(enum vtype t, const union colvals *v, size_t i)
 		x = v->b[i];
 		break;
 	case VT_STRING:
-		return intern_hash_bytes(v->s[i], strlen(v->s[i]), 7);
+		return hash_bytes(v->s[i], strlen(v->s[i]), 7);
 	case VT_STACK: /* by content: stacks from different intern tables meet in one query */
 		x = v->k[i]->hash;
 		break;
@@ -260,10 +236,5 @@ uint64_t value_hash(enum vtype t, const union colvals *v, size_t i)
 		x = (uint64_t)v->i[i];
 		break;
 	}
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
+	return hash_mix64(x);
 }

@@ -1,11 +1,13 @@
-/* catalog.h - the tables a script can read and their columns. The ring stores each table's
- * columns in exactly this order; SOURCE nodes of a plan take their schema from here. */
+/* catalog.h - the tables a script can read and their columns. A table is one entry of the
+ * catalog: its name, its schema and whether it is a time series (column 0 is time_, which
+ * SOURCE windows). The ring stores a time series' columns in exactly the schema's order; SOURCE
+ * nodes of a plan take their schema from here. Adding a stored table means adding an entry. */
 #ifndef WISP_CATALOG_H
 #define WISP_CATALOG_H
 
 #include <stdbool.h>
 
-#include "../engine/table.h"
+#include "table.h"
 
 /* Columns of stack_samples, in storage order. */
 enum stack_samples_col {
@@ -40,11 +42,19 @@ enum ring_stats_col {
 	RS_NCOLS
 };
 
+struct catalog_entry {
+	const char *name;          /* as scripts name it: px.DataFrame{table = name} */
+	const struct table *schema; /* columns, no rows (static storage) */
+	bool timeseries;           /* column 0 is time_ and SOURCE windows it */
+};
+
+/* The entry of table `name`, or NULL. */
+const struct catalog_entry *catalog_find(const char *name);
 /* The schema of table `name` (no rows; static storage), or NULL. */
 const struct table *catalog_schema(const char *name);
 /* Does the table have a time_ column to window (column 0)? */
 bool catalog_is_timeseries(const char *name);
-/* "stack_samples, ..." for error messages. */
+/* "stack_samples, ring_stats" for error messages. */
 const char *catalog_names(void);
 
 #endif

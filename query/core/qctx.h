@@ -1,6 +1,9 @@
 /* qctx.h - the per-query context: limits, the first error, and the arena that owns every string
  * and stack a query creates. Everything a query's tables point at lives here or in the (pinned)
- * ring, so tables never own values. One qctx per query per process; not shared across threads. */
+ * ring, so tables never own values. One qctx per query per process; not shared across threads.
+ *
+ * Memos that live as long as the query live here too: the folded form of each stack (for
+ * folded(), string() and the renderers) and the engine's cached partial aggregate (exec.c). */
 #ifndef WISP_QCTX_H
 #define WISP_QCTX_H
 
@@ -9,7 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hashmap.h"
+
 struct intern;
+struct stack;
+struct table;
 
 struct qctx {
 	struct arena_chunk *chunks; /* bump allocator for strings made by operators */
@@ -19,9 +26,9 @@ struct qctx {
 	int64_t deadline_ns;        /* CLOCK_MONOTONIC; 0 = none */
 	size_t max_rows;            /* result rows per displayed table (0 = unlimited) */
 	const char *node;           /* this process's node name (the source's `node` column) */
-	struct folded_cache *folded;/* stack -> folded string memo */
-	int partial_node;           /* exec_bridge_through: the AGG whose local partial is cached */
-	struct table *partial;      /* ... and that partial (owned), or NULL */
+	struct hashmap folded;      /* stack -> its folded string in the arena (by identity) */
+	int partial_node;           /* exec.c: the AGG whose local partial state is cached, or -1 */
+	struct table *partial;      /* ... and that partial state (owned), or NULL */
 	char err[512];              /* first error, "" when none */
 };
 
@@ -40,7 +47,8 @@ char *qctx_strndup(struct qctx *q, const char *s, size_t n);
 void *qctx_alloc(struct qctx *q, size_t n);
 struct intern *qctx_intern(struct qctx *q);
 
-int64_t mono_now_ns(void);
-int64_t wall_now_ns(void);
+/* The folded form "root;...;leaf" of a stack (kernel frames suffixed "_[k]"), made once per
+ * stack and query, in the arena. NULL on error (in q). */
+const char *qctx_stack_folded(struct qctx *q, const struct stack *st);
 
 #endif

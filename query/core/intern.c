@@ -8,6 +8,7 @@
  * Stacks and threads also get dense ids: `idmap` is a two-level array (chunks never move, so a
  * reader may look up an id while the owner adds others) plus a free list for reuse. */
 #include "intern.h"
+#include "hashmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -161,27 +162,6 @@ struct intern {
 	size_t str_bytes, stack_bytes, thread_bytes;
 };
 
-uint64_t intern_hash_bytes(const void *p, size_t n, uint64_t seed)
-{
-	/* FNV-1a over 8-byte words then bytes, finished with a murmur-style mix. */
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, b, 8);
-		h = (h ^ w) * 0x100000001b3ULL;
-		h ^= h >> 29;
-		b += 8;
-		n -= 8;
-	}
-	while (n--)
-		h = (h ^ *b++) * 0x100000001b3ULL;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
-
 static uint32_t mix32(uint64_t h)
 {
 	h ^= h >> 33;
@@ -231,7 +211,7 @@ uint32_t intern_str_hash(const char *s)
 
 const char *intern_strn(struct intern *it, const char *s, size_t len)
 {
-	uint32_t h = (uint32_t)intern_hash_bytes(s, len, 0);
+	uint32_t h = (uint32_t)hash_bytes(s, len, 0);
 	struct pset *ps = &it->strs;
 	for (size_t i = h & (ps->cap - 1); ps->slots[i]; i = (i + 1) & (ps->cap - 1)) {
 		struct str_entry *e = ps->slots[i];
@@ -367,7 +347,7 @@ struct thread_rec *intern_thread(struct intern *it, int64_t pid, int64_t tid, in
 	if (!c)
 		return NULL;
 	int64_t key[3] = {pid, tid, cgroup};
-	uint32_t h = mix32(intern_hash_bytes(key, sizeof(key), intern_str_hash(c)));
+	uint32_t h = mix32(hash_bytes(key, sizeof(key), intern_str_hash(c)));
 	struct pset *ps = &it->threads;
 	for (size_t i = h & (ps->cap - 1); ps->slots[i]; i = (i + 1) & (ps->cap - 1)) {
 		struct thread_rec *th = ps->slots[i];

@@ -75,6 +75,4 @@ size_t intern_nstacks(const struct intern *it);
 size_t intern_nstrings(const struct intern *it);
 size_t intern_nthreads(const struct intern *it);
 
-uint64_t intern_hash_bytes(const void *p, size_t n, uint64_t seed);
-
 #endif

@@ -65,8 +65,6 @@ int table_reserve(struct table *t, size_t rows);
 int table_add_column(struct table *t, const char *name, enum vtype type);
 int table_find(const struct table *t, const char *name); /* column index or -1 */
 
-/* Appends row `row` of `src` (same column types, in order) to owned table dst. */
-int table_append_row(struct table *dst, const struct table *src, size_t row);
 /* Appends the rows of src listed in sel[0..n) (all rows when sel == NULL, n = src->nrows). */
 int table_append_rows(struct table *dst, const struct table *src, const uint32_t *sel, size_t n);
 

@@ -1,12 +1,12 @@
-/* qctx.c - per-query limits, errors and arena (see qctx.h). */
+/* qctx.c - per-query limits, errors, arena and memos (see qctx.h). */
 #include "qctx.h"
-#include "../ring/intern.h"
+#include "clock.h"
+#include "intern.h"
 #include "table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -19,9 +19,8 @@ void qctx_init(struct qctx *q)
 	memset(q, 0, sizeof(*q));
 	q->node = "";
 	q->partial_node = -1;
+	hashmap_init(&q->folded, false);
 }
-
-void folded_cache_free(struct folded_cache *fc); /* expr.c */
 
 void qctx_destroy(struct qctx *q)
 {
@@ -32,12 +31,11 @@ void qctx_destroy(struct qctx *q)
 		c = n;
 	}
 	intern_free(q->intern);
-	folded_cache_free(q->folded);
+	hashmap_destroy(&q->folded);
 	table_free(q->partial);
 	q->partial = NULL;
 	q->chunks = NULL;
 	q->intern = NULL;
-	q->folded = NULL;
 }
 
 int qctx_fail(struct qctx *q, const char *fmt, ...)
@@ -56,20 +54,6 @@ int qctx_fail(struct qctx *q, const char *fmt, ...)
 bool qctx_failed(const struct qctx *q)
 {
 	return q->err[0] != '\0';
-}
-
-int64_t mono_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int64_t wall_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 int qctx_check(struct qctx *q, size_t extra)
@@ -122,4 +106,34 @@ struct intern *qctx_intern(struct qctx *q)
 	if (!q->intern && !(q->intern = intern_new()))
 		qctx_fail(q, "out of memory");
 	return q->intern;
+}
+
+const char *qctx_stack_folded(struct qctx *q, const struct stack *st)
+{
+	uint64_t *known = hashmap_get(&q->folded, st);
+	if (known)
+		return (const char *)(uintptr_t)*known;
+	size_t len = 0;
+	for (int f = 0; f < st->nframes; f++)
+		len += strlen(st->frames[f]) + 1 + (f < st->nkernel ? 4 : 0);
+	char *s = qctx_alloc(q, len + 1), *p = s;
+	if (!s)
+		return NULL;
+	for (int f = st->nframes - 1; f >= 0; f--) {
+		size_t l = strlen(st->frames[f]);
+		memcpy(p, st->frames[f], l);
+		p += l;
+		if (f < st->nkernel) {
+			memcpy(p, "_[k]", 4);
+			p += 4;
+		}
+		if (f)
+			*p++ = ';';
+	}
+	*p = '\0';
+	if (hashmap_put(&q->folded, st, (uintptr_t)s) < 0) {
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	return s;
 }
