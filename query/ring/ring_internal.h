@@ -1,5 +1,6 @@
-/* ring_internal.h - the ring's private structures, shared by ring.c (append, seal, scan, evict)
- * and snapshot.c (write and load snapshot files). Nothing else includes this. */
+/* ring_internal.h - the ring's private structures, shared by ring.c (life, append, evict),
+ * ring_seal.c (the sealed format), ring_scan.c (reading) and snapshot.c (snapshot files).
+ * Nothing outside query/ring/ includes this. */
 #ifndef WISP_RING_INTERNAL_H
 #define WISP_RING_INTERNAL_H
 
@@ -134,8 +135,10 @@ static inline uint64_t seal_key(uint32_t thread, uint32_t cpu, uint32_t stack)
 	return (uint64_t)(thread & 0x3fffff) << 38 | (uint64_t)(cpu > MAX_CPU ? MAX_CPU : cpu) << 24 | (stack & 0xffffff);
 }
 
-/* Decoded series headers of a sealed batch (ring.c). Start from {0}; decoding again reuses the
- * buffers (scans decode many batches); series_free releases them. */
+/* ---- ring_seal.c: the sealed format ------------------------------------------------------ */
+
+/* Decoded series headers of a sealed batch. Start from {0}; decoding again reuses the buffers
+ * (scans decode many batches); series_free releases them. */
 struct series {
 	uint32_t n;
 	uint32_t *thread, *cpu, *stack, *npoints;
@@ -150,9 +153,17 @@ void series_free(struct series *s);
 void *scratch(void **buf, size_t *cap, size_t n);
 /* Compresses in into a new malloc'd buffer. 0 or -1. */
 int ring_compress(void **out, size_t *out_len, const void *in, size_t in_len);
+/* Encodes points (keys and seconds after base_sec; sorted and merged here, so any order and
+ * duplicates are fine) into a new sealed batch that owns no references yet. NULL on OOM. */
 struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, int64_t tmin, int64_t tmax);
+/* Encodes hot batch h (not modified) into a new sealed batch with h's row ids. No lock needed:
+ * h is detached from the ring while this runs. NULL on OOM. */
+struct ring_batch *batch_seal(const struct ring_batch *h);
+
+/* ---- ring.c: the list, references, pins ---------------------------------------------------- */
+
 /* Drops one pin (frees the batch at zero); caller holds the lock. */
-void batch_unpin_locked(struct ring *r, struct ring_batch *b);
+void batch_unpin(struct ring *r, struct ring_batch *b);
 /* Makes b hold one reference per distinct stack and thread its series use; caller holds the lock. */
 int ring_batch_take_refs(struct ring *r, struct ring_batch *b);
 /* Adds a sealed batch (which owns its references) to the ring in time order; caller holds the

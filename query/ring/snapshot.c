@@ -3,6 +3,7 @@
 #include "core/intern.h"
 #include "ring_internal.h"
 #include "core/clock.h"
+#include "core/hashmap.h"
 #include "core/mpack.h"
 
 #include <errno.h>
@@ -24,67 +25,13 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *detail)
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-/* Pointer -> index map for the strings a snapshot references. */
-struct ptrmap {
-	const void **keys;
-	uint32_t *vals;
-	size_t cap, count;
-	const char **order;
-};
-
-static long ptrmap_put(struct ptrmap *m, const void *k)
-{
-	if ((m->count + 1) * 2 > m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 1024;
-		const void **nk = calloc(ncap, sizeof(*nk));
-		uint32_t *nv = calloc(ncap, sizeof(*nv));
-		const char **no = realloc(m->order, ncap * sizeof(*no));
-		if (no)
-			m->order = no;
-		if (!nk || !nv || !no) {
-			free(nk);
-			free(nv);
-			return -1;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->keys[i])
-				continue;
-			size_t j = ((uintptr_t)m->keys[i] >> 3) * 0x9E3779B97F4A7C15ULL & (ncap - 1);
-			while (nk[j])
-				j = (j + 1) & (ncap - 1);
-			nk[j] = m->keys[i];
-			nv[j] = m->vals[i];
-		}
-		free(m->keys);
-		free(m->vals);
-		m->keys = nk;
-		m->vals = nv;
-		m->cap = ncap;
-	}
-	size_t j = ((uintptr_t)k >> 3) * 0x9E3779B97F4A7C15ULL & (m->cap - 1);
-	for (; m->keys[j]; j = (j + 1) & (m->cap - 1))
-		if (m->keys[j] == k)
-			return m->vals[j];
-	m->keys[j] = k;
-	m->vals[j] = (uint32_t)m->count;
-	m->order[m->count] = k;
-	return (long)m->count++;
-}
-
-static void ptrmap_free(struct ptrmap *m)
-{
-	free(m->keys);
-	free(m->vals);
-	free(m->order);
-}
-
 int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *len, char *err, size_t errlen)
 {
 	struct ring_batch **pinned = NULL;
 	size_t n = 0, cap = 0;
 	int32_t *stack_local = NULL, *thread_local = NULL;
 	uint32_t *stack_ring = NULL, *thread_ring = NULL;
-	struct ptrmap strs = {0};
+	struct hashmap strs; /* frame and comm strings by pointer: interned, one pointer per content */
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	uint8_t *frame = NULL;
@@ -92,6 +39,7 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 	uint32_t nst = 0, nth = 0;
 
 	*out = NULL;
+	hashmap_init(&strs, false);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if (ring_flush(r) < 0)
@@ -148,15 +96,14 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 			thread_ring[nth] = id;
 			thread_local[id] = (int32_t)nth++;
 		}
-	/* Strings (frames and comms) by pointer: interned, so one pointer per content. */
 	for (uint32_t i = 0; i < nst; i++) {
 		const struct stack *st = intern_stack_by_id(r->intern, stack_ring[i]);
 		for (int f = 0; f < st->nframes; f++)
-			if (ptrmap_put(&strs, st->frames[f]) < 0)
+			if (hashmap_index(&strs, st->frames[f]) < 0)
 				goto oom;
 	}
 	for (uint32_t i = 0; i < nth; i++)
-		if (ptrmap_put(&strs, intern_thread_by_id(r->intern, thread_ring[i])->comm) < 0)
+		if (hashmap_index(&strs, intern_thread_by_id(r->intern, thread_ring[i])->comm) < 0)
 			goto oom;
 
 	msgpack_pack_map(&pk, 8);
@@ -175,7 +122,7 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 		msgpack_pack_array(&pk, 1 + st->nframes);
 		msgpack_pack_uint32(&pk, st->nkernel);
 		for (int f = 0; f < st->nframes; f++)
-			msgpack_pack_uint32(&pk, (uint32_t)ptrmap_put(&strs, st->frames[f]));
+			msgpack_pack_uint32(&pk, (uint32_t)hashmap_index(&strs, st->frames[f]));
 	}
 	mp_pack_str(&pk, "threads");
 	msgpack_pack_array(&pk, nth);
@@ -185,7 +132,7 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 		msgpack_pack_int64(&pk, th->pid);
 		msgpack_pack_int64(&pk, th->tid);
 		msgpack_pack_int64(&pk, th->cgroup);
-		msgpack_pack_uint32(&pk, (uint32_t)ptrmap_put(&strs, th->comm));
+		msgpack_pack_uint32(&pk, (uint32_t)hashmap_index(&strs, th->comm));
 	}
 	mp_pack_str(&pk, "batches");
 	msgpack_pack_array(&pk, n);
@@ -262,14 +209,14 @@ oom:
 out:
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < n; i++)
-		batch_unpin_locked(r, pinned[i]);
+		batch_unpin(r, pinned[i]);
 	pthread_mutex_unlock(&r->lock);
 	free(pinned);
 	free(stack_local);
 	free(thread_local);
 	free(stack_ring);
 	free(thread_ring);
-	ptrmap_free(&strs);
+	hashmap_destroy(&strs);
 	msgpack_sbuffer_destroy(&sb);
 	free(frame);
 	return rc;
@@ -496,7 +443,7 @@ out:
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < L.nbatches; i++)
 		if (L.batches[i])
-			batch_unpin_locked(r, L.batches[i]);
+			batch_unpin(r, L.batches[i]);
 	for (uint32_t i = 0; i < L.nstacks; i++)
 		intern_stack_unref(r->intern, L.stacks[i]);
 	for (uint32_t i = 0; i < L.nthreads; i++)
