@@ -21,11 +21,6 @@ int vtype_from_name(const char *name)
 	return -1;
 }
 
-size_t vtype_size(enum vtype t)
-{
-	return t == VT_BOOL ? 1 : 8;
-}
-
 struct table *table_new(int ncols, const char *const *names, const enum vtype *types)
 {
 	struct table *t = calloc(1, sizeof(*t));

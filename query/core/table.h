@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct stack;
 
@@ -26,7 +27,11 @@ enum vtype {
 
 const char *vtype_name(enum vtype t);
 int vtype_from_name(const char *name); /* -1 if unknown */
-size_t vtype_size(enum vtype t);
+/* Bytes per value: 1 for bool, 8 for every other type (strings and stacks are pointers). */
+static inline size_t vtype_size(enum vtype t)
+{
+	return t == VT_BOOL ? 1 : 8;
+}
 
 union colvals {
 	void *p;
@@ -73,6 +78,12 @@ size_t table_bytes(const struct table *t);
 
 /* Comparison and hashing of single values, shared by sort, group-by and join. */
 int value_cmp(enum vtype t, const union colvals *a, size_t i, const union colvals *b, size_t j);
+/* Copies value si of column s into slot di of column d (same type). */
+static inline void value_copy(struct column *d, size_t di, const struct column *s, size_t si)
+{
+	size_t w = vtype_size(d->type);
+	memcpy((char *)d->v.p + di * w, (const char *)s->v.p + si * w, w);
+}
 bool value_eq(enum vtype t, const union colvals *a, size_t i, const union colvals *b, size_t j);
 uint64_t value_hash(enum vtype t, const union colvals *v, size_t i);
 

@@ -36,30 +36,15 @@ struct expr *expr_time(int64_t ns);
 struct expr *expr_str(const char *s);
 /* A call; takes ownership of args (and frees them if it fails). */
 struct expr *expr_call(const char *fn, int nargs, struct expr **args);
-struct expr *expr_clone(const struct expr *e);
 void expr_free(struct expr *e);
 
 /* Resolves columns against `schema` and checks types. 0, or -1 with a message in err. */
 int expr_bind(struct expr *e, const struct table *schema, char *err, size_t errlen);
 
-/* Evaluates a bound expression over all rows of `in`; out receives a malloc'd array of
- * in->nrows values (caller frees out->v.p). 0, or -1 with the error in q. */
-int expr_eval(struct qctx *q, const struct expr *e, const struct table *in, struct column *out);
-/* The same over the rows of `in` listed in sel[0..n) (all rows when sel is NULL, n = in->nrows):
- * out receives n values, one per selected row, in selection order. */
-int expr_eval_sel(struct qctx *q, const struct expr *e, const struct table *in, const uint32_t *sel, size_t n,
-		  struct column *out);
-
-/* Writes a readable form ("eq(pid, 42)") for error messages. */
-void expr_format(const struct expr *e, char *buf, size_t len);
-
-/* Is `name` a known function? (For the Lua API's early errors.) */
-bool expr_function_exists(const char *name);
-
-/* Quantile sketch (see px.quantiles): the bucket key of x, and the value a key stands for. A
- * quantile read from merged bucket counts is within QUANTILE_ERROR (relative) of the true one. */
-#define QUANTILE_ERROR 0.01
-int64_t quantile_bucket(double x);
-double quantile_value(int64_t key);
+/* Evaluates a bound expression over the rows of `in` listed in sel[0..n) (all rows when sel is
+ * NULL, n = in->nrows): out receives a malloc'd array of n values, one per selected row, in
+ * selection order (the caller frees out->v.p). 0, or -1 with the error in q. */
+int expr_eval(struct qctx *q, const struct expr *e, const struct table *in, const uint32_t *sel, size_t n,
+	      struct column *out);
 
 #endif

@@ -122,7 +122,4 @@ int plan_split(struct plan *p);
 const char *agg_fn_name(enum agg_fn fn);
 int agg_fn_from_name(const char *name);
 
-/* Columns an AGG node's partial state has (keys, then state columns), as an empty table. */
-struct table *agg_state_schema(const struct plan *p, const struct plan_node *agg);
-
 #endif

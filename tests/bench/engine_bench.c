@@ -7,6 +7,7 @@
  *   DIR/samples.csv (stack,count: the ring's 1-second rows) and DIR/frames.csv
  *   (stack,depth,function: every frame of every stack, leaf at depth 0). */
 #include "engine/exec.h"
+#include "exec_local.h"
 #include "core/clock.h"
 #include "core/qctx.h"
 #include "lua/script.h"

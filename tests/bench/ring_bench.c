@@ -15,6 +15,7 @@
  * ring_bench [--hours H] [--budget-mb M] [--export FILE]   (FILE: the ring's rows as CSV for
  * the DuckDB comparison in ring.sh: stack,count,tid,cpu,sec) */
 #include "engine/exec.h"
+#include "exec_local.h"
 #include "core/clock.h"
 #include "core/qctx.h"
 #include "lua/script.h"

@@ -15,6 +15,7 @@
 
 #include "engine/codec.h"
 #include "engine/exec.h"
+#include "exec_local.h"
 #include "lua/script.h"
 #include "ring/ring.h"
 

@@ -2,6 +2,7 @@
  * bundled scripts, and the central property: a plan merged from several agents equals the same
  * plan run on one source holding all their data. */
 #include "fixture.h"
+#include "engine/sketch.h"
 #include "core/catalog.h"
 
 #include <math.h>
