@@ -9,7 +9,7 @@
  * It connects to the coordinator (-c, else $WISP_COORDINATOR, else ws://127.0.0.1:7070), sends
  * one request, prints the answer and exits: 0 on success, 1 when the query failed, 2 on usage or
  * connection errors. */
-#include "render.h"
+#include "format/render.h"
 #include "core/clock.h"
 #include "ws_peer.h"
 #include "engine/codec.h"
@@ -185,7 +185,7 @@ static void print_agents(struct client *cl, const msgpack_object *m)
 		t->cols[9].v.i[r] = mp_int(mp_get(st, "cpus"), &v) ? v : 0;
 		t->cols[10].v.i[r] = mp_int(mp_get(st, "lost_samples"), &v) ? v : 0;
 	}
-	render_tables(stdout, &q, &t, 1, cl->fmt == OUT_JSON ? OUT_JSON : OUT_TABLE);
+	render_tables(stdout, &q, &t, 1, cl->fmt == OUT_JSON ? OUT_JSON : OUT_TABLE, NULL, 0);
 	cl->exit_code = 0;
 out:
 	table_free(t);
@@ -245,7 +245,10 @@ static void print_result(struct client *cl, const msgpack_object *m)
 		fprintf(stderr, "wisp: malformed answer from the coordinator: %s\n", q.err);
 		cl->exit_code = 1;
 	} else {
-		cl->exit_code = render_tables(stdout, &q, t, n, cl->fmt) < 0 ? 1 : 0;
+		char err[512];
+		cl->exit_code = render_tables(stdout, &q, t, n, cl->fmt, err, sizeof(err)) < 0 ? 1 : 0;
+		if (cl->exit_code)
+			fprintf(stderr, "wisp: %s\n", err);
 		if (cl->stats)
 			print_stats(mp_get(m, "stats"));
 	}

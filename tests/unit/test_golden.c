@@ -3,7 +3,7 @@
  *   WISP_GOLDEN_UPDATE=1 build/tests/test_golden
  * and review the diff like any other change. */
 #include "fixture.h"
-#include "render.h"
+#include "format/render.h"
 #include "ring/synthetic.h"
 
 #include <dirent.h>
@@ -81,7 +81,7 @@ static void every_script_matches_its_golden(void **state)
 		char *text = NULL;
 		size_t tlen = 0;
 		FILE *mem = open_memstream(&text, &tlen);
-		render_tables(mem, &q, out, p->ndisplays, OUT_CSV);
+		render_tables(mem, &q, out, p->ndisplays, OUT_CSV, err, sizeof(err));
 		fclose(mem);
 		char golden[512];
 		snprintf(golden, sizeof(golden), "%s/%.*s.csv", WISP_GOLDEN_DIR, (int)(strlen(cases[i].name) - 4), cases[i].name);
