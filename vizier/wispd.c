@@ -1,41 +1,44 @@
-/* wispd.c - the Wisp daemon: argument parsing and the wiring of one process.
+/* wispd.c - the Wisp daemon: flags, and the wiring of one process's parts.
  *
  *   wispd standalone  [--listen HOST:PORT] [--hz N] [--ring-mb N] [--node NAME]
  *   wispd coordinator [--listen HOST:PORT] [--node NAME]
  *   wispd agent --coordinator ws://HOST:PORT [--node NAME] [--hz N] [--ring-mb N]
  *   (agent and standalone) --source bpf | synthetic:SPEC | replay:FILE[,FILE...]
  *
- * Threads: the lws service thread (sockets, timers, query bookkeeping), the collector's drain
- * thread (BPF -> ring) and a small worker pool (scripts, scans, merges). */
-#include "wispd.h"
-#include "core/clock.h"
-#include "collector.h"
-#include "jobs.h"
-#include "synth_source.h"
-#include "ring/snapshot.h"
-#include "core/qctx.h"
-#include "ring/ring.h"
+ * Parts: an agent (agent/agent.h: ring + source) in agent and standalone mode; a coordinator
+ * (coordinator/coordinator.h) in coordinator and standalone mode; in agent mode the agent's link
+ * to its coordinator (agent/link.h). Threads: the lws service thread (sockets, timers, query
+ * bookkeeping), the source's thread (BPF -> ring, or the synthetic generator) and a small worker
+ * pool (scripts, scans, merges), bundled in a struct service (net/service.h). */
+#include "agent/agent.h"
+#include "agent/link.h"
+#include "coordinator/coordinator.h"
+#include "net/service.h"
+#include "net/ws_server.h"
 #include "lua/script.h"
+#include "core/clock.h"
 
 #include <getopt.h>
-#include <malloc.h>
 #include <libwebsockets.h>
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define DEFAULT_LISTEN "127.0.0.1:7070"
+#define WORKERS 4 /* mostly waiting: on script processes, scans, merges */
 
-static struct wispd *the_daemon; /* for the signal handler */
+static struct service *the_service; /* for the signal handler */
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	if (the_daemon) {
-		the_daemon->stop = 1;
-		if (the_daemon->ctx)
-			lws_cancel_service(the_daemon->ctx);
+	if (the_service) {
+		the_service->stop = 1;
+		if (the_service->ctx)
+			lws_cancel_service(the_service->ctx);
 	}
 }
 
@@ -65,24 +68,16 @@ static void usage(FILE *f)
 		"  --verbose              log websocket internals\n");
 }
 
-/* "HOST:PORT" -> lws interface + port. 127.0.0.1/localhost bind the loopback interface only. */
-static int parse_listen(const char *s, char *iface, size_t ifl, int *port)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon)
-		return -1;
-	*port = atoi(colon + 1);
-	if (*port <= 0 || *port > 65535)
-		return -1;
-	snprintf(iface, ifl, "%.*s", (int)(colon - s), s);
-	if (!strcmp(iface, "127.0.0.1") || !strcmp(iface, "localhost"))
-		snprintf(iface, ifl, "lo");
-	else if (!strcmp(iface, "0.0.0.0") || !strcmp(iface, "*"))
-		iface[0] = '\0';
-	return 0;
-}
+struct flags {
+	const char *mode;          /* "agent", "coordinator", "standalone" */
+	char node[64];
+	const char *listen, *coordinator, *source;
+	int hz, ring_mb, ringbuf_kb;
+	bool include_idle, verbose;
+};
 
-int main(int argc, char **argv)
+/* 0, or the exit status (usage printed) when the command line is wrong or asked for help. */
+static int parse_flags(int argc, char **argv, struct flags *f)
 {
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},   {"coordinator", required_argument, NULL, 'c'},
@@ -92,42 +87,36 @@ int main(int argc, char **argv)
 		{"source", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
-	const char *listen_addr = DEFAULT_LISTEN, *coord_url = NULL, *source = "bpf";
-	struct synth_source *synth = NULL;
-	struct wispd d = {0};
-	int hz = 99, ring_mb = 256, ringbuf_kb = 8192, verbose = 0, include_idle = 0, rc = 1, opt;
-	char err[512];
-
-	if (argc == 2 && !strcmp(argv[1], "--script-helper")) /* started by the coordinator's script pool */
-		return script_helper_main();
+	int opt;
+	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 8192};
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
-			return 0;
+			return -1;
 		}
 		usage(stderr);
 		return 2;
 	}
-	snprintf(d.mode, sizeof(d.mode), "%s", argv[1]);
-	if (strcmp(d.mode, "standalone") && strcmp(d.mode, "coordinator") && strcmp(d.mode, "agent")) {
-		fprintf(stderr, "wispd: unknown mode '%s'\n", d.mode);
+	f->mode = argv[1];
+	if (strcmp(f->mode, "standalone") && strcmp(f->mode, "coordinator") && strcmp(f->mode, "agent")) {
+		fprintf(stderr, "wispd: unknown mode '%s'\n", f->mode);
 		usage(stderr);
 		return 2;
 	}
-	gethostname(d.node, sizeof(d.node) - 1);
+	gethostname(f->node, sizeof(f->node) - 1);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'l': listen_addr = optarg; break;
-		case 'c': coord_url = optarg; break;
-		case 'n': snprintf(d.node, sizeof(d.node), "%s", optarg); break;
-		case 'z': hz = atoi(optarg); break;
-		case 'r': ring_mb = atoi(optarg); break;
-		case 'b': ringbuf_kb = atoi(optarg); break;
-		case 'i': include_idle = 1; break;
-		case 'v': verbose = 1; break;
-		case 's': source = optarg; break;
-		case 'h': usage(stdout); return 0;
+		case 'l': f->listen = optarg; break;
+		case 'c': f->coordinator = optarg; break;
+		case 'n': snprintf(f->node, sizeof(f->node), "%s", optarg); break;
+		case 'z': f->hz = atoi(optarg); break;
+		case 'r': f->ring_mb = atoi(optarg); break;
+		case 'b': f->ringbuf_kb = atoi(optarg); break;
+		case 'i': f->include_idle = true; break;
+		case 'v': f->verbose = true; break;
+		case 's': f->source = optarg; break;
+		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -135,22 +124,41 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wispd: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	bool is_agent = strcmp(d.mode, "coordinator") != 0, is_coord = strcmp(d.mode, "agent") != 0;
-	if (!strcmp(d.mode, "agent") && !coord_url) {
+	if (!strcmp(f->mode, "agent") && !f->coordinator) {
 		fprintf(stderr, "wispd: agent mode needs --coordinator ws://HOST:PORT\n");
 		return 2;
 	}
-	if (ring_mb < 1 || ring_mb > 1 << 20 || ringbuf_kb < 4 || (ringbuf_kb & (ringbuf_kb - 1))) {
+	if (f->ring_mb < 1 || f->ring_mb > 1 << 20 || f->ringbuf_kb < 4 || (f->ringbuf_kb & (f->ringbuf_kb - 1))) {
 		fprintf(stderr, "wispd: --ring-mb must be >= 1; --ringbuf-kb a power of two >= 4\n");
 		return 2;
 	}
-	if (!d.node[0] || strlen(d.node) > 63) {
+	if (!f->node[0] || strlen(f->node) > 63) {
 		fprintf(stderr, "wispd: --node must be 1 to 63 characters\n");
 		return 2;
 	}
+	return 0;
+}
 
-	lws_set_log_level(verbose ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR, NULL);
-	the_daemon = &d;
+int main(int argc, char **argv)
+{
+	struct flags f;
+	struct service svc = {0};
+	struct agent *agent = NULL;
+	struct coordinator *coord = NULL;
+	struct agent_link *link = NULL;
+	struct lws_protocols protocols[2] = {{0}};
+	char err[512];
+	int rc = 1;
+
+	if (argc == 2 && !strcmp(argv[1], "--script-helper")) /* started by the coordinator's script pool */
+		return script_helper_main();
+	int bad = parse_flags(argc, argv, &f);
+	if (bad)
+		return bad < 0 ? 0 : bad;
+	bool is_agent = strcmp(f.mode, "coordinator") != 0, is_coord = strcmp(f.mode, "agent") != 0;
+
+	lws_set_log_level(f.verbose ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR, NULL);
+	the_service = &svc;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -159,104 +167,69 @@ int main(int argc, char **argv)
 	 * after each seal, so idle memory still goes back. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
-	d.started_ns = mono_now_ns();
-	d.inbox = inbox_new();
-	d.jobs = jobs_new(4); /* mostly waiting: on script processes, scans, merges */
-	if (!d.inbox || !d.jobs) {
+	svc.started_ns = mono_now_ns();
+	svc.inbox = inbox_new();
+	svc.jobs = jobs_new(WORKERS);
+	if (!svc.inbox || !svc.jobs) {
 		fprintf(stderr, "wispd: out of memory\n");
 		goto out;
 	}
-
-	struct lws_protocols protocols[2] = {is_coord ? coordinator_protocol : agent_link_protocol,
-					      {NULL, NULL, 0, 0, 0, NULL, 0}};
-	struct lws_context_creation_info info = {0};
-	char iface[128] = "";
-	int port = CONTEXT_PORT_NO_LISTEN;
-	if (is_coord && parse_listen(listen_addr, iface, sizeof(iface), &port) < 0) {
-		fprintf(stderr, "wispd: --listen expects HOST:PORT, got '%s'\n", listen_addr);
-		goto out;
-	}
-	info.port = port;
-	info.iface = iface[0] ? iface : NULL;
-	info.protocols = protocols;
-	info.user = &d;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-	if (is_coord && !(d.coord = coordinator_new(&d))) {
-		fprintf(stderr, "wispd: out of memory\n");
-		goto out;
-	}
-	if (!(d.ctx = lws_create_context(&info))) {
-		fprintf(stderr, "wispd: cannot listen on %s (address in use, or not a local address?)\n",
-			listen_addr);
-		goto out;
-	}
-	inbox_set_context(d.inbox, d.ctx);
-
 	if (is_agent) {
-		struct ring_config rc_cfg = {(size_t)ring_mb << 20, d.node, 0};
-		struct collector_config cc = {hz, (size_t)ringbuf_kb << 10, include_idle};
-		if (!(d.ring = ring_new(&rc_cfg))) {
-			fprintf(stderr, "wispd: cannot allocate the ring\n");
-			goto out;
-		}
-		if (!strcmp(source, "bpf")) {
-			if (!(d.collector = collector_start(&cc, d.ring, err, sizeof(err)))) {
-				fprintf(stderr, "wispd: %s\n", err);
-				goto out;
-			}
-		} else if (!strncmp(source, "synthetic:", 10) || !strcmp(source, "synthetic")) {
-			if (!(synth = synth_source_start(source[9] ? source + 10 : "", d.ring, err, sizeof(err)))) {
-				fprintf(stderr, "wispd: %s\n", err);
-				goto out;
-			}
-		} else if (!strncmp(source, "replay:", 7)) {
-			char files[4096];
-			snprintf(files, sizeof(files), "%s", source + 7);
-			for (char *save, *f = strtok_r(files, ",", &save); f; f = strtok_r(NULL, ",", &save))
-				if (ring_load_snapshot_file(d.ring, f, err, sizeof(err)) < 0) {
-					fprintf(stderr, "wispd: %s\n", err);
-					goto out;
-				}
-		} else {
-			fprintf(stderr, "wispd: --source must be bpf, synthetic:SPEC or replay:FILE[,FILE...]\n");
+		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
+					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle}};
+		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
+			fprintf(stderr, "wispd: %s\n", err);
 			goto out;
 		}
 	}
-	if (!strcmp(d.mode, "agent") && !agent_link_start(&d, coord_url, err, sizeof(err))) {
+	if (is_coord) {
+		if (!(coord = coordinator_new(&svc, f.node, agent))) {
+			fprintf(stderr, "wispd: out of memory\n");
+			goto out;
+		}
+		coordinator_protocol(coord, &protocols[0]);
+	} else {
+		if (!(link = agent_link_new(&svc, agent, f.coordinator, err, sizeof(err)))) {
+			fprintf(stderr, "wispd: %s\n", err);
+			goto out;
+		}
+		agent_link_protocol(link, &protocols[0]);
+	}
+	if (!(svc.ctx = ws_server_context(is_coord ? f.listen : NULL, protocols, &svc, err, sizeof(err)))) {
 		fprintf(stderr, "wispd: %s\n", err);
 		goto out;
 	}
+	inbox_set_context(svc.inbox, svc.ctx);
+	if (link)
+		agent_link_start(link);
 	if (is_coord)
-		fprintf(stderr, "wispd: %s node %s listening on ws://%s%s\n", d.mode, d.node, listen_addr,
+		fprintf(stderr, "wispd: %s node %s listening on ws://%s%s\n", f.mode, f.node, f.listen,
 			is_agent ? "" : " (no local agent)");
 	else
-		fprintf(stderr, "wispd: agent node %s sampling at %d Hz, coordinator %s\n", d.node, hz, coord_url);
+		fprintf(stderr, "wispd: agent node %s sampling at %d Hz, coordinator %s\n", f.node, f.hz, f.coordinator);
 	if (is_agent)
-		fprintf(stderr, "wispd: source %s into a %d MiB ring%s\n", source, ring_mb,
-			strcmp(source, "bpf") ? "" : " (eBPF, every CPU)");
+		fprintf(stderr, "wispd: source %s into a %d MiB ring%s\n", f.source, f.ring_mb,
+			strcmp(f.source, "bpf") ? "" : " (eBPF, every CPU)");
 
-	while (!d.stop)
-		if (lws_service(d.ctx, 0) < 0)
+	while (!svc.stop)
+		if (lws_service(svc.ctx, 0) < 0)
 			break;
 	fprintf(stderr, "wispd: shutting down\n");
 	rc = 0;
 out:
 	/* Shutdown order: stop producers, finish tasks, run their completions (new tasks are
 	 * refused now), close sockets (sessions free their buffers), then free what is left. */
-	d.stop = 1;
-	collector_stop(d.collector);
-	d.collector = NULL;
-	synth_source_stop(synth);
-	jobs_free(d.jobs);
-	d.jobs = NULL;
-	if (d.ctx)
-		inbox_drain(d.inbox);
-	agent_link_free(d.link);
-	if (d.ctx)
-		lws_context_destroy(d.ctx);
-	coordinator_free(d.coord);
-	d.coord = NULL;
-	inbox_free(d.inbox);
-	ring_free(d.ring);
+	svc.stop = 1;
+	agent_stop_source(agent);
+	jobs_free(svc.jobs);
+	svc.jobs = NULL;
+	if (svc.ctx)
+		inbox_drain(svc.inbox);
+	agent_link_free(link);
+	if (svc.ctx)
+		lws_context_destroy(svc.ctx);
+	coordinator_free(coord);
+	inbox_free(svc.inbox);
+	agent_free(agent);
 	return rc;
 }

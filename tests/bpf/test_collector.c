@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "agent/sources/collector.h"
 #include "core/clock.h"
 #include "core/qctx.h"
 #include "core/catalog.h"

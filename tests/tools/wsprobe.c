@@ -4,10 +4,10 @@
  *   wsprobe send URL HEX|@FILE|big:N  send one binary message (hex bytes, a file, or N bytes of
  *                                     garbage) and print the reply's "type" and "message"
  * Exit status: 0 when a reply arrived, 1 when the connection closed without one, 2 on errors. */
-#include "ws_peer.h"
+#include "net/proto.h"
+#include "net/ws_client.h"
+#include "net/ws_peer.h"
 #include "core/clock.h"
-#include "engine/codec.h"
-#include "core/qctx.h"
 
 #include <arpa/inet.h>
 #include <libwebsockets.h>
@@ -38,7 +38,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return ws_peer_on_writeable(&p->peer);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (ws_peer_receive(&p->peer, in, len, 1u << 30) == 1) {
+		if (ws_peer_receive(&p->peer, in, len, PROTO_MAX_ANSWER) == 1) {
 			msgpack_unpacked u;
 			char type[64] = "?", msg[2048] = "";
 			msgpack_unpacked_init(&u);
@@ -108,26 +108,15 @@ int main(int argc, char **argv)
 			p.msg[i] = (char)(hexval(data[2 * i]) << 4 | hexval(data[2 * i + 1]));
 		p.len = n;
 	}
-	char host[128];
-	int port;
-	if (sscanf(argv[2], "ws://%127[^:]:%d", host, &port) != 2)
+	struct ws_endpoint ep;
+	if (ws_endpoint_parse(argv[2], &ep) < 0)
 		return 2;
-	static const struct lws_protocols protocols[] = {{"wisp.v1", cb, 0, 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
-	struct lws_context_creation_info info = {0};
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.user = &p;
+	static const struct lws_protocols protocols[] = {{PROTO_NAME, cb, 0, 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
 	lws_set_log_level(LLL_ERR, NULL);
-	struct lws_context *ctx = lws_create_context(&info);
-	struct lws_client_connect_info ci = {0};
-	ci.context = ctx;
-	ci.address = host;
-	ci.port = port;
-	ci.path = "/";
-	ci.host = host;
-	ci.origin = host;
-	ci.protocol = "wisp.v1";
-	lws_client_connect_via_info(&ci);
+	struct lws_context *ctx = ws_client_context(protocols, &p);
+	if (!ctx)
+		return 2;
+	ws_client_connect(ctx, &ep, NULL, NULL);
 	int64_t deadline = mono_now_ns() + 10000000000LL;
 	while (!p.done && mono_now_ns() < deadline)
 		lws_service(ctx, 0);

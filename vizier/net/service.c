@@ -1,5 +1,5 @@
-/* jobs.c - worker pool and service-thread inbox (see jobs.h). */
-#include "jobs.h"
+/* service.c - worker pool and service-thread inbox (see service.h). */
+#include "service.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /* collector.c - BPF sampler -> symbolizer -> ring (see collector.h). */
 #include "collector.h"
-#include "symbolize.h"
+#include "agent/symbolize/symbolize.h"
 #include "profile.skel.h"
 #include "profile.h"
 #include "ring/ring.h"

@@ -1,11 +1,11 @@
 /* synth_source.c - the synthetic source's driver thread (see synth_source.h). */
 #include "synth_source.h"
 #include "core/clock.h"
-#include "core/qctx.h"
 #include "ring/synthetic.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>

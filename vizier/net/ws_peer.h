@@ -1,7 +1,8 @@
-/* ws_peer.h - one websocket connection's message layer on top of libwebsockets: reassembles
- * fragmented incoming messages (bounded by a maximum size) and queues outgoing messages, writing
- * one per WRITEABLE callback with the LWS_PRE headroom lws needs. Used by wispd (both ends) and
- * the CLI. Only the lws service thread may touch a peer. */
+/* ws_peer.h - framing: one websocket connection's message layer on top of libwebsockets.
+ * Reassembles fragmented incoming messages (bounded by a maximum size) and queues outgoing
+ * messages, writing one per WRITEABLE callback with the LWS_PRE headroom lws needs. Used by
+ * both ends of every connection (coordinator, agent link, CLI). Only the lws service thread may
+ * touch a peer. */
 #ifndef WISP_WS_PEER_H
 #define WISP_WS_PEER_H
 
@@ -32,8 +33,5 @@ int ws_peer_send(struct ws_peer *p, const void *data, size_t len);
 int ws_peer_on_writeable(struct ws_peer *p);
 /* Frees buffers and queued messages (on close). */
 void ws_peer_clear(struct ws_peer *p);
-
-/* Splits "ws://HOST:PORT[/PATH]" (the scheme may be omitted). 0, or -1 if malformed. */
-int ws_url_parse(const char *url, char *host, size_t hostlen, int *port, char *path, size_t pathlen);
 
 #endif

@@ -17,13 +17,6 @@
 
 struct symbolizer;
 
-struct symbolizer_stats {
-	size_t elf_files;    /* ELF files with a parsed symbol table */
-	size_t symbols;      /* symbols across them */
-	size_t processes;    /* pids with cached maps */
-	uint64_t lookups, unresolved;
-};
-
 struct symbolizer *symbolizer_new(void);
 void symbolizer_free(struct symbolizer *s);
 
@@ -33,6 +26,5 @@ const char *symbolize_kernel(struct symbolizer *s, uint64_t ip);
 const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip);
 /* Forget pids not looked up for `max_age_s` seconds (exited processes, reused pids). */
 void symbolizer_expire(struct symbolizer *s, int max_age_s);
-void symbolizer_get_stats(struct symbolizer *s, struct symbolizer_stats *out);
 
 #endif

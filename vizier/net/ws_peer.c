@@ -92,22 +92,6 @@ int ws_peer_on_writeable(struct ws_peer *p)
 	return 0;
 }
 
-int ws_url_parse(const char *url, char *host, size_t hostlen, int *port, char *path, size_t pathlen)
-{
-	const char *p = url;
-	if (!strncmp(p, "ws://", 5))
-		p += 5;
-	else if (strstr(p, "://"))
-		return -1;
-	const char *colon = strrchr(p, ':'), *slash = strchr(p, '/');
-	if (!colon || (slash && slash < colon) || colon == p)
-		return -1;
-	snprintf(host, hostlen, "%.*s", (int)(colon - p), p);
-	*port = atoi(colon + 1);
-	snprintf(path, pathlen, "%s", slash ? slash : "/");
-	return *port > 0 && *port < 65536 ? 0 : -1;
-}
-
 void ws_peer_clear(struct ws_peer *p)
 {
 	free(p->rx);

@@ -1,0 +1,132 @@
+/* client.c - one request, one answer: connects to the coordinator, sends the request when the
+ * websocket is up, hands the first whole answer to the command and closes (see cli.h). */
+#include "cli.h"
+#include "net/ws_peer.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <string.h>
+
+struct exchange {
+	const struct cli *o;
+	const struct proto_buf *request;
+	enum proto_type want;
+	int (*handle)(const struct cli *o, const struct proto_msg *m);
+	struct ws_peer peer;
+	lws_sorted_usec_list_t deadline; /* wakes the service loop when the answer is late */
+	double timeout_s;
+	bool done;
+	int exit_code;
+};
+
+static void finish(struct exchange *x, int exit_code)
+{
+	x->done = true;
+	x->exit_code = exit_code;
+}
+
+static void deadline_cb(lws_sorted_usec_list_t *sul)
+{
+	struct exchange *x = lws_container_of(sul, struct exchange, deadline);
+	if (!x->done) {
+		fprintf(stderr, "wisp: no answer from %s within %.0f s\n", x->o->url, x->timeout_s);
+		finish(x, 2);
+	}
+}
+
+void cli_print_warnings(const msgpack_object *warnings)
+{
+	char buf[4096];
+	for (uint32_t i = 0; warnings && i < warnings->via.array.size; i++)
+		if (proto_string_at(warnings, i, buf, sizeof(buf)))
+			fprintf(stderr, "wisp: warning: %s\n", buf);
+}
+
+static void on_answer(struct exchange *x, const char *data, size_t len)
+{
+	struct proto_msg m;
+	finish(x, 1);
+	if (proto_msg_parse(&m, data, len) < 0) {
+		fprintf(stderr, "wisp: malformed answer from the coordinator\n");
+	} else if (m.type == PT_ERROR) {
+		struct proto_answer a;
+		proto_read_answer(&m, &a);
+		if (a.log[0])
+			fputs(a.log, stderr);
+		fprintf(stderr, "wisp: error: %s\n", a.message);
+	} else if (m.type == x->want) {
+		x->exit_code = x->handle(x->o, &m);
+	} else {
+		fprintf(stderr, "wisp: unexpected answer '%s' from the coordinator\n", m.type_name);
+	}
+	proto_msg_destroy(&m);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct exchange *x = lws_context_user(lws_get_context(wsi));
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		x->peer.wsi = wsi;
+		ws_peer_send(&x->peer, x->request->sb.data, x->request->sb.size);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE: {
+		int r = ws_peer_receive(&x->peer, in, len, PROTO_MAX_ANSWER);
+		if (r < 0) {
+			fprintf(stderr, "wisp: answer too large\n");
+			finish(x, 1);
+			return -1;
+		}
+		if (r == 1) {
+			on_answer(x, x->peer.rx, x->peer.rx_len);
+			ws_peer_consume(&x->peer);
+			return -1; /* one request, one answer: close */
+		}
+		break;
+	}
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return ws_peer_on_writeable(&x->peer);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		fprintf(stderr, "wisp: cannot connect to the coordinator at %s: %s\n", x->o->url,
+			in ? (const char *)in : "connection failed");
+		finish(x, 2);
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (!x->done) {
+			fprintf(stderr, "wisp: the coordinator at %s closed the connection\n", x->o->url);
+			finish(x, 2);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int cli_exchange(const struct cli *o, const struct proto_buf *request, double timeout_s, enum proto_type want,
+		 int (*handle)(const struct cli *o, const struct proto_msg *m))
+{
+	static const struct lws_protocols protocols[] = {{PROTO_NAME, callback, 0, 65536, 0, NULL, 0},
+							 {NULL, NULL, 0, 0, 0, NULL, 0}};
+	struct exchange x = {.o = o, .request = request, .want = want, .handle = handle, .exit_code = 1,
+			     .timeout_s = timeout_s};
+	lws_set_log_level(LLL_ERR, NULL);
+	struct lws_context *ctx = ws_client_context(protocols, &x);
+	if (!ctx) {
+		fprintf(stderr, "wisp: cannot start the websocket client\n");
+		return 2;
+	}
+	if (!ws_client_connect(ctx, &o->ep, NULL, NULL) && !x.done) {
+		fprintf(stderr, "wisp: cannot connect to the coordinator at %s\n", o->url);
+		finish(&x, 2);
+	}
+	lws_sul_schedule(ctx, 0, &x.deadline, deadline_cb, (lws_usec_t)(timeout_s * LWS_US_PER_SEC));
+	while (!x.done)
+		if (lws_service(ctx, 0) < 0)
+			break;
+	lws_sul_cancel(&x.deadline);
+	lws_context_destroy(ctx);
+	ws_peer_clear(&x.peer);
+	return x.exit_code;
+}

@@ -1,0 +1,107 @@
+/* main.c - the Wisp command-line client: options, then one command.
+ *
+ *   wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded] [--max-rows N]
+ *        [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]
+ *   wisp [-c ws://HOST:PORT] agents [-o table|json]
+ *   wisp [-c ws://HOST:PORT] snapshot [--start T] [--end T] [--dir DIR]
+ *   wisp scripts
+ *
+ * Every command but `scripts` connects to the coordinator (-c, else $WISP_COORDINATOR, else
+ * ws://127.0.0.1:7070), sends one request, prints the answer and exits: 0 on success, 1 when the
+ * query failed, 2 on usage or connection errors. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded] [--max-rows N]\n"
+		"            [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]\n"
+		"       wisp [-c ws://HOST:PORT] agents [-o table|json]\n"
+		"       wisp [-c ws://HOST:PORT] snapshot [--start -1h] [--end now] [--dir DIR]\n"
+		"       wisp scripts\n"
+		"\n"
+		"The coordinator address comes from -c, else $WISP_COORDINATOR, else " DEFAULT_COORDINATOR ".\n"
+		"NAME finds a bundled script (see `wisp scripts`); $WISP_SCRIPTS_PATH adds directories.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct cli o = {
+		.url = getenv("WISP_COORDINATOR"), .max_rows = QUERY_MAX_ROWS, .max_memory_mb = QUERY_MEM_MB,
+		.timeout_s = QUERY_TIMEOUT_MS / 1000.0, .start = SNAPSHOT_START, .end = SNAPSHOT_END, .dir = ".",
+	};
+	int i = 1;
+	if (!o.url || !*o.url)
+		o.url = DEFAULT_COORDINATOR;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--coordinator")) && i + 1 < argc) {
+			o.url = argv[++i];
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "wisp: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[i++];
+	if (!strcmp(cmd, "scripts"))
+		return cmd_scripts();
+	bool run = !strcmp(cmd, "run"), snapshot = !strcmp(cmd, "snapshot");
+	if (!run && !snapshot && strcmp(cmd, "agents")) {
+		fprintf(stderr, "wisp: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			o.script_args = argv + i + 1;
+			o.nscript_args = argc - i - 1;
+			break;
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			if (output_format_parse(argv[++i], &o.fmt) < 0) {
+				fprintf(stderr, "wisp: -o must be table, json, csv or folded\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--max-rows") && i + 1 < argc) {
+			o.max_rows = strtoll(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--max-memory") && i + 1 < argc) {
+			o.max_memory_mb = strtoll(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--stats")) {
+			o.stats = true;
+		} else if (snapshot && !strcmp(argv[i], "--start") && i + 1 < argc) {
+			o.start = argv[++i];
+		} else if (snapshot && !strcmp(argv[i], "--end") && i + 1 < argc) {
+			o.end = argv[++i];
+		} else if (snapshot && !strcmp(argv[i], "--dir") && i + 1 < argc) {
+			o.dir = argv[++i];
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			o.timeout_s = strtod(argv[++i], NULL);
+		} else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--coordinator")) && i + 1 < argc) {
+			o.url = argv[++i];
+		} else if (argv[i][0] != '-' && !o.script && run) {
+			o.script = argv[i];
+		} else {
+			fprintf(stderr, "wisp: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (o.max_rows <= 0 || o.max_memory_mb <= 0 || o.timeout_s <= 0) {
+		fprintf(stderr, "wisp: --max-rows, --max-memory and --timeout must be positive\n");
+		return 2;
+	}
+	if (ws_endpoint_parse(o.url, &o.ep) < 0) {
+		fprintf(stderr, "wisp: bad coordinator address '%s' (expected ws://HOST:PORT)\n", o.url);
+		return 2;
+	}
+	return run ? cmd_run(&o) : snapshot ? cmd_snapshot(&o) : cmd_agents(&o);
+}

@@ -1,0 +1,83 @@
+/* scripts.c - the scripts `wisp run` finds: a file, or a bundled script by name in
+ * $WISP_SCRIPTS_PATH, the build's scripts directory (WISP_SCRIPTS_DIR) and the installed ones;
+ * and `wisp scripts`, which lists them with the first comment line of each. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef WISP_SCRIPTS_DIR
+#define WISP_SCRIPTS_DIR "/usr/local/share/wisp/scripts"
+#endif
+
+int script_find(const char *arg, char *path, size_t len)
+{
+	struct stat st;
+	if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+		snprintf(path, len, "%s", arg);
+		return 0;
+	}
+	if (strchr(arg, '/'))
+		return -1;
+	const char *env = getenv("WISP_SCRIPTS_PATH");
+	char dirs[4096];
+	snprintf(dirs, sizeof(dirs), "%s%s%s:/usr/local/share/wisp/scripts:/usr/share/wisp/scripts",
+		 env ? env : "", env ? ":" : "", WISP_SCRIPTS_DIR);
+	bool has_ext = strlen(arg) > 4 && !strcmp(arg + strlen(arg) - 4, ".lua");
+	for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(path, len, "%s/%s%s", d, arg, has_ext ? "" : ".lua");
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			return 0;
+	}
+	return -1;
+}
+
+char *script_read(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long n = ftell(f);
+		if (n >= 0 && n < (16 << 20) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc(n + 1))) {
+			*len = fread(buf, 1, n, f);
+			buf[*len] = '\0';
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+int cmd_scripts(void)
+{
+	const char *env = getenv("WISP_SCRIPTS_PATH");
+	char dirs[4096];
+	snprintf(dirs, sizeof(dirs), "%s%s%s", env ? env : "", env ? ":" : "", WISP_SCRIPTS_DIR);
+	for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		DIR *dir = opendir(d);
+		struct dirent *e;
+		if (!dir)
+			continue;
+		while ((e = readdir(dir)) != NULL) {
+			size_t l = strlen(e->d_name);
+			if (l <= 4 || strcmp(e->d_name + l - 4, ".lua"))
+				continue;
+			char p[4096], line[512] = "";
+			snprintf(p, sizeof(p), "%s/%s", d, e->d_name);
+			FILE *f = fopen(p, "r");
+			if (f) { /* first comment line: "-- name.lua - what it answers" */
+				if (fgets(line, sizeof(line), f))
+					line[strcspn(line, "\n")] = '\0';
+				fclose(f);
+			}
+			const char *dash = strstr(line, " - ");
+			printf("%-22.*s %s\n", (int)(l - 4), e->d_name, dash ? dash + 3 : "");
+		}
+		closedir(dir);
+	}
+	return 0;
+}

@@ -1,0 +1,143 @@
+/* agent.c - an agent's ring, its source, and its answers to exec and snapshot requests (see
+ * agent.h). */
+#include "agent.h"
+#include "net/proto.h"
+#include "engine/codec.h"
+#include "engine/exec.h"
+#include "ring/ring.h"
+#include "ring/snapshot.h"
+#include "core/clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct agent {
+	char node[64];
+	struct ring *ring;
+	struct source *source; /* NULL once stopped */
+};
+
+struct agent *agent_new(const struct agent_config *cfg, char *err, size_t errlen)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(a->node, sizeof(a->node), "%s", cfg->node);
+	struct ring_config rc = {cfg->ring_bytes, a->node, 0};
+	if (!(a->ring = ring_new(&rc))) {
+		snprintf(err, errlen, "cannot allocate the ring");
+		goto fail;
+	}
+	if (!(a->source = source_start(cfg->source, &cfg->opt, a->ring, err, errlen)))
+		goto fail;
+	return a;
+fail:
+	agent_free(a);
+	return NULL;
+}
+
+void agent_stop_source(struct agent *a)
+{
+	if (!a)
+		return;
+	source_stop(a->source);
+	a->source = NULL;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	agent_stop_source(a);
+	ring_free(a->ring);
+	free(a);
+}
+
+const char *agent_node(const struct agent *a)
+{
+	return a->node;
+}
+
+struct ring *agent_ring(struct agent *a)
+{
+	return a->ring;
+}
+
+/* A snapshot request: this ring's batches over [t0, t1) as one snapshot file. */
+static void answer_snapshot(struct agent *a, const struct exec_request *e, msgpack_packer *pk)
+{
+	char err[512];
+	void *buf = NULL;
+	size_t len = 0;
+	if (ring_snapshot(a->ring, e->t0, e->t1, &buf, &len, err, sizeof(err)) < 0) {
+		proto_pack_result_error(pk, e->qid, a->node, err);
+		return;
+	}
+	proto_pack_result_snapshot(pk, e->qid, a->node, buf, len);
+	free(buf);
+}
+
+/* An exec request: every bridge of the plan over the ring, answered with their tables. */
+static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_packer *pk)
+{
+	struct plan *plan = NULL;
+	struct table **tables = NULL;
+	struct qctx q;
+	char err[512];
+	qctx_init(&q);
+	if (codec_unpack_plan(e->plan, &plan, err, sizeof(err)) < 0 || plan_split(plan) < 0) {
+		proto_pack_result_error(pk, e->qid, a->node, plan ? "out of memory" : err);
+		goto out;
+	}
+	q.node = a->node;
+	q.deadline_ns = mono_now_ns() + e->timeout_ms * 1000000LL;
+	q.mem_limit = (size_t)e->mem_limit_mb << 20;
+	tables = calloc(plan->nbridges ? plan->nbridges : 1, sizeof(*tables));
+	struct scan_source src = {ring_scan, a->ring};
+	int64_t t0 = mono_now_ns();
+	for (int b = 0; tables && b < plan->nbridges; b++)
+		if (exec_bridge(&q, plan, &plan->bridges[b], &src, &tables[b]) < 0)
+			break;
+	if (!tables || qctx_failed(&q)) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "agent %s: %s", a->node, tables ? q.err : "out of memory");
+		proto_pack_result_error(pk, e->qid, a->node, msg);
+		goto out;
+	}
+	proto_pack_result_tables(pk, e->qid, a->node, (mono_now_ns() - t0) / 1000, tables, plan->nbridges);
+out:
+	for (int b = 0; tables && b < plan->nbridges; b++)
+		table_free(tables[b]);
+	free(tables);
+	plan_free(plan);
+	qctx_destroy(&q);
+}
+
+void agent_answer(struct agent *a, const struct proto_msg *m, struct proto_buf *out)
+{
+	struct exec_request e;
+	char err[512];
+	if (proto_read_exec(m, &e, err, sizeof(err)) < 0)
+		proto_pack_result_error(&out->pk, e.qid, a->node, err);
+	else if (e.snapshot)
+		answer_snapshot(a, &e, &out->pk);
+	else
+		answer_exec(a, &e, &out->pk);
+}
+
+void agent_get_status(struct agent *a, struct agent_status *st)
+{
+	struct ring_stats rs;
+	struct source_stats ss;
+	ring_get_stats(a->ring, &rs);
+	source_get_stats(a->source, &ss);
+	*st = (struct agent_status){
+		.rows = rs.rows, .samples = rs.samples, .ring_bytes = rs.bytes, .ring_budget = rs.budget,
+		.evicted_rows = rs.evicted_rows, .stacks = rs.stacks, .oldest_ns = rs.oldest_ns,
+		.newest_ns = rs.newest_ns, .hz = ss.hz, .cpus = ss.cpus, .bpf_samples = ss.bpf_samples,
+		.lost_samples = ss.lost,
+	};
+}

@@ -1,0 +1,242 @@
+/* link.c - the agent's link to its coordinator (see link.h).
+ *
+ * Threads: the link lives on the lws service thread. A request is copied into a task for a
+ * worker, which answers it through the agent; the answer comes back through the inbox and is
+ * sent only if the connection it arrived on is still the current one (the generation). */
+#include "link.h"
+#include "agent.h"
+#include "net/proto.h"
+#include "net/service.h"
+#include "net/ws_client.h"
+#include "net/ws_peer.h"
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEARTBEAT_US (2 * LWS_US_PER_SEC)
+#define BACKOFF_FIRST_MS 250
+#define BACKOFF_MAX_MS 5000
+
+struct agent_link {
+	struct service *svc;
+	struct agent *agent;
+	struct ws_endpoint ep;
+	struct ws_peer peer;          /* peer.wsi NULL while disconnected */
+	uint64_t generation;          /* bumped on every (re)connection */
+	lws_sorted_usec_list_t reconnect_sul, heartbeat_sul;
+	int backoff_ms;
+	bool connected, warned;
+};
+
+static void send_buf(struct agent_link *l, const struct proto_buf *b)
+{
+	if (l->peer.wsi)
+		ws_peer_send(&l->peer, b->sb.data, b->sb.size);
+}
+
+static void send_hello(struct agent_link *l)
+{
+	struct agent_status st;
+	struct proto_buf b;
+	agent_get_status(l->agent, &st);
+	proto_buf_init(&b);
+	proto_pack_hello_agent(&b.pk, agent_node(l->agent), &st);
+	send_buf(l, &b);
+	proto_buf_destroy(&b);
+}
+
+static void heartbeat_cb(lws_sorted_usec_list_t *sul)
+{
+	struct agent_link *l = lws_container_of(sul, struct agent_link, heartbeat_sul);
+	if (l->peer.wsi && l->connected) {
+		struct agent_status st;
+		struct proto_buf b;
+		agent_get_status(l->agent, &st);
+		proto_buf_init(&b);
+		proto_pack_heartbeat(&b.pk, &st);
+		send_buf(l, &b);
+		proto_buf_destroy(&b);
+	}
+	lws_sul_schedule(l->svc->ctx, 0, &l->heartbeat_sul, heartbeat_cb, HEARTBEAT_US);
+}
+
+static void connect_now(lws_sorted_usec_list_t *sul)
+{
+	struct agent_link *l = lws_container_of(sul, struct agent_link, reconnect_sul);
+	if (!ws_client_connect(l->svc->ctx, &l->ep, &l->peer.wsi, l)) {
+		l->peer.wsi = NULL;
+		lws_sul_schedule(l->svc->ctx, 0, &l->reconnect_sul, connect_now, l->backoff_ms * LWS_US_PER_MS);
+	}
+}
+
+static void schedule_reconnect(struct agent_link *l)
+{
+	l->peer.wsi = NULL;
+	l->connected = false;
+	ws_peer_clear(&l->peer);
+	if (l->svc->stop)
+		return;
+	lws_sul_schedule(l->svc->ctx, 0, &l->reconnect_sul, connect_now, l->backoff_ms * LWS_US_PER_MS);
+	l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+}
+
+/* One request being answered on a worker. Owned by the task until answered, then by the
+ * completion, which frees it. */
+struct request_task {
+	struct agent_link *link;
+	uint64_t generation; /* of the connection the request came on */
+	char *msg;           /* the request (msgpack), owned */
+	size_t len;
+	struct proto_buf reply;
+};
+
+static void request_answered(void *arg)
+{
+	struct request_task *t = arg;
+	struct agent_link *l = t->link;
+	if (l->connected && l->generation == t->generation)
+		send_buf(l, &t->reply);
+	proto_buf_destroy(&t->reply);
+	free(t->msg);
+	free(t);
+}
+
+static void request_run(void *arg)
+{
+	struct request_task *t = arg;
+	struct proto_msg m;
+	proto_buf_init(&t->reply);
+	if (proto_msg_parse(&m, t->msg, t->len) == 0)
+		agent_answer(t->link->agent, &m, &t->reply);
+	proto_msg_destroy(&m);
+	inbox_post(t->link->svc->inbox, request_answered, t);
+}
+
+static void on_message(struct agent_link *l, const char *data, size_t len)
+{
+	struct proto_msg m;
+	if (proto_msg_parse(&m, data, len) < 0) {
+		lwsl_warn("wispd: malformed message from the coordinator\n");
+		goto out;
+	}
+	if (m.type == PT_EXEC || m.type == PT_SNAPSHOT) {
+		struct request_task *t = calloc(1, sizeof(*t));
+		if (!t || !(t->msg = malloc(len))) {
+			free(t);
+			goto out;
+		}
+		memcpy(t->msg, data, len);
+		t->len = len;
+		t->link = l;
+		t->generation = l->generation;
+		if (jobs_submit(l->svc->jobs, request_run, t) < 0) {
+			free(t->msg);
+			free(t);
+		}
+	} else if (m.type == PT_WELCOME) {
+		fprintf(stderr, "wispd: agent %s registered with the coordinator at %s:%d\n", agent_node(l->agent),
+			l->ep.host, l->ep.port);
+		l->warned = false;
+	} else if (m.type == PT_ERROR) {
+		struct proto_answer a;
+		proto_read_answer(&m, &a);
+		fprintf(stderr, "wispd: coordinator says: %s\n", a.message);
+	}
+out:
+	proto_msg_destroy(&m);
+}
+
+static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct service *svc = lws_context_user(lws_get_context(wsi));
+	(void)user;
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		inbox_drain(svc->inbox);
+		return 0;
+	}
+	/* Shutting down: the link may be gone already (the context outlives it). */
+	if (svc->stop)
+		return reason == LWS_CALLBACK_CLIENT_ESTABLISHED ? -1 : 0;
+	const struct lws_protocols *proto = lws_get_protocol(wsi);
+	struct agent_link *l = proto ? proto->user : NULL;
+	if (!l) /* context-level callbacks (GET_THREAD_ID...) have no protocol */
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		l->peer.wsi = wsi;
+		l->connected = true;
+		l->generation++;
+		l->backoff_ms = BACKOFF_FIRST_MS;
+		send_hello(l);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE: {
+		int r = ws_peer_receive(&l->peer, in, len, PROTO_MAX_MESSAGE);
+		if (r < 0)
+			return -1;
+		if (r == 1) {
+			on_message(l, l->peer.rx, l->peer.rx_len);
+			ws_peer_consume(&l->peer);
+		}
+		break;
+	}
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return ws_peer_on_writeable(&l->peer);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (!l->warned)
+			fprintf(stderr, "wispd: cannot reach the coordinator at %s:%d (%s); retrying\n", l->ep.host,
+				l->ep.port, in ? (const char *)in : "connection failed");
+		l->warned = true;
+		schedule_reconnect(l);
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		fprintf(stderr, "wispd: lost the coordinator at %s:%d; reconnecting\n", l->ep.host, l->ep.port);
+		l->warned = true;
+		schedule_reconnect(l);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+struct agent_link *agent_link_new(struct service *svc, struct agent *a, const char *url, char *err, size_t errlen)
+{
+	struct agent_link *l = calloc(1, sizeof(*l));
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	l->svc = svc;
+	l->agent = a;
+	l->backoff_ms = BACKOFF_FIRST_MS;
+	if (ws_endpoint_parse(url, &l->ep) < 0) {
+		snprintf(err, errlen, "--coordinator: expected ws://HOST:PORT, got '%s'", url);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void agent_link_protocol(struct agent_link *l, struct lws_protocols *out)
+{
+	*out = (struct lws_protocols){PROTO_NAME, link_callback, 0, 65536, 0, l, 0};
+}
+
+void agent_link_start(struct agent_link *l)
+{
+	connect_now(&l->reconnect_sul);
+	lws_sul_schedule(l->svc->ctx, 0, &l->heartbeat_sul, heartbeat_cb, HEARTBEAT_US);
+}
+
+void agent_link_free(struct agent_link *l)
+{
+	if (!l)
+		return;
+	lws_sul_cancel(&l->reconnect_sul);
+	lws_sul_cancel(&l->heartbeat_sul);
+	ws_peer_clear(&l->peer);
+	free(l);
+}

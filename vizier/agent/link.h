@@ -1,0 +1,23 @@
+/* link.h - an agent's websocket link to its coordinator: hello with its status on every
+ * (re)connection, a heartbeat every 2 s, requests handed to worker threads and their answers
+ * sent back on the same connection, and reconnection with backoff (250 ms doubling to 5 s). */
+#ifndef WISP_LINK_H
+#define WISP_LINK_H
+
+#include <stddef.h>
+
+struct agent;
+struct agent_link;
+struct lws_protocols;
+struct service;
+
+/* A link for agent a to the coordinator at url ("ws://HOST:PORT"), not yet connected. NULL with
+ * a message in err. */
+struct agent_link *agent_link_new(struct service *svc, struct agent *a, const char *url, char *err, size_t errlen);
+/* The link's protocol, for the lws context (protocol user pointer = the link). */
+void agent_link_protocol(struct agent_link *l, struct lws_protocols *out);
+/* Connects (svc->ctx must exist by now) and starts the heartbeat. */
+void agent_link_start(struct agent_link *l);
+void agent_link_free(struct agent_link *l);
+
+#endif

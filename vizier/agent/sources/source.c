@@ -1,0 +1,72 @@
+/* source.c - choosing and running an agent's sample source (see source.h). */
+#include "source.h"
+#include "collector.h"
+#include "replay.h"
+#include "synth_source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum source_kind { SOURCE_BPF, SOURCE_SYNTHETIC, SOURCE_REPLAY };
+
+struct source {
+	enum source_kind kind;
+	struct collector *collector; /* bpf */
+	struct synth_source *synth;  /* synthetic */
+};
+
+struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring, char *err,
+			    size_t errlen)
+{
+	struct source *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!strcmp(spec, "bpf")) {
+		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle};
+		s->kind = SOURCE_BPF;
+		s->collector = collector_start(&cc, ring, err, errlen);
+		if (!s->collector)
+			goto fail;
+	} else if (!strncmp(spec, "synthetic:", 10) || !strcmp(spec, "synthetic")) {
+		s->kind = SOURCE_SYNTHETIC;
+		s->synth = synth_source_start(spec[9] ? spec + 10 : "", ring, err, errlen);
+		if (!s->synth)
+			goto fail;
+	} else if (!strncmp(spec, "replay:", 7)) {
+		s->kind = SOURCE_REPLAY;
+		if (replay_load(spec + 7, ring, err, errlen) < 0)
+			goto fail;
+	} else {
+		snprintf(err, errlen, "--source must be bpf, synthetic:SPEC or replay:FILE[,FILE...]");
+		goto fail;
+	}
+	return s;
+fail:
+	free(s);
+	return NULL;
+}
+
+void source_stop(struct source *s)
+{
+	if (!s)
+		return;
+	collector_stop(s->collector);
+	synth_source_stop(s->synth);
+	free(s);
+}
+
+void source_get_stats(struct source *s, struct source_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s || s->kind != SOURCE_BPF)
+		return;
+	struct collector_stats cs;
+	collector_get_stats(s->collector, &cs);
+	out->hz = cs.hz;
+	out->cpus = cs.ncpus;
+	out->bpf_samples = cs.bpf_samples;
+	out->lost = cs.bpf_lost + cs.append_failed;
+}

@@ -1,0 +1,34 @@
+/* source.h - where an agent's samples come from, chosen by --source: "bpf" samples this machine
+ * through eBPF (collector.c), "synthetic:SPEC" generates a deterministic busy node
+ * (synth_source.c), "replay:FILE[,FILE...]" loads snapshot files once (replay.c). Every source
+ * appends to the agent's ring from its own thread (replay: before source_start returns). */
+#ifndef WISP_SOURCE_H
+#define WISP_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ring;
+struct source;
+
+struct source_options {
+	int hz;               /* bpf: samples per second per CPU */
+	size_t ringbuf_bytes; /* bpf: BPF ring buffer size (a power of two) */
+	bool include_idle;    /* bpf: also record the idle task */
+};
+
+struct source_stats {
+	int hz, cpus;           /* bpf: sampling rate, CPUs sampled; 0 otherwise */
+	uint64_t bpf_samples;   /* bpf: perf events the BPF program saw */
+	uint64_t lost;          /* samples lost in the kernel or refused by the ring */
+};
+
+/* Starts the source `spec` appending to ring (which must outlive it). NULL with a message in err
+ * (an unknown spec, not root, a bad file...). */
+struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring, char *err,
+			    size_t errlen);
+void source_stop(struct source *s);
+void source_get_stats(struct source *s, struct source_stats *out);
+
+#endif

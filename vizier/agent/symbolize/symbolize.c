@@ -1,0 +1,132 @@
+/* symbolize.c - kernel and user address symbolization (see symbolize.h): the symbolizer, its
+ * lookups, and expiry of processes and files no longer used. */
+#include "symbolize_internal.h"
+
+#include "core/clock.h"
+
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t mono_now_ms(void)
+{
+	return mono_now_ns() / 1000000;
+}
+
+int sym_cmp(const void *a, const void *b)
+{
+	const struct sym *x = a, *y = b;
+	return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* Last symbol with addr <= ip, or NULL. */
+const struct sym *sym_find(const struct sym *syms, size_t n, uint64_t ip)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (syms[mid].addr <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &syms[lo - 1] : NULL;
+}
+
+const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip)
+{
+	struct proc *p = proc_get(s, pid);
+	if (!p) {
+		return "[unknown]";
+	}
+	p->used = time(NULL);
+	const struct mapping *m = find_mapping(p, ip);
+	if (!m && mono_now_ms() - p->loaded_ms >= MAPS_RELOAD_MS) { /* exec, dlopen: re-read */
+		load_maps(s, p);
+		m = find_mapping(p, ip);
+	}
+	if (!m) {
+		return "[unknown]";
+	}
+	uint64_t va = to_vaddr(m, ip);
+	const struct elf_syms *e = m->elf;
+	if (e && e->loaded) {
+		const struct sym *sym = sym_find(e->syms, e->nsyms, va);
+		/* Size 0 symbols (hand-written assembly) get the benefit of the doubt. */
+		if (sym && (sym->size == 0 || va < sym->addr + sym->size))
+			return e->names + sym->name;
+	}
+	snprintf(s->buf, sizeof(s->buf), "%s+0x%" PRIx64, m->module, va);
+	return s->buf;
+}
+
+void symbolizer_expire(struct symbolizer *s, int max_age_s)
+{
+	time_t now = time(NULL);
+	for (int b = 0; b < PROC_BUCKETS; b++) {
+		struct proc **pp = &s->procs[b];
+		while (*pp) {
+			struct proc *p = *pp;
+			if (now - p->used > max_age_s || mono_now_ms() - p->loaded_ms > 10000LL * max_age_s) {
+				*pp = p->next;
+				proc_free(p);
+			} else {
+				pp = &p->next;
+			}
+		}
+	}
+	/* ELF files no live mapping refers to and unused for a while. */
+	for (int b = 0; b < ELF_BUCKETS; b++) {
+		struct elf_syms **pe = &s->elfs[b];
+		while (*pe) {
+			struct elf_syms *e = *pe;
+			bool referenced = false;
+			for (int pb = 0; pb < PROC_BUCKETS && !referenced; pb++)
+				for (struct proc *p = s->procs[pb]; p && !referenced; p = p->next)
+					for (size_t i = 0; i < p->nmaps && !referenced; i++)
+						referenced = p->maps[i].elf == e;
+			if (!referenced && now - e->used > max_age_s) {
+				*pe = e->next;
+				elf_syms_free(e);
+			} else {
+				pe = &e->next;
+			}
+		}
+	}
+}
+
+struct symbolizer *symbolizer_new(void)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	elf_version(EV_CURRENT);
+	load_kallsyms(s);
+	load_vdso(s);
+	return s;
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (int b = 0; b < PROC_BUCKETS; b++)
+		while (s->procs[b]) {
+			struct proc *p = s->procs[b];
+			s->procs[b] = p->next;
+			proc_free(p);
+		}
+	for (int b = 0; b < ELF_BUCKETS; b++)
+		while (s->elfs[b]) {
+			struct elf_syms *e = s->elfs[b];
+			s->elfs[b] = e->next;
+			elf_syms_free(e);
+		}
+	if (s->vdso)
+		elf_syms_free(s->vdso);
+	free(s->ksyms);
+	free(s->knames);
+	free(s);
+}

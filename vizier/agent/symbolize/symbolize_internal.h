@@ -1,0 +1,97 @@
+/* symbolize_internal.h - the symbolizer's caches, shared by its parts: kernel symbols
+ * (kallsyms.c), ELF symbol tables per file (elf.c), mappings per process (procmaps.c) and the
+ * lookups that tie them together (symbolize.c). Private to vizier/agent/symbolize/. */
+#ifndef WISP_SYMBOLIZE_INTERNAL_H
+#define WISP_SYMBOLIZE_INTERNAL_H
+
+#include "symbolize.h"
+
+#include <stdbool.h>
+#include <time.h>
+
+struct sym {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t name; /* offset into the owner's names */
+};
+
+struct segment {
+	uint64_t offset, vaddr, filesz;
+};
+
+/* The symbols of one ELF file. */
+struct elf_syms {
+	struct elf_syms *next; /* hash chain */
+	uint64_t dev, ino, size;
+	int64_t mtime;
+	struct sym *syms;      /* sorted by addr */
+	size_t nsyms;
+	char *names;
+	size_t names_len;
+	struct segment *segs;  /* PT_LOAD segments */
+	size_t nsegs;
+	bool loaded;           /* false: could not be read (we remember that too) */
+	time_t used;
+};
+
+struct mapping {
+	uint64_t start, end, pgoff;
+	struct elf_syms *elf;  /* NULL for anonymous or unreadable mappings */
+	char module[64];       /* file name, "[vdso]", "[anon]"... */
+	bool vdso;
+};
+
+struct proc {
+	struct proc *next;
+	uint32_t pid;
+	struct mapping *maps;
+	size_t nmaps;
+	int64_t loaded_ms;     /* when maps were read (CLOCK_MONOTONIC) */
+	time_t used;
+};
+
+/* A miss re-reads /proc/PID/maps (exec, dlopen) at most this often per process. */
+#define MAPS_RELOAD_MS 50
+
+#define PROC_BUCKETS 1024
+#define ELF_BUCKETS 1024
+
+struct symbolizer {
+	struct sym *ksyms;     /* kallsyms, sorted */
+	size_t nksyms;
+	char *knames;
+	bool kaddrs_hidden;    /* kptr_restrict: all-zero addresses */
+	struct proc *procs[PROC_BUCKETS];
+	struct elf_syms *elfs[ELF_BUCKETS];
+	struct elf_syms *vdso; /* the kernel's vDSO image (shared by all processes) */
+	char buf[512];         /* returned names */
+};
+
+/* symbolize.c: sorted symbol tables */
+int sym_cmp(const void *a, const void *b);
+/* Last symbol with addr <= ip, or NULL. */
+const struct sym *sym_find(const struct sym *syms, size_t n, uint64_t ip);
+int64_t mono_now_ms(void);
+
+/* kallsyms.c */
+void load_kallsyms(struct symbolizer *s);
+
+/* elf.c */
+/* The symbols of the ELF file at open_path (else alt_path), cached by device, inode, size and
+ * mtime; NULL when neither opens. A file that is not ELF is cached as not loaded. */
+struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *alt_path);
+void elf_syms_free(struct elf_syms *e);
+/* Parses the vDSO of this process into s->vdso (the same image in every process). */
+void load_vdso(struct symbolizer *s);
+
+/* procmaps.c */
+void proc_free(struct proc *p);
+/* The cached process pid (its maps read on first use); NULL on out-of-memory. */
+struct proc *proc_get(struct symbolizer *s, uint32_t pid);
+/* Re-reads /proc/PID/maps. 0, or -1 when the process is gone. */
+int load_maps(struct symbolizer *s, struct proc *p);
+const struct mapping *find_mapping(const struct proc *p, uint64_t ip);
+/* File-relative ELF virtual address of ip inside mapping m. */
+uint64_t to_vaddr(const struct mapping *m, uint64_t ip);
+
+#endif

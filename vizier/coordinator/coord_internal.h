@@ -1,0 +1,123 @@
+/* coord_internal.h - the coordinator's state, shared by its parts: the protocol switch
+ * (coordinator.c), the sessions of agents and clients (registry.c), a query's life from script
+ * to answers (query.c), merging the answers (merge.c) and snapshot gathering (snapshot.c).
+ * Private to vizier/coordinator/.
+ *
+ * A query's life: a client sends "run" -> a worker compiles the script into a plan in a script
+ * helper -> the service thread sends the plan as "exec" to every connected agent (and hands it
+ * to the in-process agent in standalone mode) -> answers are gathered until all arrived or the
+ * deadline passes -> a worker merges the partial results and runs the rest of the plan -> the
+ * reply goes back to the client. A snapshot request fans out the same way and gathers files.
+ *
+ * Threads: every session and query field is touched only by the lws service thread, except
+ * while a worker task owns a query (q->busy): then only that task touches it. */
+#ifndef WISP_COORD_INTERNAL_H
+#define WISP_COORD_INTERNAL_H
+
+#include "coordinator.h"
+#include "net/proto.h"
+#include "net/ws_peer.h"
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Idle script helper processes kept for the next queries (one per worker is plenty). */
+#define SCRIPT_HELPERS 4
+
+enum role { ROLE_NONE, ROLE_AGENT, ROLE_CLIENT };
+
+/* One websocket connection (lws per-session data). */
+struct session {
+	struct session *next;
+	uint64_t id;            /* never reused: queries name their client and agents by id */
+	struct ws_peer peer;
+	enum role role;
+	char node[64];          /* agents: node name */
+	char addr[64];          /* peer address */
+	int64_t connected_ns, last_seen_ns; /* CLOCK_MONOTONIC */
+	msgpack_sbuffer status; /* agents: last status map (msgpack) */
+};
+
+/* What one agent answered to a query, or why it did not. */
+struct answer {
+	uint64_t session;     /* 0 = the in-process agent */
+	char node[64];
+	char *msg;            /* the agent's "result" message (msgpack, owned), NULL until it arrives */
+	size_t len;
+	int64_t arrived_ns;
+	bool done;
+	char err[256];        /* why it has no result (disconnected, deadline) */
+};
+
+struct query {
+	struct query *next;
+	struct coordinator *c;
+	uint64_t qid;             /* the coordinator's id, in exec requests and agents' results */
+	uint64_t client;          /* session id of the client */
+	int64_t request_id;       /* the client's id for the request */
+	char name[128];           /* the script's name */
+	char *script;             /* owned */
+	size_t script_len;
+	char **argv;              /* owned, NULL-terminated */
+	int argc;
+	int64_t max_rows, timeout_ms, mem_limit_mb, started_ns, now_ns;
+	int64_t compiled_ns, fanned_ns;     /* CLOCK_MONOTONIC: script compiled, plan sent out */
+	struct plan *plan;
+	msgpack_sbuffer exec_msg; /* the request sent to agents (exec or snapshot) */
+	char *log;                /* what the script printed */
+	char err[1024];           /* compile error */
+	struct answer *answers;
+	int nanswers, pending;
+	lws_sorted_usec_list_t deadline_sul;
+	msgpack_sbuffer reply;    /* to the client */
+	bool busy;                /* a worker task owns the query */
+	bool snapshot;            /* a snapshot request: answers are files, not partial results */
+};
+
+struct coordinator {
+	struct service *svc;
+	char node[64];               /* this coordinator's node name */
+	struct agent *local;         /* standalone: the in-process agent, else NULL */
+	struct script_pool *scripts; /* helper processes that compile scripts */
+	struct session *sessions;
+	struct query *queries;
+	uint64_t next_session, next_qid;
+};
+
+/* ---- registry.c ---- */
+struct session *session_by_id(struct coordinator *c, uint64_t id);
+void session_send(struct session *s, const msgpack_sbuffer *sb);
+void session_error(struct session *s, int64_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Agents a query fans out to: connected agent sessions plus the in-process agent. */
+int agent_count(const struct coordinator *c);
+/* Registers s as an agent named h->node (welcome sent). -1 (error sent) if the name is taken. */
+int register_agent(struct coordinator *c, struct session *s, const struct hello *h);
+void store_status(struct session *s, const msgpack_object *status);
+void handle_agents(struct coordinator *c, struct session *s, int64_t id);
+
+/* ---- query.c ---- */
+/* A new query for client session s's request id, linked into c; NULL (error sent) on OOM. */
+struct query *query_new(struct coordinator *c, struct session *s, int64_t id, int64_t timeout_ms);
+void query_free(struct query *q);
+void handle_run(struct coordinator *c, struct session *s, const struct proto_msg *m);
+/* Sends q->exec_msg to every agent (and the in-process one), then waits for the answers. */
+void fan_out(struct query *q);
+/* Records agent a's answer (msg, owned from now on) or why there is none (err); starts the
+ * merge once every agent is accounted for and no task owns the query. */
+void answer_arrived(struct query *q, struct answer *a, char *msg, size_t len, const char *err);
+/* A result message arrived from agent session s. */
+void result_arrived(struct coordinator *c, struct session *s, const struct proto_msg *m, const char *data, size_t len);
+/* Agent session s went away: its pending answers become errors. */
+void agent_gone(struct coordinator *c, struct session *s, const char *why);
+
+/* ---- merge.c (workers) ---- */
+void merge_run(void *query);
+/* On the service thread: sends q->reply and frees q. */
+void merge_done(void *query);
+
+/* ---- snapshot.c ---- */
+void handle_snapshot(struct coordinator *c, struct session *s, const struct proto_msg *m);
+void snapshot_collect(void *query); /* worker */
+
+#endif

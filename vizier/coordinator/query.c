@@ -1,0 +1,276 @@
+/* query.c - a query's life on the coordinator (see coord_internal.h): made from a client's
+ * request, its script compiled on a worker in a script helper, its plan fanned out to every
+ * agent (the in-process one through a worker), answers gathered until all arrived or the
+ * deadline passed, then handed to the merge. */
+#include "coord_internal.h"
+#include "agent/agent.h"
+#include "net/service.h"
+#include "engine/plan.h"
+#include "lua/script.h"
+#include "core/clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct query *query_new(struct coordinator *c, struct session *s, int64_t id, int64_t timeout_ms)
+{
+	struct query *q = calloc(1, sizeof(*q));
+	if (!q) {
+		session_error(s, id, "out of memory");
+		return NULL;
+	}
+	q->c = c;
+	q->qid = ++c->next_qid;
+	q->client = s->id;
+	q->request_id = id;
+	q->started_ns = mono_now_ns();
+	q->now_ns = wall_now_ns();
+	q->max_rows = QUERY_MAX_ROWS;
+	q->timeout_ms = timeout_ms;
+	q->mem_limit_mb = QUERY_MEM_MB;
+	msgpack_sbuffer_init(&q->exec_msg);
+	msgpack_sbuffer_init(&q->reply);
+	q->next = c->queries;
+	c->queries = q;
+	return q;
+}
+
+void query_free(struct query *q)
+{
+	struct coordinator *c = q->c;
+	for (struct query **pq = &c->queries; *pq; pq = &(*pq)->next)
+		if (*pq == q) {
+			*pq = q->next;
+			break;
+		}
+	lws_sul_cancel(&q->deadline_sul);
+	free(q->script);
+	for (int i = 0; i < q->argc; i++)
+		free(q->argv[i]);
+	free(q->argv);
+	plan_free(q->plan);
+	msgpack_sbuffer_destroy(&q->exec_msg);
+	msgpack_sbuffer_destroy(&q->reply);
+	free(q->log);
+	for (int i = 0; i < q->nanswers; i++)
+		free(q->answers[i].msg);
+	free(q->answers);
+	free(q);
+}
+
+/* ---- answers ---------------------------------------------------------------------------------- */
+
+static void start_merge(struct query *q)
+{
+	lws_sul_cancel(&q->deadline_sul);
+	q->busy = true;
+	if (jobs_submit(q->c->svc->jobs, q->snapshot ? snapshot_collect : merge_run, q) < 0) {
+		q->busy = false;
+		session_error(session_by_id(q->c, q->client), q->request_id, "out of memory");
+		query_free(q);
+	}
+}
+
+void answer_arrived(struct query *q, struct answer *a, char *msg, size_t len, const char *err)
+{
+	if (a->done) {
+		free(msg);
+	} else {
+		a->done = true;
+		a->msg = msg;
+		a->len = len;
+		a->arrived_ns = mono_now_ns();
+		if (err)
+			snprintf(a->err, sizeof(a->err), "%s", err);
+		q->pending--;
+	}
+	if (q->pending == 0 && !q->busy)
+		start_merge(q);
+}
+
+static void deadline_cb(lws_sorted_usec_list_t *sul)
+{
+	struct query *q = lws_container_of(sul, struct query, deadline_sul);
+	char err[128];
+	snprintf(err, sizeof(err), "did not answer within %lld ms", (long long)q->timeout_ms);
+	for (int i = 0; i < q->nanswers; i++)
+		if (!q->answers[i].done)
+			answer_arrived(q, &q->answers[i], NULL, 0, err);
+}
+
+void result_arrived(struct coordinator *c, struct session *s, const struct proto_msg *m, const char *data, size_t len)
+{
+	int64_t qid = 0;
+	mp_int(mp_get(m->obj, "qid"), &qid);
+	for (struct query *q = c->queries; q; q = q->next) {
+		if (q->qid != (uint64_t)qid)
+			continue;
+		for (int i = 0; i < q->nanswers; i++)
+			if (q->answers[i].session == s->id) {
+				char *copy = malloc(len);
+				if (copy)
+					memcpy(copy, data, len);
+				answer_arrived(q, &q->answers[i], copy, copy ? len : 0, copy ? NULL : "out of memory");
+				break;
+			}
+		break;
+	}
+}
+
+void agent_gone(struct coordinator *c, struct session *s, const char *why)
+{
+	struct query *next;
+	for (struct query *q = c->queries; q; q = next) {
+		next = q->next;
+		for (int i = 0; i < q->nanswers; i++)
+			if (q->answers[i].session == s->id && !q->answers[i].done) {
+				answer_arrived(q, &q->answers[i], NULL, 0, why);
+				break;
+			}
+	}
+}
+
+/* ---- the in-process agent (standalone) ------------------------------------------------------------- */
+
+/* The local agent's answer being made on a worker; freed by its completion. */
+struct local_exec {
+	struct query *q;
+	struct proto_buf out;
+};
+
+static void local_exec_done(void *arg)
+{
+	struct local_exec *le = arg;
+	struct query *q = le->q;
+	q->busy = false;
+	char *msg = le->out.sb.data; /* take the buffer */
+	size_t len = le->out.sb.size;
+	free(le);
+	for (int i = 0; i < q->nanswers; i++)
+		if (q->answers[i].session == 0) {
+			answer_arrived(q, &q->answers[i], msg, len, NULL);
+			return;
+		}
+	free(msg);
+}
+
+static void local_exec_run(void *arg)
+{
+	struct local_exec *le = arg;
+	struct proto_msg m;
+	proto_buf_init(&le->out);
+	if (proto_msg_parse(&m, le->q->exec_msg.data, le->q->exec_msg.size) == 0)
+		agent_answer(le->q->c->local, &m, &le->out);
+	proto_msg_destroy(&m);
+	inbox_post(le->q->c->svc->inbox, local_exec_done, le);
+}
+
+/* ---- fan-out ---------------------------------------------------------------------------------------- */
+
+void fan_out(struct query *q)
+{
+	struct coordinator *c = q->c;
+	struct session *client = session_by_id(c, q->client);
+	int n = agent_count(c);
+	if (n == 0) {
+		session_error(client, q->request_id, "no agents are connected to this coordinator");
+		query_free(q);
+		return;
+	}
+	if (!(q->answers = calloc(n, sizeof(*q->answers)))) {
+		session_error(client, q->request_id, "out of memory");
+		query_free(q);
+		return;
+	}
+	for (struct session *s = c->sessions; s; s = s->next) {
+		if (s->role != ROLE_AGENT)
+			continue;
+		struct answer *a = &q->answers[q->nanswers++];
+		a->session = s->id;
+		snprintf(a->node, sizeof(a->node), "%s", s->node);
+		session_send(s, &q->exec_msg);
+	}
+	q->pending = q->nanswers;
+	if (c->local) {
+		struct local_exec *le = calloc(1, sizeof(*le));
+		struct answer *a = &q->answers[q->nanswers++];
+		a->session = 0;
+		snprintf(a->node, sizeof(a->node), "%s", agent_node(c->local));
+		q->pending++;
+		if (!le || (le->q = q, q->busy = true, jobs_submit(c->svc->jobs, local_exec_run, le) < 0)) {
+			free(le);
+			q->busy = false;
+			answer_arrived(q, a, NULL, 0, "out of memory");
+		}
+	}
+	q->fanned_ns = mono_now_ns();
+	lws_sul_schedule(c->svc->ctx, 0, &q->deadline_sul, deadline_cb, (q->timeout_ms + 500) * LWS_US_PER_MS);
+}
+
+/* ---- run: compile (worker), then fan out ------------------------------------------------------------ */
+
+static void compiled(void *arg)
+{
+	struct query *q = arg;
+	struct session *client = session_by_id(q->c, q->client);
+	q->busy = false;
+	q->compiled_ns = mono_now_ns();
+	if (q->err[0]) {
+		struct proto_buf b;
+		proto_buf_init(&b);
+		proto_pack_error(&b.pk, q->request_id, q->err, q->log ? q->log : "");
+		session_send(client, &b.sb);
+		proto_buf_destroy(&b);
+		query_free(q);
+		return;
+	}
+	fan_out(q);
+}
+
+static void compile_run(void *arg)
+{
+	struct query *q = arg;
+	struct script_input in = {q->name, q->script, q->script_len, (const char *const *)q->argv, q->argc,
+				  q->now_ns};
+	struct script_limits lim = SCRIPT_DEFAULT_LIMITS;
+	if (script_pool_compile(q->c->scripts, &in, &lim, &q->plan, &q->log, q->err, sizeof(q->err)) == 0) {
+		if (plan_split(q->plan) < 0) {
+			snprintf(q->err, sizeof(q->err), "out of memory");
+		} else {
+			msgpack_packer pk;
+			msgpack_packer_init(&pk, &q->exec_msg, msgpack_sbuffer_write);
+			proto_pack_exec(&pk, q->qid, q->timeout_ms, q->mem_limit_mb, q->plan);
+		}
+	}
+	inbox_post(q->c->svc->inbox, compiled, q);
+}
+
+void handle_run(struct coordinator *c, struct session *s, const struct proto_msg *m)
+{
+	struct run_request r;
+	char err[256];
+	if (proto_read_run(m->obj, m->id, &r, err, sizeof(err)) < 0) {
+		session_error(s, m->id, "%s", err);
+		return;
+	}
+	struct query *q = query_new(c, s, m->id, r.timeout_ms);
+	if (!q)
+		return;
+	snprintf(q->name, sizeof(q->name), "%s", r.name);
+	q->max_rows = r.max_rows;
+	q->mem_limit_mb = r.mem_limit_mb;
+	if (!(q->script = malloc(r.script_len + 1)) || !(q->argv = proto_read_args(r.args, &q->argc))) {
+		session_error(s, m->id, "out of memory");
+		query_free(q);
+		return;
+	}
+	memcpy(q->script, r.script, r.script_len);
+	q->script[r.script_len] = '\0';
+	q->script_len = r.script_len;
+	q->busy = true;
+	if (jobs_submit(c->svc->jobs, compile_run, q) < 0) {
+		session_error(s, m->id, "out of memory");
+		query_free(q);
+	}
+}

@@ -1,0 +1,43 @@
+/* service.h - how a wispd process does slow work without blocking its sockets. One lws service
+ * thread alone touches sockets, timers and query bookkeeping; worker threads (jobs) run slow
+ * work (compiling a script, scanning the ring, merging results); an inbox carries each job's
+ * completion back to the service thread. A job posts its completion with inbox_post(); the
+ * service thread runs completions when woken (LWS_CALLBACK_EVENT_WAIT_CANCELLED ->
+ * inbox_drain). struct service bundles them for the parts of the daemon (agent link,
+ * coordinator), and is the lws context's user pointer. */
+#ifndef WISP_SERVICE_H
+#define WISP_SERVICE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+struct lws_context;
+struct jobs;
+struct inbox;
+
+struct service {
+	struct lws_context *ctx;    /* the process's lws context (set once it exists) */
+	struct jobs *jobs;          /* worker threads; NULL once shutting down */
+	struct inbox *inbox;        /* completions for the service thread */
+	volatile sig_atomic_t stop; /* shutting down: no new work, no reconnecting */
+	int64_t started_ns;         /* CLOCK_MONOTONIC */
+};
+
+typedef void (*task_fn)(void *arg);
+
+/* Worker pool: nthreads threads run submitted tasks in order of submission. */
+struct jobs *jobs_new(int nthreads);
+/* -1 (and fn never runs) when out of memory or when j is NULL (the pool is gone). */
+int jobs_submit(struct jobs *j, task_fn fn, void *arg);
+/* Waits for running and queued tasks, then stops the threads. */
+void jobs_free(struct jobs *j);
+
+struct inbox *inbox_new(void);
+void inbox_set_context(struct inbox *ib, struct lws_context *ctx);
+/* From any thread: queue fn(arg) for the service thread and wake it. */
+int inbox_post(struct inbox *ib, task_fn fn, void *arg);
+/* On the service thread: run every queued completion. */
+void inbox_drain(struct inbox *ib);
+void inbox_free(struct inbox *ib);
+
+#endif

@@ -1,0 +1,45 @@
+/* ws_server.c - the daemon's lws context (see ws_server.h). */
+#include "ws_server.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "HOST:PORT" -> lws interface + port. */
+static int parse_listen(const char *s, char *iface, size_t ifl, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon)
+		return -1;
+	*port = atoi(colon + 1);
+	if (*port <= 0 || *port > 65535)
+		return -1;
+	snprintf(iface, ifl, "%.*s", (int)(colon - s), s);
+	if (!strcmp(iface, "127.0.0.1") || !strcmp(iface, "localhost"))
+		snprintf(iface, ifl, "lo");
+	else if (!strcmp(iface, "0.0.0.0") || !strcmp(iface, "*"))
+		iface[0] = '\0';
+	return 0;
+}
+
+struct lws_context *ws_server_context(const char *listen, const struct lws_protocols *protocols, void *user, char *err,
+				      size_t errlen)
+{
+	struct lws_context_creation_info info = {0};
+	char iface[128] = "";
+	int port = CONTEXT_PORT_NO_LISTEN;
+	if (listen && parse_listen(listen, iface, sizeof(iface), &port) < 0) {
+		snprintf(err, errlen, "--listen expects HOST:PORT, got '%s'", listen);
+		return NULL;
+	}
+	info.port = port;
+	info.iface = iface[0] ? iface : NULL;
+	info.protocols = protocols;
+	info.user = user;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	struct lws_context *ctx = lws_create_context(&info);
+	if (!ctx)
+		snprintf(err, errlen, "cannot listen on %s (address in use, or not a local address?)", listen ? listen : "-");
+	return ctx;
+}
