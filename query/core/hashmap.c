@@ -107,6 +107,7 @@ int hashmap_put(struct hashmap *m, const void *key, uint64_t value)
 		m->count++;
 	}
 	s->value = value;
+	assert(m->count * 2 <= m->cap);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "intern.h"
 #include "hashmap.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,7 +93,8 @@ static void pset_remove(struct pset *s, const void *e)
 /* ---- dense ids --------------------------------------------------------------------------- */
 
 #define ID_CHUNK 4096
-#define ID_CHUNKS 4096 /* up to 16 M live ids of each kind */
+#define ID_CHUNKS (INTERN_MAX_IDS / ID_CHUNK)
+_Static_assert(ID_CHUNK * ID_CHUNKS == INTERN_MAX_IDS, "ids fill whole chunks");
 
 struct idmap {
 	void **chunks[ID_CHUNKS];
@@ -276,6 +278,7 @@ bool stack_equal(const struct stack *a, const struct stack *b)
 struct stack *intern_stack(struct intern *it, const char *const *frames, uint16_t nframes,
 			   uint16_t nkernel)
 {
+	assert(nkernel <= nframes && nframes <= STACK_MAX_FRAMES);
 	uint32_t h = stack_hash(frames, nframes, nkernel);
 	struct pset *ps = &it->stacks;
 	for (size_t i = h & (ps->cap - 1); ps->slots[i]; i = (i + 1) & (ps->cap - 1)) {
@@ -319,6 +322,7 @@ void intern_stack_ref(struct stack *st)
 
 void intern_stack_unref(struct intern *it, struct stack *st)
 {
+	assert(st->refs > 0);
 	if (--st->refs > 0)
 		return;
 	pset_remove(&it->stacks, st);
@@ -380,6 +384,7 @@ void intern_thread_ref(struct thread_rec *th)
 
 void intern_thread_unref(struct intern *it, struct thread_rec *th)
 {
+	assert(th->refs > 0);
 	if (--th->refs > 0)
 		return;
 	pset_remove(&it->threads, th);

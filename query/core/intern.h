@@ -20,6 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A stack holds at most this many frames: every decoder of stacks (wire, snapshots) and every
+ * producer (the collector) keeps to it. */
+#define STACK_MAX_FRAMES 4096
+/* Dense ids of stacks and of threads stay below this (16 M live records of each kind). */
+#define INTERN_MAX_IDS (1u << 24)
+
 struct stack {
 	uint32_t hash;        /* content hash of the frame names + nkernel: equal in every table */
 	uint32_t refs;        /* holders; freed at 0 */

@@ -3,6 +3,7 @@
 #include "hashmap.h"
 #include "intern.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +154,7 @@ int table_append_rows(struct table *dst, const struct table *src, const uint32_t
 		}
 	}
 	dst->nrows += n;
+	assert(dst->nrows <= dst->cap);
 	return 0;
 }
 

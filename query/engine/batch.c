@@ -125,6 +125,8 @@ static int batch_filter(struct qctx *q, const struct plan_node *n, struct batch 
 	}
 	free(keep.v.p);
 	free(b->own_sel);
+	for (size_t i = 1; i < k; i++)
+		assert(sel[i] > sel[i - 1]); /* a selection only narrows: rows stay in order */
 	b->sel = b->own_sel = sel;
 	b->n = k;
 	return 0;

@@ -156,13 +156,13 @@ int codec_unpack_table(struct qctx *q, const msgpack_object *o, struct table **o
 	for (uint32_t i = 0; i < nstacks; i++) {
 		const msgpack_object *s = &stacks_o->via.array.ptr[i];
 		int64_t nk, fi;
-		if (s->type != MSGPACK_OBJECT_ARRAY || s->via.array.size < 1 || s->via.array.size > 4097 ||
+		if (s->type != MSGPACK_OBJECT_ARRAY || s->via.array.size < 1 || s->via.array.size > 1 + STACK_MAX_FRAMES ||
 		    !mp_int(&s->via.array.ptr[0], &nk) || nk < 0 || nk > (int64_t)s->via.array.size - 1) {
 			bad(q, "stacks");
 			goto out;
 		}
 		uint16_t nf = (uint16_t)(s->via.array.size - 1);
-		const char *frames[4096];
+		const char *frames[STACK_MAX_FRAMES];
 		for (uint16_t f = 0; f < nf; f++) {
 			if (!mp_int(&s->via.array.ptr[1 + f], &fi) || fi < 0 || fi >= nstrs) {
 				bad(q, "stack frame index");

@@ -193,6 +193,8 @@ int plan_split(struct plan *p)
 	/* Inputs always have smaller ids, so one pass in id order sees inputs first. */
 	for (int i = 0; i < p->nnodes; i++) {
 		struct plan_node *n = p->nodes[i];
+		for (int k = 0; k < n->ninputs; k++)
+			assert(n->inputs[k] < i);
 		p->agent_side[i] = n->kind == N_SOURCE || (streaming(n->kind) && p->agent_side[n->inputs[0]]);
 	}
 	int rc = 0;

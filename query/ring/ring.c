@@ -91,6 +91,7 @@ static void batch_free(struct ring *r, struct ring_batch *b)
 
 void batch_unpin(struct ring *r, struct ring_batch *b)
 {
+	assert(b->pins > 0);
 	if (--b->pins == 0)
 		batch_free(r, b);
 }
@@ -213,11 +214,14 @@ static void evict(struct ring *r)
 		r->evicted_samples += b->samples;
 		batch_unpin(r, b);
 	}
+	/* What the budget cannot hold any more is only ever the hot batch and the records. */
+	assert(total_bytes(r) <= r->budget || r->oldest == r->hot || !r->oldest);
 }
 
 
 void ring_insert_sealed(struct ring *r, struct ring_batch *b)
 {
+	assert(b->sealed && b->owns_refs && b->pins == 1);
 	/* Before the first batch that starts later (never after the hot batch). */
 	struct ring_batch **pp = &r->oldest;
 	while (*pp && *pp != r->hot && (*pp)->tmin <= b->tmin)

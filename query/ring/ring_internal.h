@@ -6,6 +6,9 @@
 
 #include "ring.h"
 
+#include "core/intern.h"
+
+#include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -129,9 +132,12 @@ struct point {
 #define KEY_CPU(k) (((k) >> 24) & 0x3fff)
 #define KEY_STACK(k) ((k) & 0xffffff)
 #define MAX_CPU 0x3fff
+_Static_assert(INTERN_MAX_IDS <= 0xffffff + 1, "every stack id fits the key's 24 bits");
+_Static_assert(MAX_CPU <= UINT16_MAX, "hot chunks keep the cpu in 16 bits");
 
 static inline uint64_t seal_key(uint32_t thread, uint32_t cpu, uint32_t stack)
 {
+	assert(thread <= 0x3fffff && stack <= 0xffffff);
 	return (uint64_t)(thread & 0x3fffff) << 38 | (uint64_t)(cpu > MAX_CPU ? MAX_CPU : cpu) << 24 | (stack & 0xffffff);
 }
 

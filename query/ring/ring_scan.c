@@ -9,6 +9,8 @@
 #include <assert.h>
 #include <zstd.h>
 
+_Static_assert(SCAN_COLUMN_SHIFT + SS_NCOLS < 31, "a column bit for every stack_samples column fits in the flags");
+
 /* What a time-collapsed scan may aggregate away (from the columns the plan reads). */
 enum projection {
 	PROJ_ROWS,   /* not collapsed: every row (hot) or point (sealed) */

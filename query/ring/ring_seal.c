@@ -234,6 +234,7 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 		uint64_t total = 0;
 		uint32_t prev_sec = 0;
 		for (; j < np && pts[j].key == pts[i].key; j++) {
+			assert(j == i || pts[j].sec > prev_sec); /* merged and sorted: strictly increasing */
 			put_varint(&secs, pts[j].sec - prev_sec);
 			prev_sec = pts[j].sec;
 			put_varint(&cnts, pts[j].count);

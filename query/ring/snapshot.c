@@ -15,7 +15,6 @@
 #define VERSION 1
 #define HEADER_BYTES 16
 #define MAX_DECOMPRESSED (4ull << 30)
-#define MAX_FRAMES 4096
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *detail)
 {
@@ -389,8 +388,8 @@ int ring_load_snapshot(struct ring *r, const void *buf, size_t len, char *err, s
 	/* Records into the ring's tables (each held once by L until the end). */
 	pthread_mutex_lock(&r->lock);
 	for (uint32_t i = 0; i < stacks->via.array.size; i++) {
-		const msgpack_object *s = arr(&stacks->via.array.ptr[i], 1, 1 + MAX_FRAMES);
-		const char *frames[MAX_FRAMES];
+		const msgpack_object *s = arr(&stacks->via.array.ptr[i], 1, 1 + STACK_MAX_FRAMES);
+		const char *frames[STACK_MAX_FRAMES];
 		int64_t nk, idx;
 		if (!s || !get_i64(&s->via.array.ptr[0], &nk) || nk < 0 || nk > (int64_t)s->via.array.size - 1)
 			break;
@@ -430,14 +429,21 @@ int ring_load_snapshot(struct ring *r, const void *buf, size_t len, char *err, s
 			goto out;
 		L.nbatches++;
 	}
+	/* Every batch takes its references before any enters the ring, so a failure leaves the ring
+	 * as it was (a batch that holds references releases them when it is freed below). */
 	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0; i < L.nbatches; i++) {
-		struct ring_batch *b = L.batches[i];
-		ring_batch_take_refs(r, b);
-		ring_insert_sealed(r, b);
+	size_t held = 0;
+	while (held < L.nbatches && ring_batch_take_refs(r, L.batches[held]) == 0)
+		held++;
+	for (size_t i = 0; held == L.nbatches && i < L.nbatches; i++) {
+		ring_insert_sealed(r, L.batches[i]);
 		L.batches[i] = NULL;
 	}
 	pthread_mutex_unlock(&r->lock);
+	if (held < L.nbatches) {
+		fail(err, errlen, "snapshot: out of memory", NULL);
+		goto out;
+	}
 	rc = 0;
 out:
 	pthread_mutex_lock(&r->lock);

@@ -7,6 +7,7 @@
 #include "engine/exec.h"
 #include "core/clock.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,7 @@ reply:
 void merge_done(void *arg)
 {
 	struct query *q = arg;
+	assert(q->busy);
 	q->busy = false;
 	session_send(session_by_id(q->c, q->client), &q->reply);
 	query_free(q);

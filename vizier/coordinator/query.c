@@ -9,6 +9,7 @@
 #include "lua/script.h"
 #include "core/clock.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ void query_free(struct query *q)
 
 static void start_merge(struct query *q)
 {
+	assert(!q->busy && q->pending == 0);
 	lws_sul_cancel(&q->deadline_sul);
 	q->busy = true;
 	if (jobs_submit(q->c->svc->jobs, q->snapshot ? snapshot_collect : merge_run, q) < 0) {
@@ -213,6 +215,7 @@ void fan_out(struct query *q)
 static void compiled(void *arg)
 {
 	struct query *q = arg;
+	assert(q->busy);
 	struct session *client = session_by_id(q->c, q->client);
 	q->busy = false;
 	q->compiled_ns = mono_now_ns();

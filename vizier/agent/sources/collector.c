@@ -5,6 +5,8 @@
 #include "profile.h"
 #include "ring/ring.h"
 
+#include "core/intern.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -74,6 +76,8 @@ static int online_cpus(int *cpus, int max)
 	}
 	return n;
 }
+
+_Static_assert(2 * WISP_MAX_FRAMES <= STACK_MAX_FRAMES, "a sample's kernel + user frames fit in one stack");
 
 static int handle_sample(void *ctx, void *data, size_t size)
 {
