@@ -83,6 +83,41 @@ static inline uint8_t cmp_result(enum cmp_op op, int c)
 			r[i] = (A[i])OP(B[i]);                                                     \
 	} while (0)
 
+/* r[i] = A[i] op B[i] for every i < n, arrays of one numeric type. */
+#define CMP_ARRAYS(A, B)                                                                           \
+	do {                                                                                       \
+		switch (op) {                                                                      \
+		case CMP_EQ: CMP_LOOP(==, A, B); break;                                            \
+		case CMP_NE: CMP_LOOP(!=, A, B); break;                                            \
+		case CMP_LT: CMP_LOOP(<, A, B); break;                                             \
+		case CMP_LE: CMP_LOOP(<=, A, B); break;                                            \
+		case CMP_GT: CMP_LOOP(>, A, B); break;                                             \
+		case CMP_GE: CMP_LOOP(>=, A, B); break;                                            \
+		}                                                                                  \
+	} while (0)
+
+/* Two scratch arrays of n 8-byte values, where arguments are converted to one numeric type. */
+struct scratch2 {
+	void *a, *b;
+};
+
+static void scratch2_free(struct scratch2 *t)
+{
+	free(t->a);
+	free(t->b);
+}
+
+/* 0, or -1 (error in q, nothing held) on out-of-memory. */
+static int scratch2_get(struct qctx *q, size_t n, struct scratch2 *t)
+{
+	t->a = malloc(n * 8 + 8);
+	t->b = malloc(n * 8 + 8);
+	if (t->a && t->b)
+		return 0;
+	scratch2_free(t);
+	return qctx_fail(q, "out of memory");
+}
+
 int eval_compare(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
 {
 	enum cmp_op op = cmp_op_of(e->name);
@@ -100,43 +135,17 @@ int eval_compare(struct qctx *q, const struct expr *e, struct column *a, size_t 
 			r[i] = stack_equal(x->v.k[i], y->v.k[i]) == (op == CMP_EQ);
 		return 0;
 	}
+	struct scratch2 t;
+	if (scratch2_get(q, n, &t) < 0)
+		return -1;
 	if (x->type == VT_FLOAT || y->type == VT_FLOAT) {
-		double *t1 = malloc(n * 8 + 8), *t2 = malloc(n * 8 + 8);
-		if (!t1 || !t2) {
-			free(t1);
-			free(t2);
-			return qctx_fail(q, "out of memory");
-		}
-		const double *A = as_f64(x, n, t1), *B = as_f64(y, n, t2);
-		switch (op) {
-		case CMP_EQ: CMP_LOOP(==, A, B); break;
-		case CMP_NE: CMP_LOOP(!=, A, B); break;
-		case CMP_LT: CMP_LOOP(<, A, B); break;
-		case CMP_LE: CMP_LOOP(<=, A, B); break;
-		case CMP_GT: CMP_LOOP(>, A, B); break;
-		case CMP_GE: CMP_LOOP(>=, A, B); break;
-		}
-		free(t1);
-		free(t2);
-		return 0;
+		const double *A = as_f64(x, n, t.a), *B = as_f64(y, n, t.b);
+		CMP_ARRAYS(A, B);
+	} else {
+		const int64_t *A = as_i64(x, n, t.a), *B = as_i64(y, n, t.b);
+		CMP_ARRAYS(A, B);
 	}
-	int64_t *t1 = malloc(n * 8 + 8), *t2 = malloc(n * 8 + 8);
-	if (!t1 || !t2) {
-		free(t1);
-		free(t2);
-		return qctx_fail(q, "out of memory");
-	}
-	const int64_t *A = as_i64(x, n, t1), *B = as_i64(y, n, t2);
-	switch (op) {
-	case CMP_EQ: CMP_LOOP(==, A, B); break;
-	case CMP_NE: CMP_LOOP(!=, A, B); break;
-	case CMP_LT: CMP_LOOP(<, A, B); break;
-	case CMP_LE: CMP_LOOP(<=, A, B); break;
-	case CMP_GT: CMP_LOOP(>, A, B); break;
-	case CMP_GE: CMP_LOOP(>=, A, B); break;
-	}
-	free(t1);
-	free(t2);
+	scratch2_free(&t);
 	return 0;
 }
 
@@ -179,13 +188,10 @@ int eval_arith(struct qctx *q, const struct expr *e, struct column *a, size_t n,
 	if (alloc_out(q, out, e->type, n) < 0)
 		return -1;
 	if (e->type == VT_FLOAT) {
-		double *t1 = malloc(n * 8 + 8), *t2 = malloc(n * 8 + 8);
-		if (!t1 || !t2) {
-			free(t1);
-			free(t2);
-			return qctx_fail(q, "out of memory");
-		}
-		const double *A = as_f64(&a[0], n, t1), *B = op == 'n' ? A : as_f64(&a[1], n, t2);
+		struct scratch2 t;
+		if (scratch2_get(q, n, &t) < 0)
+			return -1;
+		const double *A = as_f64(&a[0], n, t.a), *B = op == 'n' ? A : as_f64(&a[1], n, t.b);
 		double *r = out->v.f;
 		for (size_t i = 0; i < n; i++) {
 			switch (op) {
@@ -197,8 +203,7 @@ int eval_arith(struct qctx *q, const struct expr *e, struct column *a, size_t n,
 			default: r[i] = -A[i]; break;
 			}
 		}
-		free(t1);
-		free(t2);
+		scratch2_free(&t);
 		return 0;
 	}
 	const int64_t *A = a[0].v.i, *B = op == 'n' ? A : a[1].v.i;
@@ -325,17 +330,13 @@ int eval_select(struct qctx *q, const struct expr *e, struct column *a, size_t n
 	if (alloc_out(q, out, e->type, n) < 0)
 		return -1;
 	if (e->type == VT_FLOAT) {
-		double *t1 = malloc(n * 8 + 8), *t2 = malloc(n * 8 + 8);
-		if (!t1 || !t2) {
-			free(t1);
-			free(t2);
-			return qctx_fail(q, "out of memory");
-		}
-		const double *A = as_f64(&a[1], n, t1), *B = as_f64(&a[2], n, t2);
+		struct scratch2 t;
+		if (scratch2_get(q, n, &t) < 0)
+			return -1;
+		const double *A = as_f64(&a[1], n, t.a), *B = as_f64(&a[2], n, t.b);
 		for (size_t i = 0; i < n; i++)
 			out->v.f[i] = a[0].v.b[i] ? A[i] : B[i];
-		free(t1);
-		free(t2);
+		scratch2_free(&t);
 	} else if (e->type == VT_BOOL) {
 		for (size_t i = 0; i < n; i++)
 			out->v.b[i] = a[0].v.b[i] ? a[1].v.b[i] : a[2].v.b[i];
@@ -396,7 +397,6 @@ int eval_kernel_depth(struct qctx *q, const struct expr *e, struct column *a, si
 		out->v.i[i] = a[0].v.k[i]->nkernel;
 	return 0;
 }
-
 
 int eval_has_function(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
 {

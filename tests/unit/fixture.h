@@ -81,6 +81,24 @@ static inline char *fix_read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* A scan source over several rings: "one node holding all the data". */
+struct fix_multi {
+	struct ring **rings;
+	int n;
+};
+
+static inline int fix_multi_scan(void *ud, const char *table, int64_t t0, int64_t t1, int flags,
+				 scan_chunk_fn *chunk, void *arg)
+{
+	struct fix_multi *m = ud;
+	for (int i = 0; i < m->n; i++) {
+		int rc = ring_scan(m->rings[i], table, t0, t1, flags, chunk, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* Compiles a script (args: NULL-terminated) with "now" at the end of the fixture data. */
 static inline struct plan *fix_compile(const char *name, const char *src, const char *const *argv, char *err,
 				size_t errlen)

@@ -11,31 +11,13 @@
 #error "WISP_SCRIPTS_DIR must point at scripts/pxl-lua"
 #endif
 
-/* A scan source over several rings: "one node holding all the data". */
-struct multi {
-	struct ring **rings;
-	int n;
-};
-
-static int multi_scan(void *ud, const char *table, int64_t t0, int64_t t1, int flags,
-		      int (*chunk)(void *, const struct table *), void *arg)
-{
-	struct multi *m = ud;
-	for (int i = 0; i < m->n; i++) {
-		int rc = ring_scan(m->rings[i], table, t0, t1, flags, chunk, arg);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
 /* The same sources with every scan forced to plain rows: the executor's time collapsing and the
  * ring's rollups must not change any result. */
 static int rows_only_scan(void *ud, const char *table, int64_t t0, int64_t t1, int flags,
 			  int (*chunk)(void *, const struct table *), void *arg)
 {
 	(void)flags;
-	return multi_scan(ud, table, t0, t1, 0, chunk, arg);
+	return fix_multi_scan(ud, table, t0, t1, 0, chunk, arg);
 }
 
 static bool force_rows;
@@ -47,8 +29,8 @@ static struct table *run_local(struct qctx *q, const char *src, const char *cons
 	struct plan *p = fix_compile("test.lua", src, argv, err, sizeof(err));
 	if (!p)
 		fail_msg("compile: %s", err);
-	struct multi m = {rings, n};
-	struct scan_source s = {force_rows ? rows_only_scan : multi_scan, &m};
+	struct fix_multi m = {rings, n};
+	struct scan_source s = {force_rows ? rows_only_scan : fix_multi_scan, &m};
 	struct table *outs[8] = {0};
 	bool trunc[8];
 	if (exec_local(q, p, &s, outs, trunc) < 0)

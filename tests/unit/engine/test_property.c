@@ -14,21 +14,6 @@
 #define S0 1800000000LL
 #define SPAN 600
 
-struct multi {
-	struct ring **rings;
-	int n;
-};
-
-static int multi_scan(void *ud, const char *table, int64_t t0, int64_t t1, int flags,
-		      int (*chunk)(void *, const struct table *), void *arg)
-{
-	struct multi *m = ud;
-	for (int i = 0; i < m->n; i++)
-		if (ring_scan(m->rings[i], table, t0, t1, flags, chunk, arg) != 0)
-			return -1;
-	return 0;
-}
-
 static uint64_t rng;
 
 static int pick(int n)
@@ -212,8 +197,8 @@ static void merged_equals_single_source(void **state)
 		struct qctx q1, q2;
 		qctx_init(&q1);
 		qctx_init(&q2);
-		struct multi m = {rings, nagents};
-		struct scan_source src = {multi_scan, &m};
+		struct fix_multi m = {rings, nagents};
+		struct scan_source src = {fix_multi_scan, &m};
 		struct table *single[1] = {0}, *merged[1] = {0};
 		bool trunc[1];
 		int r1 = exec_local(&q1, p1, &src, single, trunc);
