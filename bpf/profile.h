@@ -1,5 +1,6 @@
 /* profile.h - the sample record shared by the BPF program (profile.bpf.c) and the agent's
- * collector (vizier/collector.c). Fixed-width types only: both compilers must agree on layout. */
+ * collector (vizier/agent/sources/collector.c). Fixed-width types only: both compilers must
+ * agree on layout. */
 #ifndef WISP_PROFILE_H
 #define WISP_PROFILE_H
 

@@ -7,6 +7,7 @@
 #include "sketch.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 /* Log buckets of ratio GAMMA = (1 + A) / (1 - A), A = QUANTILE_ERROR: every value in bucket k
@@ -14,12 +15,18 @@
  * 2 GAMMA^k / (GAMMA + 1). Keys: 0 for zero (and NaN), OFFSET + k for x > 0, -(OFFSET + k) for
  * x < 0, so keys sort in value order. */
 #define QB_OFFSET 100000
+static double log_gamma;
+static pthread_once_t log_gamma_once = PTHREAD_ONCE_INIT;
+
+static void log_gamma_init(void)
+{
+	log_gamma = log((1.0 + QUANTILE_ERROR) / (1.0 - QUANTILE_ERROR));
+}
+
 static double qb_log_gamma(void)
 {
-	static double lg;
-	if (!lg)
-		lg = log((1.0 + QUANTILE_ERROR) / (1.0 - QUANTILE_ERROR));
-	return lg;
+	pthread_once(&log_gamma_once, log_gamma_init);
+	return log_gamma;
 }
 
 int64_t quantile_bucket(double x)

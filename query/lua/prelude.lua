@@ -1,7 +1,7 @@
 -- prelude.lua - the `px` module scripts see: DataFrames, expressions, script arguments.
 --
 -- Compiled into the binary and run once per query before the user's script. It only builds a
--- plan: every DataFrame method calls into C (`C`, the plan builders of query/lua/script.c), which
+-- plan: every DataFrame method calls into C (`C`, the plan builders of query/lua/px.c), which
 -- validates columns and types at once, so a mistake is reported at the script line that made it.
 -- No function here ever sees a row of data.
 local C, getinfo, argv, script_chunk = ...

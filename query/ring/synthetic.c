@@ -213,10 +213,12 @@ int synth_parse(const char *spec, struct synth_config *out, char *err, size_t er
 	return 0;
 }
 
-/* A function name for process kind k. */
+/* A function name for process kind k. The noun is drawn first, then the verb: one order for
+ * every compiler (arguments of one call are evaluated in an unspecified order). */
 static void fn_name(char *buf, size_t len, int kind, uint64_t *rng)
 {
-	snprintf(buf, len, "%s_%s_%s", prefixes[kind], verbs[rnd(rng) % 20], nouns[rnd(rng) % 20]);
+	const char *noun = nouns[rnd(rng) % 20], *verb = verbs[rnd(rng) % 20];
+	snprintf(buf, len, "%s_%s_%s", prefixes[kind], verb, noun);
 }
 
 static struct stack *make_stack(struct synth *s, const char **frames, int depth, int nkernel)

@@ -257,8 +257,8 @@ static void merged_equals_single_node(void **state)
 		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
 		"df = df:filter(px.or_(df.comm:contains('o'), df.cpu:gt(2)))\n"
 		"px.display(df:agg{n=px.count(), s=px.sum('cpu'), d=px.max('pid')}, 'x')\n",
-		"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
-		"px.display(df:filter(df.pid:eq(102)):sort{{'time_','desc'}}:head(7):select{'node','time_','tid'}, 'x')\n",
+		("local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		 "px.display(df:filter(df.pid:eq(102)):sort{{'time_','desc'}}:head(7):select{'node','time_','tid'}, 'x')\n"),
 	};
 	for (size_t i = 0; i < sizeof(adhoc) / sizeof(adhoc[0]); i++) {
 		struct qctx q1, q2;
