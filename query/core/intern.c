@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- pointer sets ------------------------------------------------------------------------- */
+/* ---- pointer sets ---------------------------------------------------------------------------- */
 
 struct pset {
 	void **slots;
@@ -90,7 +90,7 @@ static void pset_remove(struct pset *s, const void *e)
 	}
 }
 
-/* ---- dense ids --------------------------------------------------------------------------- */
+/* ---- dense ids ------------------------------------------------------------------------------- */
 
 #define ID_CHUNK 4096
 #define ID_CHUNKS (INTERN_MAX_IDS / ID_CHUNK)
@@ -149,7 +149,7 @@ static void idmap_destroy(struct idmap *m)
 	free(m->free_ids);
 }
 
-/* ---- the table ----------------------------------------------------------------------------- */
+/* ---- the table ------------------------------------------------------------------------------- */
 
 struct str_entry {
 	uint32_t hash; /* first: pset reads it */

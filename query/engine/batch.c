@@ -10,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- tables of rows ------------------------------------------------------------------------ */
+/* ---- tables of rows -------------------------------------------------------------------------- */
 
-/* An owned table with the schema's columns, each array set to hold exactly `rows` rows. */
 struct table *table_sized(struct qctx *q, const struct table *schema, size_t rows)
 {
 	struct table *t = table_new_like(schema);
@@ -35,7 +34,6 @@ struct table *copy_rows(struct qctx *q, const struct table *in, const uint32_t *
 	return t;
 }
 
-/* Replaces column c's array of owned table t with `vals` (nrows values), taking ownership. */
 void column_adopt(struct table *t, int c, enum vtype type, void *vals)
 {
 	free(t->cols[c].v.p);
@@ -43,7 +41,7 @@ void column_adopt(struct table *t, int c, enum vtype type, void *vals)
 	t->cols[c].type = type;
 }
 
-/* ---- batches ------------------------------------------------------------------------------- */
+/* ---- batches --------------------------------------------------------------------------------- */
 
 /* Frees the arrays the batch computed or made (not view.cols, not the own[] list itself). */
 static void batch_release(struct batch *b)
@@ -67,7 +65,6 @@ void batch_free(struct batch *b)
 	free(b);
 }
 
-/* A batch over rows sel[0..n) of t (all rows when sel is NULL), borrowing both. */
 struct batch *batch_wrap(struct qctx *q, const struct table *t, const uint32_t *sel, size_t n)
 {
 	struct batch *b = calloc(1, sizeof(*b));
@@ -275,7 +272,6 @@ int batch_apply(struct qctx *q, const struct plan_node *n, struct batch *b)
 	}
 }
 
-/* A streaming operator over a whole table: a new owned table, or NULL with the error in q. */
 struct table *apply_streaming(struct qctx *q, const struct plan_node *n, const struct table *in)
 {
 	struct batch *b = batch_wrap(q, in, NULL, in->nrows);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- expressions ---------------------------------------------------------------------------- */
+/* ---- expressions ----------------------------------------------------------------------------- */
 
 static void pack_expr(msgpack_packer *pk, const struct expr *e)
 {
@@ -86,7 +86,7 @@ static struct expr *unpack_expr_raw(const msgpack_object *o, int depth, char *er
 	return NULL;
 }
 
-/* ---- plans ---------------------------------------------------------------------------------- */
+/* ---- plans ----------------------------------------------------------------------------------- */
 
 static const char *const kind_names[] = {"source", "filter", "map", "project", "frames", "agg",
 					 "sort", "head", "union", "join", "quantiles"};

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- agent side: bridges -------------------------------------------------------------------- */
+/* ---- agent side: bridges --------------------------------------------------------------------- */
 
 struct bridge_run {
 	struct qctx *q;
@@ -284,7 +284,7 @@ done:
 	return rc;
 }
 
-/* ---- coordinator side --------------------------------------------------------------------- */
+/* ---- coordinator side ------------------------------------------------------------------------ */
 
 static int bridge_index(const struct plan *p, int node, enum bridge_kind kind)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- construction ---------------------------------------------------------------------- */
+/* ---- construction ---------------------------------------------------------------------------- */
 
 static struct expr *expr_alloc(enum expr_kind kind, enum vtype type)
 {
@@ -101,7 +101,7 @@ void expr_free(struct expr *e)
 	free(e);
 }
 
-/* ---- type rules -------------------------------------------------------------------------- */
+/* ---- type rules ------------------------------------------------------------------------------ */
 
 static bool is_numeric(enum vtype t)
 {
@@ -284,7 +284,7 @@ static int rule_stack_bool(struct expr *e, char *err, size_t errlen)
 	return rule_stack_to(e, err, errlen, VT_BOOL);
 }
 
-/* ---- the built-in functions --------------------------------------------------------------- */
+/* ---- the built-in functions ------------------------------------------------------------------ */
 
 static const struct func_def functions[] = {
 	{"eq", 2, 2, rule_compare, eval_compare},
@@ -328,7 +328,7 @@ const struct func_def *expr_function(int fn)
 	return fn >= 0 && fn < NFUNCTIONS ? &functions[fn] : NULL;
 }
 
-/* ---- binding ----------------------------------------------------------------------------- */
+/* ---- binding --------------------------------------------------------------------------------- */
 
 int expr_bind(struct expr *e, const struct table *schema, char *err, size_t errlen)
 {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- evaluation helpers ------------------------------------------------------------------ */
+/* ---- evaluation helpers ---------------------------------------------------------------------- */
 
 static int alloc_out(struct qctx *q, struct column *out, enum vtype t, size_t n)
 {
@@ -466,7 +466,7 @@ int eval_to_float(struct qctx *q, const struct expr *e, struct column *a, size_t
 	return 0;
 }
 
-/* ---- expressions over columns -------------------------------------------------------------- */
+/* ---- expressions over columns ---------------------------------------------------------------- */
 
 static int broadcast(struct qctx *q, const struct expr *lit, size_t n, struct column *out)
 {

@@ -8,7 +8,7 @@
 #include "plan.h"
 #include "core/qctx.h"
 
-/* ---- ops_sort.c ---- */
+/* ---- ops_sort.c ------------------------------------------------------------------------------ */
 
 /* The order of rows by key columns (desc[k] reverses key k), ties by row number: a stable sort.
  * For qsort_r over row numbers (uint32_t), with a struct sort_keys as the argument. */
@@ -24,18 +24,18 @@ int sort_keys_cmp(const void *a, const void *b, void *keys);
 struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct table *in, int64_t limit);
 struct table *op_head(struct qctx *q, const struct plan_node *n, const struct table *in);
 
-/* ---- ops_join.c ---- */
+/* ---- ops_join.c ------------------------------------------------------------------------------ */
 
 /* Unmatched rows of a left join get zero values on the right (0, 0.0, false, "", no frames). */
 struct table *op_join(struct qctx *q, const struct plan_node *n, const struct table *left,
 		      const struct table *right);
 
-/* ---- sketch.c ---- */
+/* ---- sketch.c -------------------------------------------------------------------------------- */
 
 /* p50/p90/p99 per key group from rows (keys, bucket, weight), as px.quantiles builds them. */
 struct table *op_quantiles(struct qctx *q, const struct plan_node *n, const struct table *in);
 
-/* ---- ops_agg.c ---- */
+/* ---- ops_agg.c ------------------------------------------------------------------------------- */
 
 /* One aggregation: update it from input rows, or merge partial states into it; then take its
  * partial states (the agents' answer) or its final values (the node's schema). */

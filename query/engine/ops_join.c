@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+/* The right side of an unmatched row of a left join: no frames. */
 static const struct stack empty_stack;
 
 static uint64_t row_hash(const struct table *t, const int *cols, int n, size_t r)

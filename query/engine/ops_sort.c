@@ -70,12 +70,8 @@ struct table *op_sort(struct qctx *q, const struct plan_node *n, const struct ta
 	return out;
 }
 
-
 struct table *op_head(struct qctx *q, const struct plan_node *n, const struct table *in)
 {
 	size_t k = (size_t)n->limit < in->nrows ? (size_t)n->limit : in->nrows;
 	return copy_rows(q, in, NULL, k);
 }
-
-/* Hash join: index the right input by its keys, probe with every left row. Unmatched rows of a
- * left join get zero values on the right (0, 0.0, false, "", the empty stack). */

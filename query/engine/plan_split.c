@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- push-down of a second aggregation ---------------------------------------------------- */
+/* ---- push-down of a second aggregation ------------------------------------------------------- */
 
 enum col_class { CC_KEY, CC_ADD, CC_OTHER };
 

@@ -50,7 +50,7 @@ struct script_pool {
 	struct helper *idle; /* max_idle entries */
 };
 
-/* ---- framing ----------------------------------------------------------------------------- */
+/* ---- framing --------------------------------------------------------------------------------- */
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -121,7 +121,7 @@ static int read_frame(int fd, char **buf, size_t *len, int64_t deadline)
 	return 0;
 }
 
-/* ---- the helper process ------------------------------------------------------------------ */
+/* ---- the helper process ---------------------------------------------------------------------- */
 
 /* Compiles one request into an answer. */
 static void helper_answer(const msgpack_object *req, msgpack_sbuffer *sb)
@@ -202,7 +202,7 @@ int script_helper_main(void)
 	}
 }
 
-/* ---- the pool (daemon side) -------------------------------------------------------------- */
+/* ---- the pool (daemon side) ------------------------------------------------------------------ */
 
 struct script_pool *script_pool_new(const char *exe, int max_idle)
 {

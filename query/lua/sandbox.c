@@ -24,7 +24,7 @@ extern const size_t wisp_prelude_lua_len;
 #define LOG_MAX (64 * 1024)
 #define HOOK_EVERY 10000
 
-/* ---- the prelude's bytecode -------------------------------------------------------------------- */
+/* ---- the prelude's bytecode ------------------------------------------------------------------ */
 
 /* Parsing the prelude costs over a millisecond per query; loading its bytecode a tenth of that.
  * The bytecode is made once per process from our own embedded text, so only it is ever loaded

@@ -10,7 +10,7 @@
 #include <malloc.h>
 #include <sys/mman.h>
 
-/* ---- batches ------------------------------------------------------------------------------- */
+/* ---- batches --------------------------------------------------------------------------------- */
 
 static int idlist_add(struct idlist *l, uint32_t id)
 {
@@ -123,7 +123,7 @@ int ring_batch_take_refs(struct ring *r, struct ring_batch *b)
 	return 0;
 }
 
-/* ---- the ring ------------------------------------------------------------------------------ */
+/* ---- the ring -------------------------------------------------------------------------------- */
 
 struct ring *ring_new(const struct ring_config *cfg)
 {
@@ -218,6 +218,7 @@ static void evict(struct ring *r)
 	assert(total_bytes(r) <= r->budget || r->oldest == r->hot || !r->oldest);
 }
 
+/* ---- sealed batches into the list ------------------------------------------------------------ */
 
 void ring_insert_sealed(struct ring *r, struct ring_batch *b)
 {
@@ -288,7 +289,7 @@ int ring_flush(struct ring *r)
 	return seal_hot(r);
 }
 
-/* ---- appending ----------------------------------------------------------------------------- */
+/* ---- appending ------------------------------------------------------------------------------- */
 
 /* Appends one row to the hot batch. Caller holds the lock. 0, 1 (batch full: seal), -1 (OOM). */
 static int hot_append(struct ring *r, struct ring_batch *b, const struct ring_row *row)
@@ -382,6 +383,7 @@ int ring_append(struct ring *r, const struct ring_sample *s)
 	return rc;
 }
 
+/* ---- statistics ------------------------------------------------------------------------------ */
 
 void ring_get_stats(struct ring *r, struct ring_stats *out)
 {

@@ -71,7 +71,7 @@ struct ring {
 	char *node;
 };
 
-/* ---- varints ------------------------------------------------------------------------------- */
+/* ---- varints --------------------------------------------------------------------------------- */
 
 struct buf {
 	uint8_t *p;
@@ -141,7 +141,7 @@ static inline uint64_t seal_key(uint32_t thread, uint32_t cpu, uint32_t stack)
 	return (uint64_t)(thread & 0x3fffff) << 38 | (uint64_t)(cpu > MAX_CPU ? MAX_CPU : cpu) << 24 | (stack & 0xffffff);
 }
 
-/* ---- ring_seal.c: the sealed format ------------------------------------------------------ */
+/* ---- ring_seal.c: the sealed format ---------------------------------------------------------- */
 
 /* Decoded series headers of a sealed batch. Start from {0}; decoding again reuses the buffers
  * (scans decode many batches); series_free releases them. */
@@ -166,7 +166,7 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
  * h is detached from the ring while this runs. NULL on OOM. */
 struct ring_batch *batch_seal(const struct ring_batch *h);
 
-/* ---- ring.c: the list, references, pins ---------------------------------------------------- */
+/* ---- ring.c: the list, references, pins ------------------------------------------------------ */
 
 /* Drops one pin (frees the batch at zero); caller holds the lock. */
 void batch_unpin(struct ring *r, struct ring_batch *b);

@@ -73,7 +73,6 @@ void series_free(struct series *s)
 	memset(s, 0, sizeof(*s));
 }
 
-
 static int point_cmp(const void *a, const void *b)
 {
 	const struct point *x = a, *y = b;
@@ -124,7 +123,6 @@ static int sort_points(struct point *pts, size_t n)
 	free(tmp);
 	return 0;
 }
-
 
 int ring_compress(void **out, size_t *out_len, const void *in, size_t in_len)
 {

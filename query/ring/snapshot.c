@@ -22,7 +22,7 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *detail)
 	return -1;
 }
 
-/* ---- writing ------------------------------------------------------------------------------- */
+/* ---- writing --------------------------------------------------------------------------------- */
 
 int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *len, char *err, size_t errlen)
 {
@@ -221,7 +221,7 @@ out:
 	return rc;
 }
 
-/* ---- loading ------------------------------------------------------------------------------- */
+/* ---- loading --------------------------------------------------------------------------------- */
 
 struct loaded {
 	struct stack **stacks;
@@ -463,7 +463,7 @@ out:
 	return rc;
 }
 
-/* ---- files --------------------------------------------------------------------------------- */
+/* ---- files ----------------------------------------------------------------------------------- */
 
 int ring_snapshot_write_file(struct ring *r, int64_t t0, int64_t t1, const char *path, char *err, size_t errlen)
 {

@@ -85,7 +85,7 @@ struct coordinator {
 	uint64_t next_session, next_qid;
 };
 
-/* ---- registry.c ---- */
+/* ---- registry.c ------------------------------------------------------------------------------ */
 struct session *session_by_id(struct coordinator *c, uint64_t id);
 void session_send(struct session *s, const msgpack_sbuffer *sb);
 void session_error(struct session *s, int64_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -96,7 +96,7 @@ int register_agent(struct coordinator *c, struct session *s, const struct hello 
 void store_status(struct session *s, const msgpack_object *status);
 void handle_agents(struct coordinator *c, struct session *s, int64_t id);
 
-/* ---- query.c ---- */
+/* ---- query.c --------------------------------------------------------------------------------- */
 /* A new query for client session s's request id, linked into c; NULL (error sent) on OOM. */
 struct query *query_new(struct coordinator *c, struct session *s, int64_t id, int64_t timeout_ms);
 void query_free(struct query *q);
@@ -111,12 +111,12 @@ void result_arrived(struct coordinator *c, struct session *s, const struct proto
 /* Agent session s went away: its pending answers become errors. */
 void agent_gone(struct coordinator *c, struct session *s, const char *why);
 
-/* ---- merge.c (workers) ---- */
+/* ---- merge.c (workers) ----------------------------------------------------------------------- */
 void merge_run(void *query);
 /* On the service thread: sends q->reply and frees q. */
 void merge_done(void *query);
 
-/* ---- snapshot.c ---- */
+/* ---- snapshot.c ------------------------------------------------------------------------------ */
 void handle_snapshot(struct coordinator *c, struct session *s, const struct proto_msg *m);
 void snapshot_collect(void *query); /* worker */
 

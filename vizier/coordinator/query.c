@@ -60,7 +60,7 @@ void query_free(struct query *q)
 	free(q);
 }
 
-/* ---- answers ---------------------------------------------------------------------------------- */
+/* ---- answers --------------------------------------------------------------------------------- */
 
 static void start_merge(struct query *q)
 {
@@ -133,7 +133,7 @@ void agent_gone(struct coordinator *c, struct session *s, const char *why)
 	}
 }
 
-/* ---- the in-process agent (standalone) ------------------------------------------------------------- */
+/* ---- the in-process agent (standalone) ------------------------------------------------------- */
 
 /* The local agent's answer being made on a worker; freed by its completion. */
 struct local_exec {
@@ -168,7 +168,7 @@ static void local_exec_run(void *arg)
 	inbox_post(le->q->c->svc->inbox, local_exec_done, le);
 }
 
-/* ---- fan-out ---------------------------------------------------------------------------------------- */
+/* ---- fan-out --------------------------------------------------------------------------------- */
 
 void fan_out(struct query *q)
 {
@@ -210,7 +210,7 @@ void fan_out(struct query *q)
 	lws_sul_schedule(c->svc->ctx, 0, &q->deadline_sul, deadline_cb, (q->timeout_ms + 500) * LWS_US_PER_MS);
 }
 
-/* ---- run: compile (worker), then fan out ------------------------------------------------------------ */
+/* ---- run: compile (worker), then fan out ----------------------------------------------------- */
 
 static void compiled(void *arg)
 {

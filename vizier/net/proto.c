@@ -89,7 +89,7 @@ static const msgpack_object *get_map(const msgpack_object *o, const char *key)
 	return a && a->type == MSGPACK_OBJECT_MAP ? a : NULL;
 }
 
-/* ---- messages --------------------------------------------------------------------------------- */
+/* ---- messages -------------------------------------------------------------------------------- */
 
 int proto_msg_parse(struct proto_msg *m, const char *data, size_t len)
 {
@@ -122,7 +122,7 @@ void proto_buf_destroy(struct proto_buf *b)
 	msgpack_sbuffer_destroy(&b->sb);
 }
 
-/* ---- agent status ------------------------------------------------------------------------------ */
+/* ---- agent status ---------------------------------------------------------------------------- */
 
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st)
 {
@@ -160,7 +160,7 @@ void proto_read_status(const msgpack_object *o, struct agent_status *st)
 	mp_str(mp_get(o, "version"), st->version, sizeof(st->version));
 }
 
-/* ---- session setup ------------------------------------------------------------------------------ */
+/* ---- session setup --------------------------------------------------------------------------- */
 
 int proto_read_hello(const msgpack_object *o, struct hello *h, char *err, size_t errlen)
 {
@@ -214,7 +214,7 @@ void proto_pack_error(msgpack_packer *pk, int64_t id, const char *message, const
 		field_str(pk, "log", log);
 }
 
-/* ---- client requests ----------------------------------------------------------------------------- */
+/* ---- client requests ------------------------------------------------------------------------- */
 
 void proto_pack_run(msgpack_packer *pk, const struct run_request *r)
 {
@@ -291,7 +291,7 @@ void proto_pack_agents_request(msgpack_packer *pk, int64_t id)
 	field_int(pk, "id", id);
 }
 
-/* ---- coordinator <-> agent -------------------------------------------------------------------------- */
+/* ---- coordinator <-> agent ------------------------------------------------------------------- */
 
 void proto_pack_exec(msgpack_packer *pk, uint64_t qid, int64_t timeout_ms, int64_t mem_limit_mb, const struct plan *p)
 {
@@ -379,7 +379,7 @@ void proto_read_agent_result(const msgpack_object *o, struct agent_result *r)
 	}
 }
 
-/* ---- coordinator -> client ---------------------------------------------------------------------------- */
+/* ---- coordinator -> client ------------------------------------------------------------------- */
 
 void proto_pack_result(msgpack_packer *pk, int64_t id, struct table *const *tables, int n, char *const *warnings,
 		       int nwarn, const char *log, const struct query_stats *st)
@@ -463,7 +463,7 @@ void proto_pack_snapshots(msgpack_packer *pk, int64_t id, const struct snapshot_
 	pack_strings(pk, warnings, nwarn);
 }
 
-/* ---- reading answers ------------------------------------------------------------------------------------ */
+/* ---- reading answers ------------------------------------------------------------------------- */
 
 void proto_read_answer(const struct proto_msg *m, struct proto_answer *a)
 {

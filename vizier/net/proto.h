@@ -67,7 +67,7 @@ struct proto_buf {
 void proto_buf_init(struct proto_buf *b);
 void proto_buf_destroy(struct proto_buf *b);
 
-/* ---- agent status (hello, heartbeat, the agents listing) ------------------------------------ */
+/* ---- agent status (hello, heartbeat, the agents listing) ------------------------------------- */
 
 struct agent_status {
 	uint64_t rows, samples;          /* rows a scan yields; samples held */
@@ -83,7 +83,7 @@ void proto_pack_status(msgpack_packer *pk, const struct agent_status *st);
 /* Missing fields read as 0. */
 void proto_read_status(const msgpack_object *o, struct agent_status *st);
 
-/* ---- session setup ------------------------------------------------------------------------- */
+/* ---- session setup --------------------------------------------------------------------------- */
 
 struct hello {
 	bool agent;                   /* role "agent" (with a node name), else role "client" */
@@ -101,7 +101,7 @@ void proto_pack_welcome(msgpack_packer *pk, const char *coordinator);
 /* error: {id, message, log?}. log NULL leaves the field out. */
 void proto_pack_error(msgpack_packer *pk, int64_t id, const char *message, const char *log);
 
-/* ---- client requests ------------------------------------------------------------------------ */
+/* ---- client requests ------------------------------------------------------------------------- */
 
 struct run_request {
 	int64_t id;
@@ -133,7 +133,7 @@ void proto_read_snapshot_request(const msgpack_object *o, int64_t id, struct sna
 
 void proto_pack_agents_request(msgpack_packer *pk, int64_t id);
 
-/* ---- coordinator <-> agent ------------------------------------------------------------------ */
+/* ---- coordinator <-> agent ------------------------------------------------------------------- */
 
 /* exec {qid, timeout_ms, mem_limit_mb, plan} or snapshot {qid, t0, t1}. */
 struct exec_request {
@@ -165,7 +165,7 @@ void proto_pack_result_snapshot(msgpack_packer *pk, int64_t qid, const char *nod
 void proto_pack_result_error(msgpack_packer *pk, int64_t qid, const char *node, const char *err);
 void proto_read_agent_result(const msgpack_object *o, struct agent_result *r);
 
-/* ---- coordinator -> client answers ------------------------------------------------------------ */
+/* ---- coordinator -> client answers ----------------------------------------------------------- */
 
 /* Where one query's time went (wisp run --stats). */
 struct query_stats {
@@ -202,7 +202,7 @@ struct snapshot_file {
 void proto_pack_snapshots(msgpack_packer *pk, int64_t id, const struct snapshot_file *files, int n,
 			  char *const *warnings, int nwarn);
 
-/* ---- reading answers (the CLI) ------------------------------------------------------------- */
+/* ---- reading answers (the CLI) --------------------------------------------------------------- */
 
 /* The fields of an answer to a client; those its type lacks read as NULL or "". */
 struct proto_answer {
