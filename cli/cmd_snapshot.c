@@ -46,9 +46,7 @@ static int save_snapshots(const struct cli *o, const struct proto_msg *m)
 int cmd_snapshot(const struct cli *o)
 {
 	double timeout_s = o->timeout_s < SNAPSHOT_TIMEOUT_MS / 1000.0 ? SNAPSHOT_TIMEOUT_MS / 1000.0 : o->timeout_s;
-	struct snapshot_request r = {.id = 1, .timeout_ms = (int64_t)(timeout_s * 1000)};
-	snprintf(r.start, sizeof(r.start), "%s", o->start);
-	snprintf(r.end, sizeof(r.end), "%s", o->end);
+	struct snapshot_request r = {.id = 1, .start = o->start, .end = o->end, .timeout_ms = (int64_t)(timeout_s * 1000)};
 	struct proto_buf req;
 	proto_buf_init(&req);
 	proto_pack_snapshot_request(&req.pk, &r);

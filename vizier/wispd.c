@@ -174,22 +174,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wispd: out of memory\n");
 		goto out;
 	}
-	if (is_agent) {
-		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
-					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle}};
-		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
-			fprintf(stderr, "wispd: %s\n", err);
-			goto out;
-		}
-	}
+	/* The socket first (a port in use fails fast), then the ring and its source. */
 	if (is_coord) {
-		if (!(coord = coordinator_new(&svc, f.node, agent))) {
+		if (!(coord = coordinator_new(&svc, f.node))) {
 			fprintf(stderr, "wispd: out of memory\n");
 			goto out;
 		}
 		coordinator_protocol(coord, &protocols[0]);
 	} else {
-		if (!(link = agent_link_new(&svc, agent, f.coordinator, err, sizeof(err)))) {
+		if (!(link = agent_link_new(&svc, f.coordinator, err, sizeof(err)))) {
 			fprintf(stderr, "wispd: %s\n", err);
 			goto out;
 		}
@@ -200,8 +193,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	inbox_set_context(svc.inbox, svc.ctx);
+	if (is_agent) {
+		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
+					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle}};
+		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
+			fprintf(stderr, "wispd: %s\n", err);
+			goto out;
+		}
+	}
+	if (coord)
+		coordinator_set_local(coord, agent);
 	if (link)
-		agent_link_start(link);
+		agent_link_start(link, agent);
 	if (is_coord)
 		fprintf(stderr, "wispd: %s node %s listening on ws://%s%s\n", f.mode, f.node, f.listen,
 			is_agent ? "" : " (no local agent)");
@@ -218,16 +221,19 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	/* Shutdown order: stop producers, finish tasks, run their completions (new tasks are
-	 * refused now), close sockets (sessions free their buffers), then free what is left. */
+	 * refused now), stop timers and drop queries, close sockets (the parts still take the closing
+	 * callbacks; sessions free their buffers), then free what is left. */
 	svc.stop = 1;
 	agent_stop_source(agent);
 	jobs_free(svc.jobs);
 	svc.jobs = NULL;
 	if (svc.ctx)
 		inbox_drain(svc.inbox);
-	agent_link_free(link);
+	agent_link_stop(link);
+	coordinator_stop(coord);
 	if (svc.ctx)
 		lws_context_destroy(svc.ctx);
+	agent_link_free(link);
 	coordinator_free(coord);
 	inbox_free(svc.inbox);
 	agent_free(agent);

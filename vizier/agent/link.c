@@ -157,15 +157,14 @@ static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		inbox_drain(svc->inbox);
 		return 0;
 	}
-	/* Shutting down: the link may be gone already (the context outlives it). */
-	if (svc->stop)
-		return reason == LWS_CALLBACK_CLIENT_ESTABLISHED ? -1 : 0;
 	const struct lws_protocols *proto = lws_get_protocol(wsi);
 	struct agent_link *l = proto ? proto->user : NULL;
 	if (!l) /* context-level callbacks (GET_THREAD_ID...) have no protocol */
 		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (svc->stop)
+			return -1;
 		l->peer.wsi = wsi;
 		l->connected = true;
 		l->generation++;
@@ -185,14 +184,15 @@ static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return ws_peer_on_writeable(&l->peer);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (!l->warned)
+		if (!l->warned && !svc->stop)
 			fprintf(stderr, "wispd: cannot reach the coordinator at %s:%d (%s); retrying\n", l->ep.host,
 				l->ep.port, in ? (const char *)in : "connection failed");
 		l->warned = true;
 		schedule_reconnect(l);
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		fprintf(stderr, "wispd: lost the coordinator at %s:%d; reconnecting\n", l->ep.host, l->ep.port);
+		if (!svc->stop)
+			fprintf(stderr, "wispd: lost the coordinator at %s:%d; reconnecting\n", l->ep.host, l->ep.port);
 		l->warned = true;
 		schedule_reconnect(l);
 		break;
@@ -202,7 +202,7 @@ static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	return 0;
 }
 
-struct agent_link *agent_link_new(struct service *svc, struct agent *a, const char *url, char *err, size_t errlen)
+struct agent_link *agent_link_new(struct service *svc, const char *url, char *err, size_t errlen)
 {
 	struct agent_link *l = calloc(1, sizeof(*l));
 	if (!l) {
@@ -210,7 +210,6 @@ struct agent_link *agent_link_new(struct service *svc, struct agent *a, const ch
 		return NULL;
 	}
 	l->svc = svc;
-	l->agent = a;
 	l->backoff_ms = BACKOFF_FIRST_MS;
 	if (ws_endpoint_parse(url, &l->ep) < 0) {
 		snprintf(err, errlen, "--coordinator: expected ws://HOST:PORT, got '%s'", url);
@@ -220,13 +219,22 @@ struct agent_link *agent_link_new(struct service *svc, struct agent *a, const ch
 	return l;
 }
 
+void agent_link_stop(struct agent_link *l)
+{
+	if (!l)
+		return;
+	lws_sul_cancel(&l->reconnect_sul);
+	lws_sul_cancel(&l->heartbeat_sul);
+}
+
 void agent_link_protocol(struct agent_link *l, struct lws_protocols *out)
 {
 	*out = (struct lws_protocols){PROTO_NAME, link_callback, 0, 65536, 0, l, 0};
 }
 
-void agent_link_start(struct agent_link *l)
+void agent_link_start(struct agent_link *l, struct agent *a)
 {
+	l->agent = a;
 	connect_now(&l->reconnect_sul);
 	lws_sul_schedule(l->svc->ctx, 0, &l->heartbeat_sul, heartbeat_cb, HEARTBEAT_US);
 }
@@ -235,8 +243,6 @@ void agent_link_free(struct agent_link *l)
 {
 	if (!l)
 		return;
-	lws_sul_cancel(&l->reconnect_sul);
-	lws_sul_cancel(&l->heartbeat_sul);
 	ws_peer_clear(&l->peer);
 	free(l);
 }

@@ -11,13 +11,17 @@ struct agent_link;
 struct lws_protocols;
 struct service;
 
-/* A link for agent a to the coordinator at url ("ws://HOST:PORT"), not yet connected. NULL with
- * a message in err. */
-struct agent_link *agent_link_new(struct service *svc, struct agent *a, const char *url, char *err, size_t errlen);
+/* A link to the coordinator at url ("ws://HOST:PORT"), not yet connected. NULL with a message in
+ * err. */
+struct agent_link *agent_link_new(struct service *svc, const char *url, char *err, size_t errlen);
 /* The link's protocol, for the lws context (protocol user pointer = the link). */
 void agent_link_protocol(struct agent_link *l, struct lws_protocols *out);
-/* Connects (svc->ctx must exist by now) and starts the heartbeat. */
-void agent_link_start(struct agent_link *l);
+/* Connects for agent a (svc->ctx must exist by now) and starts the heartbeat. */
+void agent_link_start(struct agent_link *l, struct agent *a);
+/* Shutting down, before the context is destroyed: no more timers. The link still takes the
+ * closing connection's callbacks. */
+void agent_link_stop(struct agent_link *l);
+/* After the context is destroyed. */
 void agent_link_free(struct agent_link *l);
 
 #endif

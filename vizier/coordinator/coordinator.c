@@ -5,6 +5,7 @@
 #include "lua/script.h"
 #include "core/clock.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,7 @@ void coordinator_protocol(struct coordinator *c, struct lws_protocols *out)
 	*out = (struct lws_protocols){PROTO_NAME, coord_callback, sizeof(struct session), 65536, 0, c, 0};
 }
 
-struct coordinator *coordinator_new(struct service *svc, const char *node, struct agent *local)
+struct coordinator *coordinator_new(struct service *svc, const char *node)
 {
 	struct coordinator *c = calloc(1, sizeof(*c));
 	if (!c || !(c->scripts = script_pool_new("/proc/self/exe", SCRIPT_HELPERS))) {
@@ -136,17 +137,26 @@ struct coordinator *coordinator_new(struct service *svc, const char *node, struc
 		return NULL;
 	}
 	c->svc = svc;
-	c->local = local;
 	snprintf(c->node, sizeof(c->node), "%s", node);
 	return c;
+}
+
+void coordinator_set_local(struct coordinator *c, struct agent *local)
+{
+	c->local = local;
+}
+
+void coordinator_stop(struct coordinator *c)
+{
+	while (c && c->queries)
+		query_free(c->queries);
 }
 
 void coordinator_free(struct coordinator *c)
 {
 	if (!c)
 		return;
-	while (c->queries)
-		query_free(c->queries);
+	assert(!c->queries && !c->sessions);
 	script_pool_free(c->scripts);
 	free(c);
 }

@@ -10,10 +10,15 @@ struct coordinator;
 struct lws_protocols;
 struct service;
 
-/* A coordinator named node; local (may be NULL) is the in-process agent. NULL on failure. */
-struct coordinator *coordinator_new(struct service *svc, const char *node, struct agent *local);
+/* A coordinator named node. NULL on failure. */
+struct coordinator *coordinator_new(struct service *svc, const char *node);
+/* Standalone: the in-process agent, answering every query with the connected agents. */
+void coordinator_set_local(struct coordinator *c, struct agent *local);
 /* The coordinator's protocol, for the lws context (protocol user pointer = the coordinator). */
 void coordinator_protocol(struct coordinator *c, struct lws_protocols *out);
+/* Shutting down, once no worker owns a query and before the context is destroyed: drops every
+ * query (and its timer). Sessions stay for the closing connections' callbacks. */
+void coordinator_stop(struct coordinator *c);
 /* After the context is destroyed (sessions closed). */
 void coordinator_free(struct coordinator *c);
 

@@ -30,8 +30,11 @@ static int decode_answer(struct qctx *qc, const struct plan *p, const struct ans
 		return 0;
 	}
 	proto_read_agent_result(&u->data, &r);
-	if (r.error) {
-		snprintf(msg, msglen, "%s", r.error); /* the agent's own message */
+	if (r.error) { /* the agent's own message */
+		if (r.error[0])
+			snprintf(msg, msglen, "%s", r.error);
+		else
+			snprintf(msg, msglen, "agent %s: an error without a message", an->node);
 		return 0;
 	}
 	if (r.exec_us >= 0 && (double)r.exec_us / 1e3 > st->slowest_exec_ms) {

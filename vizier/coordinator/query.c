@@ -96,9 +96,14 @@ static void deadline_cb(lws_sorted_usec_list_t *sul)
 	struct query *q = lws_container_of(sul, struct query, deadline_sul);
 	char err[128];
 	snprintf(err, sizeof(err), "did not answer within %lld ms", (long long)q->timeout_ms);
-	for (int i = 0; i < q->nanswers; i++)
-		if (!q->answers[i].done)
-			answer_arrived(q, &q->answers[i], NULL, 0, err);
+	for (int i = 0, n = q->nanswers; i < n; i++) {
+		if (q->answers[i].done)
+			continue;
+		bool last = q->pending == 1;
+		answer_arrived(q, &q->answers[i], NULL, 0, err);
+		if (last)
+			return; /* q now belongs to its merge (or is gone) */
+	}
 }
 
 void result_arrived(struct coordinator *c, struct session *s, const struct proto_msg *m, const char *data, size_t len)
@@ -194,6 +199,9 @@ void fan_out(struct query *q)
 		session_send(s, &q->exec_msg);
 	}
 	q->pending = q->nanswers;
+	q->fanned_ns = mono_now_ns();
+	lws_sul_schedule(c->svc->ctx, 0, &q->deadline_sul, deadline_cb, (q->timeout_ms + 500) * LWS_US_PER_MS);
+	/* Last: when the in-process agent cannot even start, its answer may complete the query. */
 	if (c->local) {
 		struct local_exec *le = calloc(1, sizeof(*le));
 		struct answer *a = &q->answers[q->nanswers++];
@@ -206,8 +214,6 @@ void fan_out(struct query *q)
 			answer_arrived(q, a, NULL, 0, "out of memory");
 		}
 	}
-	q->fanned_ns = mono_now_ns();
-	lws_sul_schedule(c->svc->ctx, 0, &q->deadline_sul, deadline_cb, (q->timeout_ms + 500) * LWS_US_PER_MS);
 }
 
 /* ---- run: compile (worker), then fan out ----------------------------------------------------- */

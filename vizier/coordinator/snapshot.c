@@ -49,8 +49,10 @@ void snapshot_collect(void *arg)
 			snprintf(msg, sizeof(msg), "agent %s: %s", an->node, an->err[0] ? an->err : "no answer");
 		else if (!mp_unpack(&u[a], an->msg, an->len))
 			snprintf(msg, sizeof(msg), "agent %s: malformed answer", an->node);
-		else if (proto_read_agent_result(&u[a].data, &r), r.error)
+		else if (proto_read_agent_result(&u[a].data, &r), r.error && r.error[0])
 			snprintf(msg, sizeof(msg), "%s", r.error);
+		else if (r.error)
+			snprintf(msg, sizeof(msg), "agent %s: an error without a message", an->node);
 		else if (!r.snapshot)
 			snprintf(msg, sizeof(msg), "agent %s: no snapshot in its answer", an->node);
 		if (msg[0])

@@ -278,10 +278,8 @@ void proto_read_snapshot_request(const msgpack_object *o, int64_t id, struct sna
 {
 	memset(r, 0, sizeof(*r));
 	r->id = id;
-	if (!mp_str(mp_get(o, "start"), r->start, sizeof(r->start)))
-		snprintf(r->start, sizeof(r->start), SNAPSHOT_START);
-	if (!mp_str(mp_get(o, "end"), r->end, sizeof(r->end)))
-		snprintf(r->end, sizeof(r->end), SNAPSHOT_END);
+	r->start = mp_str(mp_get(o, "start"), r->start_buf, sizeof(r->start_buf)) ? r->start_buf : SNAPSHOT_START;
+	r->end = mp_str(mp_get(o, "end"), r->end_buf, sizeof(r->end_buf)) ? r->end_buf : SNAPSHOT_END;
 	r->timeout_ms = get_limit(o, "timeout_ms", SNAPSHOT_TIMEOUT_MS, QUERY_MAX_TIMEOUT_MS);
 }
 

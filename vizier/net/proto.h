@@ -125,7 +125,8 @@ char **proto_read_args(const msgpack_object *args, int *argc);
 
 struct snapshot_request {
 	int64_t id;
-	char start[64], end[64];      /* time strings; default SNAPSHOT_START, SNAPSHOT_END */
+	const char *start, *end;      /* time strings; reading: default SNAPSHOT_START, SNAPSHOT_END */
+	char start_buf[64], end_buf[64];
 	int64_t timeout_ms;           /* default SNAPSHOT_TIMEOUT_MS, at most QUERY_MAX_TIMEOUT_MS */
 };
 void proto_pack_snapshot_request(msgpack_packer *pk, const struct snapshot_request *r);

@@ -39,7 +39,9 @@ struct lws_context *ws_server_context(const char *listen, const struct lws_proto
 	info.user = user;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
 	struct lws_context *ctx = lws_create_context(&info);
-	if (!ctx)
-		snprintf(err, errlen, "cannot listen on %s (address in use, or not a local address?)", listen ? listen : "-");
+	if (!ctx && listen)
+		snprintf(err, errlen, "cannot listen on %s (address in use, or not a local address?)", listen);
+	else if (!ctx)
+		snprintf(err, errlen, "cannot create the websocket context");
 	return ctx;
 }
