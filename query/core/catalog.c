@@ -35,7 +35,7 @@ static const struct catalog_entry entries[] = {
 };
 #define NENTRIES (sizeof(entries) / sizeof(entries[0]))
 
-const struct catalog_entry *catalog_find(const char *name)
+static const struct catalog_entry *catalog_find(const char *name)
 {
 	for (size_t i = 0; name && i < NENTRIES; i++)
 		if (!strcmp(entries[i].name, name)) {

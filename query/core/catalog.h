@@ -48,8 +48,6 @@ struct catalog_entry {
 	bool timeseries;           /* column 0 is time_ and SOURCE windows it */
 };
 
-/* The entry of table `name`, or NULL. */
-const struct catalog_entry *catalog_find(const char *name);
 /* The schema of table `name` (no rows; static storage), or NULL. */
 const struct table *catalog_schema(const char *name);
 /* Does the table have a time_ column to window (column 0)? */

@@ -206,7 +206,7 @@ static struct str_entry *str_entry_of(const char *s)
 	return (struct str_entry *)(s - offsetof(struct str_entry, s));
 }
 
-uint32_t intern_str_hash(const char *s)
+static uint32_t intern_str_hash(const char *s)
 {
 	return str_entry_of(s)->hash;
 }

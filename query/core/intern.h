@@ -53,8 +53,6 @@ void intern_free(struct intern *it);
 /* The interned copy of s[0..len) (NUL-terminated); no reference is added. NULL on OOM. */
 const char *intern_strn(struct intern *it, const char *s, size_t len);
 const char *intern_str(struct intern *it, const char *s);
-/* Content hash of an interned string (s must come from intern_str*). */
-uint32_t intern_str_hash(const char *s);
 
 /* Interns a stack of interned frame names (leaf first); returns it with one new reference. */
 struct stack *intern_stack(struct intern *it, const char *const *frames, uint16_t nframes,

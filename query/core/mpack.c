@@ -104,12 +104,6 @@ const msgpack_object *mp_get(const msgpack_object *map, const char *key)
 	return NULL;
 }
 
-bool mp_str_eq(const msgpack_object *o, const char *s)
-{
-	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-	       !memcmp(o->via.str.ptr, s, o->via.str.size);
-}
-
 bool mp_str(const msgpack_object *o, char *buf, size_t len)
 {
 	if (!o || o->type != MSGPACK_OBJECT_STR || len == 0)

@@ -19,7 +19,6 @@ bool mp_sane(const char *buf, size_t len);
 
 /* The value of `key` in a map (NULL when map is not a map or lacks the key). */
 const msgpack_object *mp_get(const msgpack_object *map, const char *key);
-bool mp_str_eq(const msgpack_object *o, const char *s);
 /* Copies a msgpack string into buf (truncating); false if o is not a string. */
 bool mp_str(const msgpack_object *o, char *buf, size_t len);
 bool mp_int(const msgpack_object *o, int64_t *v);

@@ -67,7 +67,7 @@ int qctx_check(struct qctx *q, size_t extra)
 	return 0;
 }
 
-void *qctx_alloc(struct qctx *q, size_t n)
+static void *qctx_alloc(struct qctx *q, size_t n)
 {
 	n = (n + 7) & ~(size_t)7;
 	struct arena_chunk *c = q->chunks;

@@ -42,9 +42,8 @@ bool qctx_failed(const struct qctx *q);
 /* Checks deadline and memory (extra = bytes about to be held); -1 with an error when exceeded. */
 int qctx_check(struct qctx *q, size_t extra);
 
-/* Arena copies owned by the query; NULL (and an error) on out-of-memory. */
+/* An arena copy owned by the query; NULL (and an error) on out-of-memory. */
 char *qctx_strndup(struct qctx *q, const char *s, size_t n);
-void *qctx_alloc(struct qctx *q, size_t n);
 struct intern *qctx_intern(struct qctx *q);
 
 /* The folded form "root;...;leaf" of a stack (kernel frames suffixed "_[k]"), made once per

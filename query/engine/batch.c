@@ -34,7 +34,8 @@ struct table *copy_rows(struct qctx *q, const struct table *in, const uint32_t *
 	return t;
 }
 
-void column_adopt(struct table *t, int c, enum vtype type, void *vals)
+/* Replaces column c's array of owned table t with `vals` (nrows values), taking ownership. */
+static void column_adopt(struct table *t, int c, enum vtype type, void *vals)
 {
 	free(t->cols[c].v.p);
 	t->cols[c].v.p = vals;

@@ -39,7 +39,5 @@ struct table *apply_streaming(struct qctx *q, const struct plan_node *n, const s
 struct table *table_sized(struct qctx *q, const struct table *schema, size_t rows);
 /* A new owned table of rows sel[0..n) of in (all when sel is NULL). */
 struct table *copy_rows(struct qctx *q, const struct table *in, const uint32_t *sel, size_t n);
-/* Replaces column c's array of owned table t with `vals` (nrows values), taking ownership. */
-void column_adopt(struct table *t, int c, enum vtype type, void *vals);
 
 #endif

@@ -42,7 +42,8 @@ int64_t quantile_bucket(double x)
 	return x > 0 ? QB_OFFSET + k : -(QB_OFFSET + k);
 }
 
-double quantile_value(int64_t key)
+/* The value bucket key stands for. */
+static double quantile_value(int64_t key)
 {
 	if (key == 0)
 		return 0;

@@ -1,5 +1,5 @@
-/* sketch.h - quantile sketch buckets (see sketch.c): the bucket key of x, and the value a key
- * stands for. A quantile read from merged bucket counts is within QUANTILE_ERROR (relative) of
+/* sketch.h - quantile sketch buckets (see sketch.c): the bucket key of x, for qbucket() in
+ * expressions. A quantile read from merged bucket counts is within QUANTILE_ERROR (relative) of
  * the true one. */
 #ifndef WISP_SKETCH_H
 #define WISP_SKETCH_H
@@ -8,6 +8,5 @@
 
 #define QUANTILE_ERROR 0.01
 int64_t quantile_bucket(double x);
-double quantile_value(int64_t key);
 
 #endif

@@ -157,8 +157,6 @@ int decode_series(const struct ring_batch *b, struct series *s);
 void series_free(struct series *s);
 /* A buffer of at least n bytes in *buf (capacity *cap), reused when big enough. */
 void *scratch(void **buf, size_t *cap, size_t n);
-/* Compresses in into a new malloc'd buffer. 0 or -1. */
-int ring_compress(void **out, size_t *out_len, const void *in, size_t in_len);
 /* Encodes points (keys and seconds after base_sec; sorted and merged here, so any order and
  * duplicates are fine) into a new sealed batch that owns no references yet. NULL on OOM. */
 struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, int64_t tmin, int64_t tmax);

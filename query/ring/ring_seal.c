@@ -124,7 +124,8 @@ static int sort_points(struct point *pts, size_t n)
 	return 0;
 }
 
-int ring_compress(void **out, size_t *out_len, const void *in, size_t in_len)
+/* Compresses in into a new malloc'd buffer. 0 or -1. */
+static int ring_compress(void **out, size_t *out_len, const void *in, size_t in_len)
 {
 	size_t bound = ZSTD_compressBound(in_len);
 	void *z = malloc(bound ? bound : 1);

@@ -465,22 +465,6 @@ out:
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
-int ring_snapshot_write_file(struct ring *r, int64_t t0, int64_t t1, const char *path, char *err, size_t errlen)
-{
-	void *buf;
-	size_t len;
-	if (ring_snapshot(r, t0, t1, &buf, &len, err, errlen) < 0)
-		return -1;
-	FILE *f = fopen(path, "wb");
-	int rc = f && fwrite(buf, 1, len, f) == len ? 0 : -1;
-	if (f && fclose(f) != 0)
-		rc = -1;
-	if (rc < 0)
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-	free(buf);
-	return rc;
-}
-
 int ring_load_snapshot_file(struct ring *r, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");

@@ -31,7 +31,6 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 /* Adds a snapshot's batches to ring r (which may hold other data). 0, or -1 with a message. */
 int ring_load_snapshot(struct ring *r, const void *buf, size_t len, char *err, size_t errlen);
 
-int ring_snapshot_write_file(struct ring *r, int64_t t0, int64_t t1, const char *path, char *err, size_t errlen);
 int ring_load_snapshot_file(struct ring *r, const char *path, char *err, size_t errlen);
 
 #endif

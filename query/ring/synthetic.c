@@ -405,11 +405,6 @@ void synth_free(struct synth *s)
 	free(s);
 }
 
-size_t synth_rows_per_second(const struct synth *s)
-{
-	return (size_t)s->cfg.cpus * s->cfg.hz;
-}
-
 size_t synth_second(struct synth *s, int64_t sec, struct ring_row *rows)
 {
 	const struct synth_config *c = &s->cfg;

@@ -38,12 +38,12 @@ void synth_free(struct synth *s);
 /* The samples of simulated second `sec` (seconds since the epoch) into rows (room for
  * cpus * hz rows). Returns the row count. */
 size_t synth_second(struct synth *s, int64_t sec, struct ring_row *rows);
-size_t synth_rows_per_second(const struct synth *s);
 
 /* Appends seconds [from_sec, from_sec + n) to the ring. 0 or -1. */
 int synth_fill(struct synth *s, int64_t from_sec, int64_t n);
 
-/* Name of the function whose share the profile shift raises (for tests of diff scripts). */
+/* Name of the function whose share the profile shift raises: what the tests of the diff scripts
+ * expect to see ranked first. */
 const char *synth_shift_function(const struct synth *s);
 
 #endif

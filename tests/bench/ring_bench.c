@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	struct ring_config rc2 = {budget_mb << 20, "ingest", 0};
 	struct ring *r2 = ring_new(&rc2);
 	struct synth *s2 = synth_new(&cfg, r2);
-	size_t per = synth_rows_per_second(s2), nsec = 600;
+	size_t per = (size_t)cfg.cpus * cfg.hz, nsec = 600; /* rows of one simulated second */
 	struct ring_row *rows = malloc(per * nsec * sizeof(*rows));
 	if (!rows)
 		return 1;

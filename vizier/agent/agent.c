@@ -61,11 +61,6 @@ const char *agent_node(const struct agent *a)
 	return a->node;
 }
 
-struct ring *agent_ring(struct agent *a)
-{
-	return a->ring;
-}
-
 /* A snapshot request: this ring's batches over [t0, t1) as one snapshot file. */
 static void answer_snapshot(struct agent *a, const struct exec_request *e, msgpack_packer *pk)
 {

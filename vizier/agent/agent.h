@@ -15,7 +15,6 @@ struct agent;
 struct agent_status;
 struct proto_buf;
 struct proto_msg;
-struct ring;
 
 struct agent_config {
 	const char *node;           /* this node's name: the `node` column (copied) */
@@ -32,7 +31,6 @@ void agent_stop_source(struct agent *a);
 void agent_free(struct agent *a);
 
 const char *agent_node(const struct agent *a);
-struct ring *agent_ring(struct agent *a);
 
 /* Answers request m (exec or snapshot) with a result message packed into out; failures are
  * answered too, as results with an error. Thread-safe: runs on worker threads. */

@@ -103,9 +103,6 @@ void query_free(struct query *q);
 void handle_run(struct coordinator *c, struct session *s, const struct proto_msg *m);
 /* Sends q->exec_msg to every agent (and the in-process one), then waits for the answers. */
 void fan_out(struct query *q);
-/* Records agent a's answer (msg, owned from now on) or why there is none (err); starts the
- * merge once every agent is accounted for and no task owns the query. */
-void answer_arrived(struct query *q, struct answer *a, char *msg, size_t len, const char *err);
 /* A result message arrived from agent session s. */
 void result_arrived(struct coordinator *c, struct session *s, const struct proto_msg *m, const char *data, size_t len);
 /* Agent session s went away: its pending answers become errors. */

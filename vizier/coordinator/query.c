@@ -74,7 +74,9 @@ static void start_merge(struct query *q)
 	}
 }
 
-void answer_arrived(struct query *q, struct answer *a, char *msg, size_t len, const char *err)
+/* Records agent a's answer (msg, owned from now on) or why there is none (err); starts the
+ * merge once every agent is accounted for and no task owns the query. */
+static void answer_arrived(struct query *q, struct answer *a, char *msg, size_t len, const char *err)
 {
 	if (a->done) {
 		free(msg);
