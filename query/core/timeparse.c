@@ -49,14 +49,11 @@ int parse_time(const char *s, int64_t now_ns, int64_t *out)
 		*out = now_ns;
 		return 0;
 	}
-	if (s[0] == '-' && parse_duration(s + 1, &d) == 0) {
-		*out = now_ns - d;
-		return 0;
-	}
-	if (s[0] == '+' && parse_duration(s + 1, &d) == 0) {
-		*out = now_ns + d;
-		return 0;
-	}
+	/* Relative times: a result outside int64 (year 1678 to 2262) is not a time. */
+	if (s[0] == '-' && parse_duration(s + 1, &d) == 0)
+		return __builtin_sub_overflow(now_ns, d, out) ? -1 : 0;
+	if (s[0] == '+' && parse_duration(s + 1, &d) == 0)
+		return __builtin_add_overflow(now_ns, d, out) ? -1 : 0;
 	/* Integer nanoseconds. */
 	char *end;
 	errno = 0;

@@ -5,8 +5,9 @@
  *   int/time/float/bool values are msgpack numbers/bools; string values are indexes into
  *   "strs"; stack values are indexes into "stacks", whose frames (leaf first) index "strs".
  * plan  := {"nodes": [node...], "displays": [[node-id, name]...]}, each node a map with "k"
- *   (kind name), "in" (input ids) and its fields; expressions are arrays: ["c", column],
- *   ["i", int], ["f", float], ["b", bool], ["t", ns], ["s", str], ["x", function, args...].
+ *   (kind name), "in" (input ids) and its fields; an expression is one flat array of items in
+ *   post-order: ["c", column], ["i", int], ["f", float], ["b", bool], ["t", ns], ["s", str],
+ *   ["x", function, nargs] (a call of the nargs items before it; the last item is the root).
  *
  * Decoders never trust their input: every field is type-checked, plans are rebuilt through the
  * validating builders, and errors name what was wrong. Decoded strings and stacks are interned

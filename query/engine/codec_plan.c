@@ -9,8 +9,23 @@
 
 /* ---- expressions ----------------------------------------------------------------------------- */
 
-static void pack_expr(msgpack_packer *pk, const struct expr *e)
+/* An expression crosses as one flat array of items in post-order (children before their call),
+ * so its depth never becomes msgpack nesting (msgpack-c unpacks at most 32 levels):
+ *   ["c", column] ["i", int] ["f", float] ["b", bool] ["t", ns] ["s", str] ["x", function, nargs]
+ * A call takes the nargs items before it as its arguments; the last item is the root. */
+
+static uint32_t count_items(const struct expr *e)
 {
+	uint32_t n = 1;
+	for (int i = 0; i < e->nargs; i++)
+		n += count_items(e->args[i]);
+	return n;
+}
+
+static void pack_items(msgpack_packer *pk, const struct expr *e)
+{
+	for (int i = 0; i < e->nargs; i++)
+		pack_items(pk, e->args[i]);
 	switch (e->kind) {
 	case EX_COL:
 		msgpack_pack_array(pk, 2);
@@ -27,63 +42,100 @@ static void pack_expr(msgpack_packer *pk, const struct expr *e)
 		default: mp_pack_str(pk, "i"); msgpack_pack_int64(pk, e->lit.i); return;
 		}
 	case EX_CALL:
-		msgpack_pack_array(pk, 2 + e->nargs);
+		msgpack_pack_array(pk, 3);
 		mp_pack_str(pk, "x");
 		mp_pack_str(pk, e->name);
-		for (int i = 0; i < e->nargs; i++)
-			pack_expr(pk, e->args[i]);
+		msgpack_pack_uint32(pk, (uint32_t)e->nargs);
 		return;
 	}
 }
 
-static struct expr *unpack_expr_raw(const msgpack_object *o, int depth, char *err, size_t errlen);
-
-static struct expr *unpack_expr(const msgpack_object *o, int depth, char *err, size_t errlen)
+static void pack_expr(msgpack_packer *pk, const struct expr *e)
 {
-	err[0] = '\0';
-	struct expr *e = unpack_expr_raw(o, depth, err, errlen);
-	if (!e && !err[0])
-		snprintf(err, errlen, "malformed expression");
+	msgpack_pack_array(pk, count_items(e));
+	pack_items(pk, e);
+}
+
+/* A msgpack string as a new malloc'd C string; NULL when o is not a string (or on OOM). */
+static char *dup_str(const msgpack_object *o)
+{
+	return o && o->type == MSGPACK_OBJECT_STR ? strndup(o->via.str.ptr, o->via.str.size) : NULL;
+}
+
+/* One leaf item, or NULL when it is not one. */
+static struct expr *unpack_leaf(char tag, const msgpack_object *a)
+{
+	int64_t i;
+	char *s = NULL;
+	struct expr *e = NULL;
+	switch (tag) {
+	case 'c': e = (s = dup_str(a)) ? expr_col(s) : NULL; break;
+	case 's': e = (s = dup_str(a)) ? expr_str(s) : NULL; break;
+	case 'i': e = mp_int(a, &i) ? expr_int(i) : NULL; break;
+	case 't': e = mp_int(a, &i) ? expr_time(i) : NULL; break;
+	case 'b': e = a->type == MSGPACK_OBJECT_BOOLEAN ? expr_bool(a->via.boolean) : NULL; break;
+	case 'f':
+		e = a->type == MSGPACK_OBJECT_FLOAT64 || a->type == MSGPACK_OBJECT_FLOAT32 ? expr_float(a->via.f64) : NULL;
+		break;
+	}
+	free(s);
 	return e;
 }
 
-static struct expr *unpack_expr_raw(const msgpack_object *o, int depth, char *err, size_t errlen)
+/* The items of o rebuilt on a stack; NULL with a message in err when they do not form exactly
+ * one expression of at most EXPR_MAX_DEPTH levels. */
+static struct expr *unpack_expr(const msgpack_object *o, char *err, size_t errlen)
 {
-	char tag[4], s[4096];
-	int64_t i;
-	if (depth > 200 || !o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2 ||
-	    !mp_str(&o->via.array.ptr[0], tag, sizeof(tag))) {
-		snprintf(err, errlen, "malformed expression");
-		return NULL;
-	}
-	const msgpack_object *a = &o->via.array.ptr[1];
-	switch (tag[0]) {
-	case 'c': return mp_str(a, s, sizeof(s)) ? expr_col(s) : NULL;
-	case 's':
-		if (a->type != MSGPACK_OBJECT_STR || a->via.str.size >= sizeof(s))
-			break;
-		mp_str(a, s, sizeof(s));
-		return expr_str(s);
-	case 'i': return mp_int(a, &i) ? expr_int(i) : NULL;
-	case 't': return mp_int(a, &i) ? expr_time(i) : NULL;
-	case 'b': return a->type == MSGPACK_OBJECT_BOOLEAN ? expr_bool(a->via.boolean) : NULL;
-	case 'f': return a->type == MSGPACK_OBJECT_FLOAT64 || a->type == MSGPACK_OBJECT_FLOAT32 ? expr_float(a->via.f64) : NULL;
-	case 'x': {
-		uint32_t n = o->via.array.size - 2;
-		if (!mp_str(a, s, sizeof(s)) || n > 1000)
-			break;
-		struct expr *args[n ? n : 1];
-		for (uint32_t k = 0; k < n; k++)
-			if (!(args[k] = unpack_expr_raw(&o->via.array.ptr[2 + k], depth + 1, err, errlen))) {
-				for (uint32_t j = 0; j < k; j++)
-					expr_free(args[j]);
-				return NULL;
-			}
-		return expr_call(s, (int)n, args);
-	}
-	}
+	uint32_t n = o && o->type == MSGPACK_OBJECT_ARRAY ? o->via.array.size : 0, sp = 0;
+	struct expr **stack = malloc((n ? n : 1) * sizeof(*stack));
+	int *depth = malloc((n ? n : 1) * sizeof(*depth));
+	struct expr *root = NULL;
 	snprintf(err, errlen, "malformed expression");
-	return NULL;
+	for (uint32_t k = 0; stack && depth && k < n; k++) {
+		const msgpack_object *it = &o->via.array.ptr[k];
+		char tag[4];
+		if (it->type != MSGPACK_OBJECT_ARRAY || it->via.array.size < 2 || !mp_str(&it->via.array.ptr[0], tag, sizeof(tag)))
+			goto out;
+		if (tag[0] != 'x') {
+			if (!(stack[sp] = unpack_leaf(tag[0], &it->via.array.ptr[1])))
+				goto out;
+			depth[sp++] = 1;
+			continue;
+		}
+		int64_t nargs;
+		char *fn = dup_str(&it->via.array.ptr[1]);
+		if (!fn || it->via.array.size != 3 || !mp_int(&it->via.array.ptr[2], &nargs) || nargs < 0 ||
+		    nargs > EXPR_MAX_ARGS || (uint64_t)nargs > sp) {
+			free(fn);
+			goto out;
+		}
+		int d = 0;
+		for (uint32_t j = sp - (uint32_t)nargs; j < sp; j++)
+			d = depth[j] > d ? depth[j] : d;
+		if (d + 1 > EXPR_MAX_DEPTH) {
+			free(fn);
+			snprintf(err, errlen, "expression too deep (%d levels at most)", EXPR_MAX_DEPTH);
+			goto out;
+		}
+		sp -= (uint32_t)nargs;
+		struct expr *call = expr_call(fn, (int)nargs, &stack[sp]); /* owns the arguments now */
+		free(fn);
+		if (!call)
+			goto out;
+		stack[sp] = call;
+		depth[sp++] = d + 1;
+	}
+	if (sp == 1) {
+		root = stack[0];
+		sp = 0;
+		err[0] = '\0';
+	}
+out:
+	while (stack && sp > 0)
+		expr_free(stack[--sp]);
+	free(stack);
+	free(depth);
+	return root;
 }
 
 /* ---- plans ----------------------------------------------------------------------------------- */
@@ -251,7 +303,7 @@ static int unpack_node(struct plan *p, const msgpack_object *o, char *err, size_
 			goto malformed;
 		id = plan_source(p, s1, x, y, err, errlen);
 	} else if (!strcmp(kind, "filter")) {
-		struct expr *e = unpack_expr(mp_get(o, "pred"), 0, err, errlen);
+		struct expr *e = unpack_expr(mp_get(o, "pred"), err, errlen);
 		if (!e)
 			return -1;
 		id = plan_filter(p, (int)ins[0], e, err, errlen);
@@ -265,7 +317,7 @@ static int unpack_node(struct plan *p, const msgpack_object *o, char *err, size_
 		}
 		struct expr *exprs[nn ? nn : 1];
 		for (int k = 0; k < nn; k++)
-			if (!(exprs[k] = unpack_expr(&ex->via.array.ptr[k], 0, err, errlen))) {
+			if (!(exprs[k] = unpack_expr(&ex->via.array.ptr[k], err, errlen))) {
 				for (int j = 0; j < k; j++)
 					expr_free(exprs[j]);
 				free(names);

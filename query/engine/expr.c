@@ -98,6 +98,8 @@ void expr_free(struct expr *e)
 	free(e->name);
 	if (e->kind == EX_LIT && e->type == VT_STRING)
 		free(e->lit.s);
+	if (e->prepared)
+		expr_function(e->fn)->free_prepared(e->prepared);
 	free(e);
 }
 
@@ -168,12 +170,31 @@ static int rule_strpred(struct expr *e, char *err, size_t errlen)
 	return 0;
 }
 
-/* matches(string, 'regex'): POSIX extended regex; the pattern must be a literal and compile. */
+/* Does a POSIX pattern hold a backreference (\1 to \9)? Matching those is NP-hard, and glibc's
+ * matcher can then run for hours on one string, where no deadline can stop it. */
+static bool has_backreference(const char *re)
+{
+	for (const char *p = re; *p; p++)
+		if (*p == '\\' && p[1]) {
+			if (p[1] >= '1' && p[1] <= '9')
+				return true;
+			p++; /* an escaped character, perhaps a backslash */
+		}
+	return false;
+}
+
+/* matches(string, 'regex'): POSIX extended regex; the pattern must be a literal, compile, and
+ * hold no backreference (so matching a string takes time polynomial in its length). */
 static int rule_matches(struct expr *e, char *err, size_t errlen)
 {
 	e->type = VT_BOOL;
 	if (e->args[0]->type != VT_STRING || e->args[1]->kind != EX_LIT || e->args[1]->type != VT_STRING)
 		return type_err(e, err, errlen, "takes (string, 'regex literal')");
+	if (has_backreference(e->args[1]->lit.s)) {
+		snprintf(err, errlen, "matches: '%s' has a backreference (\\1 to \\9); they are not supported",
+			 e->args[1]->lit.s);
+		return -1;
+	}
 	regex_t re;
 	int rc = regcomp(&re, e->args[1]->lit.s, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
@@ -193,6 +214,44 @@ static int rule_concat(struct expr *e, char *err, size_t errlen)
 	return 0;
 }
 
+void in_set_free(void *set)
+{
+	struct in_set *s = set;
+	if (!s)
+		return;
+	free(s->ints);
+	free(s->dbls);
+	free(s->strs);
+	free(s);
+}
+
+/* The sorted set of e's literals (see struct in_set), for a column of type col. NULL on OOM. */
+static struct in_set *in_set_new(const struct expr *e, enum vtype col)
+{
+	size_t n = (size_t)e->nargs - 1;
+	struct in_set *s = calloc(1, sizeof(*s));
+	if (!s || !(s->ints = malloc(n * sizeof(*s->ints))) || !(s->dbls = malloc(n * sizeof(*s->dbls))) ||
+	    !(s->strs = malloc(n * sizeof(*s->strs)))) {
+		in_set_free(s);
+		return NULL;
+	}
+	for (int k = 1; k < e->nargs; k++) {
+		const struct expr *lit = e->args[k];
+		if (lit->type == VT_STRING)
+			s->strs[s->nstrs++] = lit->lit.s;
+		else if (lit->type == VT_FLOAT && lit->lit.f == lit->lit.f)
+			s->dbls[s->ndbls++] = lit->lit.f;
+		else if (lit->type != VT_FLOAT && col == VT_FLOAT)
+			s->dbls[s->ndbls++] = (double)lit->lit.i;
+		else if (lit->type != VT_FLOAT)
+			s->ints[s->nints++] = lit->lit.i;
+	}
+	qsort(s->ints, s->nints, sizeof(*s->ints), cmp_i64);
+	qsort(s->dbls, s->ndbls, sizeof(*s->dbls), cmp_f64);
+	qsort(s->strs, s->nstrs, sizeof(*s->strs), cmp_str);
+	return s;
+}
+
 static int rule_in(struct expr *e, char *err, size_t errlen)
 {
 	e->type = VT_BOOL;
@@ -203,6 +262,12 @@ static int rule_in(struct expr *e, char *err, size_t errlen)
 			return type_err(e, err, errlen, "the set must hold literals");
 		if (!((is_numeric(a) && is_numeric(b)) || (a == VT_STRING && b == VT_STRING)))
 			return type_err(e, err, errlen, "set values must have the column's type");
+	}
+	in_set_free(e->prepared);
+	e->prepared = NULL;
+	if (e->nargs - 1 >= IN_SET_MIN && !(e->prepared = in_set_new(e, a))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	return 0;
 }
@@ -287,39 +352,39 @@ static int rule_stack_bool(struct expr *e, char *err, size_t errlen)
 /* ---- the built-in functions ------------------------------------------------------------------ */
 
 static const struct func_def functions[] = {
-	{"eq", 2, 2, rule_compare, eval_compare},
-	{"ne", 2, 2, rule_compare, eval_compare},
-	{"lt", 2, 2, rule_compare, eval_compare},
-	{"le", 2, 2, rule_compare, eval_compare},
-	{"gt", 2, 2, rule_compare, eval_compare},
-	{"ge", 2, 2, rule_compare, eval_compare},
-	{"and", 1, -1, rule_logic, eval_and},
-	{"or", 1, -1, rule_logic, eval_or},
-	{"not", 1, 1, rule_logic, eval_not},
-	{"add", 2, 2, rule_arith, eval_arith},
-	{"sub", 2, 2, rule_arith, eval_arith},
-	{"mul", 2, 2, rule_arith, eval_arith},
-	{"div", 2, 2, rule_arith, eval_arith},
-	{"mod", 2, 2, rule_arith, eval_arith},
-	{"neg", 1, 1, rule_arith, eval_arith},
-	{"contains", 2, 2, rule_strpred, eval_strpred},
-	{"startswith", 2, 2, rule_strpred, eval_strpred},
-	{"endswith", 2, 2, rule_strpred, eval_strpred},
-	{"matches", 2, 2, rule_matches, eval_matches},
-	{"concat", 1, -1, rule_concat, eval_to_string},
-	{"string", 1, 1, rule_to_string, eval_to_string},
-	{"int", 1, 1, rule_to_int, eval_to_int},
-	{"float", 1, 1, rule_to_float, eval_to_float},
-	{"in", 1, -1, rule_in, eval_in},
-	{"select", 3, 3, rule_select, eval_select},
-	{"leaf", 1, 1, rule_leaf, eval_leaf},
-	{"folded", 1, 1, rule_leaf, eval_folded},
-	{"depth", 1, 1, rule_depth, eval_depth},
-	{"has_function", 2, 2, rule_has_function, eval_has_function},
-	{"in_kernel", 1, 1, rule_stack_bool, eval_in_kernel},
-	{"kernel_depth", 1, 1, rule_depth, eval_kernel_depth},
-	{"bin", 2, 2, rule_bin, eval_bin},
-	{"qbucket", 1, 1, rule_to_int, eval_qbucket},
+	{"eq", 2, 2, rule_compare, eval_compare, NULL},
+	{"ne", 2, 2, rule_compare, eval_compare, NULL},
+	{"lt", 2, 2, rule_compare, eval_compare, NULL},
+	{"le", 2, 2, rule_compare, eval_compare, NULL},
+	{"gt", 2, 2, rule_compare, eval_compare, NULL},
+	{"ge", 2, 2, rule_compare, eval_compare, NULL},
+	{"and", 1, -1, rule_logic, eval_and, NULL},
+	{"or", 1, -1, rule_logic, eval_or, NULL},
+	{"not", 1, 1, rule_logic, eval_not, NULL},
+	{"add", 2, 2, rule_arith, eval_arith, NULL},
+	{"sub", 2, 2, rule_arith, eval_arith, NULL},
+	{"mul", 2, 2, rule_arith, eval_arith, NULL},
+	{"div", 2, 2, rule_arith, eval_arith, NULL},
+	{"mod", 2, 2, rule_arith, eval_arith, NULL},
+	{"neg", 1, 1, rule_arith, eval_arith, NULL},
+	{"contains", 2, 2, rule_strpred, eval_strpred, NULL},
+	{"startswith", 2, 2, rule_strpred, eval_strpred, NULL},
+	{"endswith", 2, 2, rule_strpred, eval_strpred, NULL},
+	{"matches", 2, 2, rule_matches, eval_matches, NULL},
+	{"concat", 1, -1, rule_concat, eval_to_string, NULL},
+	{"string", 1, 1, rule_to_string, eval_to_string, NULL},
+	{"int", 1, 1, rule_to_int, eval_to_int, NULL},
+	{"float", 1, 1, rule_to_float, eval_to_float, NULL},
+	{"in", 1, -1, rule_in, eval_in, in_set_free},
+	{"select", 3, 3, rule_select, eval_select, NULL},
+	{"leaf", 1, 1, rule_leaf, eval_leaf, NULL},
+	{"folded", 1, 1, rule_leaf, eval_folded, NULL},
+	{"depth", 1, 1, rule_depth, eval_depth, NULL},
+	{"has_function", 2, 2, rule_has_function, eval_has_function, NULL},
+	{"in_kernel", 1, 1, rule_stack_bool, eval_in_kernel, NULL},
+	{"kernel_depth", 1, 1, rule_depth, eval_kernel_depth, NULL},
+	{"bin", 2, 2, rule_bin, eval_bin, NULL},
+	{"qbucket", 1, 1, rule_to_int, eval_qbucket, NULL},
 };
 #define NFUNCTIONS (int)(sizeof(functions) / sizeof(functions[0]))
 

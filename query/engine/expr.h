@@ -11,6 +11,11 @@
 
 struct qctx;
 
+/* Expressions nest at most this deep (builders, decoders and evaluators recurse), and a call
+ * takes at most this many arguments (the set of an `in` can be large). */
+#define EXPR_MAX_DEPTH 200
+#define EXPR_MAX_ARGS 1000000
+
 enum expr_kind { EX_COL, EX_LIT, EX_CALL };
 
 struct expr {
@@ -26,6 +31,8 @@ struct expr {
 	} lit;
 	int nargs;
 	struct expr **args; /* nargs children, owned */
+	void *prepared;     /* EX_CALL: what binding prepared for evaluation (the sorted set of a large
+			     * `in`), owned; NULL when nothing was */
 };
 
 struct expr *expr_col(const char *name);

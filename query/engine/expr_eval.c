@@ -248,15 +248,18 @@ int eval_matches(struct qctx *q, const struct expr *e, struct column *a, size_t 
 	}
 	const char *last = NULL;
 	uint8_t last_r = 0;
+	size_t matched = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (a[0].v.s[i] != last) { /* rows repeat interned strings: match each once in a row */
 			last = a[0].v.s[i];
 			last_r = regexec(&re, last, 0, NULL, 0) == 0;
+			if (++matched % 256 == 0 && qctx_check(q, 0) < 0)
+				break; /* the deadline passed between two strings */
 		}
 		out->v.b[i] = last_r;
 	}
 	regfree(&re);
-	return 0;
+	return qctx_failed(q) ? -1 : 0;
 }
 
 static int format_value(char *buf, size_t len, const struct column *c, size_t i)
@@ -299,10 +302,44 @@ int eval_to_string(struct qctx *q, const struct expr *e, struct column *a, size_
 	return 0;
 }
 
+static bool in_ints(const struct in_set *s, int64_t v)
+{
+	return bsearch(&v, s->ints, s->nints, sizeof(*s->ints), cmp_i64) != NULL;
+}
+
+static bool in_dbls(const struct in_set *s, double v)
+{
+	return bsearch(&v, s->dbls, s->ndbls, sizeof(*s->dbls), cmp_f64) != NULL;
+}
+
+/* A large set: one binary search per row (strings: per distinct pointer, rows repeat them). */
+static void in_sorted(const struct in_set *s, const struct column *c, size_t n, uint8_t *r)
+{
+	const char *last = NULL;
+	bool last_r = false;
+	for (size_t i = 0; i < n; i++)
+		switch (c->type) {
+		case VT_STRING:
+			if (c->v.s[i] != last) {
+				last = c->v.s[i];
+				last_r = bsearch(&last, s->strs, s->nstrs, sizeof(*s->strs), cmp_str) != NULL;
+			}
+			r[i] = last_r;
+			break;
+		case VT_FLOAT: r[i] = in_dbls(s, c->v.f[i]); break;
+		case VT_BOOL: r[i] = in_ints(s, c->v.b[i]) || in_dbls(s, c->v.b[i]); break;
+		default: r[i] = in_ints(s, c->v.i[i]) || in_dbls(s, (double)c->v.i[i]); break;
+		}
+}
+
 int eval_in(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
 {
 	if (alloc_out(q, out, VT_BOOL, n) < 0)
 		return -1;
+	if (e->prepared) {
+		in_sorted(e->prepared, &a[0], n, out->v.b);
+		return 0;
+	}
 	memset(out->v.b, 0, n);
 	for (int k = 1; k < e->nargs; k++) {
 		const struct expr *lit = e->args[k];

@@ -10,14 +10,25 @@
 
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct expr *to_expr(lua_State *L, int idx, int depth, char *err, size_t errlen)
 {
 	struct expr *e = NULL;
 	idx = lua_absindex(L, idx);
-	if (depth > 200 || !lua_istable(L, idx)) {
-		snprintf(err, errlen, depth > 200 ? "expression too deep" : "not an expression");
+	if (depth > EXPR_MAX_DEPTH) {
+		snprintf(err, errlen, "expression too deep (%d levels at most)", EXPR_MAX_DEPTH);
+		return NULL;
+	}
+	if (!lua_istable(L, idx)) {
+		snprintf(err, errlen, "not an expression");
+		return NULL;
+	}
+	/* Each level holds a few values on the Lua stack while it reads its children: make room, as
+	 * the Lua manual asks of C functions that push more than LUA_MINSTACK values. */
+	if (!lua_checkstack(L, 4)) {
+		snprintf(err, errlen, "expression too deep for the Lua stack");
 		return NULL;
 	}
 	lua_getfield(L, idx, "k");
@@ -46,27 +57,28 @@ static struct expr *to_expr(lua_State *L, int idx, int depth, char *err, size_t 
 		lua_getfield(L, idx, "fn");
 		lua_getfield(L, idx, "args");
 		const char *fn = lua_tostring(L, -2);
-		int n = lua_istable(L, -1) ? (int)luaL_len(L, -1) : -1;
-		if (fn && n >= 0 && n <= 1000) {
-			struct expr *args[n ? n : 1];
-			int i;
-			for (i = 0; i < n; i++) {
-				lua_geti(L, -1, i + 1);
-				args[i] = to_expr(L, -1, depth + 1, err, errlen);
-				lua_pop(L, 1);
-				if (!args[i])
-					break;
-			}
-			if (i == n) {
-				e = expr_call(fn, n, args);
-			} else {
-				for (int j = 0; j < i; j++)
-					expr_free(args[j]);
-				lua_pop(L, 2);
-				return NULL;
-			}
+		lua_Integer n = lua_istable(L, -1) ? luaL_len(L, -1) : -1;
+		struct expr **args = fn && n >= 0 && n <= EXPR_MAX_ARGS ? malloc((n ? n : 1) * sizeof(*args)) : NULL;
+		if (fn && n > EXPR_MAX_ARGS)
+			snprintf(err, errlen, "%s(): at most %d arguments (got %lld)", fn, EXPR_MAX_ARGS, (long long)n);
+		int i = 0;
+		for (; args && i < n; i++) {
+			lua_geti(L, -1, i + 1);
+			args[i] = to_expr(L, -1, depth + 1, err, errlen);
+			lua_pop(L, 1);
+			if (!args[i])
+				break;
 		}
+		if (args && i == n) {
+			e = expr_call(fn, (int)n, args);
+		} else {
+			for (int j = 0; args && j < i; j++)
+				expr_free(args[j]);
+		}
+		free(args);
 		lua_pop(L, 2);
+		if (args && i < n)
+			return NULL;
 	}
 	if (!e && !err[0])
 		snprintf(err, errlen, "not an expression");

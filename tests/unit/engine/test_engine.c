@@ -532,6 +532,76 @@ static void memory_limit_stops_query(void **state)
 	ring_free(r);
 }
 
+/* Hostile but legal expressions (issue 15): deep nesting, a 5 KB literal, an `in` over 200,000
+ * values. Each runs through the wire encoding and gives the answer a plain script gives. */
+static void large_and_deep_expressions(void **state)
+{
+	(void)state;
+	struct ring *rings[3] = {fix_ring("a", 1, 3000), fix_ring("b", 2, 3000), fix_ring("c", 3, 3000)};
+	/* 150 levels of `e + 1`: deeper than the Lua stack's guaranteed room. */
+	const char *deep = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+			   "local e = df.pid\nfor i = 1, 150 do e = e + 1 end\ndf.x = e\n"
+			   "px.display(df:groupby('x'):agg{n=px.sum('count')}:sort('x'), 'x')\n";
+	const char *plain = "local df = px.DataFrame{table='stack_samples', start_time=0}\ndf.x = df.pid + 150\n"
+			    "px.display(df:groupby('x'):agg{n=px.sum('count')}:sort('x'), 'x')\n";
+	struct qctx q1, q2;
+	qctx_init(&q1);
+	qctx_init(&q2);
+	struct table *a = run_distributed(&q1, deep, NULL, rings, 3), *b = run_local(&q2, plain, NULL, rings, 3);
+	assert_true(a->nrows > 0);
+	assert_tables_equal(&q1, a, &q2, b);
+	table_free(a);
+	table_free(b);
+	qctx_destroy(&q1);
+	qctx_destroy(&q2);
+
+	/* A 5,000-character literal crosses the wire whole. */
+	char big[6000];
+	snprintf(big, sizeof(big),
+		 "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		 "df = df:filter(df.comm:ne(('x'):rep(5000)))\npx.display(df:agg{n=px.sum('count')}, 'x')\n");
+	qctx_init(&q1);
+	a = run_distributed(&q1, big, NULL, rings, 3);
+	assert_int_equal(a->cols[0].v.i[0], 9000);
+	table_free(a);
+	qctx_destroy(&q1);
+
+	/* in_ over 200,000 values (pids 0 .. 199,999) keeps every row, as the plain filter does. */
+	const char *in = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+			 "local set = {} for i = 0, 199999 do set[#set + 1] = i end\n"
+			 "df = df:filter(df.pid:in_(set))\n"
+			 "px.display(df:groupby('comm'):agg{n=px.sum('count')}:sort('comm'), 'x')\n";
+	const char *all = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+			  "px.display(df:groupby('comm'):agg{n=px.sum('count')}:sort('comm'), 'x')\n";
+	qctx_init(&q1);
+	qctx_init(&q2);
+	a = run_distributed(&q1, in, NULL, rings, 3);
+	b = run_local(&q2, all, NULL, rings, 3);
+	assert_tables_equal(&q1, a, &q2, b);
+	table_free(a);
+	table_free(b);
+	qctx_destroy(&q1);
+	qctx_destroy(&q2);
+	/* ... and a large set of strings and floats selects what the small one does. */
+	const char *strs = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+			   "local set = {'api', 2.5} for i = 1, 50 do set[#set + 1] = 'nope' .. i end\n"
+			   "local s = {} for i = 1, 50 do s[#s + 1] = 'api' end\n"
+			   "px.display(df:filter(df.comm:in_(s)):agg{n=px.sum('count')}, 'x')\n";
+	const char *one = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+			  "px.display(df:filter(df.comm:eq('api')):agg{n=px.sum('count')}, 'x')\n";
+	qctx_init(&q1);
+	qctx_init(&q2);
+	a = run_distributed(&q1, strs, NULL, rings, 3);
+	b = run_local(&q2, one, NULL, rings, 3);
+	assert_tables_equal(&q1, a, &q2, b);
+	table_free(a);
+	table_free(b);
+	qctx_destroy(&q1);
+	qctx_destroy(&q2);
+	for (int i = 0; i < 3; i++)
+		ring_free(rings[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +618,7 @@ int main(void)
 		cmocka_unit_test(expression_strings_equal_builders),
 		cmocka_unit_test(row_cap_truncates),
 		cmocka_unit_test(memory_limit_stops_query),
+		cmocka_unit_test(large_and_deep_expressions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,6 +131,35 @@ static void limits_stop_hostile_scripts(void **state)
 	assert_non_null(e);
 }
 
+/* Scripts that used to crash the script helper or wedge agents (issue 15) now get errors. */
+static void hostile_expressions(void **state)
+{
+	(void)state;
+	/* Too deep for the builders: an error, not a crash of the process. */
+	const char *e = compile_err("local df = px.DataFrame{table='stack_samples'}\nlocal x = df.pid\n"
+				    "for i = 1, 300 do x = x + 1 end\ndf.y = x\npx.display(df, 'x')\n", NULL);
+	assert_non_null(e);
+	assert_non_null(strstr(e, "too deep"));
+	/* 25 additions in an expression string. */
+	char src[2048] = "local df = px.DataFrame{table='stack_samples'}\ndf = df:filter('pid";
+	for (int i = 0; i < 25; i++)
+		strcat(src, " + 1");
+	strcat(src, " > 0')\npx.display(df, 'x')\n");
+	assert_null(compile_err(src, NULL));
+	/* Backreferences would make matching unbounded. */
+	e = compile_err("local df = px.DataFrame{table='stack_samples'}\n"
+			"px.display(df:filter(df.comm:matches('(a+)+\\\\1')), 'x')\n", NULL);
+	assert_non_null(e);
+	assert_non_null(strstr(e, "s.lua:2: matches: "));
+	assert_non_null(strstr(e, "backreference"));
+	assert_null(compile_err("local df = px.DataFrame{table='stack_samples'}\n"
+				"px.display(df:filter(df.comm:matches('a\\\\\\\\1')), 'x')\n", NULL)); /* \\1: a backslash, then 1 */
+	/* A time beyond what int64 ns hold is a bad time, not an empty range. */
+	e = compile_err("px.display(px.DataFrame{table='stack_samples', end_time='+100000d'}, 'x')\n", NULL);
+	assert_non_null(e);
+	assert_non_null(strstr(e, "bad time '+100000d'"));
+}
+
 static void script_arguments(void **state)
 {
 	(void)state;
@@ -198,6 +227,7 @@ int main(void)
 		cmocka_unit_test(expression_string_errors),
 		cmocka_unit_test(forbidden_things),
 		cmocka_unit_test(limits_stop_hostile_scripts),
+		cmocka_unit_test(hostile_expressions),
 		cmocka_unit_test(script_arguments),
 		cmocka_unit_test(time_parsing),
 		cmocka_unit_test(print_goes_to_log),
