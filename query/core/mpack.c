@@ -11,10 +11,11 @@ static uint64_t be(const unsigned char *p, int n)
 	return v;
 }
 
-bool mp_sane(const char *buf, size_t len)
+uint64_t mp_objects(const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
 	uint64_t left[257]; /* objects still to read at each nesting level */
+	uint64_t objects = 0;
 	int depth = 0;
 	left[0] = 1;
 	while (depth >= 0) {
@@ -23,8 +24,9 @@ bool mp_sane(const char *buf, size_t len)
 			continue;
 		}
 		left[depth]--;
+		objects++;
 		if (p >= end)
-			return false;
+			return 0;
 		unsigned b = *p++;
 		uint64_t skip = 0, elems = 0;
 		bool container = false;
@@ -58,32 +60,37 @@ bool mp_sane(const char *buf, size_t len)
 			case 0xdc: case 0xdd: case 0xde: case 0xdf: {
 				int nb = (b == 0xdc || b == 0xde) ? 2 : 4;
 				if (end - p < nb)
-					return false;
+					return 0;
 				elems = be(p, nb) * (b >= 0xde ? 2 : 1);
 				p += nb;
 				container = true;
 				break;
 			}
 			default: /* 0xc1: never used */
-				return false;
+				return 0;
 			}
 		}
 		if (lenbytes) {
 			if (end - p < lenbytes)
-				return false;
+				return 0;
 			skip += be(p, lenbytes);
 			p += lenbytes;
 		}
 		if (skip > (uint64_t)(end - p))
-			return false;
+			return 0;
 		p += skip;
 		if (container && elems) {
 			if (elems > (uint64_t)(end - p) || depth == 256) /* each element needs a byte */
-				return false;
+				return 0;
 			left[++depth] = elems;
 		}
 	}
-	return p == end;
+	return p == end ? objects : 0;
+}
+
+bool mp_sane(const char *buf, size_t len)
+{
+	return mp_objects(buf, len) > 0;
 }
 
 bool mp_unpack(msgpack_unpacked *u, const char *buf, size_t len)

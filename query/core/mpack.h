@@ -16,6 +16,9 @@
 bool mp_unpack(msgpack_unpacked *u, const char *buf, size_t len);
 /* The check mp_unpack makes, alone. */
 bool mp_sane(const char *buf, size_t len);
+/* The number of objects in buf when it passes that check (so at most len), else 0. Unpacking
+ * costs about sizeof(msgpack_object) bytes per object. */
+uint64_t mp_objects(const char *buf, size_t len);
 
 /* The value of `key` in a map (NULL when map is not a map or lacks the key). */
 const msgpack_object *mp_get(const msgpack_object *map, const char *key);

@@ -19,6 +19,7 @@ void qctx_init(struct qctx *q)
 	memset(q, 0, sizeof(*q));
 	q->node = "";
 	q->partial_node = -1;
+	q->bad_input = -1;
 	hashmap_init(&q->folded, false);
 }
 

@@ -29,6 +29,7 @@ struct qctx {
 	struct hashmap folded;      /* stack -> its folded string in the arena (by identity) */
 	int partial_node;           /* exec.c: the AGG whose local partial state is cached, or -1 */
 	struct table *partial;      /* ... and that partial state (owned), or NULL */
+	int bad_input;              /* exec_finish failed because of this agent's input, or -1 */
 	char err[512];              /* first error, "" when none */
 };
 

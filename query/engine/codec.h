@@ -20,7 +20,9 @@
 #include "core/qctx.h"
 
 int codec_pack_table(msgpack_packer *pk, const struct table *t);
-/* *out: new owned table whose strings/stacks live in q. 0 or -1 (error in q). */
+/* *out: new owned table whose strings/stacks live in q. Its bytes count against q's memory limit
+ * (q->mem_used grows by table_bytes(*out); a caller that frees it early may give them back).
+ * 0 or -1 (error in q). */
 int codec_unpack_table(struct qctx *q, const msgpack_object *o, struct table **out);
 
 int codec_pack_plan(msgpack_packer *pk, const struct plan *p);

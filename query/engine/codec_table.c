@@ -106,6 +106,9 @@ static struct table *new_table_from_header(struct qctx *q, const msgpack_object 
 		names[c] = namebuf[c];
 		types[c] = (enum vtype)ty;
 	}
+	/* The columns count against the query's memory before they are allocated. */
+	if (qctx_check(q, (size_t)ncols * (size_t)(nrows ? nrows : 1) * 8) < 0)
+		return NULL;
 	struct table *t = table_new((int)ncols, names, types);
 	if (!t || table_reserve(t, nrows ? (size_t)nrows : 1) < 0) {
 		table_free(t);
@@ -121,6 +124,7 @@ int codec_unpack_table(struct qctx *q, const msgpack_object *o, struct table **o
 			     *stacks_o = mp_get(o, "stacks"), *cols_o = mp_get(o, "cols"),
 			     *name_o = mp_get(o, "name");
 	struct intern *it = qctx_intern(q);
+	size_t interned = it ? intern_bytes(it) : 0; /* what the intern table held before */
 	const char **strs = NULL;
 	const struct stack **stacks = NULL;
 	struct table *t = NULL;
@@ -226,6 +230,11 @@ int codec_unpack_table(struct qctx *q, const msgpack_object *o, struct table **o
 		mp_str(name_o, nm, sizeof(nm));
 		table_set_name(t, nm);
 	}
+	/* The table and the strings and stacks it brought are held from now on: see codec.h. */
+	size_t held = table_bytes(t) + intern_bytes(it) - interned;
+	if (qctx_check(q, held) < 0)
+		goto out;
+	q->mem_used += held;
 	*out = t;
 	t = NULL;
 	rc = 0;

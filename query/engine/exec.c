@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "core/catalog.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,7 +208,8 @@ static int exec_bridge_through(struct qctx *q, const struct plan *p, const struc
 	} else if (exec_bridge(q, p, &first, src, &states) < 0) {
 		goto done;
 	}
-	if (!(a1 = agg_run_new(q, p, p->nodes[b->through])) || agg_run_merge(a1, states) < 0 ||
+	bool theirs;
+	if (!(a1 = agg_run_new(q, p, p->nodes[b->through])) || agg_run_merge(a1, states, &theirs) < 0 ||
 	    !(t = agg_run_finalize(a1)))
 		goto done;
 	table_free(q->partial);
@@ -294,8 +296,10 @@ static int bridge_index(const struct plan *p, int node, enum bridge_kind kind)
 	return -1;
 }
 
+/* The rows of ins[0..n) (NULL entries skipped) in one table. *bad is the input that did not
+ * have the schema's columns, when that is why it failed. */
 static struct table *union_tables(struct qctx *q, const struct table *schema, struct table *const *ins,
-				  int n)
+				  int n, int *bad)
 {
 	size_t total = 0;
 	for (int i = 0; i < n; i++)
@@ -307,12 +311,14 @@ static struct table *union_tables(struct qctx *q, const struct table *schema, st
 		if (!ins[i] || !ins[i]->nrows)
 			continue;
 		if (ins[i]->ncols != schema->ncols) {
+			*bad = i;
 			table_free(out);
 			qctx_fail(q, "a partial result has %d columns, expected %d", ins[i]->ncols, schema->ncols);
 			return NULL;
 		}
 		for (int c = 0; c < schema->ncols; c++)
 			if (ins[i]->cols[c].type != schema->cols[c].type) {
+				*bad = i;
 				table_free(out);
 				qctx_fail(q, "a partial result's column '%s' has the wrong type", schema->cols[c].name);
 				return NULL;
@@ -335,15 +341,19 @@ static struct table *finish_node(struct qctx *q, const struct plan *p, struct ta
 			qctx_fail(q, "internal: no bridge for node %d", id);
 			return NULL;
 		}
-		res = union_tables(q, n->schema, inputs[b], nagents);
+		res = union_tables(q, n->schema, inputs[b], nagents, &q->bad_input);
 	} else if (n->kind == N_AGG && bridge_index(p, id, BRIDGE_PARTIAL) >= 0) {
 		int b = bridge_index(p, id, BRIDGE_PARTIAL);
 		struct agg_run *a = b >= 0 ? agg_run_new(q, p, n) : NULL;
 		if (b < 0 && !qctx_failed(q))
 			qctx_fail(q, "internal: no partial bridge for node %d", id);
-		for (int i = 0; a && i < nagents; i++)
-			if (inputs[b][i] && agg_run_merge(a, inputs[b][i]) < 0)
+		for (int i = 0; a && i < nagents; i++) {
+			bool theirs;
+			if (inputs[b][i] && agg_run_merge(a, inputs[b][i], &theirs) < 0) {
+				q->bad_input = theirs ? i : -1;
 				break;
+			}
+		}
 		if (a && !qctx_failed(q))
 			res = agg_run_finalize(a);
 		agg_run_free(a);
@@ -379,7 +389,8 @@ static struct table *finish_node(struct qctx *q, const struct plan *p, struct ta
 			for (int k = 0; k < n->ninputs; k++)
 				if (!(ins[k] = finish_node(q, p, inputs, nagents, memo, n->inputs[k])))
 					return NULL;
-			res = union_tables(q, n->schema, ins, n->ninputs);
+			int none;
+			res = union_tables(q, n->schema, ins, n->ninputs, &none);
 			break;
 		}
 		default:
@@ -393,6 +404,34 @@ static struct table *finish_node(struct qctx *q, const struct plan *p, struct ta
 	if (res)
 		q->mem_used += table_bytes(res);
 	return memo[id] = res;
+}
+
+int exec_check_input(const struct plan *p, int b, const struct table *t, char *err, size_t errlen)
+{
+	const struct plan_bridge *br = &p->bridges[b];
+	const struct plan_node *n = p->nodes[br->node];
+	struct table *want = br->kind == BRIDGE_PARTIAL ? agg_state_schema(p, n) : n->schema;
+	int rc = -1;
+	if (!want) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (t->ncols != want->ncols) {
+		snprintf(err, errlen, "table %d has %d columns, expected %d", b, t->ncols, want->ncols);
+		goto out;
+	}
+	for (int c = 0; c < want->ncols; c++)
+		if (t->cols[c].type != want->cols[c].type || strcmp(t->cols[c].name, want->cols[c].name)) {
+			snprintf(err, errlen, "table %d column %d is %s '%s', expected %s '%s'", b, c,
+				 vtype_name(t->cols[c].type), t->cols[c].name, vtype_name(want->cols[c].type),
+				 want->cols[c].name);
+			goto out;
+		}
+	rc = 0;
+out:
+	if (want != n->schema)
+		table_free(want);
+	return rc;
 }
 
 int exec_finish(struct qctx *q, const struct plan *p, struct table *const *const *inputs, int nagents,

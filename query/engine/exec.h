@@ -18,9 +18,15 @@
 int exec_bridge(struct qctx *q, const struct plan *p, const struct plan_bridge *b,
 		const struct scan_source *src, struct table **out);
 
+/* Coordinator side, for each agent's answer: is t what bridge b produces (its columns and their
+ * types)? 0, or -1 with what differs in err. */
+int exec_check_input(const struct plan *p, int b, const struct table *t, char *err, size_t errlen);
+
 /* Coordinator side: inputs[i][a] is agent a's table for bridge i (nagents per bridge, borrowed).
  * Fills outs[d] (new owned tables) for every display d. Displays are truncated to q->max_rows;
- * truncated[d] says whether that happened. 0, or -1 with the error in q. */
+ * truncated[d] says whether that happened. 0, or -1 with the error in q; q->bad_input is then
+ * the agent whose input it could not merge (a sum that overflows, a negative count...), or -1
+ * when the failure is nobody's input in particular. */
 int exec_finish(struct qctx *q, const struct plan *p, struct table *const *const *inputs, int nagents,
 		struct table **outs, bool *truncated);
 

@@ -37,6 +37,10 @@ struct table *op_quantiles(struct qctx *q, const struct plan_node *n, const stru
 
 /* ---- ops_agg.c ------------------------------------------------------------------------------- */
 
+/* Columns an AGG node's partial state has (keys, then state columns: mean keeps a sum and a
+ * count), as an empty owned table; NULL on out-of-memory. */
+struct table *agg_state_schema(const struct plan *p, const struct plan_node *agg);
+
 /* One aggregation: update it from input rows, or merge partial states into it; then take its
  * partial states (the agents' answer) or its final values (the node's schema). */
 struct agg_run;
@@ -44,8 +48,10 @@ struct agg_run *agg_run_new(struct qctx *q, const struct plan *p, const struct p
 void agg_run_free(struct agg_run *a);
 /* Folds the rows of `rows` listed in sel[0..n) (all when sel is NULL, n = rows->nrows). */
 int agg_run_update(struct agg_run *a, const struct table *rows, const uint32_t *sel, size_t n);
-/* Merges partial states (another agg_run's agg_run_states of the same node). */
-int agg_run_merge(struct agg_run *a, const struct table *states);
+/* Merges partial states (another agg_run's agg_run_states of the same node). On failure *theirs
+ * says whether the states were at fault (their shape, a count no process can have) rather than
+ * the merge (a sum over 64 bits, memory). */
+int agg_run_merge(struct agg_run *a, const struct table *states, bool *theirs);
 struct table *agg_run_states(struct agg_run *a);   /* takes the states; a is spent */
 struct table *agg_run_finalize(struct agg_run *a); /* final values; a keeps its states */
 

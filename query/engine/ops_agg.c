@@ -36,6 +36,8 @@ struct agg_run {
 	size_t hcap;           /* hashes allocated */
 	int in_key[64];        /* input column of each key (update) */
 	int in_arg[256];       /* input column of each aggregate's argument (update), -1 for count */
+	bool counts[256];      /* per aggregate: a sum of sample counts, which is never negative */
+	bool theirs;           /* the last merge failed because of the states it was given */
 	struct str_memo *strs; /* 1 << strbits entries once a string key is seen; owned */
 	int strbits;
 	/* the block being consumed: input row, hash, group; first[g - g0] = the block row that
@@ -44,9 +46,7 @@ struct agg_run {
 	uint64_t bhash[AGG_BLOCK];
 };
 
-/* Columns an AGG node's partial state has (keys, then state columns: mean keeps a sum and a
- * count), as an empty owned table. */
-static struct table *agg_state_schema(const struct plan *p, const struct plan_node *n)
+struct table *agg_state_schema(const struct plan *p, const struct plan_node *n)
 {
 	const struct table *in = p->nodes[n->inputs[0]]->schema;
 	struct table *t = table_new(0, NULL, NULL);
@@ -91,6 +91,7 @@ struct agg_run *agg_run_new(struct qctx *q, const struct plan *p, const struct p
 	for (int i = 0; i < n->naggs; i++) {
 		a->state_col[i] = c;
 		c += n->aggs[i].fn == AGG_MEAN ? 2 : 1;
+		a->counts[i] = n->aggs[i].fn == AGG_SUM && plan_column_counts_samples(p, n->inputs[0], n->aggs[i].arg);
 	}
 	a->icap = 1024;
 	if (!(a->index = calloc(a->icap, sizeof(*a->index))))
@@ -218,7 +219,31 @@ static long agg_group(struct agg_run *a, const struct table *rows, const int *kc
 }
 
 /* Adds column v at the block's rows into sum state st (int or float). */
-static void fold_sum(const struct agg_run *a, struct column *st, const struct column *v, size_t m)
+/* Adds the block's values of integer column v into state st. true if a sum overflowed. */
+static bool add_ints(const struct agg_run *a, int64_t *st, const int64_t *v, size_t m)
+{
+	const uint32_t *row = a->brow, *grp = a->bgroup;
+	bool overflow = false;
+	for (size_t i = 0; i < m; i++)
+		overflow |= __builtin_add_overflow(st[grp[i]], v[row[i]], &st[grp[i]]);
+	return overflow;
+}
+
+/* Counts a partial state may claim: no process has taken more than 2^62 samples (a million a
+ * second for 146,000 years), and none has taken fewer than none. */
+#define COUNT_MAX ((int64_t)1 << 62)
+
+/* true when one of the block's values of integer column v cannot be a count. */
+static bool counts_absurd(const struct agg_run *a, const int64_t *v, size_t m)
+{
+	bool bad = false;
+	for (size_t i = 0; i < m; i++)
+		bad |= v[a->brow[i]] < 0 || v[a->brow[i]] > COUNT_MAX;
+	return bad;
+}
+
+/* Adds column v at the block's rows into sum state st (int or float). true if it overflowed. */
+static bool fold_sum(const struct agg_run *a, struct column *st, const struct column *v, size_t m)
 {
 	const uint32_t *row = a->brow, *grp = a->bgroup;
 	if (st->type == VT_FLOAT && v->type == VT_FLOAT)
@@ -227,37 +252,45 @@ static void fold_sum(const struct agg_run *a, struct column *st, const struct co
 	else if (st->type == VT_FLOAT)
 		for (size_t i = 0; i < m; i++)
 			st->v.f[grp[i]] += (double)v->v.i[row[i]];
-	else /* wrapping, like the merge of partial sums */
-		for (size_t i = 0; i < m; i++)
-			st->v.i[grp[i]] = (int64_t)((uint64_t)st->v.i[grp[i]] + (uint64_t)v->v.i[row[i]]);
+	else
+		return add_ints(a, st->v.i, v->v.i, m);
+	return false;
 }
 
 /* Folds aggregate i over the block (m rows; groups from g0 on were created by it). merge: the
- * input holds partial states. */
-static void agg_fold(struct agg_run *a, int i, const struct table *rows, int src, size_t m, size_t g0, bool merge)
+ * input holds partial states. A sum that overflows 64 bits, or a partial state that claims a
+ * negative number of rows or samples (another process's answer is not trusted), fails. */
+static int agg_fold(struct agg_run *a, int i, const struct table *rows, int src, size_t m, size_t g0, bool merge)
 {
 	const struct agg_spec *sp = &a->n->aggs[i];
 	struct column *st = &a->groups->cols[a->state_col[i]];
 	const struct column *v = src >= 0 ? &rows->cols[src] : NULL;
 	const uint32_t *row = a->brow, *grp = a->bgroup;
+	bool overflow = false;
 	switch (sp->fn) {
 	case AGG_COUNT:
+		if (merge && counts_absurd(a, v->v.i, m))
+			return a->theirs = true, qctx_fail(a->q, "a partial count() is negative or over 2^62");
 		if (merge)
-			for (size_t k = 0; k < m; k++)
-				st->v.i[grp[k]] += v->v.i[row[k]];
+			overflow = add_ints(a, st->v.i, v->v.i, m);
 		else
 			for (size_t k = 0; k < m; k++)
 				st->v.i[grp[k]]++;
 		break;
 	case AGG_SUM:
-		fold_sum(a, st, v, m);
+		if (merge && a->counts[i] && counts_absurd(a, v->v.i, m))
+			return a->theirs = true,
+			       qctx_fail(a->q, "a partial sum of sample counts ('%s') is negative or over 2^62", sp->arg);
+		overflow = fold_sum(a, st, v, m);
 		break;
 	case AGG_MEAN: {
 		struct column *cnt = &a->groups->cols[a->state_col[i] + 1];
-		fold_sum(a, st, v, m);
+		if (merge && counts_absurd(a, rows->cols[src + 1].v.i, m))
+			return a->theirs = true,
+			       qctx_fail(a->q, "a partial mean() counts a negative number of rows, or over 2^62");
+		overflow = fold_sum(a, st, v, m);
 		if (merge)
-			for (size_t k = 0; k < m; k++)
-				cnt->v.i[grp[k]] += rows->cols[src + 1].v.i[row[k]];
+			overflow |= add_ints(a, cnt->v.i, rows->cols[src + 1].v.i, m);
 		else
 			for (size_t k = 0; k < m; k++)
 				cnt->v.i[grp[k]]++;
@@ -277,6 +310,9 @@ static void agg_fold(struct agg_run *a, int i, const struct table *rows, int src
 	default:
 		break;
 	}
+	if (overflow)
+		return qctx_fail(a->q, "%s(%s) overflows 64-bit integers", agg_fn_name(sp->fn), sp->arg ? sp->arg : "");
+	return 0;
 }
 
 /* Consumes rows sel[0..n) of `rows` (all when sel is NULL): key columns at kc[], each
@@ -318,7 +354,8 @@ static int agg_consume(struct agg_run *a, const struct table *rows, const uint32
 				e->g = (uint32_t)g + 1;
 		}
 		for (int i = 0; i < a->n->naggs; i++)
-			agg_fold(a, i, rows, src[i], m, g0, merge);
+			if (agg_fold(a, i, rows, src[i], m, g0, merge) < 0)
+				return -1;
 		if (qctx_check(a->q, table_bytes(a->groups)) < 0)
 			return -1;
 	}
@@ -334,9 +371,10 @@ int agg_run_update(struct agg_run *a, const struct table *rows, const uint32_t *
 	return agg_consume(a, rows, sel, n, a->in_key, a->in_arg, false);
 }
 
-int agg_run_merge(struct agg_run *a, const struct table *states)
+int agg_run_merge(struct agg_run *a, const struct table *states, bool *theirs)
 {
 	int kc[64];
+	*theirs = true;
 	if (states->ncols != a->groups->ncols)
 		return qctx_fail(a->q, "partial aggregate has %d columns, expected %d", states->ncols,
 				 a->groups->ncols);
@@ -345,7 +383,10 @@ int agg_run_merge(struct agg_run *a, const struct table *states)
 			return qctx_fail(a->q, "partial aggregate column %d has the wrong type", c);
 	for (int k = 0; k < a->nkeys; k++)
 		kc[k] = k;
-	return agg_consume(a, states, NULL, states->nrows, kc, a->state_col, true);
+	a->theirs = false;
+	int rc = agg_consume(a, states, NULL, states->nrows, kc, a->state_col, true);
+	*theirs = rc < 0 && a->theirs;
+	return rc;
 }
 
 struct table *agg_run_states(struct agg_run *a)

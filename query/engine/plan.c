@@ -525,3 +525,42 @@ void plan_set_line(struct plan *p, int node, int line)
 	if (node >= 0 && node < p->nnodes)
 		p->nodes[node]->line = line;
 }
+
+bool plan_column_counts_samples(const struct plan *p, int id, const char *col)
+{
+	const struct plan_node *n = p->nodes[id];
+	if (!col || table_find(n->schema, col) < 0)
+		return false;
+	switch (n->kind) {
+	case N_SOURCE:
+		return !strcmp(col, "count") && catalog_is_timeseries(n->table);
+	case N_FILTER:
+	case N_FRAMES:
+	case N_SORT:
+	case N_HEAD:
+		return plan_column_counts_samples(p, n->inputs[0], col);
+	case N_MAP:
+		for (int i = 0; i < n->nexprs; i++)
+			if (!strcmp(n->names[i], col))
+				return false; /* computed here */
+		return plan_column_counts_samples(p, n->inputs[0], col);
+	case N_PROJECT:
+		for (int i = 0; i < n->nexprs; i++)
+			if (!strcmp(n->names[i], col))
+				return plan_column_counts_samples(p, n->inputs[0], n->from[i]);
+		return false;
+	case N_AGG:
+		for (int i = 0; i < n->naggs; i++)
+			if (!strcmp(n->aggs[i].out, col))
+				return n->aggs[i].fn == AGG_COUNT ||
+				       (n->aggs[i].fn == AGG_SUM && plan_column_counts_samples(p, n->inputs[0], n->aggs[i].arg));
+		return false;
+	case N_UNION:
+		for (int k = 0; k < n->ninputs; k++)
+			if (!plan_column_counts_samples(p, n->inputs[k], col))
+				return false;
+		return true;
+	default:
+		return false;
+	}
+}

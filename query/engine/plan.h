@@ -116,6 +116,10 @@ int plan_quantiles(struct plan *p, int in, int nkeys, const char *const *keys, c
 int plan_display(struct plan *p, int node, const char *name, char *err, size_t errlen);
 void plan_set_line(struct plan *p, int node, int line);
 
+/* Does column col of node id hold sample counts: the source's `count`, or sums or counts of it
+ * through any operators? (None of its values can then be negative.) */
+bool plan_column_counts_samples(const struct plan *p, int id, const char *col);
+
 /* Marks agent-side nodes and computes the bridges. 0 or -1 (out of memory). */
 int plan_split(struct plan *p);
 

@@ -96,10 +96,8 @@ static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_p
 	for (int b = 0; tables && b < plan->nbridges; b++)
 		if (exec_bridge(&q, plan, &plan->bridges[b], &src, &tables[b]) < 0)
 			break;
-	if (!tables || qctx_failed(&q)) {
-		char msg[600];
-		snprintf(msg, sizeof(msg), "agent %s: %s", a->node, tables ? q.err : "out of memory");
-		proto_pack_result_error(pk, e->qid, a->node, msg);
+	if (!tables || qctx_failed(&q)) { /* the coordinator names the agent */
+		proto_pack_result_error(pk, e->qid, a->node, tables ? q.err : "out of memory");
 		goto out;
 	}
 	proto_pack_result_tables(pk, e->qid, a->node, (mono_now_ns() - t0) / 1000, tables, plan->nbridges);

@@ -10,7 +10,11 @@
 #include "net/ws_client.h"
 #include "net/ws_peer.h"
 
+#include "core/clock.h"
+
 #include <libwebsockets.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +22,7 @@
 
 #define HEARTBEAT_US (2 * LWS_US_PER_SEC)
 #define BACKOFF_FIRST_MS 250
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS 2000 /* a restarted coordinator has its agents back within about 2.5 s */
 
 struct agent_link {
 	struct service *svc;
@@ -26,6 +30,9 @@ struct agent_link {
 	struct ws_endpoint ep;
 	struct ws_peer peer;          /* peer.wsi NULL while disconnected */
 	uint64_t generation;          /* bumped on every (re)connection */
+	char instance[17];            /* this process's id, the same on every reconnection: it lets the
+				       * coordinator hand this node name back to us, not to another */
+	uint64_t rng;                 /* reconnection jitter */
 	lws_sorted_usec_list_t reconnect_sul, heartbeat_sul;
 	int backoff_ms;
 	bool connected, warned;
@@ -43,7 +50,7 @@ static void send_hello(struct agent_link *l)
 	struct proto_buf b;
 	agent_get_status(l->agent, &st);
 	proto_buf_init(&b);
-	proto_pack_hello_agent(&b.pk, agent_node(l->agent), &st);
+	proto_pack_hello_agent(&b.pk, agent_node(l->agent), &st, l->instance);
 	send_buf(l, &b);
 	proto_buf_destroy(&b);
 }
@@ -79,7 +86,10 @@ static void schedule_reconnect(struct agent_link *l)
 	ws_peer_clear(&l->peer);
 	if (l->svc->stop)
 		return;
-	lws_sul_schedule(l->svc->ctx, 0, &l->reconnect_sul, connect_now, l->backoff_ms * LWS_US_PER_MS);
+	/* Jittered by up to a quarter, so a fleet that lost its coordinator does not knock at once. */
+	l->rng = l->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	int delay_ms = l->backoff_ms - l->backoff_ms / 4 + (int)((l->rng >> 33) % (uint64_t)(l->backoff_ms / 2 + 1));
+	lws_sul_schedule(l->svc->ctx, 0, &l->reconnect_sul, connect_now, delay_ms * LWS_US_PER_MS);
 	l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
@@ -211,6 +221,11 @@ struct agent_link *agent_link_new(struct service *svc, const char *url, char *er
 	}
 	l->svc = svc;
 	l->backoff_ms = BACKOFF_FIRST_MS;
+	uint64_t id = 0;
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = (uint64_t)mono_now_ns() ^ ((uint64_t)getpid() << 32);
+	snprintf(l->instance, sizeof(l->instance), "%016llx", (unsigned long long)id);
+	l->rng = id;
 	if (ws_endpoint_parse(url, &l->ep) < 0) {
 		snprintf(err, errlen, "--coordinator: expected ws://HOST:PORT, got '%s'", url);
 		free(l);

@@ -1,6 +1,6 @@
 /* link.h - an agent's websocket link to its coordinator: hello with its status on every
  * (re)connection, a heartbeat every 2 s, requests handed to worker threads and their answers
- * sent back on the same connection, and reconnection with backoff (250 ms doubling to 5 s). */
+ * sent back on the same connection, and reconnection with backoff (250 ms doubling to 2 s, jittered). */
 #ifndef WISP_LINK_H
 #define WISP_LINK_H
 

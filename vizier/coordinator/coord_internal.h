@@ -34,6 +34,9 @@ struct session {
 	struct ws_peer peer;
 	enum role role;
 	char node[64];          /* agents: node name */
+	char instance[33];      /* agents: the process's id across reconnects ("" when it sent none) */
+	char contested_by[64];  /* agents: address of another agent refused this name, or "" */
+	int64_t contested_ns;   /* ... when it last tried (CLOCK_MONOTONIC) */
 	char addr[64];          /* peer address */
 	int64_t connected_ns, last_seen_ns; /* CLOCK_MONOTONIC */
 	msgpack_sbuffer status; /* agents: last status map (msgpack) */
@@ -48,6 +51,7 @@ struct answer {
 	int64_t arrived_ns;
 	bool done;
 	char err[256];        /* why it has no result (disconnected, deadline) */
+	char doubt[200];      /* a warning to give with its result, or "" (a contested node name) */
 };
 
 struct query {
@@ -69,6 +73,7 @@ struct query {
 	char err[1024];           /* compile error */
 	struct answer *answers;
 	int nanswers, pending;
+	size_t held_bytes;        /* answers' messages held, within the query's memory limit */
 	lws_sorted_usec_list_t deadline_sul;
 	msgpack_sbuffer reply;    /* to the client */
 	bool busy;                /* a worker task owns the query */
@@ -91,8 +96,13 @@ void session_send(struct session *s, const msgpack_sbuffer *sb);
 void session_error(struct session *s, int64_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Agents a query fans out to: connected agent sessions plus the in-process agent. */
 int agent_count(const struct coordinator *c);
-/* Registers s as an agent named h->node (welcome sent). -1 (error sent) if the name is taken. */
+/* Registers s as an agent named h->node (welcome sent). A name held by another session of the
+ * same agent process (same instance: it reconnected before the coordinator saw the old
+ * connection die) passes to s; held by another agent, it is refused (error sent, -1) and the
+ * holder's answers carry a warning for a while. */
 int register_agent(struct coordinator *c, struct session *s, const struct hello *h);
+/* Why agent session s's answers should be doubted now ("" when they should not). */
+void agent_doubt(const struct session *s, char *buf, size_t len);
 void store_status(struct session *s, const msgpack_object *status);
 void handle_agents(struct coordinator *c, struct session *s, int64_t id);
 

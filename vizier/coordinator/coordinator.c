@@ -18,6 +18,8 @@ static int handle_message(struct coordinator *c, struct session *s, const char *
 	int rc = 0;
 	if (proto_msg_parse(&m, data, len) < 0) {
 		session_error(s, 0, "malformed message: expected a msgpack map with a \"type\"");
+		if (s->role == ROLE_AGENT) /* whatever it was answering, that answer is lost */
+			agent_gone(c, s, "sent a malformed message");
 		goto out;
 	}
 	s->last_seen_ns = mono_now_ns();

@@ -115,14 +115,27 @@ void result_arrived(struct coordinator *c, struct session *s, const struct proto
 	for (struct query *q = c->queries; q; q = q->next) {
 		if (q->qid != (uint64_t)qid)
 			continue;
-		for (int i = 0; i < q->nanswers; i++)
-			if (q->answers[i].session == s->id) {
-				char *copy = malloc(len);
-				if (copy)
-					memcpy(copy, data, len);
-				answer_arrived(q, &q->answers[i], copy, copy ? len : 0, copy ? NULL : "out of memory");
+		for (int i = 0; i < q->nanswers; i++) {
+			if (q->answers[i].session != s->id)
+				continue;
+			char err[160];
+			size_t limit = (size_t)q->mem_limit_mb << 20;
+			if (q->answers[i].done) /* late, or a second answer */
+				break;
+			if (q->held_bytes + len > limit) {
+				snprintf(err, sizeof(err), "its answer (%zu MiB) does not fit in the query's memory limit (%lld MiB)",
+					 len >> 20, (long long)q->mem_limit_mb);
+				answer_arrived(q, &q->answers[i], NULL, 0, err);
 				break;
 			}
+			char *copy = malloc(len);
+			if (copy) {
+				memcpy(copy, data, len);
+				q->held_bytes += len;
+			}
+			answer_arrived(q, &q->answers[i], copy, copy ? len : 0, copy ? NULL : "out of memory");
+			break;
+		}
 		break;
 	}
 }
@@ -198,6 +211,7 @@ void fan_out(struct query *q)
 		struct answer *a = &q->answers[q->nanswers++];
 		a->session = s->id;
 		snprintf(a->node, sizeof(a->node), "%s", s->node);
+		agent_doubt(s, a->doubt, sizeof(a->doubt));
 		session_send(s, &q->exec_msg);
 	}
 	q->pending = q->nanswers;

@@ -45,14 +45,24 @@ int agent_count(const struct coordinator *c)
 	return n;
 }
 
-static bool node_taken(const struct coordinator *c, const struct session *self, const char *node)
+/* How long a refused claim to a node name keeps the holder's answers in doubt. */
+#define CONTEST_NS (60 * 1000000000LL)
+
+/* The agent session holding node, other than self; NULL if none. */
+static struct session *node_holder(struct coordinator *c, const struct session *self, const char *node)
 {
-	if (c->local && !strcmp(agent_node(c->local), node))
-		return true;
-	for (const struct session *s = c->sessions; s; s = s->next)
+	for (struct session *s = c->sessions; s; s = s->next)
 		if (s != self && s->role == ROLE_AGENT && !strcmp(s->node, node))
-			return true;
-	return false;
+			return s;
+	return NULL;
+}
+
+void agent_doubt(const struct session *s, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (s->contested_by[0] && mono_now_ns() - s->contested_ns < CONTEST_NS)
+		snprintf(buf, len, "another agent (from %s) claims the node name '%s' too and was refused: if that is "
+				   "the real one, this one is an impostor", s->contested_by, s->node);
 }
 
 void store_status(struct session *s, const msgpack_object *status)
@@ -67,12 +77,29 @@ void store_status(struct session *s, const msgpack_object *status)
 
 int register_agent(struct coordinator *c, struct session *s, const struct hello *h)
 {
-	if (node_taken(c, s, h->node)) {
+	struct session *holder = node_holder(c, s, h->node);
+	if (c->local && !strcmp(agent_node(c->local), h->node)) {
+		session_error(s, 0, "node name '%s' is this coordinator's own agent; give this agent another --node", h->node);
+		return -1;
+	}
+	if (holder && h->instance[0] && !strcmp(holder->instance, h->instance)) {
+		/* The same process again: its old connection is dead and nobody has noticed yet. */
+		fprintf(stderr, "wispd: agent %s reconnected from %s; dropping its old connection\n", h->node, s->addr);
+		agent_gone(c, holder, "reconnected during the query");
+		holder->role = ROLE_NONE;
+		if (holder->peer.wsi)
+			lws_set_timeout(holder->peer.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	} else if (holder) {
+		snprintf(holder->contested_by, sizeof(holder->contested_by), "%s", s->addr);
+		holder->contested_ns = mono_now_ns();
+		fprintf(stderr, "wispd: refused a second agent named %s from %s (the name is held from %s)\n", h->node,
+			s->addr, holder->addr);
 		session_error(s, 0, "node name '%s' is already registered; give this agent another --node", h->node);
 		return -1;
 	}
 	s->role = ROLE_AGENT;
 	snprintf(s->node, sizeof(s->node), "%s", h->node);
+	snprintf(s->instance, sizeof(s->instance), "%s", h->instance);
 	store_status(s, h->status);
 	struct proto_buf b;
 	proto_buf_init(&b);

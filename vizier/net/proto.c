@@ -171,6 +171,7 @@ int proto_read_hello(const msgpack_object *o, struct hello *h, char *err, size_t
 		return 0;
 	if (!strcmp(role, "agent") && mp_str(mp_get(o, "node"), h->node, sizeof(h->node)) && h->node[0]) {
 		h->agent = true;
+		mp_str(mp_get(o, "instance"), h->instance, sizeof(h->instance));
 		h->status = get_map(o, "status");
 		return 0;
 	}
@@ -178,11 +179,12 @@ int proto_read_hello(const msgpack_object *o, struct hello *h, char *err, size_t
 	return -1;
 }
 
-void proto_pack_hello_agent(msgpack_packer *pk, const char *node, const struct agent_status *st)
+void proto_pack_hello_agent(msgpack_packer *pk, const char *node, const struct agent_status *st, const char *instance)
 {
-	begin(pk, PT_HELLO, 3);
+	begin(pk, PT_HELLO, 4);
 	field_str(pk, "role", "agent");
 	field_str(pk, "node", node);
+	field_str(pk, "instance", instance);
 	mp_pack_str(pk, "status");
 	proto_pack_status(pk, st);
 }

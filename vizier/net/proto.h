@@ -88,11 +88,12 @@ void proto_read_status(const msgpack_object *o, struct agent_status *st);
 struct hello {
 	bool agent;                   /* role "agent" (with a node name), else role "client" */
 	char node[64];                /* agents: their node name, 1 to 63 characters */
+	char instance[33];            /* agents: the id an agent process keeps across reconnects, or "" */
 	const msgpack_object *status; /* agents: their status map, or NULL */
 };
 /* 0, or -1 with a message when the role is neither, or an agent has no valid node name. */
 int proto_read_hello(const msgpack_object *o, struct hello *h, char *err, size_t errlen);
-void proto_pack_hello_agent(msgpack_packer *pk, const char *node, const struct agent_status *st);
+void proto_pack_hello_agent(msgpack_packer *pk, const char *node, const struct agent_status *st, const char *instance);
 void proto_pack_heartbeat(msgpack_packer *pk, const struct agent_status *st);
 /* The status map of a heartbeat, or NULL. */
 const msgpack_object *proto_heartbeat_status(const msgpack_object *o);

@@ -125,12 +125,13 @@ static void hello_roles(void **state)
 	struct hello h;
 	char err[128];
 	proto_buf_init(&b);
-	proto_pack_hello_agent(&b.pk, "node-1", &st);
+	proto_pack_hello_agent(&b.pk, "node-1", &st, "9f3a");
 	parse(&m, &b);
 	assert_int_equal(m.type, PT_HELLO);
 	assert_int_equal(proto_read_hello(m.obj, &h, err, sizeof(err)), 0);
 	assert_true(h.agent);
 	assert_string_equal(h.node, "node-1");
+	assert_string_equal(h.instance, "9f3a");
 	struct agent_status back;
 	proto_read_status(h.status, &back);
 	assert_int_equal(back.rows, 10);
