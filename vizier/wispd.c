@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define DEFAULT_LISTEN "127.0.0.1:7070"
@@ -65,6 +66,7 @@ static void usage(FILE *f)
 		"                         synthetic:cpus=16,hz=99,stacks=5000,procs=200,threads=1000,seed=1,\n"
 		"                           backfill=24h,speed=600  a deterministic busy node, for demos and tests\n"
 		"                         replay:FILE[,FILE...]  snapshot files, read-only\n"
+		"  --idle-timeout S       close connections idle or mid-message for S seconds (default 30)\n"
 		"  --verbose              log websocket internals\n");
 }
 
@@ -72,7 +74,7 @@ struct flags {
 	const char *mode;          /* "agent", "coordinator", "standalone" */
 	char node[64];
 	const char *listen, *coordinator, *source;
-	int hz, ring_mb, ringbuf_kb;
+	int hz, ring_mb, ringbuf_kb, idle_timeout_s;
 	bool include_idle, verbose;
 };
 
@@ -84,7 +86,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"node", required_argument, NULL, 'n'},     {"hz", required_argument, NULL, 'z'},
 		{"ring-mb", required_argument, NULL, 'r'},  {"ringbuf-kb", required_argument, NULL, 'b'},
 		{"include-idle", no_argument, NULL, 'i'},   {"verbose", no_argument, NULL, 'v'},
-		{"source", required_argument, NULL, 's'},
+		{"source", required_argument, NULL, 's'},   {"idle-timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -116,6 +118,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 'i': f->include_idle = true; break;
 		case 'v': f->verbose = true; break;
 		case 's': f->source = optarg; break;
+		case 't': f->idle_timeout_s = atoi(optarg); break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
 		}
@@ -130,6 +133,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	}
 	if (f->ring_mb < 1 || f->ring_mb > 1 << 20 || f->ringbuf_kb < 4 || (f->ringbuf_kb & (f->ringbuf_kb - 1))) {
 		fprintf(stderr, "wispd: --ring-mb must be >= 1; --ringbuf-kb a power of two >= 4\n");
+		return 2;
+	}
+	if (f->idle_timeout_s < 0 || f->idle_timeout_s > 86400) {
+		fprintf(stderr, "wispd: --idle-timeout must be 1 to 86400 seconds\n");
 		return 2;
 	}
 	if (!f->node[0] || strlen(f->node) > 63) {
@@ -167,6 +174,12 @@ int main(int argc, char **argv)
 	 * after each seal, so idle memory still goes back. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+	/* Thousands of connections need thousands of descriptors: take all the system allows. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	svc.started_ns = mono_now_ns();
 	svc.inbox = inbox_new();
 	svc.jobs = jobs_new(WORKERS);
@@ -176,7 +189,7 @@ int main(int argc, char **argv)
 	}
 	/* The socket first (a port in use fails fast), then the ring and its source. */
 	if (is_coord) {
-		if (!(coord = coordinator_new(&svc, f.node))) {
+		if (!(coord = coordinator_new(&svc, f.node, f.idle_timeout_s))) {
 			fprintf(stderr, "wispd: out of memory\n");
 			goto out;
 		}
@@ -201,8 +214,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (coord)
+	if (coord) {
 		coordinator_set_local(coord, agent);
+		coordinator_start(coord);
+	}
 	if (link)
 		agent_link_start(link, agent);
 	if (is_coord)

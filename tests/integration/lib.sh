@@ -7,6 +7,7 @@ WISPD="$BUILD_DIR/vizier/wispd"
 WISP="$BUILD_DIR/cli/wisp"
 PROBE="$BUILD_DIR/tests/wsprobe"
 ROGUE="$BUILD_DIR/tests/rogue_agent"
+FLOOD="$BUILD_DIR/tests/wsflood"
 BURN="$BUILD_DIR/tests/burn"
 export WISP_SCRIPTS_PATH="$SRC_DIR/scripts/pxl-lua"
 TMP=$(mktemp -d /tmp/wisp-it.XXXXXX)

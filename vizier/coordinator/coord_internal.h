@@ -25,6 +25,20 @@
 /* Idle script helper processes kept for the next queries (one per worker is plenty). */
 #define SCRIPT_HELPERS 4
 
+/* What one coordinator holds for its peers, whoever they are:
+ * - at most MAX_SESSIONS connections, of which at most MAX_PENDING_PER_ADDR from one address
+ *   have not yet sent a whole first message: a new connection pushes out the oldest such one
+ *   (from its address, else anywhere), so a flood of idle connections never locks others out;
+ * - a connection that has sent nothing whole within the idle timeout, a message that takes longer
+ *   than it to arrive, and a client with nothing in flight for that long are closed;
+ * - an agent silent for AGENT_SILENT_NS (it heartbeats every 2 s) is closed;
+ * - messages being reassembled hold at most RX_BUDGET bytes in all. */
+#define MAX_SESSIONS 4096
+#define MAX_PENDING_PER_ADDR 64
+#define IDLE_TIMEOUT_S 30 /* --idle-timeout */
+#define AGENT_SILENT_NS (30 * 1000000000LL)
+#define RX_BUDGET ((size_t)256 << 20)
+
 enum role { ROLE_NONE, ROLE_AGENT, ROLE_CLIENT };
 
 /* One websocket connection (lws per-session data). */
@@ -38,7 +52,9 @@ struct session {
 	char contested_by[64];  /* agents: address of another agent refused this name, or "" */
 	int64_t contested_ns;   /* ... when it last tried (CLOCK_MONOTONIC) */
 	char addr[64];          /* peer address */
-	int64_t connected_ns, last_seen_ns; /* CLOCK_MONOTONIC */
+	int64_t connected_ns, last_seen_ns; /* CLOCK_MONOTONIC; last_seen: its last whole message */
+	size_t rx_held;         /* bytes of its reassembly buffer, as counted in rx_held of c */
+	bool closing;           /* being closed: what it still sends is ignored */
 	msgpack_sbuffer status; /* agents: last status map (msgpack) */
 };
 
@@ -86,11 +102,17 @@ struct coordinator {
 	struct agent *local;         /* standalone: the in-process agent, else NULL */
 	struct script_pool *scripts; /* helper processes that compile scripts */
 	struct session *sessions;
+	int nsessions;
 	struct query *queries;
 	uint64_t next_session, next_qid;
+	int64_t idle_timeout_ns;     /* see IDLE_TIMEOUT_S */
+	size_t rx_held;              /* bytes of every session's reassembly buffer */
+	lws_sorted_usec_list_t sweep_sul; /* every second: the timeouts above */
 };
 
 /* ---- registry.c ------------------------------------------------------------------------------ */
+/* Closes s (within a second), telling it why first when it can still hear it. */
+void session_close(struct session *s, const char *why);
 struct session *session_by_id(struct coordinator *c, uint64_t id);
 void session_send(struct session *s, const msgpack_sbuffer *sb);
 void session_error(struct session *s, int64_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

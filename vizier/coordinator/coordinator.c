@@ -67,6 +67,80 @@ out:
 	return rc;
 }
 
+/* Counts a change of s's reassembly buffer (from `before` bytes) in c->rx_held. */
+static void account_rx(struct coordinator *c, struct session *s)
+{
+	c->rx_held = c->rx_held - s->rx_held + s->peer.rx_cap;
+	s->rx_held = s->peer.rx_cap;
+}
+
+/* The oldest session that has not sent a whole message yet, from addr (any address when addr is
+ * NULL); *n counts them. NULL when there is none. */
+static struct session *oldest_pending(struct coordinator *c, const char *addr, int *n)
+{
+	struct session *old = NULL;
+	*n = 0;
+	for (struct session *s = c->sessions; s; s = s->next)
+		if (s->role == ROLE_NONE && !s->closing && (!addr || !strcmp(s->addr, addr))) {
+			(*n)++;
+			if (!old || s->connected_ns < old->connected_ns)
+				old = s;
+		}
+	return old;
+}
+
+/* Makes room for a new connection from addr: false when every place is taken by peers that
+ * talk (then it is refused). */
+static bool admit(struct coordinator *c, const char *addr)
+{
+	int n;
+	struct session *old = oldest_pending(c, addr, &n);
+	if (n >= MAX_PENDING_PER_ADDR)
+		session_close(old, NULL);
+	else if (c->nsessions >= MAX_SESSIONS && (old = oldest_pending(c, NULL, &n)))
+		session_close(old, NULL);
+	else if (c->nsessions >= MAX_SESSIONS)
+		return false;
+	return true;
+}
+
+/* Does a query still wait on an answer for client session s? */
+static bool has_query(const struct coordinator *c, const struct session *s)
+{
+	for (const struct query *q = c->queries; q; q = q->next)
+		if (q->client == s->id)
+			return true;
+	return false;
+}
+
+/* Every second: close the connections the limits in coord_internal.h say must go. */
+static void sweep(lws_sorted_usec_list_t *sul)
+{
+	struct coordinator *c = lws_container_of(sul, struct coordinator, sweep_sul);
+	int64_t now = mono_now_ns();
+	for (struct session *s = c->sessions; s; s = s->next) {
+		char why[160] = "";
+		int64_t quiet = now - s->last_seen_ns;
+		if (s->closing)
+			continue;
+		if (s->peer.rx_since_ns && now - s->peer.rx_since_ns > c->idle_timeout_ns)
+			snprintf(why, sizeof(why), "a message took longer than %lld s to arrive",
+				 (long long)(c->idle_timeout_ns / 1000000000LL));
+		else if (s->role == ROLE_AGENT && quiet > AGENT_SILENT_NS)
+			snprintf(why, sizeof(why), "no heartbeat for %lld s", (long long)(quiet / 1000000000LL));
+		else if (s->role != ROLE_AGENT && quiet > c->idle_timeout_ns && !has_query(c, s))
+			snprintf(why, sizeof(why), "idle for %lld s", (long long)(quiet / 1000000000LL));
+		if (why[0]) {
+			if (s->role == ROLE_AGENT) {
+				fprintf(stderr, "wispd: closing agent %s: %s\n", s->node, why);
+				agent_gone(c, s, why);
+			}
+			session_close(s, why);
+		}
+	}
+	lws_sul_schedule(c->svc->ctx, 0, &c->sweep_sul, sweep, LWS_US_PER_SEC);
+}
+
 static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct service *svc = lws_context_user(lws_get_context(wsi));
@@ -77,39 +151,63 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		inbox_drain(svc->inbox);
 		break;
-	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_ESTABLISHED: {
 		if (!c)
 			return -1;
 		memset(s, 0, sizeof(*s));
+		lws_get_peer_simple(wsi, s->addr, sizeof(s->addr));
+		if (!admit(c, s->addr)) {
+			static int64_t said_ns;
+			if (mono_now_ns() - said_ns > 10000000000LL) { /* once in 10 s, not once a connection */
+				said_ns = mono_now_ns();
+				fprintf(stderr, "wispd: refusing a connection from %s: %d connections are open\n", s->addr,
+					c->nsessions);
+			}
+			return -1; /* never linked: CLOSED knows it by its NULL wsi */
+		}
 		s->id = ++c->next_session;
 		s->peer.wsi = wsi;
 		s->connected_ns = s->last_seen_ns = mono_now_ns();
 		msgpack_sbuffer_init(&s->status);
-		lws_get_peer_simple(wsi, s->addr, sizeof(s->addr));
 		s->next = c->sessions;
 		c->sessions = s;
+		c->nsessions++;
 		break;
+	}
 	case LWS_CALLBACK_RECEIVE: {
+		if (s->closing)
+			break;
 		size_t max = s->role == ROLE_AGENT ? PROTO_MAX_MESSAGE : PROTO_CLIENT_MAX_MESSAGE;
 		int r = ws_peer_receive(&s->peer, in, len, max);
+		account_rx(c, s);
 		if (r < 0) {
-			session_error(s, 0, "message too large (limit %zu MiB)", max >> 20);
+			char why[96];
+			snprintf(why, sizeof(why), "message too large (limit %zu MiB)", max >> 20);
+			session_close(s, why);
+			break;
+		}
+		if (r == 0 && c->rx_held > RX_BUDGET) {
+			session_close(s, "too many large messages are arriving at once; try again");
 			break;
 		}
 		if (r == 1) {
 			int rc = handle_message(c, s, s->peer.rx, s->peer.rx_len);
 			ws_peer_consume(&s->peer);
+			account_rx(c, s);
 			if (rc < 0)
-				lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
+				session_close(s, NULL);
 		}
 		break;
 	}
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ws_peer_on_writeable(&s->peer);
 	case LWS_CALLBACK_CLOSED:
+		if (!s->peer.wsi) /* refused at ESTABLISHED: never linked */
+			break;
 		for (struct session **ps = c ? &c->sessions : NULL; ps && *ps; ps = &(*ps)->next)
 			if (*ps == s) {
 				*ps = s->next;
+				c->nsessions--;
 				break;
 			}
 		if (c && s->role == ROLE_AGENT && !svc->stop) {
@@ -118,6 +216,8 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		}
 		s->peer.wsi = NULL;
 		ws_peer_clear(&s->peer);
+		if (c)
+			account_rx(c, s);
 		msgpack_sbuffer_destroy(&s->status);
 		break;
 	default:
@@ -131,7 +231,12 @@ void coordinator_protocol(struct coordinator *c, struct lws_protocols *out)
 	*out = (struct lws_protocols){PROTO_NAME, coord_callback, sizeof(struct session), 65536, 0, c, 0};
 }
 
-struct coordinator *coordinator_new(struct service *svc, const char *node)
+void coordinator_start(struct coordinator *c)
+{
+	lws_sul_schedule(c->svc->ctx, 0, &c->sweep_sul, sweep, LWS_US_PER_SEC);
+}
+
+struct coordinator *coordinator_new(struct service *svc, const char *node, int idle_timeout_s)
 {
 	struct coordinator *c = calloc(1, sizeof(*c));
 	if (!c || !(c->scripts = script_pool_new("/proc/self/exe", SCRIPT_HELPERS))) {
@@ -139,6 +244,7 @@ struct coordinator *coordinator_new(struct service *svc, const char *node)
 		return NULL;
 	}
 	c->svc = svc;
+	c->idle_timeout_ns = (idle_timeout_s > 0 ? idle_timeout_s : IDLE_TIMEOUT_S) * 1000000000LL;
 	snprintf(c->node, sizeof(c->node), "%s", node);
 	return c;
 }
@@ -150,7 +256,10 @@ void coordinator_set_local(struct coordinator *c, struct agent *local)
 
 void coordinator_stop(struct coordinator *c)
 {
-	while (c && c->queries)
+	if (!c)
+		return;
+	lws_sul_cancel(&c->sweep_sul);
+	while (c->queries)
 		query_free(c->queries);
 }
 

@@ -10,8 +10,11 @@ struct coordinator;
 struct lws_protocols;
 struct service;
 
-/* A coordinator named node. NULL on failure. */
-struct coordinator *coordinator_new(struct service *svc, const char *node);
+/* A coordinator named node; connections idle for idle_timeout_s are closed (0: the default,
+ * IDLE_TIMEOUT_S). NULL on failure. */
+struct coordinator *coordinator_new(struct service *svc, const char *node, int idle_timeout_s);
+/* Once the context exists: starts the timer that enforces the connection limits. */
+void coordinator_start(struct coordinator *c);
 /* Standalone: the in-process agent, answering every query with the connected agents. */
 void coordinator_set_local(struct coordinator *c, struct agent *local);
 /* The coordinator's protocol, for the lws context (protocol user pointer = the coordinator). */

@@ -23,6 +23,16 @@ void session_send(struct session *s, const msgpack_sbuffer *sb)
 		ws_peer_send(&s->peer, sb->data, sb->size);
 }
 
+void session_close(struct session *s, const char *why)
+{
+	if (s->closing || !s->peer.wsi)
+		return;
+	if (why)
+		session_error(s, 0, "%s", why);
+	s->closing = true;
+	lws_set_timeout(s->peer.wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
+}
+
 void session_error(struct session *s, int64_t id, const char *fmt, ...)
 {
 	char msg[1024];

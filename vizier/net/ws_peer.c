@@ -1,5 +1,6 @@
 /* ws_peer.c - websocket message reassembly and send queue (see ws_peer.h). */
 #include "ws_peer.h"
+#include "core/clock.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -12,35 +13,46 @@ struct ws_msg {
 	unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
 };
 
+/* Room for `need` bytes of the message. false on out-of-memory. */
+static bool grow(struct ws_peer *p, size_t need)
+{
+	size_t ncap = p->rx_cap ? p->rx_cap : 65536;
+	while (ncap < need)
+		ncap *= 2;
+	char *n = realloc(p->rx, ncap);
+	if (!n)
+		return false;
+	p->rx = n;
+	p->rx_cap = ncap;
+	return true;
+}
+
 int ws_peer_receive(struct ws_peer *p, const void *in, size_t len, size_t max_bytes)
 {
 	bool first = lws_is_first_fragment(p->wsi), final = lws_is_final_fragment(p->wsi);
 	if (first) {
 		p->rx_len = 0;
 		p->rx_overflow = false;
+		p->rx_since_ns = mono_now_ns();
 	}
-	if (!p->rx_overflow && p->rx_len + len > max_bytes) {
+	if (p->rx_overflow) {
+		if (final)
+			p->rx_since_ns = 0;
+		return 0;
+	}
+	if (p->rx_len + len > max_bytes || (p->rx_len + len > p->rx_cap && !grow(p, p->rx_len + len))) {
 		p->rx_overflow = true;
 		free(p->rx);
 		p->rx = NULL;
 		p->rx_cap = p->rx_len = 0;
-	}
-	if (p->rx_overflow)
-		return final ? -1 : 0;
-	if (p->rx_len + len > p->rx_cap) {
-		size_t ncap = p->rx_cap ? p->rx_cap : 65536;
-		while (ncap < p->rx_len + len)
-			ncap *= 2;
-		char *n = realloc(p->rx, ncap);
-		if (!n) {
-			p->rx_overflow = true;
-			return final ? -1 : 0;
-		}
-		p->rx = n;
-		p->rx_cap = ncap;
+		if (final)
+			p->rx_since_ns = 0;
+		return -1;
 	}
 	memcpy(p->rx + p->rx_len, in, len);
 	p->rx_len += len;
+	if (final)
+		p->rx_since_ns = 0;
 	return final ? 1 : 0;
 }
 
@@ -97,6 +109,7 @@ void ws_peer_clear(struct ws_peer *p)
 	free(p->rx);
 	p->rx = NULL;
 	p->rx_len = p->rx_cap = 0;
+	p->rx_since_ns = 0;
 	while (p->tx_head) {
 		struct ws_msg *n = p->tx_head->next;
 		free(p->tx_head);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct lws;
 struct ws_msg;
@@ -17,12 +18,14 @@ struct ws_peer {
 	char *rx;              /* message being reassembled */
 	size_t rx_len, rx_cap;
 	bool rx_overflow;      /* current message exceeded max: its fragments are discarded */
+	int64_t rx_since_ns;   /* CLOCK_MONOTONIC: when the message being reassembled began, 0 = none */
 	struct ws_msg *tx_head, *tx_tail;
 	size_t tx_bytes;       /* queued, not yet written */
 };
 
 /* Feeds one received fragment. Returns 1 when a whole message is in peer->rx[0..rx_len),
- * 0 when more fragments are needed, -1 when the message exceeded max_bytes (it is dropped). */
+ * 0 when more fragments are needed, -1 as soon as the message exceeds max_bytes (it is dropped,
+ * and its remaining fragments are ignored: 0). */
 int ws_peer_receive(struct ws_peer *p, const void *in, size_t len, size_t max_bytes);
 /* Forgets the completed message (call after handling it). */
 void ws_peer_consume(struct ws_peer *p);
