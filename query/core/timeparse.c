@@ -32,9 +32,8 @@ int parse_duration(const char *s, int64_t *out)
 		else if (*p == 'd') unit = 86400000000000LL, p++;
 		else return -1;
 		double ns = v * (double)unit;
-		if (ns > 9.0e18 || total + (int64_t)ns < total)
+		if (ns > 9.0e18 || __builtin_add_overflow(total, (int64_t)ns, &total))
 			return -1;
-		total += (int64_t)ns;
 	}
 	*out = total;
 	return 0;
@@ -86,8 +85,9 @@ int parse_time(const char *s, int64_t now_ns, int64_t *out)
 	if (*p)
 		return -1;
 	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
+	int64_t whole;
+	if (t == (time_t)-1 || __builtin_mul_overflow((int64_t)t, 1000000000LL, &whole) ||
+	    __builtin_add_overflow(whole, frac, out)) /* beyond the years 1678 to 2262 */
 		return -1;
-	*out = (int64_t)t * 1000000000LL + frac;
 	return 0;
 }

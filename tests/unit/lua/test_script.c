@@ -203,6 +203,13 @@ static void time_parsing(void **state)
 	assert_int_equal(parse_time("-", now, &v), -1);
 	assert_int_equal(parse_time("2026-13-45T99:00:00Z", now, &v), -1);
 	assert_int_equal(parse_duration("99999999999999d", &v), -1);
+	/* Beyond int64 nanoseconds (found by fuzz_args): errors, not overflow. */
+	assert_int_equal(parse_time("1013-01-15T08:00:00Z", now, &v), -1);
+	assert_int_equal(parse_time("2263-01-01", now, &v), -1);
+	assert_int_equal(parse_time("1677-01-01", now, &v), -1);
+	assert_int_equal(parse_time("1678-01-01", now, &v), 0);
+	assert_int_equal(parse_duration("50000d50000d", &v), 0);
+	assert_int_equal(parse_duration("90000d90000d", &v), -1);
 	assert_int_equal(parse_duration("10s", &v), 0);
 	assert_int_equal(v, 10000000000LL);
 }
