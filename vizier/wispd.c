@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 	}
 	/* The socket first (a port in use fails fast), then the ring and its source. */
 	if (is_coord) {
-		if (!(coord = coordinator_new(&svc, f.node, f.idle_timeout_s))) {
+		if (!(coord = coordinator_new(&svc, f.node, f.idle_timeout_s, "/proc/self/exe"))) {
 			fprintf(stderr, "wispd: out of memory\n");
 			goto out;
 		}

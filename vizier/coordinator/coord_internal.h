@@ -38,6 +38,10 @@
 #define IDLE_TIMEOUT_S 30 /* --idle-timeout */
 #define AGENT_SILENT_NS (30 * 1000000000LL)
 #define RX_BUDGET ((size_t)256 << 20)
+/* A connection being closed stays this long, so that the peer reads why: closing a socket with
+ * bytes unread (a peer still sending a refused message) resets it, and the peer's kernel drops
+ * the error it had not read yet. What it sends meanwhile is read and dropped. */
+#define CLOSE_GRACE_S 3
 
 enum role { ROLE_NONE, ROLE_AGENT, ROLE_CLIENT };
 
@@ -54,6 +58,7 @@ struct session {
 	char addr[64];          /* peer address */
 	int64_t connected_ns, last_seen_ns; /* CLOCK_MONOTONIC; last_seen: its last whole message */
 	size_t rx_held;         /* bytes of its reassembly buffer, as counted in rx_held of c */
+	bool linked;            /* in c->sessions (session_open .. session_end) */
 	bool closing;           /* being closed: what it still sends is ignored */
 	msgpack_sbuffer status; /* agents: last status map (msgpack) */
 };
@@ -110,8 +115,17 @@ struct coordinator {
 	lws_sorted_usec_list_t sweep_sul; /* every second: the timeouts above */
 };
 
+/* ---- coordinator.c (the fuzzers drive sessions through these three, without sockets) --------- */
+/* A connection from addr opened (wsi NULL: no socket; what is sent to it is dropped): s is
+ * zeroed and linked into c, or -1 when every place is taken (s stays unlinked). */
+int session_open(struct coordinator *c, struct session *s, struct lws *wsi, const char *addr);
+/* One whole message from s. -1: close the connection. */
+int session_message(struct coordinator *c, struct session *s, const char *data, size_t len);
+/* The connection closed: s is unlinked and its answers fail. Nothing when it was never linked. */
+void session_end(struct coordinator *c, struct session *s);
+
 /* ---- registry.c ------------------------------------------------------------------------------ */
-/* Closes s (within a second), telling it why first when it can still hear it. */
+/* Closes s (within CLOSE_GRACE_S), telling it why first when it can still hear it. */
 void session_close(struct session *s, const char *why);
 struct session *session_by_id(struct coordinator *c, uint64_t id);
 void session_send(struct session *s, const msgpack_sbuffer *sb);

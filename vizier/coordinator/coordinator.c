@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One whole message from session s. -1 closes the connection. */
-static int handle_message(struct coordinator *c, struct session *s, const char *data, size_t len)
+int session_message(struct coordinator *c, struct session *s, const char *data, size_t len)
 {
 	struct proto_msg m;
 	char err[256];
@@ -104,6 +103,51 @@ static bool admit(struct coordinator *c, const char *addr)
 	return true;
 }
 
+int session_open(struct coordinator *c, struct session *s, struct lws *wsi, const char *addr)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->addr, sizeof(s->addr), "%s", addr);
+	if (!admit(c, s->addr)) {
+		static int64_t said_ns;
+		if (mono_now_ns() - said_ns > 10000000000LL) { /* once in 10 s, not once a connection */
+			said_ns = mono_now_ns();
+			fprintf(stderr, "wispd: refusing a connection from %s: %d connections are open\n", s->addr,
+				c->nsessions);
+		}
+		return -1; /* never linked: session_end knows it */
+	}
+	s->id = ++c->next_session;
+	s->linked = true;
+	s->peer.wsi = wsi;
+	s->connected_ns = s->last_seen_ns = mono_now_ns();
+	msgpack_sbuffer_init(&s->status);
+	s->next = c->sessions;
+	c->sessions = s;
+	c->nsessions++;
+	return 0;
+}
+
+void session_end(struct coordinator *c, struct session *s)
+{
+	if (!s->linked)
+		return;
+	for (struct session **ps = &c->sessions; *ps; ps = &(*ps)->next)
+		if (*ps == s) {
+			*ps = s->next;
+			c->nsessions--;
+			break;
+		}
+	if (s->role == ROLE_AGENT && !c->svc->stop) {
+		fprintf(stderr, "wispd: agent %s disconnected\n", s->node);
+		agent_gone(c, s, "disconnected during the query");
+	}
+	s->linked = false;
+	s->peer.wsi = NULL;
+	ws_peer_clear(&s->peer);
+	account_rx(c, s);
+	msgpack_sbuffer_destroy(&s->status);
+}
+
 /* Does a query still wait on an answer for client session s? */
 static bool has_query(const struct coordinator *c, const struct session *s)
 {
@@ -152,27 +196,9 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		inbox_drain(svc->inbox);
 		break;
 	case LWS_CALLBACK_ESTABLISHED: {
-		if (!c)
-			return -1;
-		memset(s, 0, sizeof(*s));
-		lws_get_peer_simple(wsi, s->addr, sizeof(s->addr));
-		if (!admit(c, s->addr)) {
-			static int64_t said_ns;
-			if (mono_now_ns() - said_ns > 10000000000LL) { /* once in 10 s, not once a connection */
-				said_ns = mono_now_ns();
-				fprintf(stderr, "wispd: refusing a connection from %s: %d connections are open\n", s->addr,
-					c->nsessions);
-			}
-			return -1; /* never linked: CLOSED knows it by its NULL wsi */
-		}
-		s->id = ++c->next_session;
-		s->peer.wsi = wsi;
-		s->connected_ns = s->last_seen_ns = mono_now_ns();
-		msgpack_sbuffer_init(&s->status);
-		s->next = c->sessions;
-		c->sessions = s;
-		c->nsessions++;
-		break;
+		char addr[64] = "";
+		lws_get_peer_simple(wsi, addr, sizeof(addr));
+		return c ? session_open(c, s, wsi, addr) : -1;
 	}
 	case LWS_CALLBACK_RECEIVE: {
 		if (s->closing)
@@ -191,7 +217,7 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 			break;
 		}
 		if (r == 1) {
-			int rc = handle_message(c, s, s->peer.rx, s->peer.rx_len);
+			int rc = session_message(c, s, s->peer.rx, s->peer.rx_len);
 			ws_peer_consume(&s->peer);
 			account_rx(c, s);
 			if (rc < 0)
@@ -202,23 +228,8 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ws_peer_on_writeable(&s->peer);
 	case LWS_CALLBACK_CLOSED:
-		if (!s->peer.wsi) /* refused at ESTABLISHED: never linked */
-			break;
-		for (struct session **ps = c ? &c->sessions : NULL; ps && *ps; ps = &(*ps)->next)
-			if (*ps == s) {
-				*ps = s->next;
-				c->nsessions--;
-				break;
-			}
-		if (c && s->role == ROLE_AGENT && !svc->stop) {
-			fprintf(stderr, "wispd: agent %s disconnected\n", s->node);
-			agent_gone(c, s, "disconnected during the query");
-		}
-		s->peer.wsi = NULL;
-		ws_peer_clear(&s->peer);
 		if (c)
-			account_rx(c, s);
-		msgpack_sbuffer_destroy(&s->status);
+			session_end(c, s);
 		break;
 	default:
 		break;
@@ -236,10 +247,11 @@ void coordinator_start(struct coordinator *c)
 	lws_sul_schedule(c->svc->ctx, 0, &c->sweep_sul, sweep, LWS_US_PER_SEC);
 }
 
-struct coordinator *coordinator_new(struct service *svc, const char *node, int idle_timeout_s)
+struct coordinator *coordinator_new(struct service *svc, const char *node, int idle_timeout_s,
+				    const char *helper_exe)
 {
 	struct coordinator *c = calloc(1, sizeof(*c));
-	if (!c || !(c->scripts = script_pool_new("/proc/self/exe", SCRIPT_HELPERS))) {
+	if (!c || !(c->scripts = script_pool_new(helper_exe, SCRIPT_HELPERS))) {
 		free(c);
 		return NULL;
 	}

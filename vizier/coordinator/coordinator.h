@@ -11,8 +11,10 @@ struct lws_protocols;
 struct service;
 
 /* A coordinator named node; connections idle for idle_timeout_s are closed (0: the default,
- * IDLE_TIMEOUT_S). NULL on failure. */
-struct coordinator *coordinator_new(struct service *svc, const char *node, int idle_timeout_s);
+ * IDLE_TIMEOUT_S). Scripts compile in helper processes running helper_exe --script-helper
+ * (wispd: "/proc/self/exe"), or in this process when it is NULL (fuzzers). NULL on failure. */
+struct coordinator *coordinator_new(struct service *svc, const char *node, int idle_timeout_s,
+				    const char *helper_exe);
 /* Once the context exists: starts the timer that enforces the connection limits. */
 void coordinator_start(struct coordinator *c);
 /* Standalone: the in-process agent, answering every query with the connected agents. */

@@ -25,12 +25,13 @@ void session_send(struct session *s, const msgpack_sbuffer *sb)
 
 void session_close(struct session *s, const char *why)
 {
-	if (s->closing || !s->peer.wsi)
+	if (s->closing || !s->linked)
 		return;
 	if (why)
 		session_error(s, 0, "%s", why);
 	s->closing = true;
-	lws_set_timeout(s->peer.wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
+	if (s->peer.wsi)
+		lws_set_timeout(s->peer.wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
 }
 
 void session_error(struct session *s, int64_t id, const char *fmt, ...)
