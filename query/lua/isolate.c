@@ -207,7 +207,7 @@ int script_helper_main(void)
 struct script_pool *script_pool_new(const char *exe, int max_idle)
 {
 	struct script_pool *sp = calloc(1, sizeof(*sp));
-	if (!sp || !(sp->exe = strdup(exe)) || !(sp->idle = calloc(max_idle > 0 ? max_idle : 1, sizeof(*sp->idle)))) {
+	if (!sp || (exe && !(sp->exe = strdup(exe))) || !(sp->idle = calloc(max_idle > 0 ? max_idle : 1, sizeof(*sp->idle)))) {
 		script_pool_free(sp);
 		return NULL;
 	}
@@ -280,6 +280,8 @@ int script_pool_compile(struct script_pool *sp, const struct script_input *in, c
 		*log = NULL;
 	if (!lim)
 		lim = &defaults;
+	if (!sp->exe)
+		return script_compile(in, lim, out, log, err, errlen);
 	pthread_mutex_lock(&sp->lock);
 	if (sp->nidle > 0)
 		h = sp->idle[--sp->nidle];

@@ -43,7 +43,8 @@ int script_compile(const struct script_input *in, const struct script_limits *li
  * daemon, where a script must never hang a thread (C-level loops such as pattern-matching bombs
  * ignore Lua's hook) or crash the process. The pool starts helpers as `EXE --script-helper` with
  * their socket on fd 3 (EXE's main must then call script_helper_main) and keeps up to max_idle
- * of them for the next scripts. script_pool_compile is thread-safe. */
+ * of them for the next scripts. script_pool_compile is thread-safe. With exe NULL the pool
+ * compiles in the calling process, unisolated (fuzzers: a crash there is the finding). */
 struct script_pool;
 struct script_pool *script_pool_new(const char *exe, int max_idle);
 void script_pool_free(struct script_pool *sp); /* no compile may be running */

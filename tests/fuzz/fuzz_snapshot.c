@@ -5,15 +5,12 @@
  * mutations reach the parser and the batch checks instead of stopping at the checksum. Every
  * input that loads is then scanned, so decoded batches are exercised too.
  *
- * Built three ways (tests/CMakeLists.txt):
- *   fuzz_snapshot       clang -fsanitize=fuzzer,address: `fuzz_snapshot tests/fuzz/corpus/snapshot`
- *   fuzz_snapshot_replay  the corpus as a regression test (ctest unit.fuzz_corpus): main() below
- *   fuzz_snapshot_replay --make-seeds DIR   writes seed inputs made from a small synthetic ring */
+ * Built as every harness is (fuzz.h). */
+#include "fuzz.h"
 #include "ring/ring.h"
 #include "ring/snapshot.h"
 #include "ring/synthetic.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,73 +65,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_REPLAY_MAIN
-static int write_file(const char *dir, const char *name, uint8_t mode, const void *p, size_t n)
+/* A seed: the mode byte, then the n bytes at p. */
+static int write_mode_seed(const char *dir, const char *name, uint8_t mode, const void *p, size_t n)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	fputc(mode, f);
-	fwrite(p, 1, n, f);
-	return fclose(f);
+	uint8_t *buf = malloc(n + 1);
+	int rc = -1;
+	if (buf) {
+		buf[0] = mode;
+		memcpy(buf + 1, p, n);
+		rc = fuzz_write_seed(dir, name, buf, n + 1);
+	}
+	free(buf);
+	return rc;
 }
 
-static int make_seeds(const char *dir)
+/* Seeds: a small synthetic ring's snapshot, whole (mode 0) and its body (mode 1). */
+int fuzz_make_seeds(const char *dir)
 {
 	struct synth_config sc = {2, 20, 30, 4, 8, 7, 1.0, 0, 0};
 	struct ring_config cfg = {16u << 20, "seed", 0};
 	struct ring *r = ring_new(&cfg);
-	struct synth *s = synth_new(&sc, r);
+	struct synth *s = r ? synth_new(&sc, r) : NULL;
 	char err[256];
-	void *buf;
+	void *buf = NULL, *body = NULL;
 	size_t len;
-	if (!s || synth_fill(s, 1800000000, 150) < 0 || ring_snapshot(r, INT64_MIN, INT64_MAX, &buf, &len, err, sizeof(err)) < 0)
-		return 1;
-	unsigned long long blen = ZSTD_getFrameContentSize((uint8_t *)buf + 16, len - 16);
-	void *body = malloc(blen);
-	ZSTD_decompress(body, blen, (uint8_t *)buf + 16, len - 16);
-	int rc = write_file(dir, "seed-file", 0, buf, len) | write_file(dir, "seed-body", 1, body, blen);
+	int rc = -1;
+	if (s && synth_fill(s, 1800000000, 150) == 0 && ring_snapshot(r, INT64_MIN, INT64_MAX, &buf, &len, err, sizeof(err)) == 0) {
+		unsigned long long blen = ZSTD_getFrameContentSize((uint8_t *)buf + 16, len - 16);
+		if (blen != ZSTD_CONTENTSIZE_ERROR && blen != ZSTD_CONTENTSIZE_UNKNOWN && (body = malloc(blen)) &&
+		    !ZSTD_isError(ZSTD_decompress(body, blen, (uint8_t *)buf + 16, len - 16)))
+			rc = write_mode_seed(dir, "seed-file", 0, buf, len) | write_mode_seed(dir, "seed-body", 1, body, blen);
+	}
 	free(body);
 	free(buf);
 	synth_free(s);
 	ring_free(r);
-	return rc ? 1 : 0;
+	return rc;
 }
-
-/* Replays every file of the given directories (or files) through the harness. */
-int main(int argc, char **argv)
-{
-	if (argc == 3 && !strcmp(argv[1], "--make-seeds"))
-		return make_seeds(argv[2]);
-	size_t n = 0;
-	for (int i = 1; i < argc; i++) {
-		DIR *d = opendir(argv[i]);
-		struct dirent *e;
-		char path[4096];
-		while (d && (e = readdir(d)) != NULL) {
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
-			FILE *f = fopen(path, "rb");
-			if (!f)
-				continue;
-			fseek(f, 0, SEEK_END);
-			long sz = ftell(f);
-			fseek(f, 0, SEEK_SET);
-			uint8_t *buf = malloc(sz > 0 ? sz : 1);
-			size_t got = fread(buf, 1, sz > 0 ? sz : 0, f);
-			fclose(f);
-			LLVMFuzzerTestOneInput(buf, got);
-			free(buf);
-			n++;
-		}
-		if (d)
-			closedir(d);
-	}
-	printf("replayed %zu inputs\n", n);
-	printf("%zu passed, 0 failed\n", n);
-	return n ? 0 : 1;
-}
-#endif

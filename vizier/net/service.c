@@ -77,7 +77,7 @@ struct jobs *jobs_new(int nthreads)
 	for (; j->nthreads < nthreads; j->nthreads++)
 		if (pthread_create(&j->threads[j->nthreads], NULL, worker, j) != 0)
 			break;
-	if (j->nthreads == 0) {
+	if (nthreads > 0 && j->nthreads == 0) {
 		jobs_free(j);
 		return NULL;
 	}
@@ -89,6 +89,11 @@ int jobs_submit(struct jobs *j, task_fn fn, void *arg)
 	struct task *t = j ? malloc(sizeof(*t)) : NULL; /* no pool: shutting down */
 	if (!t)
 		return -1;
+	if (j->nthreads == 0) { /* inline */
+		free(t);
+		fn(arg);
+		return 0;
+	}
 	t->fn = fn;
 	t->arg = arg;
 	pthread_mutex_lock(&j->lock);

@@ -25,7 +25,9 @@ struct service {
 
 typedef void (*task_fn)(void *arg);
 
-/* Worker pool: nthreads threads run submitted tasks in order of submission. */
+/* Worker pool: nthreads threads run submitted tasks in order of submission. With nthreads 0,
+ * jobs_submit runs each task itself before returning (fuzzers and tests: one thread, one
+ * order). NULL when no thread could start. */
 struct jobs *jobs_new(int nthreads);
 /* -1 (and fn never runs) when out of memory or when j is NULL (the pool is gone). */
 int jobs_submit(struct jobs *j, task_fn fn, void *arg);
