@@ -67,6 +67,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 		send_buf(l, &b);
 		proto_buf_destroy(&b);
 	}
+	service_trim(l->svc);
 	lws_sul_schedule(l->svc->ctx, 0, &l->heartbeat_sul, heartbeat_cb, HEARTBEAT_US);
 }
 
@@ -112,6 +113,7 @@ static void request_answered(void *arg)
 	proto_buf_destroy(&t->reply);
 	free(t->msg);
 	free(t);
+	service_memory_freed(l->svc);
 }
 
 static void request_run(void *arg)

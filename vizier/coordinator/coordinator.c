@@ -146,6 +146,7 @@ void session_end(struct coordinator *c, struct session *s)
 	ws_peer_clear(&s->peer);
 	account_rx(c, s);
 	msgpack_sbuffer_destroy(&s->status);
+	service_memory_freed(c->svc);
 }
 
 /* Does a query still wait on an answer for client session s? */
@@ -157,7 +158,8 @@ static bool has_query(const struct coordinator *c, const struct session *s)
 	return false;
 }
 
-/* Every second: close the connections the limits in coord_internal.h say must go. */
+/* Every second: close the connections the limits in coord_internal.h say must go, and trim the
+ * heap if queries or connections ended (service_trim). */
 static void sweep(lws_sorted_usec_list_t *sul)
 {
 	struct coordinator *c = lws_container_of(sul, struct coordinator, sweep_sul);
@@ -182,6 +184,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
 			session_close(s, why);
 		}
 	}
+	service_trim(c->svc);
 	lws_sul_schedule(c->svc->ctx, 0, &c->sweep_sul, sweep, LWS_US_PER_SEC);
 }
 

@@ -57,6 +57,7 @@ void query_free(struct query *q)
 	for (int i = 0; i < q->nanswers; i++)
 		free(q->answers[i].msg);
 	free(q->answers);
+	service_memory_freed(c->svc);
 	free(q);
 }
 

@@ -50,7 +50,7 @@ void snapshot_collect(void *arg)
 		else if (!mp_unpack(&u[a], an->msg, an->len))
 			snprintf(msg, sizeof(msg), "agent %s: malformed answer", an->node);
 		else if (proto_read_agent_result(&u[a].data, &r), r.error && r.error[0])
-			snprintf(msg, sizeof(msg), "%s", r.error);
+			snprintf(msg, sizeof(msg), "agent %s: %s", an->node, r.error);
 		else if (r.error)
 			snprintf(msg, sizeof(msg), "agent %s: an error without a message", an->node);
 		else if (!r.snapshot)

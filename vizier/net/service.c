@@ -2,7 +2,9 @@
 #include "service.h"
 
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -116,6 +118,29 @@ void jobs_free(struct jobs *j)
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j);
+}
+
+static atomic_bool trim_queued; /* process-wide, as the heap is */
+
+static void trim(void *unused)
+{
+	(void)unused;
+	atomic_store(&trim_queued, false);
+	malloc_trim(0);
+}
+
+void service_memory_freed(struct service *svc)
+{
+	svc->freed = true;
+}
+
+void service_trim(struct service *svc)
+{
+	if (!svc->freed)
+		return;
+	svc->freed = false;
+	if (!atomic_exchange(&trim_queued, true) && jobs_submit(svc->jobs, trim, NULL) < 0)
+		atomic_store(&trim_queued, false);
 }
 
 struct inbox {

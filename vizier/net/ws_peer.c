@@ -59,7 +59,7 @@ int ws_peer_receive(struct ws_peer *p, const void *in, size_t len, size_t max_by
 void ws_peer_consume(struct ws_peer *p)
 {
 	p->rx_len = 0;
-	if (p->rx_cap > (1u << 20)) { /* do not keep a huge buffer around */
+	if (p->rx_cap > WS_PEER_KEEP_BYTES) { /* do not keep a large buffer around */
 		free(p->rx);
 		p->rx = NULL;
 		p->rx_cap = 0;

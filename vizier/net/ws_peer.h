@@ -27,7 +27,10 @@ struct ws_peer {
  * 0 when more fragments are needed, -1 as soon as the message exceeds max_bytes (it is dropped,
  * and its remaining fragments are ignored: 0). */
 int ws_peer_receive(struct ws_peer *p, const void *in, size_t len, size_t max_bytes);
-/* Forgets the completed message (call after handling it). */
+/* Forgets the completed message (call after handling it). A reassembly buffer larger than
+ * WS_PEER_KEEP_BYTES is freed with it: a coordinator has one per agent, and buffers kept at the
+ * size of each agent's largest answer so far would add up to megabytes per agent at rest. */
+#define WS_PEER_KEEP_BYTES 65536
 void ws_peer_consume(struct ws_peer *p);
 
 /* Queues a copy of data as one binary message and asks lws for a WRITEABLE callback. */
