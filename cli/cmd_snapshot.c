@@ -1,12 +1,34 @@
 /* cmd_snapshot.c - `wisp snapshot [--start T] [--end T] [--dir DIR]`: every agent's ring over the
  * range, one self-contained file per node, DIR/NODE-YYYYmmddTHHMMSSZ.wispsnap (replayable with
- * `wispd agent --source replay:FILE`). */
+ * `wispd agent --source replay:FILE`). DIR is made, with its parents, when it does not exist. */
 #include "cli.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+/* mkdir -p dir. 0, or -1 with errno. */
+static int make_dirs(const char *dir)
+{
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%s", dir);
+	if (n <= 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = path + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -1;
+		if (!(*p = c))
+			return 0;
+	}
+}
 
 static int save_snapshots(const struct cli *o, const struct proto_msg *m)
 {
@@ -19,6 +41,10 @@ static int save_snapshots(const struct cli *o, const struct proto_msg *m)
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	proto_read_answer(m, &a);
 	cli_print_warnings(a.warnings);
+	if (a.files && a.files->via.array.size && make_dirs(o->dir) < 0) {
+		fprintf(stderr, "wisp: cannot make %s: %s\n", o->dir, strerror(errno));
+		return 1;
+	}
 	for (uint32_t i = 0; a.files && i < a.files->via.array.size; i++) {
 		char node[128], path[4096];
 		const void *data;
