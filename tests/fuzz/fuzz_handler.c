@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		/* As coord_callback: a closing connection's messages are dropped. */
 		if (s->linked && !s->closing && session_message(c, s, (const char *)data, len) < 0)
-			session_close(s, NULL);
+			session_close(c, s, NULL);
 		inbox_drain(svc->inbox);
 		data += len;
 		size -= len;

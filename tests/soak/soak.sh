@@ -90,7 +90,7 @@ echo "soak_errors $errors count"
 echo "soak_coordinator_rss_growth_pct $cgrow % (at rest: $((coord0 / 1024)) MiB after warm-up, $((coord1 / 1024)) MiB at the end)"
 echo "soak_coordinator_peak_rss_mb $peak MiB"
 echo "soak_agent_rss_growth_pct $agrow % (the largest from $(printf '%s\n' "${agents0[@]}" | sort -n | tail -1 | awk '{printf "%d", $1 / 1024}') MiB)"
-awk -v a="$cgrow" -v b="$agrow" 'BEGIN{printf "soak_rss_growth_pct %.1f %%\n", a > b ? a : b}'
+awk -v a="$cgrow" -v b="$agrow" 'BEGIN{printf "soak_rss_growth_pct %.1f %%\n", (a > b ? a : b)}'
 [ "$errors" = 0 ] || { grep -h '^error' "$TMP"/client-[0-9]* | sort | uniq -c | sort -rn | head -5 >&2; fail "$errors of $queries requests failed"; }
 awk -v a="$cgrow" -v b="$agrow" 'BEGIN{exit !(a <= 5 && b <= 5)}' || fail "memory grew: coordinator $cgrow %, agents up to $agrow %"
 

@@ -125,8 +125,11 @@ int session_message(struct coordinator *c, struct session *s, const char *data, 
 void session_end(struct coordinator *c, struct session *s);
 
 /* ---- registry.c ------------------------------------------------------------------------------ */
-/* Closes s (within CLOSE_GRACE_S), telling it why first when it can still hear it. */
-void session_close(struct session *s, const char *why);
+/* Counts s's reassembly buffer, as it is now, in c->rx_held. */
+void session_account_rx(struct coordinator *c, struct session *s);
+/* Closes s (within CLOSE_GRACE_S), telling it why first when it can still hear it; its
+ * reassembly buffer is freed at once. */
+void session_close(struct coordinator *c, struct session *s, const char *why);
 struct session *session_by_id(struct coordinator *c, uint64_t id);
 void session_send(struct session *s, const msgpack_sbuffer *sb);
 void session_error(struct session *s, int64_t id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

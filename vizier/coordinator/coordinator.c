@@ -66,13 +66,6 @@ out:
 	return rc;
 }
 
-/* Counts a change of s's reassembly buffer (from `before` bytes) in c->rx_held. */
-static void account_rx(struct coordinator *c, struct session *s)
-{
-	c->rx_held = c->rx_held - s->rx_held + s->peer.rx_cap;
-	s->rx_held = s->peer.rx_cap;
-}
-
 /* The oldest session that has not sent a whole message yet, from addr (any address when addr is
  * NULL); *n counts them. NULL when there is none. */
 static struct session *oldest_pending(struct coordinator *c, const char *addr, int *n)
@@ -95,9 +88,9 @@ static bool admit(struct coordinator *c, const char *addr)
 	int n;
 	struct session *old = oldest_pending(c, addr, &n);
 	if (n >= MAX_PENDING_PER_ADDR)
-		session_close(old, NULL);
+		session_close(c, old, NULL);
 	else if (c->nsessions >= MAX_SESSIONS && (old = oldest_pending(c, NULL, &n)))
-		session_close(old, NULL);
+		session_close(c, old, NULL);
 	else if (c->nsessions >= MAX_SESSIONS)
 		return false;
 	return true;
@@ -144,7 +137,7 @@ void session_end(struct coordinator *c, struct session *s)
 	s->linked = false;
 	s->peer.wsi = NULL;
 	ws_peer_clear(&s->peer);
-	account_rx(c, s);
+	session_account_rx(c, s);
 	msgpack_sbuffer_destroy(&s->status);
 	service_memory_freed(c->svc);
 }
@@ -181,7 +174,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
 				fprintf(stderr, "wispd: closing agent %s: %s\n", s->node, why);
 				agent_gone(c, s, why);
 			}
-			session_close(s, why);
+			session_close(c, s, why);
 		}
 	}
 	service_trim(c->svc);
@@ -206,25 +199,27 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_RECEIVE: {
 		if (s->closing)
 			break;
+		/* The budget is checked before the fragment is allocated: checked after, every
+		 * connection growing at once could each double its buffer past it. */
+		if (c->rx_held - s->rx_held + ws_peer_rx_need(&s->peer, len) > RX_BUDGET) {
+			session_close(c, s, "too many large messages are arriving at once; try again");
+			break;
+		}
 		size_t max = s->role == ROLE_AGENT ? PROTO_MAX_MESSAGE : PROTO_CLIENT_MAX_MESSAGE;
 		int r = ws_peer_receive(&s->peer, in, len, max);
-		account_rx(c, s);
+		session_account_rx(c, s);
 		if (r < 0) {
 			char why[96];
 			snprintf(why, sizeof(why), "message too large (limit %zu MiB)", max >> 20);
-			session_close(s, why);
-			break;
-		}
-		if (r == 0 && c->rx_held > RX_BUDGET) {
-			session_close(s, "too many large messages are arriving at once; try again");
+			session_close(c, s, why);
 			break;
 		}
 		if (r == 1) {
 			int rc = session_message(c, s, s->peer.rx, s->peer.rx_len);
 			ws_peer_consume(&s->peer);
-			account_rx(c, s);
+			session_account_rx(c, s);
 			if (rc < 0)
-				session_close(s, NULL);
+				session_close(c, s, NULL);
 		}
 		break;
 	}

@@ -5,6 +5,7 @@
 #include "net/service.h"
 #include "core/clock.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,13 +24,22 @@ void session_send(struct session *s, const msgpack_sbuffer *sb)
 		ws_peer_send(&s->peer, sb->data, sb->size);
 }
 
-void session_close(struct session *s, const char *why)
+void session_account_rx(struct coordinator *c, struct session *s)
+{
+	assert(c->rx_held >= s->rx_held);
+	c->rx_held = c->rx_held - s->rx_held + s->peer.rx_cap;
+	s->rx_held = s->peer.rx_cap;
+}
+
+void session_close(struct coordinator *c, struct session *s, const char *why)
 {
 	if (s->closing || !s->linked)
 		return;
 	if (why)
 		session_error(s, 0, "%s", why);
 	s->closing = true;
+	ws_peer_drop_rx(&s->peer);
+	session_account_rx(c, s);
 	if (s->peer.wsi)
 		lws_set_timeout(s->peer.wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
 }

@@ -13,12 +13,28 @@ struct ws_msg {
 	unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
 };
 
-/* Room for `need` bytes of the message. false on out-of-memory. */
-static bool grow(struct ws_peer *p, size_t need)
+/* The capacity that holds `need` bytes: rx_cap, or the first power-of-two multiple of it (of
+ * 64 KiB when there is none) that is large enough. */
+static size_t capacity_for(const struct ws_peer *p, size_t need)
 {
 	size_t ncap = p->rx_cap ? p->rx_cap : 65536;
 	while (ncap < need)
 		ncap *= 2;
+	return ncap;
+}
+
+size_t ws_peer_rx_need(const struct ws_peer *p, size_t len)
+{
+	if (p->rx_overflow && !lws_is_first_fragment(p->wsi))
+		return p->rx_cap;
+	size_t have = lws_is_first_fragment(p->wsi) ? 0 : p->rx_len;
+	return have + len > p->rx_cap ? capacity_for(p, have + len) : p->rx_cap;
+}
+
+/* Room for `need` bytes of the message. false on out-of-memory. */
+static bool grow(struct ws_peer *p, size_t need)
+{
+	size_t ncap = capacity_for(p, need);
 	char *n = realloc(p->rx, ncap);
 	if (!n)
 		return false;
@@ -41,10 +57,7 @@ int ws_peer_receive(struct ws_peer *p, const void *in, size_t len, size_t max_by
 		return 0;
 	}
 	if (p->rx_len + len > max_bytes || (p->rx_len + len > p->rx_cap && !grow(p, p->rx_len + len))) {
-		p->rx_overflow = true;
-		free(p->rx);
-		p->rx = NULL;
-		p->rx_cap = p->rx_len = 0;
+		ws_peer_drop_rx(p);
 		if (final)
 			p->rx_since_ns = 0;
 		return -1;
@@ -64,6 +77,14 @@ void ws_peer_consume(struct ws_peer *p)
 		p->rx = NULL;
 		p->rx_cap = 0;
 	}
+}
+
+void ws_peer_drop_rx(struct ws_peer *p)
+{
+	p->rx_overflow = true;
+	free(p->rx);
+	p->rx = NULL;
+	p->rx_cap = p->rx_len = 0;
 }
 
 int ws_peer_send(struct ws_peer *p, const void *data, size_t len)
