@@ -35,30 +35,39 @@ wait_listed() {
 	done
 }
 
-# wait_held PORT N HOURS SECONDS: until every one of N agents' rings holds HOURS of data.
-wait_held() {
-	local end=$(( $(date +%s) + $4 ))
-	until "$WISP" -c "ws://127.0.0.1:$1" run ring_stats -o json 2>/dev/null |
-		json_eval "d.tables[0].rows.length == $2 && d.tables[0].rows.every(r => r[2] >= $3) ? 'yes' : 'no'" 2>/dev/null |
-		grep -q yes; do
-		[ "$(date +%s)" -lt "$end" ] || fail "the agents' rings did not reach $3 h in $4 s"
+# wait_for SECONDS WHY COMMAND...: runs COMMAND every half second until it succeeds; fails with
+# WHY after SECONDS.
+wait_for() {
+	local end=$(( $(date +%s) + $1 )) why=$2
+	shift 2
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || fail "$why"
 		sleep 0.5
 	done
 }
 
-# wait_ready PORT N SECONDS: until every one of N agents' ring is full (has evicted samples) and
-# its back-fill has reached the present (node_cpu over the last minute names it).
-wait_ready() {
-	local end=$(( $(date +%s) + $3 ))
-	until "$WISP" -c "ws://127.0.0.1:$1" run ring_stats -o json 2>/dev/null |
-		json_eval "d.tables[0].rows.length == $2 && d.tables[0].rows.every(r => r[8] > 0) ? 'yes' : 'no'" 2>/dev/null |
-		grep -q yes &&
-		"$WISP" -c "ws://127.0.0.1:$1" run node_cpu -o json -- --start -1m 2>/dev/null |
-		json_eval "new Set(d.tables[0].rows.map(r => r[1])).size == $2 ? 'yes' : 'no'" 2>/dev/null | grep -q yes; do
-		[ "$(date +%s)" -lt "$end" ] || fail "the agents' rings were not full and current after $3 s"
-		sleep 1
-	done
+# rings_are PORT N TEST: do N agents answer ring_stats, with the JavaScript TEST true of each
+# row r?
+rings_are() {
+	"$WISP" -c "ws://127.0.0.1:$1" run ring_stats -o json 2>/dev/null |
+		json_eval "d.tables[0].rows.length == $2 && d.tables[0].rows.every(r => $3) ? 'yes' : 'no'" 2>/dev/null |
+		grep -q yes
 }
+
+# current PORT N: does node_cpu over the last minute name N nodes (their back-fill has reached
+# the present)?
+current() {
+	"$WISP" -c "ws://127.0.0.1:$1" run node_cpu -o json -- --start -1m 2>/dev/null |
+		json_eval "new Set(d.tables[0].rows.map(r => r[1])).size == $2 ? 'yes' : 'no'" 2>/dev/null | grep -q yes
+}
+
+# wait_held PORT N HOURS SECONDS: until every one of N agents' rings holds HOURS of data.
+wait_held() { wait_for "$4" "the agents' rings did not reach $3 h in $4 s" rings_are "$1" "$2" "r[2] >= $3"; }
+
+# wait_ready PORT N SECONDS: until every one of N agents' rings is full (has evicted samples) and
+# current.
+ready() { rings_are "$1" "$2" "r[8] > 0" && current "$1" "$2"; }
+wait_ready() { wait_for "$3" "the agents' rings were not full and current after $3 s" ready "$1" "$2"; }
 
 # rss_kb PID: resident memory of PID in KiB.
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -532,6 +532,22 @@ static void memory_limit_stops_query(void **state)
 	ring_free(r);
 }
 
+/* Script `distributed`, merged from the three rings through the wire, answers what `local` does
+ * over them in one process, and with some rows. */
+static void same_answer(const char *distributed, const char *local, struct ring *rings[3])
+{
+	struct qctx q1, q2;
+	qctx_init(&q1);
+	qctx_init(&q2);
+	struct table *a = run_distributed(&q1, distributed, NULL, rings, 3), *b = run_local(&q2, local, NULL, rings, 3);
+	assert_true(a->nrows > 0);
+	assert_tables_equal(&q1, a, &q2, b);
+	table_free(a);
+	table_free(b);
+	qctx_destroy(&q1);
+	qctx_destroy(&q2);
+}
+
 /* Hostile but legal expressions (issue 15): deep nesting, a 5 KB literal, an `in` over 200,000
  * values. Each runs through the wire encoding and gives the answer a plain script gives. */
 static void large_and_deep_expressions(void **state)
@@ -544,24 +560,16 @@ static void large_and_deep_expressions(void **state)
 			   "px.display(df:groupby('x'):agg{n=px.sum('count')}:sort('x'), 'x')\n";
 	const char *plain = "local df = px.DataFrame{table='stack_samples', start_time=0}\ndf.x = df.pid + 150\n"
 			    "px.display(df:groupby('x'):agg{n=px.sum('count')}:sort('x'), 'x')\n";
-	struct qctx q1, q2;
-	qctx_init(&q1);
-	qctx_init(&q2);
-	struct table *a = run_distributed(&q1, deep, NULL, rings, 3), *b = run_local(&q2, plain, NULL, rings, 3);
-	assert_true(a->nrows > 0);
-	assert_tables_equal(&q1, a, &q2, b);
-	table_free(a);
-	table_free(b);
-	qctx_destroy(&q1);
-	qctx_destroy(&q2);
+	same_answer(deep, plain, rings);
 
 	/* A 5,000-character literal crosses the wire whole. */
+	struct qctx q1;
 	char big[6000];
 	snprintf(big, sizeof(big),
 		 "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
 		 "df = df:filter(df.comm:ne(('x'):rep(5000)))\npx.display(df:agg{n=px.sum('count')}, 'x')\n");
 	qctx_init(&q1);
-	a = run_distributed(&q1, big, NULL, rings, 3);
+	struct table *a = run_distributed(&q1, big, NULL, rings, 3);
 	assert_int_equal(a->cols[0].v.i[0], 9000);
 	table_free(a);
 	qctx_destroy(&q1);
@@ -573,31 +581,15 @@ static void large_and_deep_expressions(void **state)
 			 "px.display(df:groupby('comm'):agg{n=px.sum('count')}:sort('comm'), 'x')\n";
 	const char *all = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
 			  "px.display(df:groupby('comm'):agg{n=px.sum('count')}:sort('comm'), 'x')\n";
-	qctx_init(&q1);
-	qctx_init(&q2);
-	a = run_distributed(&q1, in, NULL, rings, 3);
-	b = run_local(&q2, all, NULL, rings, 3);
-	assert_tables_equal(&q1, a, &q2, b);
-	table_free(a);
-	table_free(b);
-	qctx_destroy(&q1);
-	qctx_destroy(&q2);
-	/* ... and a large set of strings and floats selects what the small one does. */
+	same_answer(in, all, rings);
+	/* ... and a set of strings with duplicates selects what eq does. */
 	const char *strs = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
-			   "local set = {'api', 2.5} for i = 1, 50 do set[#set + 1] = 'nope' .. i end\n"
-			   "local s = {} for i = 1, 50 do s[#s + 1] = 'api' end\n"
-			   "px.display(df:filter(df.comm:in_(s)):agg{n=px.sum('count')}, 'x')\n";
+			   "local set = {} for i = 1, 50 do set[#set + 1] = 'nope' .. i end\n"
+			   "for i = 1, 50 do set[#set + 1] = 'api' end\n"
+			   "px.display(df:filter(df.comm:in_(set)):agg{n=px.sum('count')}, 'x')\n";
 	const char *one = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
 			  "px.display(df:filter(df.comm:eq('api')):agg{n=px.sum('count')}, 'x')\n";
-	qctx_init(&q1);
-	qctx_init(&q2);
-	a = run_distributed(&q1, strs, NULL, rings, 3);
-	b = run_local(&q2, one, NULL, rings, 3);
-	assert_tables_equal(&q1, a, &q2, b);
-	table_free(a);
-	table_free(b);
-	qctx_destroy(&q1);
-	qctx_destroy(&q2);
+	same_answer(strs, one, rings);
 	for (int i = 0; i < 3; i++)
 		ring_free(rings[i]);
 }
