@@ -16,7 +16,9 @@ for i in $(seq "$n"); do
 		echo "run $i/$n: ok ($(( $(date +%s) - t0 )) s, $(echo "$out" | sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1 tests/p' | tail -1))"
 	else
 		failed=$((failed + 1))
-		echo "run $i/$n: FAILED: $(echo "$out" | sed -n 's/^ *[0-9]* - \([^ ]*\) .*/\1/p' | tr '\n' ' ')"
+		names=$(echo "$out" | sed -n 's/^ *[0-9]* - \([^ ]*\) .*/\1/p' | tr '\n' ' ')
+		# No test named: ctest itself failed (a tree rebuilt under it, say): its last lines say why.
+		echo "run $i/$n: FAILED: ${names:-$(echo "$out" | tail -3 | tr '\n' ' ')}"
 	fi
 done
 echo "repeat.sh: $n runs, $failed failed"

@@ -112,9 +112,13 @@ static bool is_numeric(enum vtype t)
 
 static int type_err(struct expr *e, char *err, size_t errlen, const char *want)
 {
-	char args[128] = "";
+	char args[160] = "";
 	for (int i = 0; i < e->nargs; i++) {
 		size_t l = strlen(args);
+		if (l > 100) { /* a set of thousands: the first types, then how many there are */
+			snprintf(args + l, sizeof(args) - l, ", … (%d arguments)", e->nargs);
+			break;
+		}
 		snprintf(args + l, sizeof(args) - l, "%s%s", i ? ", " : "", vtype_name(e->args[i]->type));
 	}
 	snprintf(err, errlen, "%s(%s): %s", e->name, args, want);
