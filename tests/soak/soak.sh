@@ -4,7 +4,7 @@
 # evicting, so their memory should not grow) and 10 concurrent clients looping over the bundled
 # scripts, agent listings and snapshots for SOAK_SECONDS (default 600). Then, at that scale: an
 # agent killed with SIGKILL mid-query, and the coordinator restarted.
-#   BUILD_DIR=build tests/soak/soak.sh          (root not needed; about 15 minutes)
+#   BUILD_DIR=build tests/soak/soak.sh          (root not needed; about 25 minutes)
 # Prints `name value unit` lines:
 #   soak_queries, soak_errors                 requests made, and those that failed or warned
 #   soak_coordinator_rss_growth_pct           resident memory at rest, end against warm-up
@@ -14,15 +14,15 @@
 #   soak_killed_agent_named_ms                SIGKILL mid-query: the partial answer, naming it
 #   reconnect_100_agents_s                    coordinator restart: until all 100 are back (goal <= 5)
 # and fails when a goal is missed: 0 errors, growth <= 5 %, the killed agent named within the
-# deadline, all agents back within 5 s. WARMUP (default 120) seconds of load come first: the
-# processes' heaps settle over the first minutes (a 4 MiB agent adds about 1 MB, less each minute).
+# deadline, all agents back within 5 s. The load starts once every ring is full and current, in
+# rounds of ROUND (default 120) seconds, after WARMUP (default 120) seconds of it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export SRC_DIR=${SRC_DIR:-$(cd "$here/../.." && pwd)}
 export BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$SRC_DIR/$BUILD_DIR ;; esac
 . "$here/fleet.sh"
-: "${SOAK_SECONDS:=600}" "${WARMUP:=120}" "${AGENTS:=100}" "${CLIENTS:=10}"
+: "${SOAK_SECONDS:=600}" "${WARMUP:=120}" "${ROUND:=120}" "${AGENTS:=100}" "${CLIENTS:=10}"
 spec=cpus=2,hz=99,stacks=1000,procs=50,threads=200,backfill=6h,speed=100000
 
 PORT=$(free_port)
@@ -63,13 +63,28 @@ run_load() {
 	touch "$TMP/stop"
 	wait "${cpids[@]}"
 }
-# Memory is compared at rest, 5 s after each minute of load (every process trims after its
+# Memory is compared at rest, after each ROUND seconds of load (every process trims after its
 # queries; under load, resident memory is whatever the queries in flight hold at that instant).
-at_rest() { sleep 5; echo "$(rss_kb "$COORD_PID") $(agents_rss | tr '\n' ' ')" >>"$TMP/rest"; }
+# At rest each process's memory still follows its ring: a sawtooth with the hot batch's period
+# (RING_BATCH_SECONDS, 60 s: the hot batch grows, and the ring evicts to leave room for sealing
+# it, about 10 % of a 4 MiB agent). One sample per measurement caught it at a different phase
+# each time and looked like steady growth; so each measurement is the largest of 2-second samples
+# over one period: the sawtooth's top, comparable from one measurement to the next.
+at_rest() {
+	local end=$(( $(date +%s) + 60 ))
+	sleep 2
+	: >"$TMP/samples"
+	while [ "$(date +%s)" -lt "$end" ]; do
+		echo "$(rss_kb "$COORD_PID") $(agents_rss | tr '\n' ' ')" >>"$TMP/samples"
+		sleep 2
+	done
+	awk '{for (i = 1; i <= NF; i++) if ($i > m[i]) m[i] = $i; n = NF}
+	     END {for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? " " : ""), m[i]; print ""}' "$TMP/samples" >>"$TMP/rest"
+}
 run_load "$WARMUP"
 at_rest
-for _ in $(seq $(( (SOAK_SECONDS + 59) / 60 ))); do
-	run_load 60
+for _ in $(seq $(( (SOAK_SECONDS + ROUND - 1) / ROUND ))); do
+	run_load "$ROUND"
 	at_rest
 done
 coord0=$(head -1 "$TMP/rest" | cut -d' ' -f1)
@@ -77,7 +92,7 @@ coord1=$(tail -1 "$TMP/rest" | cut -d' ' -f1)
 read -ra agents0 <<<"$(head -1 "$TMP/rest" | cut -d' ' -f2-)"
 read -ra agents1 <<<"$(tail -1 "$TMP/rest" | cut -d' ' -f2-)"
 peak=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$COORD_PID/status")
-echo "# at rest after warm-up and each minute, MiB: coordinator $(awk '{printf "%d ", $1 / 1024}' "$TMP/rest")"
+echo "# at rest after warm-up and each round, MiB: coordinator $(awk '{printf "%d ", $1 / 1024}' "$TMP/rest")"
 echo "# ... all agents $(awk '{t = 0; for (i = 2; i <= NF; i++) t += $i; printf "%d ", t / 1024}' "$TMP/rest")"
 
 queries=$(cat "$TMP"/client-[0-9]* | wc -l)
