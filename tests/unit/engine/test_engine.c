@@ -225,6 +225,22 @@ static void top_functions_script(void **state)
 }
 
 /* Distributed == single node, for every bundled script and some ad-hoc plans. */
+/* Script `distributed` (with argv), merged from the three rings through the wire, answers what `local` does
+ * over them in one process, and with some rows. */
+static void same_answer(const char *distributed, const char *local, const char *const *argv, struct ring *rings[3])
+{
+	struct qctx q1, q2;
+	qctx_init(&q1);
+	qctx_init(&q2);
+	struct table *a = run_distributed(&q1, distributed, argv, rings, 3), *b = run_local(&q2, local, argv, rings, 3);
+	assert_true(a->nrows > 0);
+	assert_tables_equal(&q1, a, &q2, b);
+	table_free(a);
+	table_free(b);
+	qctx_destroy(&q1);
+	qctx_destroy(&q2);
+}
+
 static void merged_equals_single_node(void **state)
 {
 	(void)state;
@@ -235,18 +251,8 @@ static void merged_equals_single_node(void **state)
 		char path[512];
 		size_t len;
 		char *src = fix_read_file(script_path(scripts[i], path, sizeof(path)), &len);
-		struct qctx q1, q2;
-		qctx_init(&q1);
-		qctx_init(&q2);
-		struct table *a = run_local(&q1, src, argv, rings, 3);
-		struct table *b = run_distributed(&q2, src, argv, rings, 3);
 		print_message("script %s\n", scripts[i]);
-		assert_true(a->nrows > 0);
-		assert_tables_equal(&q1, a, &q2, b);
-		table_free(a);
-		table_free(b);
-		qctx_destroy(&q1);
-		qctx_destroy(&q2);
+		same_answer(src, src, argv, rings);
 		free(src);
 	}
 	static const char *const adhoc[] = {
@@ -532,22 +538,6 @@ static void memory_limit_stops_query(void **state)
 	ring_free(r);
 }
 
-/* Script `distributed`, merged from the three rings through the wire, answers what `local` does
- * over them in one process, and with some rows. */
-static void same_answer(const char *distributed, const char *local, struct ring *rings[3])
-{
-	struct qctx q1, q2;
-	qctx_init(&q1);
-	qctx_init(&q2);
-	struct table *a = run_distributed(&q1, distributed, NULL, rings, 3), *b = run_local(&q2, local, NULL, rings, 3);
-	assert_true(a->nrows > 0);
-	assert_tables_equal(&q1, a, &q2, b);
-	table_free(a);
-	table_free(b);
-	qctx_destroy(&q1);
-	qctx_destroy(&q2);
-}
-
 /* Hostile but legal expressions (issue 15): deep nesting, a 5 KB literal, an `in` over 200,000
  * values. Each runs through the wire encoding and gives the answer a plain script gives. */
 static void large_and_deep_expressions(void **state)
@@ -560,7 +550,7 @@ static void large_and_deep_expressions(void **state)
 			   "px.display(df:groupby('x'):agg{n=px.sum('count')}:sort('x'), 'x')\n";
 	const char *plain = "local df = px.DataFrame{table='stack_samples', start_time=0}\ndf.x = df.pid + 150\n"
 			    "px.display(df:groupby('x'):agg{n=px.sum('count')}:sort('x'), 'x')\n";
-	same_answer(deep, plain, rings);
+	same_answer(deep, plain, NULL, rings);
 
 	/* A 5,000-character literal crosses the wire whole. */
 	struct qctx q1;
@@ -581,7 +571,7 @@ static void large_and_deep_expressions(void **state)
 			 "px.display(df:groupby('comm'):agg{n=px.sum('count')}:sort('comm'), 'x')\n";
 	const char *all = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
 			  "px.display(df:groupby('comm'):agg{n=px.sum('count')}:sort('comm'), 'x')\n";
-	same_answer(in, all, rings);
+	same_answer(in, all, NULL, rings);
 	/* ... and a set of strings with duplicates selects what eq does. */
 	const char *strs = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
 			   "local set = {} for i = 1, 50 do set[#set + 1] = 'nope' .. i end\n"
@@ -589,7 +579,7 @@ static void large_and_deep_expressions(void **state)
 			   "px.display(df:filter(df.comm:in_(set)):agg{n=px.sum('count')}, 'x')\n";
 	const char *one = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
 			  "px.display(df:filter(df.comm:eq('api')):agg{n=px.sum('count')}, 'x')\n";
-	same_answer(strs, one, rings);
+	same_answer(strs, one, NULL, rings);
 	for (int i = 0; i < 3; i++)
 		ring_free(rings[i]);
 }
