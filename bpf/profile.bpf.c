@@ -2,10 +2,15 @@
 /* profile.bpf.c - the in-kernel half of the Wisp agent: a perf_event program attached to a
  * CPU-clock event on every online CPU. Each tick records who ran (pid, tid, comm, cgroup), where
  * (cpu) and what (kernel + user stack) into a BPF ring buffer; the agent drains and symbolizes.
+ * The kernel stack is the kernel's own walk; the user stack is walked by the agent's unwind
+ * tables (unwind.bpf.h) where it has one for the process, else by the kernel's frame-pointer
+ * walk. Two scheduler hooks drop a process's table when it execs or exits.
  * Nothing is aggregated here: dedup happens in user space, where stacks become content ids. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include "profile.h"
+#include "unwind.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -62,15 +67,46 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 	if (kbytes > WISP_MAX_FRAMES * sizeof(__u64)) /* bound the offset for the verifier */
 		kbytes = WISP_MAX_FRAMES * sizeof(__u64);
 	ubytes = 0;
+	s->unwind_end = WISP_UNWIND_END_KERNEL_ONLY;
+	s->unwind_flags = 0;
 	if (pid != 0) {
-		ubytes = bpf_get_stack(ctx, (void *)s->ips + kbytes, WISP_MAX_FRAMES * sizeof(__u64),
-				       BPF_F_USER_STACK);
-		if (ubytes < 0)
-			ubytes = 0;
+		__u32 zero = 0;
+		struct wisp_ustack *us = bpf_map_lookup_elem(&wisp_unwind_scratch, &zero);
+		int nu = us ? wisp_unwind_user(us, pid, &s->unwind_end, &s->unwind_flags) : -1;
+		if (nu > 0) {
+			__u32 cnt = (__u32)nu & 127; /* nu <= WISP_MAX_FRAMES (127): the mask bounds it for the verifier */
+			ubytes = cnt * sizeof(__u64);
+			bpf_probe_read_kernel((void *)s->ips + kbytes, cnt * sizeof(__u64), us->ips);
+		} else if (nu < 0) {
+			s->unwind_end = WISP_UNWIND_END_NO_PROC;
+			ubytes = bpf_get_stack(ctx, (void *)s->ips + kbytes, WISP_MAX_FRAMES * sizeof(__u64),
+					       BPF_F_USER_STACK);
+			if (ubytes < 0)
+				ubytes = 0;
+		}
 	}
 	s->kstack_n = kbytes / sizeof(__u64);
 	s->ustack_n = ubytes / sizeof(__u64);
 	/* No wakeup per sample: the agent drains on a timer, which costs far fewer context switches. */
 	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+/* A process that execs gets a new address space: its table is wrong from now on. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(wisp_on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 pid = p->tgid;
+	bpf_map_delete_elem(&wisp_unwind_procs, &pid);
+	return 0;
+}
+
+/* The group leader's exit ends the process (its threads' exits do not). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(wisp_on_exit, struct task_struct *p)
+{
+	__u32 pid = p->tgid;
+	if (p->pid == p->tgid)
+		bpf_map_delete_elem(&wisp_unwind_procs, &pid);
 	return 0;
 }

@@ -26,6 +26,9 @@ struct wisp_sample {
 	__u16 kstack_n;           /* kernel frames in ips[0 .. kstack_n), leaf first */
 	__u16 ustack_n;           /* user frames in ips[kstack_n .. +ustack_n), leaf first */
 	char comm[WISP_COMM_LEN]; /* task comm, NUL-padded */
+	__u8 unwind_end;          /* enum wisp_unwind_end (bpf/unwind.h): how the user walk ended */
+	__u8 unwind_flags;        /* WISP_UNWIND_F_* */
+	__u8 pad[6];
 	__u64 ips[2 * WISP_MAX_FRAMES];
 };
 

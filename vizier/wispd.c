@@ -61,6 +61,8 @@ static void usage(FILE *f)
 		"  --ring-mb N            memory budget of the sample ring in MiB (default 256)\n"
 		"  --ringbuf-kb N         BPF ring buffer size in KiB (default 8192)\n"
 		"  --include-idle         also sample the idle task\n"
+		"  --unwind-mb N          budget of the unwind tables (walking stacks without frame\n"
+		"                         pointers) in MiB of kernel memory (default 16)\n"
 		"  --source SRC           where samples come from (agent, standalone):\n"
 		"                         bpf (default): this machine, through eBPF\n"
 		"                         synthetic:cpus=16,hz=99,stacks=5000,procs=200,threads=1000,seed=1,\n"
@@ -74,7 +76,7 @@ struct flags {
 	const char *mode;          /* "agent", "coordinator", "standalone" */
 	char node[64];
 	const char *listen, *coordinator, *source;
-	int hz, ring_mb, ringbuf_kb, idle_timeout_s;
+	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s;
 	bool include_idle, verbose;
 };
 
@@ -87,10 +89,12 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"ring-mb", required_argument, NULL, 'r'},  {"ringbuf-kb", required_argument, NULL, 'b'},
 		{"include-idle", no_argument, NULL, 'i'},   {"verbose", no_argument, NULL, 'v'},
 		{"source", required_argument, NULL, 's'},   {"idle-timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+		{"unwind-mb", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int opt;
-	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 8192};
+	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 8192,
+			    .unwind_mb = 16};
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
@@ -115,6 +119,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 'z': f->hz = atoi(optarg); break;
 		case 'r': f->ring_mb = atoi(optarg); break;
 		case 'b': f->ringbuf_kb = atoi(optarg); break;
+		case 'u': f->unwind_mb = atoi(optarg); break;
 		case 'i': f->include_idle = true; break;
 		case 'v': f->verbose = true; break;
 		case 's': f->source = optarg; break;
@@ -133,6 +138,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	}
 	if (f->ring_mb < 1 || f->ring_mb > 1 << 20 || f->ringbuf_kb < 4 || (f->ringbuf_kb & (f->ringbuf_kb - 1))) {
 		fprintf(stderr, "wispd: --ring-mb must be >= 1; --ringbuf-kb a power of two >= 4\n");
+		return 2;
+	}
+	if (f->unwind_mb < 1 || f->unwind_mb > 1024) {
+		fprintf(stderr, "wispd: --unwind-mb must be 1 to 1024\n");
 		return 2;
 	}
 	if (f->idle_timeout_s < 0 || f->idle_timeout_s > 86400) {
@@ -208,7 +217,7 @@ int main(int argc, char **argv)
 	inbox_set_context(svc.inbox, svc.ctx);
 	if (is_agent) {
 		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
-					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle}};
+					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb}};
 		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
 			fprintf(stderr, "wispd: %s\n", err);
 			goto out;

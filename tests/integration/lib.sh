@@ -9,6 +9,7 @@ PROBE="$BUILD_DIR/tests/wsprobe"
 ROGUE="$BUILD_DIR/tests/rogue_agent"
 FLOOD="$BUILD_DIR/tests/wsflood"
 BURN="$BUILD_DIR/tests/burn"
+NOFP="$BUILD_DIR/tests/nofp"
 export WISP_SCRIPTS_PATH="$SRC_DIR/scripts/pxl-lua"
 TMP=$(mktemp -d /tmp/wisp-it.XXXXXX)
 PIDS=()

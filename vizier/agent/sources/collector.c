@@ -1,8 +1,10 @@
 /* collector.c - BPF sampler -> symbolizer -> ring (see collector.h). */
 #include "collector.h"
 #include "agent/symbolize/symbolize.h"
+#include "agent/unwind/unwinder.h"
 #include "profile.skel.h"
 #include "profile.h"
+#include "unwind.h"
 #include "ring/ring.h"
 
 #include "core/intern.h"
@@ -23,6 +25,8 @@
 struct collector {
 	struct wisp_profile *skel;
 	struct bpf_link **links;   /* one per sampled CPU */
+	struct bpf_link *exec_link, *exit_link;
+	struct unwinder *unwinder;
 	int *perf_fds;
 	int nlinks;
 	struct ring_buffer *rb;
@@ -35,6 +39,7 @@ struct collector {
 	int64_t next_clock_sync;   /* boot ns at which to refresh boot_to_wall */
 	time_t next_expire;
 	atomic_uint_fast64_t appended, append_failed;
+	atomic_uint_fast64_t unwind_end[WISP_UNWIND_END_MAX], unwind_fp_used;
 	int hz;
 };
 
@@ -77,13 +82,25 @@ static int online_cpus(int *cpus, int max)
 	return n;
 }
 
-_Static_assert(2 * WISP_MAX_FRAMES <= STACK_MAX_FRAMES, "a sample's kernel + user frames fit in one stack");
+_Static_assert(2 * WISP_MAX_FRAMES + 1 <= STACK_MAX_FRAMES, "a sample's frames (and a truncation mark) fit in one stack");
+_Static_assert(COLLECTOR_UNWIND_ENDS == WISP_UNWIND_END_MAX, "collector.h counts every way a walk ends");
+
+/* The root frame that says why a user stack is incomplete, or NULL when it is not. */
+static const char *truncation_frame(int end)
+{
+	switch (end) {
+	case WISP_UNWIND_END_READ: return "[truncated: stack unreadable]";
+	case WISP_UNWIND_END_DEPTH: return "[truncated: too deep]";
+	case WISP_UNWIND_END_BAD_FP: return "[truncated: no unwind info]";
+	default: return NULL;
+	}
+}
 
 static int handle_sample(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
 	const struct wisp_sample *s = data;
-	const char *frames[2 * WISP_MAX_FRAMES];
+	const char *frames[2 * WISP_MAX_FRAMES + 1];
 	char comm[WISP_COMM_LEN + 1];
 	/* Symbolized names live in the symbolizer's buffer only until the next call: copy them. */
 	char names[2 * WISP_MAX_FRAMES][128];
@@ -110,6 +127,17 @@ static int handle_sample(void *ctx, void *data, size_t size)
 		frames[n] = names[n];
 		n++;
 	}
+	int end = s->unwind_end < WISP_UNWIND_END_MAX ? s->unwind_end : WISP_UNWIND_END_READ;
+	const char *why = nu ? truncation_frame(end) : NULL;
+	if (why)
+		frames[n++] = why;
+	atomic_fetch_add(&c->unwind_end[end], 1);
+	if (s->unwind_flags & WISP_UNWIND_F_FP_USED)
+		atomic_fetch_add(&c->unwind_fp_used, 1);
+	if (end == WISP_UNWIND_END_NO_PROC)
+		unwinder_request(c->unwinder, s->pid, false);
+	else if (s->unwind_flags & WISP_UNWIND_F_MAP_MISS)
+		unwinder_request(c->unwinder, s->pid, true);
 	memcpy(comm, s->comm, WISP_COMM_LEN);
 	comm[WISP_COMM_LEN] = '\0';
 
@@ -191,9 +219,28 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 	c->skel->rodata->include_idle = cfg->include_idle;
 	if (cfg->ringbuf_bytes)
 		bpf_map__set_max_entries(c->skel->maps.wisp_events, (uint32_t)cfg->ringbuf_bytes);
+	uint32_t unwind_blocks = (uint32_t)((cfg->unwind_mb ? cfg->unwind_mb : 16) * (1u << 20) /
+					    sizeof(struct wisp_unwind_rowblock));
+	bpf_map__set_max_entries(c->skel->maps.wisp_unwind_rows, unwind_blocks);
 	if ((rc = wisp_profile__load(c->skel)) != 0) {
 		snprintf(err, errlen, "cannot load the BPF program: %s (wispd needs root, or CAP_BPF + CAP_PERFMON)",
 			 strerror(-rc));
+		goto fail;
+	}
+	struct unwinder_maps um = {
+		.procs_fd = bpf_map__fd(c->skel->maps.wisp_unwind_procs),
+		.procs_cap = bpf_map__max_entries(c->skel->maps.wisp_unwind_procs),
+		.rows_fd = bpf_map__fd(c->skel->maps.wisp_unwind_rows),
+		.rows_cap = unwind_blocks * WISP_UNWIND_BLOCK_ROWS,
+		.rules_fd = bpf_map__fd(c->skel->maps.wisp_unwind_rules),
+		.pages_fd = bpf_map__fd(c->skel->maps.wisp_unwind_pages),
+		.pages_cap = bpf_map__max_entries(c->skel->maps.wisp_unwind_pages),
+	};
+	if (!(c->unwinder = unwinder_new(&um, err, errlen)))
+		goto fail;
+	if (!(c->exec_link = bpf_program__attach(c->skel->progs.wisp_on_exec)) ||
+	    !(c->exit_link = bpf_program__attach(c->skel->progs.wisp_on_exit))) {
+		snprintf(err, errlen, "cannot attach to the scheduler's exec and exit tracepoints: %s", strerror(errno));
 		goto fail;
 	}
 	if ((ncpus = online_cpus(cpus, 1024)) <= 0) {
@@ -262,6 +309,9 @@ void collector_stop(struct collector *c)
 	}
 	free(c->links);
 	free(c->perf_fds);
+	bpf_link__destroy(c->exec_link);
+	bpf_link__destroy(c->exit_link);
+	unwinder_free(c->unwinder); /* before the maps it writes go */
 	wisp_profile__destroy(c->skel);
 	symbolizer_free(c->sym);
 	free(c);
@@ -274,6 +324,10 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 	out->append_failed = atomic_load(&c->append_failed);
 	out->ncpus = c->nlinks;
 	out->hz = c->hz;
+	for (int i = 0; i < WISP_UNWIND_END_MAX; i++)
+		out->unwind_end[i] = atomic_load(&c->unwind_end[i]);
+	out->unwind_fp_used = atomic_load(&c->unwind_fp_used);
+	unwinder_get_stats(c->unwinder, &out->unwinder);
 	int ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0 || ncpu > 4096)
 		return;

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/unwind/unwinder.h"
+
+#define COLLECTOR_UNWIND_ENDS 7 /* WISP_UNWIND_END_MAX (bpf/unwind.h) */
+
 struct ring;
 struct collector;
 
@@ -15,6 +19,7 @@ struct collector_config {
 	int hz;               /* samples per second per CPU */
 	size_t ringbuf_bytes; /* BPF ring buffer size (power of two, >= page size) */
 	bool include_idle;    /* also record the idle task */
+	uint32_t unwind_mb;   /* unwind rows' budget in MiB (0: 16) */
 };
 
 struct collector_stats {
@@ -25,6 +30,9 @@ struct collector_stats {
 	uint64_t append_failed; /* samples the ring refused (out of memory) */
 	int ncpus;              /* CPUs sampled */
 	int hz;
+	uint64_t unwind_end[COLLECTOR_UNWIND_ENDS]; /* samples by how their user walk ended */
+	uint64_t unwind_fp_used;  /* samples with a frame from the frame-pointer fallback */
+	struct unwinder_stats unwinder;
 };
 
 /* Loads, attaches and starts draining. NULL with a message in err on failure (e.g. not root). */

@@ -25,7 +25,7 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 		return NULL;
 	}
 	if (!strcmp(spec, "bpf")) {
-		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle};
+		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle, opt->unwind_mb};
 		s->kind = SOURCE_BPF;
 		s->collector = collector_start(&cc, ring, err, errlen);
 		if (!s->collector)

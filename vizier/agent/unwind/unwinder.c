@@ -1,0 +1,471 @@
+/* unwinder.c - the loader thread, its file and process caches (see unwinder.h). */
+#include "unwinder.h"
+#include "cfi.h"
+#include "store.h"
+
+#include "core/clock.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUCKETS 1024
+#define QUEUE_CAP 1024
+#define STALE_RELOAD_MS 1000  /* a table that missed a pc: reload at most this often */
+#define MISSING_RELOAD_MS 100 /* a table the kernel lacks (exec, or a failed load) */
+#define SWEEP_MS 5000         /* forget processes whose table the kernel dropped */
+#define MAX_SEGS 16
+
+struct seg {
+	uint64_t offset, vaddr, filesz;
+};
+
+/* One file the loader has seen, with or without a table. */
+struct ufile {
+	struct ufile *next;
+	uint64_t dev, ino, size;
+	int64_t mtime_ns;
+	uint32_t id;             /* store id; 0: no table (no CFI, refused, or evicted since) */
+	bool tried;              /* built once: do not retry a file without CFI */
+	struct seg segs[MAX_SEGS];
+	int nsegs;
+};
+
+struct uproc {
+	struct uproc *next;
+	uint32_t pid;
+	int64_t last_load_ms;    /* when its maps were last read */
+	int64_t backoff_ms;      /* no reload before this (the kernel's map was full) */
+	bool loaded;             /* the kernel holds its table */
+	uint32_t *files;         /* store ids its mappings use (touched while it lives) */
+	size_t nfiles;
+};
+
+struct unwinder {
+	struct unwinder_maps maps;
+	struct unwind_store *store;
+	struct ufile *files[BUCKETS];
+	struct ufile *vdso;      /* the kernel's vDSO: one image for every process */
+	struct uproc *procs[BUCKETS];
+	struct wisp_unwind_proc *scratch; /* the table being written (4 KiB: not on the stack) */
+	pthread_mutex_t load_lock;        /* the caches and the store: the loader, or load_now */
+
+	pthread_mutex_t q_lock;           /* the queue */
+	pthread_cond_t q_cond;
+	struct { uint32_t pid; bool stale; } queue[QUEUE_CAP];
+	size_t q_head, q_len;
+	bool stop;
+	pthread_t thread;
+	bool thread_started;
+
+	struct unwinder_stats st;         /* under load_lock */
+};
+
+static int64_t now_ms(void)
+{
+	return mono_now_ns() / 1000000;
+}
+
+/* ---- files ---- */
+
+static void read_segs(struct ufile *f, Elf *elf)
+{
+	size_t n = 0;
+	if (elf_getphdrnum(elf, &n) != 0)
+		return;
+	for (size_t i = 0; i < n && f->nsegs < MAX_SEGS; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
+			f->segs[f->nsegs++] = (struct seg){ph.p_offset, ph.p_vaddr, ph.p_filesz};
+	}
+}
+
+/* Builds and stores f's table from elf. */
+static void build_table(struct unwinder *u, struct ufile *f, Elf *elf)
+{
+	struct cfi_table t;
+	char err[128];
+	int64_t t0 = mono_now_ns();
+	f->tried = true;
+	if (cfi_build(elf, &t, err, sizeof(err)) != 0) {
+		u->st.files_no_cfi++;
+		return;
+	}
+	f->id = unwind_store_add(u->store, &t, (uint64_t)now_ms());
+	u->st.files_built++;
+	u->st.cfi_bytes += t.cfi_bytes;
+	u->st.build_ns += (uint64_t)(mono_now_ns() - t0);
+	cfi_table_free(&t);
+}
+
+/* The file behind an open descriptor, its table built when new (or evicted since). */
+static struct ufile *file_get(struct unwinder *u, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return NULL;
+	int64_t mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	size_t b = ((uint64_t)st.st_dev * 31 + st.st_ino) % BUCKETS;
+	struct ufile *f;
+	for (f = u->files[b]; f; f = f->next)
+		if (f->dev == st.st_dev && f->ino == st.st_ino && f->size == (uint64_t)st.st_size && f->mtime_ns == mtime)
+			break;
+	if (f && (f->id ? unwind_store_has(u->store, f->id) : f->tried))
+		return f;
+	if (!f) {
+		if (!(f = calloc(1, sizeof(*f))))
+			return NULL;
+		*f = (struct ufile){.next = u->files[b], .dev = st.st_dev, .ino = st.st_ino,
+				    .size = (uint64_t)st.st_size, .mtime_ns = mtime};
+		u->files[b] = f;
+	}
+	f->id = 0;
+	f->nsegs = 0;
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
+		read_segs(f, elf);
+		build_table(u, f, elf);
+	} else {
+		f->tried = true;
+	}
+	if (elf)
+		elf_end(elf);
+	return f;
+}
+
+/* The vDSO's table, from this process's copy (the same image everywhere). */
+static void load_vdso(struct unwinder *u)
+{
+	unsigned long base = getauxval(AT_SYSINFO_EHDR);
+	char line[512];
+	size_t len = 0;
+	FILE *mf = base ? fopen("/proc/self/maps", "r") : NULL;
+	if (!mf)
+		return;
+	while (fgets(line, sizeof(line), mf)) {
+		unsigned long lo, hi;
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo == base)
+			len = hi - lo;
+	}
+	fclose(mf);
+	char *copy = len ? malloc(len) : NULL;
+	struct ufile *f = copy ? calloc(1, sizeof(*f)) : NULL;
+	Elf *elf = NULL;
+	if (f) {
+		memcpy(copy, (void *)base, len);
+		elf = elf_memory(copy, len);
+	}
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
+		read_segs(f, elf);
+		build_table(u, f, elf);
+		u->vdso = f;
+		f = NULL;
+	}
+	if (elf)
+		elf_end(elf);
+	free(copy);
+	free(f);
+}
+
+/* file address = pc - bias, for a mapping of f at start with file offset pgoff. */
+static uint64_t mapping_bias(const struct ufile *f, uint64_t start, uint64_t pgoff, bool vdso)
+{
+	if (vdso)
+		return start - (f->nsegs ? f->segs[0].vaddr : 0);
+	for (int i = 0; i < f->nsegs; i++) {
+		const struct seg *s = &f->segs[i];
+		if (pgoff >= (s->offset & ~4095ULL) && pgoff < s->offset + s->filesz)
+			return start - pgoff + s->offset - s->vaddr;
+	}
+	return start - pgoff;
+}
+
+/* ---- processes ---- */
+
+static struct uproc *proc_find(struct unwinder *u, uint32_t pid, bool create)
+{
+	struct uproc **pp = &u->procs[pid % BUCKETS];
+	for (struct uproc *p = *pp; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	if (!create)
+		return NULL;
+	struct uproc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->next = *pp;
+	*pp = p;
+	return p;
+}
+
+static void proc_forget(struct unwinder *u, struct uproc *p)
+{
+	struct uproc **pp = &u->procs[p->pid % BUCKETS];
+	while (*pp != p)
+		pp = &(*pp)->next;
+	*pp = p->next;
+	if (p->loaded)
+		u->st.procs--;
+	free(p->files);
+	free(p);
+}
+
+/* Reads /proc/PID/maps into u->scratch and p->files. 0, or -1 when the process is gone. */
+static int read_maps(struct unwinder *u, struct uproc *p)
+{
+	char path[64], line[4096];
+	struct wisp_unwind_proc *w = u->scratch;
+	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
+	FILE *mf = fopen(path, "r");
+	if (!mf)
+		return -1;
+	memset(w, 0, sizeof(*w));
+	free(p->files);
+	p->files = calloc(WISP_UNWIND_MAX_MAPPINGS, sizeof(*p->files));
+	p->nfiles = 0;
+	while (fgets(line, sizeof(line), mf) && w->n < WISP_UNWIND_MAX_MAPPINGS) {
+		unsigned long long lo, hi, off, ino;
+		char perms[8], dev[16];
+		int pathpos = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %n", &lo, &hi, perms, &off, dev, &ino, &pathpos) < 6 ||
+		    !strchr(perms, 'x'))
+			continue;
+		char *file = line + pathpos;
+		file[strcspn(file, "\n")] = '\0';
+		struct wisp_unwind_mapping *m = &w->maps[w->n++];
+		*m = (struct wisp_unwind_mapping){.start = lo, .end = hi};
+		const struct ufile *f = NULL;
+		bool vdso = !strcmp(file, "[vdso]");
+		if (vdso) {
+			f = u->vdso;
+		} else if (file[0] == '/' && ino) {
+			char mfp[128], alt[4200];
+			snprintf(mfp, sizeof(mfp), "/proc/%u/map_files/%llx-%llx", p->pid, lo, hi);
+			snprintf(alt, sizeof(alt), "/proc/%u/root%s", p->pid, file);
+			int fd = open(mfp, O_RDONLY | O_CLOEXEC); /* works after the file was replaced */
+			if (fd < 0)
+				fd = open(alt, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				f = file_get(u, fd);
+				close(fd);
+			}
+		}
+		/* Anonymous code (JIT) stays in the table with no file: frame pointers, no reload. */
+		if (f && f->id) {
+			m->file = f->id;
+			m->bias = mapping_bias(f, lo, off, vdso);
+			if (p->files)
+				p->files[p->nfiles++] = f->id;
+		}
+	}
+	fclose(mf);
+	return 0;
+}
+
+static int load_proc(struct unwinder *u, uint32_t pid)
+{
+	struct uproc *p = proc_find(u, pid, true);
+	if (!p)
+		return -1;
+	p->last_load_ms = now_ms();
+	if (read_maps(u, p) != 0) {
+		u->st.proc_failed++;
+		proc_forget(u, p);
+		return -1;
+	}
+	uint64_t now = (uint64_t)now_ms();
+	for (size_t i = 0; i < p->nfiles; i++)
+		unwind_store_touch(u->store, p->files[i], now);
+	if (bpf_map_update_elem(u->maps.procs_fd, &pid, u->scratch, BPF_ANY) != 0) {
+		u->st.proc_failed++;
+		p->backoff_ms = now_ms() + SWEEP_MS; /* the map is full: back off */
+		if (p->loaded)
+			u->st.procs--;
+		p->loaded = false;
+		return -1;
+	}
+	if (!p->loaded)
+		u->st.procs++;
+	p->loaded = true;
+	u->st.proc_loads++;
+	return 0;
+}
+
+/* Forgets processes the kernel no longer holds (exec, exit) or that never loaded; touches the
+ * files of the rest, and the vDSO's, so that eviction takes what no live process maps. */
+static void sweep(struct unwinder *u)
+{
+	struct wisp_unwind_proc *w = u->scratch;
+	uint64_t now = (uint64_t)now_ms();
+	if (u->vdso && u->vdso->id)
+		unwind_store_touch(u->store, u->vdso->id, now);
+	for (int b = 0; b < BUCKETS; b++) {
+		struct uproc *p = u->procs[b];
+		while (p) {
+			struct uproc *next = p->next;
+			bool gone = p->loaded ? bpf_map_lookup_elem(u->maps.procs_fd, &p->pid, w) != 0
+					      : (int64_t)now - p->last_load_ms > 2 * SWEEP_MS;
+			if (gone) {
+				proc_forget(u, p);
+			} else {
+				for (size_t i = 0; i < p->nfiles; i++)
+					unwind_store_touch(u->store, p->files[i], now);
+			}
+			p = next;
+		}
+	}
+}
+
+static void handle(struct unwinder *u, uint32_t pid, bool stale)
+{
+	struct uproc *p = proc_find(u, pid, false);
+	int64_t now = now_ms();
+	if (p && (now < p->backoff_ms || now - p->last_load_ms < (stale ? STALE_RELOAD_MS : MISSING_RELOAD_MS)))
+		return;
+	load_proc(u, pid);
+}
+
+static void *loader_main(void *arg)
+{
+	struct unwinder *u = arg;
+	int64_t next_sweep = now_ms() + SWEEP_MS;
+	pthread_mutex_lock(&u->q_lock);
+	while (!u->stop) {
+		if (u->q_len == 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&u->q_cond, &u->q_lock, &ts);
+		}
+		uint32_t pid = 0;
+		bool stale = false, have = u->q_len > 0;
+		if (have) {
+			pid = u->queue[u->q_head].pid;
+			stale = u->queue[u->q_head].stale;
+			u->q_head = (u->q_head + 1) % QUEUE_CAP;
+			u->q_len--;
+		}
+		pthread_mutex_unlock(&u->q_lock);
+		pthread_mutex_lock(&u->load_lock);
+		if (have)
+			handle(u, pid, stale);
+		if (now_ms() >= next_sweep) {
+			sweep(u);
+			next_sweep = now_ms() + SWEEP_MS;
+		}
+		pthread_mutex_unlock(&u->load_lock);
+		pthread_mutex_lock(&u->q_lock);
+	}
+	pthread_mutex_unlock(&u->q_lock);
+	return NULL;
+}
+
+void unwinder_request(struct unwinder *u, uint32_t pid, bool stale)
+{
+	pthread_mutex_lock(&u->q_lock);
+	bool queued = false;
+	for (size_t i = 0; i < u->q_len && !queued; i++)
+		queued = u->queue[(u->q_head + i) % QUEUE_CAP].pid == pid;
+	if (!queued && u->q_len < QUEUE_CAP) { /* full: the next sample asks again */
+		size_t at = (u->q_head + u->q_len) % QUEUE_CAP;
+		u->queue[at].pid = pid;
+		u->queue[at].stale = stale;
+		u->q_len++;
+		pthread_cond_signal(&u->q_cond);
+	}
+	pthread_mutex_unlock(&u->q_lock);
+}
+
+int unwinder_load_now(struct unwinder *u, uint32_t pid)
+{
+	pthread_mutex_lock(&u->load_lock);
+	int rc = load_proc(u, pid);
+	pthread_mutex_unlock(&u->load_lock);
+	return rc;
+}
+
+void unwinder_get_stats(struct unwinder *u, struct unwinder_stats *out)
+{
+	struct unwind_store_stats ss;
+	pthread_mutex_lock(&u->load_lock);
+	*out = u->st;
+	unwind_store_get_stats(u->store, &ss);
+	pthread_mutex_unlock(&u->load_lock);
+	out->rows = ss.rows;
+	out->rows_cap = ss.rows_cap;
+	out->pages = ss.pages;
+	out->rules = ss.rules;
+	out->evicted = ss.evicted;
+	out->refused = ss.refused;
+	out->bytes = ss.bytes + out->procs * sizeof(struct wisp_unwind_proc);
+}
+
+struct unwinder *unwinder_new(const struct unwinder_maps *maps, char *err, size_t errlen)
+{
+	struct unwinder *u = calloc(1, sizeof(*u));
+	if (!u || !(u->scratch = malloc(sizeof(*u->scratch)))) {
+		free(u);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	u->maps = *maps;
+	pthread_mutex_init(&u->load_lock, NULL);
+	pthread_mutex_init(&u->q_lock, NULL);
+	pthread_cond_init(&u->q_cond, NULL);
+	u->store = unwind_store_new(maps->rows_fd, maps->rows_cap, maps->rules_fd, maps->pages_fd, maps->pages_cap,
+				    err, errlen);
+	if (!u->store)
+		goto fail;
+	load_vdso(u);
+	if (pthread_create(&u->thread, NULL, loader_main, u) != 0) {
+		snprintf(err, errlen, "cannot start the unwind loader thread");
+		goto fail;
+	}
+	u->thread_started = true;
+	return u;
+fail:
+	unwinder_free(u);
+	return NULL;
+}
+
+void unwinder_free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	if (u->thread_started) {
+		pthread_mutex_lock(&u->q_lock);
+		u->stop = true;
+		pthread_cond_signal(&u->q_cond);
+		pthread_mutex_unlock(&u->q_lock);
+		pthread_join(u->thread, NULL);
+	}
+	for (int b = 0; b < BUCKETS; b++) {
+		while (u->procs[b]) {
+			struct uproc *p = u->procs[b];
+			u->procs[b] = p->next;
+			free(p->files);
+			free(p);
+		}
+		while (u->files[b]) {
+			struct ufile *f = u->files[b];
+			u->files[b] = f->next;
+			free(f);
+		}
+	}
+	free(u->vdso);
+	unwind_store_free(u->store);
+	pthread_mutex_destroy(&u->load_lock);
+	pthread_mutex_destroy(&u->q_lock);
+	pthread_cond_destroy(&u->q_cond);
+	free(u->scratch);
+	free(u);
+}
