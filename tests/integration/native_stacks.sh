@@ -1,37 +1,61 @@
 #!/usr/bin/env bash
-# native_stacks.sh - stacks of a program built the way distributions build (tests/workloads/nofp.c:
-# gcc -O2, no frame pointers, its hot path inside libc's qsort calling back into the program):
-# wispd walks them with the .eh_frame tables, so at least 99 % of the program's samples reach
-# main (a frame-pointer walk: about 0.1 %), and the shares of its two phases (3/4 and 1/4 of its
-# CPU time) come out within 4.5 standard deviations of a binomial share over the samples taken.
-# The program starts after the agent, so its tables are built while it runs.
+# native_stacks.sh - stacks of programs built the way distributions build them, without frame
+# pointers (tests/workloads/): C (gcc -O2) whose hot path runs inside libc's qsort and calls
+# back, C++ (g++ -O2, templates in a namespace) and Rust (Debian's rustc). wispd walks them with
+# the .eh_frame tables: for each, at least 99 % of its samples reach main (a frame-pointer walk
+# of the C program: about 0.1 %), names come out demangled (and libc's internals named from
+# libc6-dbg), and its two phases (3/4 and 1/4 of its CPU time) come out within 4.5 standard
+# deviations of a binomial share over the samples taken. The programs start after the agent, so
+# their tables are built while they run.
 . "$(dirname "$0")/lib.sh"
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
 start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node itest --ring-mb 32 --hz 499
 wait_agents "$PORT" 1
 
-"$NOFP" 8 >"$TMP/nofp.pid" &
-PIDS+=($!)
-sleep 0.5
-PID=$(cat "$TMP/nofp.pid")
-sleep 6.5
+# check NAME BINARY ROOT PHASE75 PHASE25 FRAME...: runs BINARY for 7 s; PHASE75 and PHASE25 are
+# the (prefixes of the) frames right under ROOT of its two phases; each FRAME must appear.
+check() {
+	local name=$1 bin=$2 root=$3 p75=$4 p25=$5
+	shift 5
+	"$bin" 7 >"$TMP/$name.pid" &
+	PIDS+=($!)
+	sleep 0.5
+	local pid
+	pid=$(cat "$TMP/$name.pid")
+	sleep 6
+	"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$pid" --start -5s >"$TMP/$name.folded" ||
+		fail "$name: flamegraph failed"
+	local n main a b trunc
+	read -r n main a b trunc <<<"$(awk -v root="$root" -v p75="$p75" -v p25="$p25" '
+	  { c = $NF; st = substr($0, 1, length($0) - length($NF) - 1); k = split(st, f, ";"); s += c
+	    m = 0; for (i = 1; i <= k; i++) if (f[i] == "main") { m = i; break }
+	    if (m) mains += c
+	    for (i = m; m && i < k; i++) if (f[i] == root) {
+	      if (index(f[i + 1], p75) == 1) x += c; if (index(f[i + 1], p25) == 1) y += c; break }
+	    if (st ~ /\[truncated/) t += c }
+	  END { print s + 0, mains + 0, x + 0, y + 0, t + 0 }' "$TMP/$name.folded")"
+	echo "$name: $n samples, $main reach main, $p75 $a, $p25 $b, truncated $trunc"
+	[ "$n" -ge 1000 ] || fail "$name: only $n samples (want >= 1000 at 499 Hz)"
+	node -e "process.exit($main * 100 >= 99 * $n ? 0 : 1)" || fail "$name: only $main of $n samples reach main (want >= 99 %)"
+	local frame
+	for frame in "$@"; do
+		grep -qF ";$frame;" "$TMP/$name.folded" || grep -qF ";$frame " "$TMP/$name.folded" ||
+			fail "$name: no frame '$frame' in $(head -c 600 "$TMP/$name.folded")"
+	done
+	local bound p_a p_b
+	bound=$(node -e "console.log((4.5 * 100 * Math.sqrt(0.75 * 0.25 / $n)).toFixed(2))")
+	read -r p_a p_b <<<"$(node -e "console.log(($a * 100 / $n).toFixed(2), ($b * 100 / $n).toFixed(2))")"
+	echo "$name: shares $p_a % / $p_b % (want 75 / 25 +-$bound)"
+	node -e "process.exit(Math.abs($p_a - 75) <= $bound && Math.abs($p_b - 25) <= $bound ? 0 : 1)" ||
+		fail "$name: phase shares off: $p_a / $p_b"
+	pass "$name: 99 % of samples reach main, named, callers' totals right"
+}
 
-"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$PID" --start -6s >"$TMP/flame.folded" || fail "flamegraph failed"
-read -r N MAIN SORT MIX TRUNC <<<"$(awk '{n = $NF; s += n; stack = " " $1 " "; gsub(";", " ", stack)}
-  stack ~ / main / {m += n} stack ~ / main sort_phase / {a += n} stack ~ / main mix_phase / {b += n}
-  stack ~ /\[truncated/ {t += n}
-  END {print s + 0, m + 0, a + 0, b + 0, t + 0}' "$TMP/flame.folded")"
-echo "samples $N: reach main $MAIN, main;sort_phase $SORT, main;mix_phase $MIX, truncated $TRUNC"
-[ "$N" -ge 1500 ] || fail "only $N samples of the workload (want >= 1500 at 499 Hz)"
-node -e "process.exit($MAIN * 100 >= 99 * $N ? 0 : 1)" || fail "only $MAIN of $N samples reach main (want >= 99 %)"
-pass "99 % of the samples of a no-frame-pointer program reach main"
-
-grep -Eq '^nofp;.*main;sort_phase;qsort[_a-z]*;.*cmp_ints [0-9]+$' "$TMP/flame.folded" ||
-	fail "no chain main;sort_phase;qsort...;cmp_ints through libc"
-BOUND=$(node -e "console.log((4.5 * 100 * Math.sqrt(0.75 * 0.25 / $N)).toFixed(2))")
-read -r PSORT PMIX <<<"$(node -e "console.log(($SORT * 100 / $N).toFixed(2), ($MIX * 100 / $N).toFixed(2))")"
-echo "shares: sort_phase $PSORT %, mix_phase $PMIX % (want 75 / 25 +-$BOUND)"
-node -e "process.exit(Math.abs($PSORT - 75) <= $BOUND && Math.abs($PMIX - 25) <= $BOUND ? 0 : 1)" ||
-	fail "phase shares off: $PSORT / $PMIX"
-pass "callers' totals through libc are right"
+check nofp "$NOFP" main sort_phase mix_phase qsort_r msort_with_tmp.part.0 cmp_ints __libc_start_call_main
+check cxx "$CXX_WORKLOAD" main "multiply_phase(" "checksum_phase(" \
+	"wl::Matrix<double>::multiply(wl::Matrix<double> const&) const" "wl::Matrix<double>::checksum(int) const"
+check rust "$RUST_WORKLOAD" rust::main rust::hash_phase rust::sum_phase rust::mix::checksum rust::mix::Accumulator::add
+grep -q '17h[0-9a-f]\{16\}E' "$TMP/rust.folded" && fail "rust: a legacy hash was left in a name"
+grep -q '_ZN\|_ZNK\|_RNv' "$TMP/cxx.folded" "$TMP/rust.folded" && fail "a mangled name was left"
+pass "no mangled names"

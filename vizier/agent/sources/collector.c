@@ -32,6 +32,8 @@ struct collector {
 	struct ring_buffer *rb;
 	struct ring *ring;
 	struct symbolizer *sym;
+	char *names;               /* the current sample's frame names (drain thread; grown, reused) */
+	size_t names_cap;
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;
@@ -96,14 +98,37 @@ static const char *truncation_frame(int end)
 	}
 }
 
+/* Longest name kept (a C++ name with its template arguments and parameters can run to pages). */
+#define NAME_MAX_BYTES 2048
+
+/* Appends name to c->names; its offset, or -1 on out-of-memory. */
+static long keep_name(struct collector *c, size_t *used, const char *name)
+{
+	size_t l = strnlen(name, NAME_MAX_BYTES - 1);
+	if (*used + l + 1 > c->names_cap) {
+		size_t cap = c->names_cap ? 2 * c->names_cap : 65536;
+		while (cap < *used + l + 1)
+			cap *= 2;
+		char *n = realloc(c->names, cap);
+		if (!n)
+			return -1;
+		c->names = n;
+		c->names_cap = cap;
+	}
+	memcpy(c->names + *used, name, l);
+	c->names[*used + l] = '\0';
+	*used += l + 1;
+	return (long)(*used - l - 1);
+}
+
 static int handle_sample(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
 	const struct wisp_sample *s = data;
 	const char *frames[2 * WISP_MAX_FRAMES + 1];
+	long offs[2 * WISP_MAX_FRAMES];
 	char comm[WISP_COMM_LEN + 1];
-	/* Symbolized names live in the symbolizer's buffer only until the next call: copy them. */
-	char names[2 * WISP_MAX_FRAMES][128];
+	size_t used = 0;
 
 	if (size < offsetof(struct wisp_sample, ips))
 		return 0;
@@ -114,19 +139,17 @@ static int handle_sample(void *ctx, void *data, size_t size)
 		nu = WISP_MAX_FRAMES;
 	if (offsetof(struct wisp_sample, ips) + (size_t)(nk + nu) * sizeof(__u64) > size)
 		return 0;
+	/* A name the symbolizer returns is valid until its next call: each is copied, whole. */
 	int n = 0;
-	for (int i = 0; i < nk; i++) {
-		snprintf(names[n], sizeof(names[n]), "%s", symbolize_kernel(c->sym, s->ips[i]));
-		frames[n] = names[n];
-		n++;
-	}
+	for (int i = 0; i < nk; i++)
+		offs[n++] = keep_name(c, &used, symbolize_kernel(c->sym, s->ips[i]));
 	for (int i = 0; i < nu; i++) {
 		/* Callers' addresses are return addresses: look up the call instruction (ip - 1). */
 		uint64_t ip = s->ips[nk + i] - (i > 0);
-		snprintf(names[n], sizeof(names[n]), "%s", symbolize_user(c->sym, s->pid, ip));
-		frames[n] = names[n];
-		n++;
+		offs[n++] = keep_name(c, &used, symbolize_user(c->sym, s->pid, ip));
 	}
+	for (int i = 0; i < n; i++)
+		frames[i] = offs[i] >= 0 ? c->names + offs[i] : "[out of memory]";
 	int end = s->unwind_end < WISP_UNWIND_END_MAX ? s->unwind_end : WISP_UNWIND_END_READ;
 	const char *why = nu ? truncation_frame(end) : NULL;
 	if (why)
@@ -312,6 +335,7 @@ void collector_stop(struct collector *c)
 	bpf_link__destroy(c->exec_link);
 	bpf_link__destroy(c->exit_link);
 	unwinder_free(c->unwinder); /* before the maps it writes go */
+	free(c->names);
 	wisp_profile__destroy(c->skel);
 	symbolizer_free(c->sym);
 	free(c);

@@ -1,9 +1,13 @@
-/* elf.c - function symbols of ELF files (.symtab and .dynsym, through libelf) and their
- * loadable segments, cached per file; and the vDSO, parsed once from this process's copy. */
+/* elf.c - function symbols of ELF files (.symtab and .dynsym, through libelf; for stripped files
+ * the separate debug file or MiniDebugInfo) and their loadable segments, cached per file; and
+ * the vDSO, parsed once from this process's copy. */
 #include "symbolize_internal.h"
 
+#include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <libiberty/demangle.h>
+#include <lzma.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +16,51 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void elf_read_symbols(struct elf_syms *e, Elf *elf)
+static void read_segments(struct elf_syms *e, Elf *elf)
 {
-	size_t cap = 0, names_cap = 0, nphdr = 0;
+	size_t nphdr = 0;
+	if (elf_getphdrnum(elf, &nphdr) != 0 || nphdr == 0 || !(e->segs = calloc(nphdr, sizeof(*e->segs))))
+		return;
+	for (size_t i = 0; i < nphdr; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
+			e->segs[e->nsegs++] = (struct segment){ph.p_offset, ph.p_vaddr, ph.p_filesz};
+	}
+}
+
+static int add_symbol(struct elf_syms *e, const char *name, uint64_t addr, uint64_t size, size_t *cap,
+		      size_t *names_cap)
+{
+	size_t l = strlen(name) + 1;
+	if (e->nsyms == *cap) {
+		*cap = *cap ? *cap * 2 : 1024;
+		struct sym *n = realloc(e->syms, *cap * sizeof(*n));
+		if (!n)
+			return -1;
+		e->syms = n;
+	}
+	if (e->names_len + l > *names_cap) {
+		*names_cap = *names_cap ? *names_cap * 2 : 65536;
+		while (*names_cap < e->names_len + l)
+			*names_cap *= 2;
+		char *n = realloc(e->names, *names_cap);
+		if (!n)
+			return -1;
+		e->names = n;
+	}
+	memcpy(e->names + e->names_len, name, l);
+	e->syms[e->nsyms++] = (struct sym){addr, size, (uint32_t)e->names_len, 0};
+	e->names_len += l;
+	return 0;
+}
+
+/* Appends the function symbols of elf's .symtab and .dynsym to e. Returns whether elf had a
+ * .symtab (else it was stripped, and a debug file may have the rest). */
+static bool add_symbols(struct elf_syms *e, Elf *elf, size_t *cap, size_t *names_cap)
+{
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
-
-	if (elf_getphdrnum(elf, &nphdr) == 0 && nphdr > 0 && (e->segs = calloc(nphdr, sizeof(*e->segs)))) {
-		for (size_t i = 0; i < nphdr; i++) {
-			GElf_Phdr ph;
-			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-				e->segs[e->nsegs++] = (struct segment){ph.p_offset, ph.p_vaddr, ph.p_filesz};
-		}
-	}
+	bool symtab = false;
 	while ((scn = elf_nextscn(elf, scn)) != NULL) {
 		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) ||
 		    sh.sh_entsize == 0)
@@ -32,6 +68,7 @@ static void elf_read_symbols(struct elf_syms *e, Elf *elf)
 		Elf_Data *data = elf_getdata(scn, NULL);
 		if (!data)
 			continue;
+		symtab |= sh.sh_type == SHT_SYMTAB;
 		size_t count = sh.sh_size / sh.sh_entsize;
 		for (size_t i = 0; i < count; i++) {
 			GElf_Sym sym;
@@ -42,33 +79,18 @@ static void elf_read_symbols(struct elf_syms *e, Elf *elf)
 			    sym.st_shndx == SHN_UNDEF)
 				continue;
 			const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!name || !*name)
-				continue;
-			size_t l = strlen(name) + 1;
-			if (e->nsyms == cap) {
-				cap = cap ? cap * 2 : 1024;
-				struct sym *n = realloc(e->syms, cap * sizeof(*n));
-				if (!n)
-					return;
-				e->syms = n;
-			}
-			if (e->names_len + l > names_cap) {
-				names_cap = names_cap ? names_cap * 2 : 65536;
-				while (names_cap < e->names_len + l)
-					names_cap *= 2;
-				char *n = realloc(e->names, names_cap);
-				if (!n)
-					return;
-				e->names = n;
-			}
-			memcpy(e->names + e->names_len, name, l);
-			e->syms[e->nsyms++] = (struct sym){sym.st_value, sym.st_size, (uint32_t)e->names_len};
-			e->names_len += l;
+			if (name && *name && add_symbol(e, name, sym.st_value, sym.st_size, cap, names_cap) != 0)
+				return symtab;
 		}
 	}
+	return symtab;
+}
+
+/* Sorts e's symbols and keeps one per address (the first, a sized one if any). */
+static void finish_symbols(struct elf_syms *e)
+{
 	if (e->nsyms)
 		qsort(e->syms, e->nsyms, sizeof(*e->syms), sym_cmp);
-	/* .symtab and .dynsym repeat symbols: keep one per address (the first, a sized one if any). */
 	size_t w = 0;
 	for (size_t r = 0; r < e->nsyms; r++) {
 		if (w && e->syms[w - 1].addr == e->syms[r].addr) {
@@ -82,11 +104,121 @@ static void elf_read_symbols(struct elf_syms *e, Elf *elf)
 	e->loaded = true;
 }
 
-struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *alt_path)
+/* Adds the .symtab of the ELF file at path (a separate debug file), when it opens. */
+static bool add_file_symbols(struct elf_syms *e, const char *path, size_t *cap, size_t *names_cap)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	bool ok = elf && elf_kind(elf) == ELF_K_ELF && add_symbols(e, elf, cap, names_cap);
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return ok;
+}
+
+/* MiniDebugInfo (.gnu_debugdata): an xz-compressed ELF holding the .symtab (Fedora, RHEL). */
+static bool add_minidebug_symbols(struct elf_syms *e, Elf *elf, size_t *cap, size_t *names_cap)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf_Data *in = NULL;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		const char *name;
+		if (gelf_getshdr(scn, &sh) && (name = elf_strptr(elf, shstrndx, sh.sh_name)) && !strcmp(name, ".gnu_debugdata"))
+			in = elf_getdata(scn, NULL);
+	}
+	if (!in || !in->d_buf || !in->d_size)
+		return false;
+	lzma_stream z = LZMA_STREAM_INIT;
+	size_t cap_out = in->d_size * 4, max_out = 64u << 20;
+	uint8_t *out = NULL;
+	bool ok = false;
+	if (lzma_stream_decoder(&z, max_out, 0) != LZMA_OK)
+		return false;
+	z.next_in = in->d_buf;
+	z.avail_in = in->d_size;
+	for (;;) {
+		uint8_t *grown = cap_out <= max_out ? realloc(out, cap_out) : NULL;
+		if (!grown)
+			break;
+		out = grown;
+		z.next_out = out + z.total_out;
+		z.avail_out = cap_out - z.total_out;
+		lzma_ret r = lzma_code(&z, LZMA_FINISH);
+		if (r == LZMA_STREAM_END) {
+			Elf *mini = elf_memory((char *)out, z.total_out);
+			ok = mini && elf_kind(mini) == ELF_K_ELF && add_symbols(e, mini, cap, names_cap);
+			if (mini)
+				elf_end(mini);
+			break;
+		}
+		if (r != LZMA_OK || z.avail_out != 0)
+			break;
+		cap_out *= 2;
+	}
+	lzma_end(&z);
+	free(out);
+	return ok;
+}
+
+/* A stripped file's full symbol table, where a debugger finds it: by build id under
+ * /usr/lib/debug/.build-id/, by .gnu_debuglink beside the file or under /usr/lib/debug, or in its
+ * MiniDebugInfo. `path` is the file's path (inside `root`, e.g. /proc/PID/root). */
+static void add_debug_symbols(struct elf_syms *e, Elf *elf, const char *root, const char *path, size_t *cap,
+			      size_t *names_cap)
+{
+	char p[4608], hex[2 * 64 + 1];
+	const void *id;
+	ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+	if (n > 1 && n <= 64) {
+		for (ssize_t i = 0; i < n; i++)
+			snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *)id)[i]);
+		snprintf(p, sizeof(p), "/usr/lib/debug/.build-id/%.2s/%s.debug", hex, hex + 2);
+		if (add_file_symbols(e, p, cap, names_cap))
+			return;
+		snprintf(p, sizeof(p), "%s/usr/lib/debug/.build-id/%.2s/%s.debug", root, hex, hex + 2);
+		if (root[0] && add_file_symbols(e, p, cap, names_cap))
+			return;
+	}
+	GElf_Word crc;
+	const char *link = dwelf_elf_gnu_debuglink(elf, &crc);
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	if (link && slash && !strchr(link, '/')) {
+		int dir = (int)(slash - path);
+		const char *forms[] = {"/usr/lib/debug%.*s/%s", "%s%.*s/.debug/%s", "%s%.*s/%s"};
+		snprintf(p, sizeof(p), forms[0], dir, path, link);
+		if (add_file_symbols(e, p, cap, names_cap))
+			return;
+		for (int f = 1; f < 3; f++) {
+			snprintf(p, sizeof(p), forms[f], root, dir, path, link);
+			if (strcmp(p + strlen(root), path) && add_file_symbols(e, p, cap, names_cap))
+				return;
+		}
+	}
+	add_minidebug_symbols(e, elf, cap, names_cap);
+}
+
+static void elf_read_symbols(struct elf_syms *e, Elf *elf, const char *root, const char *path)
+{
+	size_t cap = 0, names_cap = 0;
+	read_segments(e, elf);
+	if (!add_symbols(e, elf, &cap, &names_cap))
+		add_debug_symbols(e, elf, root, path, &cap, &names_cap);
+	finish_symbols(e);
+}
+
+struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *root, const char *path)
+{
+	char alt_path[4200];
+	snprintf(alt_path, sizeof(alt_path), "%s%s", root, path);
 	struct stat st;
 	int fd = open(open_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && alt_path)
+	if (fd < 0)
 		fd = open(alt_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
@@ -114,7 +246,7 @@ struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char
 	e->used = time(NULL);
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
-		elf_read_symbols(e, elf);
+		elf_read_symbols(e, elf, root, path);
 	if (elf)
 		elf_end(elf);
 	close(fd);
@@ -126,6 +258,7 @@ struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char
 void elf_syms_free(struct elf_syms *e)
 {
 	free(e->syms);
+	free(e->demangled);
 	free(e->names);
 	free(e->segs);
 	free(e);
@@ -161,9 +294,40 @@ void load_vdso(struct symbolizer *s)
 	memcpy(copy, (void *)base, len);
 	Elf *elf = elf_memory(copy, len);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
-		elf_read_symbols(e, elf);
+		elf_read_symbols(e, elf, "", NULL);
 	if (elf)
 		elf_end(elf);
 	free(copy);
 	s->vdso = e;
+}
+
+const char *elf_sym_name(struct elf_syms *e, struct sym *sym)
+{
+	const char *raw = e->names + sym->name;
+	if (sym->demangled == 0) {
+		/* C++ (_Z), Rust v0 (_R); Rust legacy names are C++-mangled, their hash is dropped. */
+		char *d = (raw[0] == '_' && (raw[1] == 'Z' || raw[1] == 'R')) ? cplus_demangle(raw, DMGL_PARAMS | DMGL_ANSI)
+									 : NULL;
+		size_t l = d ? strlen(d) + 1 : 0;
+		sym->demangled = SYM_RAW;
+		if (d && e->demangled_len + l < UINT32_MAX - 1) {
+			if (e->demangled_len + l > e->demangled_cap) {
+				size_t cap = e->demangled_cap ? e->demangled_cap * 2 : 4096;
+				while (cap < e->demangled_len + l)
+					cap *= 2;
+				char *n = realloc(e->demangled, cap);
+				if (n) {
+					e->demangled = n;
+					e->demangled_cap = cap;
+				}
+			}
+			if (e->demangled_len + l <= e->demangled_cap) {
+				memcpy(e->demangled + e->demangled_len, d, l);
+				sym->demangled = (uint32_t)e->demangled_len + 1;
+				e->demangled_len += l;
+			}
+		}
+		free(d);
+	}
+	return sym->demangled == SYM_RAW ? raw : e->demangled + sym->demangled - 1;
 }

@@ -40,7 +40,7 @@ void load_kallsyms(struct symbolizer *s)
 			s->knames = n;
 		}
 		memcpy(s->knames + names_len, name, l);
-		s->ksyms[s->nksyms++] = (struct sym){addr, 0, (uint32_t)names_len};
+		s->ksyms[s->nksyms++] = (struct sym){addr, 0, (uint32_t)names_len, SYM_RAW};
 		names_len += l;
 	}
 	fclose(f);

@@ -53,10 +53,10 @@ int load_maps(struct symbolizer *s, struct proc *p)
 		} else if (file[0] == '/' && ino) {
 			const char *base = strrchr(file, '/');
 			snprintf(m->module, sizeof(m->module), "%s", base ? base + 1 : file);
-			char mf[128], alt[4200];
+			char mf[128], root[64];
 			snprintf(mf, sizeof(mf), "/proc/%u/map_files/%llx-%llx", p->pid, lo, hi);
-			snprintf(alt, sizeof(alt), "/proc/%u/root%s", p->pid, file);
-			m->elf = elf_get(s, mf, alt);
+			snprintf(root, sizeof(root), "/proc/%u/root", p->pid);
+			m->elf = elf_get(s, mf, root, file);
 		} else {
 			snprintf(m->module, sizeof(m->module), "%s", file[0] ? file : "[anon]");
 		}

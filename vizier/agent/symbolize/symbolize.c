@@ -22,7 +22,7 @@ int sym_cmp(const void *a, const void *b)
 }
 
 /* Last symbol with addr <= ip, or NULL. */
-const struct sym *sym_find(const struct sym *syms, size_t n, uint64_t ip)
+struct sym *sym_find(struct sym *syms, size_t n, uint64_t ip)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -51,12 +51,12 @@ const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip)
 		return "[unknown]";
 	}
 	uint64_t va = to_vaddr(m, ip);
-	const struct elf_syms *e = m->elf;
+	struct elf_syms *e = m->elf;
 	if (e && e->loaded) {
-		const struct sym *sym = sym_find(e->syms, e->nsyms, va);
+		struct sym *sym = sym_find(e->syms, e->nsyms, va);
 		/* Size 0 symbols (hand-written assembly) get the benefit of the doubt. */
 		if (sym && (sym->size == 0 || va < sym->addr + sym->size))
-			return e->names + sym->name;
+			return elf_sym_name(e, sym);
 	}
 	snprintf(s->buf, sizeof(s->buf), "%s+0x%" PRIx64, m->module, va);
 	return s->buf;

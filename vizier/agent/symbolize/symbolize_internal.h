@@ -12,8 +12,12 @@
 struct sym {
 	uint64_t addr;
 	uint64_t size;
-	uint32_t name; /* offset into the owner's names */
+	uint32_t name;      /* offset into the owner's names: the name as the file has it */
+	uint32_t demangled; /* 0: not looked at yet; SYM_RAW: shown as it is; else offset + 1 into
+			     * the owner's demangled names (filled on first use) */
 };
+
+#define SYM_RAW UINT32_MAX
 
 struct segment {
 	uint64_t offset, vaddr, filesz;
@@ -28,6 +32,8 @@ struct elf_syms {
 	size_t nsyms;
 	char *names;
 	size_t names_len;
+	char *demangled;       /* demangled names, as symbols are first looked up */
+	size_t demangled_len, demangled_cap;
 	struct segment *segs;  /* PT_LOAD segments */
 	size_t nsegs;
 	bool loaded;           /* false: could not be read (we remember that too) */
@@ -70,16 +76,19 @@ struct symbolizer {
 /* symbolize.c: sorted symbol tables */
 int sym_cmp(const void *a, const void *b);
 /* Last symbol with addr <= ip, or NULL. */
-const struct sym *sym_find(const struct sym *syms, size_t n, uint64_t ip);
+struct sym *sym_find(struct sym *syms, size_t n, uint64_t ip);
 int64_t mono_now_ms(void);
 
 /* kallsyms.c */
 void load_kallsyms(struct symbolizer *s);
 
 /* elf.c */
-/* The symbols of the ELF file at open_path (else alt_path), cached by device, inode, size and
- * mtime; NULL when neither opens. A file that is not ELF is cached as not loaded. */
-struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *alt_path);
+/* The symbols of the ELF file at open_path (else root + path), cached by device, inode, size and
+ * mtime; NULL when neither opens. A file that is not ELF is cached as not loaded. A stripped
+ * file's debug file is looked for by build id and debuglink, on this machine and under root. */
+struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *root, const char *path);
+/* The name to show for sym of e: demangled (C++, Rust legacy and v0) when it is mangled. */
+const char *elf_sym_name(struct elf_syms *e, struct sym *sym);
 void elf_syms_free(struct elf_syms *e);
 /* Parses the vDSO of this process into s->vdso (the same image in every process). */
 void load_vdso(struct symbolizer *s);
