@@ -1,6 +1,7 @@
 /* cmd_agents.c - `wisp agents`: the agents a coordinator has, one row each (node, kind, address,
  * how long connected, samples and rows held, ring size, oldest sample's age, rate, CPUs, lost
- * samples), as an aligned table or JSON. */
+ * samples, samples with truncated user stacks, unwind tables' memory), as an aligned table or
+ * JSON. */
 #include "cli.h"
 #include "core/clock.h"
 #include "core/qctx.h"
@@ -12,11 +13,11 @@
 static int print_agents(const struct cli *o, const struct proto_msg *m)
 {
 	static const char *const names[] = {"node", "kind", "address", "connected_s", "samples", "rows", "ring_mb",
-					    "oldest_s", "hz", "cpus", "lost"};
+					    "oldest_s", "hz", "cpus", "lost", "truncated", "unwind_mb"};
 	static const enum vtype types[] = {VT_STRING, VT_STRING, VT_STRING, VT_FLOAT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT,
-					   VT_INT, VT_INT, VT_INT};
+					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT};
 	struct proto_answer ans;
-	struct table *t = table_new(11, names, types);
+	struct table *t = table_new(13, names, types);
 	struct qctx q;
 	int64_t now = wall_now_ns();
 	int rc = 1;
@@ -42,6 +43,9 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 		t->cols[8].v.i[r] = a.status.hz;
 		t->cols[9].v.i[r] = a.status.cpus;
 		t->cols[10].v.i[r] = (int64_t)a.status.lost_samples;
+		t->cols[11].v.i[r] = (int64_t)(a.status.truncated_unreadable + a.status.truncated_depth +
+					       a.status.truncated_no_info);
+		t->cols[12].v.f[r] = (double)a.status.unwind_bytes / 1048576.0;
 	}
 	render_tables(stdout, &q, &t, 1, o->fmt == OUT_JSON ? OUT_JSON : OUT_TABLE, NULL, 0);
 	rc = 0;

@@ -131,6 +131,10 @@ void agent_get_status(struct agent *a, struct agent_status *st)
 		.rows = rs.rows, .samples = rs.samples, .ring_bytes = rs.bytes, .ring_budget = rs.budget,
 		.evicted_rows = rs.evicted_rows, .stacks = rs.stacks, .oldest_ns = rs.oldest_ns,
 		.newest_ns = rs.newest_ns, .hz = ss.hz, .cpus = ss.cpus, .bpf_samples = ss.bpf_samples,
-		.lost_samples = ss.lost,
+		.lost_samples = ss.lost, .truncated_unreadable = ss.truncated_unreadable,
+		.truncated_depth = ss.truncated_depth, .truncated_no_info = ss.truncated_no_info,
+		.fp_fallback_samples = ss.fp_fallback_samples, .unwind_files = ss.unwind_files,
+		.unwind_bytes = ss.unwind_bytes, .unwind_build_ns = ss.unwind_build_ns,
+		.unwind_cfi_bytes = ss.unwind_cfi_bytes,
 	};
 }

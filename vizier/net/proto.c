@@ -126,7 +126,7 @@ void proto_buf_destroy(struct proto_buf *b)
 
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st)
 {
-	msgpack_pack_map(pk, 13);
+	msgpack_pack_map(pk, 21);
 	field_uint(pk, "rows", st->rows);
 	field_uint(pk, "samples", st->samples);
 	field_uint(pk, "ring_bytes", st->ring_bytes);
@@ -139,6 +139,14 @@ void proto_pack_status(msgpack_packer *pk, const struct agent_status *st)
 	field_int(pk, "cpus", st->cpus);
 	field_uint(pk, "bpf_samples", st->bpf_samples);
 	field_uint(pk, "lost_samples", st->lost_samples);
+	field_uint(pk, "truncated_unreadable", st->truncated_unreadable);
+	field_uint(pk, "truncated_depth", st->truncated_depth);
+	field_uint(pk, "truncated_no_info", st->truncated_no_info);
+	field_uint(pk, "fp_fallback_samples", st->fp_fallback_samples);
+	field_uint(pk, "unwind_files", st->unwind_files);
+	field_uint(pk, "unwind_bytes", st->unwind_bytes);
+	field_uint(pk, "unwind_build_ns", st->unwind_build_ns);
+	field_uint(pk, "unwind_cfi_bytes", st->unwind_cfi_bytes);
 	field_str(pk, "version", st->version[0] ? st->version : WISP_VERSION);
 }
 
@@ -157,6 +165,14 @@ void proto_read_status(const msgpack_object *o, struct agent_status *st)
 	st->cpus = (int)get_int(o, "cpus", 0);
 	st->bpf_samples = (uint64_t)get_int(o, "bpf_samples", 0);
 	st->lost_samples = (uint64_t)get_int(o, "lost_samples", 0);
+	st->truncated_unreadable = (uint64_t)get_int(o, "truncated_unreadable", 0);
+	st->truncated_depth = (uint64_t)get_int(o, "truncated_depth", 0);
+	st->truncated_no_info = (uint64_t)get_int(o, "truncated_no_info", 0);
+	st->fp_fallback_samples = (uint64_t)get_int(o, "fp_fallback_samples", 0);
+	st->unwind_files = (uint64_t)get_int(o, "unwind_files", 0);
+	st->unwind_bytes = (uint64_t)get_int(o, "unwind_bytes", 0);
+	st->unwind_build_ns = (uint64_t)get_int(o, "unwind_build_ns", 0);
+	st->unwind_cfi_bytes = (uint64_t)get_int(o, "unwind_cfi_bytes", 0);
 	mp_str(mp_get(o, "version"), st->version, sizeof(st->version));
 }
 

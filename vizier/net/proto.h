@@ -77,6 +77,13 @@ struct agent_status {
 	int hz, cpus;                    /* sampling rate and CPUs sampled (0 for synthetic/replay) */
 	uint64_t bpf_samples;            /* perf events the BPF program saw (0 for other sources) */
 	uint64_t lost_samples;           /* samples lost in the kernel or refused by the ring */
+	/* bpf source: user stacks whose walk broke, by reason (they end in a "[truncated: ...]"
+	 * frame); samples where some frame came from the frame-pointer fallback */
+	uint64_t truncated_unreadable, truncated_depth, truncated_no_info, fp_fallback_samples;
+	uint64_t unwind_files;           /* unwind tables held (one per executable file) */
+	uint64_t unwind_bytes;           /* kernel memory they hold, with the processes' tables */
+	uint64_t unwind_build_ns;        /* time spent building tables, and from how many bytes */
+	uint64_t unwind_cfi_bytes;       /*   of .eh_frame */
 	char version[32];
 };
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st);

@@ -4,6 +4,9 @@
 #include "replay.h"
 #include "synth_source.h"
 
+#include <linux/types.h>
+#include "unwind.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,4 +72,12 @@ void source_get_stats(struct source *s, struct source_stats *out)
 	out->cpus = cs.ncpus;
 	out->bpf_samples = cs.bpf_samples;
 	out->lost = cs.bpf_lost + cs.append_failed;
+	out->truncated_unreadable = cs.unwind_end[WISP_UNWIND_END_READ];
+	out->truncated_depth = cs.unwind_end[WISP_UNWIND_END_DEPTH];
+	out->truncated_no_info = cs.unwind_end[WISP_UNWIND_END_BAD_FP];
+	out->fp_fallback_samples = cs.unwind_fp_used;
+	out->unwind_files = cs.unwinder.files;
+	out->unwind_bytes = cs.unwinder.bytes;
+	out->unwind_build_ns = cs.unwinder.build_ns;
+	out->unwind_cfi_bytes = cs.unwinder.cfi_bytes;
 }

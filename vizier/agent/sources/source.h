@@ -23,6 +23,8 @@ struct source_stats {
 	int hz, cpus;           /* bpf: sampling rate, CPUs sampled; 0 otherwise */
 	uint64_t bpf_samples;   /* bpf: perf events the BPF program saw */
 	uint64_t lost;          /* samples lost in the kernel or refused by the ring */
+	uint64_t truncated_unreadable, truncated_depth, truncated_no_info, fp_fallback_samples;
+	uint64_t unwind_files, unwind_bytes, unwind_build_ns, unwind_cfi_bytes; /* see agent_status */
 };
 
 /* Starts the source `spec` appending to ring (which must outlive it). NULL with a message in err

@@ -400,6 +400,7 @@ void unwinder_get_stats(struct unwinder *u, struct unwinder_stats *out)
 	*out = u->st;
 	unwind_store_get_stats(u->store, &ss);
 	pthread_mutex_unlock(&u->load_lock);
+	out->files = ss.files;
 	out->rows = ss.rows;
 	out->rows_cap = ss.rows_cap;
 	out->pages = ss.pages;

@@ -35,6 +35,7 @@ struct unwinder_stats {
 	uint64_t files_no_cfi;        /* files without usable CFI (frame pointers there) */
 	uint64_t build_ns;            /* time spent building tables */
 	uint64_t cfi_bytes;           /* .eh_frame bytes those tables came from */
+	uint64_t files;               /* tables held now */
 	uint64_t rows, rows_cap, pages, rules, evicted, refused;
 	uint64_t bytes;               /* kernel memory of the tables: rows, rules, pages, processes */
 };

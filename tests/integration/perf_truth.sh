@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# perf_truth.sh - perf as ground truth: the same run of each no-frame-pointer workload (C through
+# libc's qsort, C++, Rust) profiled by wispd and by `perf record --call-graph dwarf` at once;
+# the self and total shares of their hot functions agree within 2 points, or the statistical
+# bound of the two sample counts where that is wider (tests/tools/compare_perf.mjs). Both sample
+# at 999 Hz over two copies of the workload, about 16,000 samples each, so the bound is near
+# 2 points. Needs perf (linux-perf) and libc6-dbg.
+. "$(dirname "$0")/lib.sh"
+command -v perf >/dev/null || fail "perf is not installed (deploy/install-deps.sh installs linux-perf)"
+PORT=$(free_port)
+URL=ws://127.0.0.1:$PORT
+start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node itest --ring-mb 64 --hz 999
+wait_agents "$PORT" 1
+
+# compare NAME BINARY FUNCTION...: two copies of BINARY for 8 s under both profilers.
+compare() {
+	local name=$1 bin=$2
+	shift 2
+	"$bin" 9 >"$TMP/$name.1.pid" &
+	PIDS+=($!)
+	"$bin" 9 >"$TMP/$name.2.pid" &
+	PIDS+=($!)
+	sleep 0.5
+	local p1 p2 t0
+	p1=$(cat "$TMP/$name.1.pid")
+	p2=$(cat "$TMP/$name.2.pid")
+	t0=$(date +%s%N)
+	timeout -s INT 8 perf record -q -F 999 --call-graph dwarf,8192 -p "$p1,$p2" -o "$TMP/$name.perf" >/dev/null 2>&1 || true
+	local secs=$(( ($(date +%s%N) - t0) / 1000000000 + 1 ))
+	# The same window from the ring: the last `secs` seconds.
+	: >"$TMP/$name.folded"
+	for p in "$p1" "$p2"; do
+		"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$p" --by none --start "-${secs}s" >>"$TMP/$name.folded" ||
+			fail "$name: flamegraph failed"
+	done
+	perf script -i "$TMP/$name.perf" -F ip,sym --no-inline >"$TMP/$name.perf.txt" 2>/dev/null || fail "$name: perf script failed"
+	node "$SRC_DIR/tests/tools/compare_perf.mjs" "$TMP/$name.folded" "$TMP/$name.perf.txt" "$@" ||
+		fail "$name: shares differ from perf's"
+	pass "$name: shares agree with perf --call-graph dwarf"
+}
+
+compare nofp "$NOFP" main sort_phase mix_phase cmp_ints msort_with_tmp.part.0 qsort_r \
+	self:cmp_ints self:msort_with_tmp.part.0 self:mix_leaf
+compare cxx "$CXX_WORKLOAD" main "wl::Matrix<double>::multiply(wl::Matrix<double> const&) const" \
+	"wl::Matrix<double>::checksum(int) const" "self:wl::Matrix<double>::multiply(wl::Matrix<double> const&) const"
+compare rust "$RUST_WORKLOAD" main rust::main rust::hash_phase rust::sum_phase self:rust::mix::checksum \
+	self:rust::mix::Accumulator::add
