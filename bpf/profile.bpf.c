@@ -92,12 +92,14 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
-/* A process that execs gets a new address space: its table is wrong from now on. */
+/* A process that execs gets a new address space: its table is wrong from now on; the agent
+ * builds the new one right away. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(wisp_on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 pid = p->tgid;
 	bpf_map_delete_elem(&wisp_unwind_procs, &pid);
+	bpf_ringbuf_output(&wisp_exec_events, &pid, sizeof(pid), 0);
 	return 0;
 }
 

@@ -44,6 +44,13 @@ struct {
 	__type(value, struct wisp_unwind_rule);
 } wisp_unwind_rules SEC(".maps");
 
+/* Pids that exec'd, for the agent to load their tables at once (a wakeup each: execs are rare
+ * next to samples). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} wisp_exec_events SEC(".maps");
+
 /* The user frames of the sample being taken (per CPU: a perf event does not nest on one CPU). */
 struct wisp_ustack {
 	__u64 ips[WISP_MAX_FRAMES];

@@ -258,6 +258,7 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		.rules_fd = bpf_map__fd(c->skel->maps.wisp_unwind_rules),
 		.pages_fd = bpf_map__fd(c->skel->maps.wisp_unwind_pages),
 		.pages_cap = bpf_map__max_entries(c->skel->maps.wisp_unwind_pages),
+		.exec_events_fd = bpf_map__fd(c->skel->maps.wisp_exec_events),
 	};
 	if (!(c->unwinder = unwinder_new(&um, err, errlen)))
 		goto fail;

@@ -6,14 +6,18 @@
 #include "core/clock.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +27,8 @@
 #define MISSING_RELOAD_MS 100 /* a table the kernel lacks (exec, or a failed load) */
 #define SWEEP_MS 5000         /* forget processes whose table the kernel dropped */
 #define MAX_SEGS 16
+#define EXEC_PENDING 4096     /* exec'd processes waiting to be loaded */
+#define EXEC_DELAY_MS 10      /* after the exec: the dynamic loader has mapped the libraries */
 
 struct seg {
 	uint64_t offset, vaddr, filesz;
@@ -42,6 +48,7 @@ struct ufile {
 struct uproc {
 	struct uproc *next;
 	uint32_t pid;
+	int64_t first_load_ms;   /* when its table was first written */
 	int64_t last_load_ms;    /* when its maps were last read */
 	int64_t backoff_ms;      /* no reload before this (the kernel's map was full) */
 	bool loaded;             /* the kernel holds its table */
@@ -59,10 +66,14 @@ struct unwinder {
 	pthread_mutex_t load_lock;        /* the caches and the store: the loader, or load_now */
 
 	pthread_mutex_t q_lock;           /* the queue */
-	pthread_cond_t q_cond;
+	int wake_fd;                      /* eventfd: a request was queued, or stop */
+	int epfd;                         /* the loader waits on wake_fd and exec_rb */
+	struct ring_buffer *exec_rb;      /* exec events from BPF (wisp_exec_events) */
+	struct { uint32_t pid; int64_t due_ms; } exec[EXEC_PENDING]; /* execs to load, by due time */
+	size_t exec_head, exec_len;
 	struct { uint32_t pid; bool stale; } queue[QUEUE_CAP];
 	size_t q_head, q_len;
-	bool stop;
+	atomic_bool stop;
 	pthread_t thread;
 	bool thread_started;
 
@@ -277,6 +288,8 @@ static int load_proc(struct unwinder *u, uint32_t pid)
 	if (!p)
 		return -1;
 	p->last_load_ms = now_ms();
+	if (!p->first_load_ms)
+		p->first_load_ms = p->last_load_ms;
 	if (read_maps(u, p) != 0) {
 		u->st.proc_failed++;
 		proc_forget(u, p);
@@ -325,48 +338,108 @@ static void sweep(struct unwinder *u)
 	}
 }
 
+/* A table that missed a pc is reloaded at most every STALE_RELOAD_MS, but soon after a process
+ * starts: the first load (at exec) sees only the program and the dynamic loader, which maps the
+ * libraries a moment later. */
+#define YOUNG_MS 2000
+#define YOUNG_RELOAD_MS 20
+
 static void handle(struct unwinder *u, uint32_t pid, bool stale)
 {
 	struct uproc *p = proc_find(u, pid, false);
 	int64_t now = now_ms();
-	if (p && (now < p->backoff_ms || now - p->last_load_ms < (stale ? STALE_RELOAD_MS : MISSING_RELOAD_MS)))
-		return;
+	if (p) {
+		int64_t wait = !stale ? MISSING_RELOAD_MS
+				      : now - p->first_load_ms < YOUNG_MS ? YOUNG_RELOAD_MS : STALE_RELOAD_MS;
+		if (now < p->backoff_ms || now - p->last_load_ms < wait)
+			return;
+	}
 	load_proc(u, pid);
+}
+
+/* An exec: the process has a new image (the kernel dropped its old table). Its table is built
+ * EXEC_DELAY_MS later, once the dynamic loader has mapped its libraries; a process gone by then
+ * (a shell pipeline's `cat`) costs one failed open. When execs come faster than the pending list
+ * holds, the rest are loaded on their first sample instead. */
+static int on_exec_event(void *ctx, void *data, size_t size)
+{
+	struct unwinder *u = ctx;
+	if (size < sizeof(uint32_t) || u->exec_len == EXEC_PENDING)
+		return 0;
+	uint32_t pid;
+	memcpy(&pid, data, sizeof(pid));
+	struct uproc *p = proc_find(u, pid, false);
+	if (p)
+		proc_forget(u, p);
+	size_t at = (u->exec_head + u->exec_len++) % EXEC_PENDING;
+	u->exec[at].pid = pid;
+	u->exec[at].due_ms = now_ms() + EXEC_DELAY_MS;
+	return 0;
+}
+
+/* Loads the exec'd processes that are due; returns ms until the next one (or SWEEP_MS). */
+static int load_due_execs(struct unwinder *u)
+{
+	while (u->exec_len) {
+		int64_t wait = u->exec[u->exec_head].due_ms - now_ms();
+		if (wait > 0)
+			return (int)wait;
+		uint32_t pid = u->exec[u->exec_head].pid;
+		u->exec_head = (u->exec_head + 1) % EXEC_PENDING;
+		u->exec_len--;
+		if (!proc_find(u, pid, false) && load_proc(u, pid) == 0) /* not loaded by a sample meanwhile */
+			u->st.exec_loads++;
+	}
+	return SWEEP_MS;
 }
 
 static void *loader_main(void *arg)
 {
 	struct unwinder *u = arg;
 	int64_t next_sweep = now_ms() + SWEEP_MS;
-	pthread_mutex_lock(&u->q_lock);
-	while (!u->stop) {
-		if (u->q_len == 0) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&u->q_cond, &u->q_lock, &ts);
-		}
-		uint32_t pid = 0;
-		bool stale = false, have = u->q_len > 0;
-		if (have) {
-			pid = u->queue[u->q_head].pid;
-			stale = u->queue[u->q_head].stale;
-			u->q_head = (u->q_head + 1) % QUEUE_CAP;
-			u->q_len--;
-		}
-		pthread_mutex_unlock(&u->q_lock);
+	int timeout = SWEEP_MS;
+	while (!atomic_load(&u->stop)) {
+		struct epoll_event ev[2];
+		int n = epoll_wait(u->epfd, ev, 2, timeout);
+		uint64_t drained;
+		if (n > 0 && read(u->wake_fd, &drained, sizeof(drained)) < 0 && errno != EAGAIN)
+			break;
 		pthread_mutex_lock(&u->load_lock);
-		if (have)
+		if (u->exec_rb)
+			ring_buffer__consume(u->exec_rb);
+		for (;;) {
+			uint32_t pid;
+			bool stale;
+			pthread_mutex_lock(&u->q_lock);
+			bool have = u->q_len > 0;
+			if (have) {
+				pid = u->queue[u->q_head].pid;
+				stale = u->queue[u->q_head].stale;
+				u->q_head = (u->q_head + 1) % QUEUE_CAP;
+				u->q_len--;
+			}
+			pthread_mutex_unlock(&u->q_lock);
+			if (!have)
+				break;
+			load_due_execs(u); /* a new process first: its early samples matter most */
 			handle(u, pid, stale);
+		}
+		timeout = load_due_execs(u);
 		if (now_ms() >= next_sweep) {
 			sweep(u);
 			next_sweep = now_ms() + SWEEP_MS;
 		}
 		pthread_mutex_unlock(&u->load_lock);
-		pthread_mutex_lock(&u->q_lock);
 	}
-	pthread_mutex_unlock(&u->q_lock);
 	return NULL;
+}
+
+static void wake(struct unwinder *u)
+{
+	uint64_t one = 1;
+	if (write(u->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the loader has wakes pending already */
+	}
 }
 
 void unwinder_request(struct unwinder *u, uint32_t pid, bool stale)
@@ -380,9 +453,10 @@ void unwinder_request(struct unwinder *u, uint32_t pid, bool stale)
 		u->queue[at].pid = pid;
 		u->queue[at].stale = stale;
 		u->q_len++;
-		pthread_cond_signal(&u->q_cond);
 	}
 	pthread_mutex_unlock(&u->q_lock);
+	if (!queued)
+		wake(u);
 }
 
 int unwinder_load_now(struct unwinder *u, uint32_t pid)
@@ -418,10 +492,24 @@ struct unwinder *unwinder_new(const struct unwinder_maps *maps, char *err, size_
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	u->wake_fd = u->epfd = -1;
 	u->maps = *maps;
 	pthread_mutex_init(&u->load_lock, NULL);
 	pthread_mutex_init(&u->q_lock, NULL);
-	pthread_cond_init(&u->q_cond, NULL);
+	u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	u->epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN};
+	if (u->wake_fd < 0 || u->epfd < 0 || epoll_ctl(u->epfd, EPOLL_CTL_ADD, u->wake_fd, &ev) != 0) {
+		snprintf(err, errlen, "unwinder: %s", strerror(errno));
+		goto fail;
+	}
+	if (maps->exec_events_fd >= 0) {
+		u->exec_rb = ring_buffer__new(maps->exec_events_fd, on_exec_event, u, NULL);
+		if (!u->exec_rb || epoll_ctl(u->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(u->exec_rb), &ev) != 0) {
+			snprintf(err, errlen, "unwinder: cannot watch exec events: %s", strerror(errno));
+			goto fail;
+		}
+	}
 	u->store = unwind_store_new(maps->rows_fd, maps->rows_cap, maps->rules_fd, maps->pages_fd, maps->pages_cap,
 				    err, errlen);
 	if (!u->store)
@@ -443,12 +531,15 @@ void unwinder_free(struct unwinder *u)
 	if (!u)
 		return;
 	if (u->thread_started) {
-		pthread_mutex_lock(&u->q_lock);
-		u->stop = true;
-		pthread_cond_signal(&u->q_cond);
-		pthread_mutex_unlock(&u->q_lock);
+		atomic_store(&u->stop, true);
+		wake(u);
 		pthread_join(u->thread, NULL);
 	}
+	ring_buffer__free(u->exec_rb);
+	if (u->epfd >= 0)
+		close(u->epfd);
+	if (u->wake_fd >= 0)
+		close(u->wake_fd);
 	for (int b = 0; b < BUCKETS; b++) {
 		while (u->procs[b]) {
 			struct uproc *p = u->procs[b];
@@ -466,7 +557,6 @@ void unwinder_free(struct unwinder *u)
 	unwind_store_free(u->store);
 	pthread_mutex_destroy(&u->load_lock);
 	pthread_mutex_destroy(&u->q_lock);
-	pthread_cond_destroy(&u->q_cond);
 	free(u->scratch);
 	free(u);
 }

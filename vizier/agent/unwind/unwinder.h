@@ -1,7 +1,8 @@
 /* unwinder.h - keeps the BPF walker's tables (bpf/unwind.h) current for the processes it samples.
  *
  * The collector asks for a process when a sample says its table is missing or stale
- * (unwinder_request: never blocks). A loader thread then reads /proc/PID/maps, builds the unwind
+ * (unwinder_request: never blocks), and the BPF side reports every exec as it happens (so a
+ * process's table is there from its first milliseconds). A loader thread then reads /proc/PID/maps, builds the unwind
  * table of every executable file it has not seen (cfi.c; once per file, by device, inode, size
  * and modification time, shared by every process mapping it), loads them into the store
  * (store.c) and writes the process's mapping table. The BPF side deletes a process's table when
@@ -25,11 +26,13 @@ struct unwinder_maps {
 	int rules_fd;                 /* mmappable array of WISP_UNWIND_MAX_RULES rules */
 	int pages_fd;                 /* (file, page) -> struct wisp_unwind_page */
 	uint32_t pages_cap;
+	int exec_events_fd;           /* ring buffer of pids that exec'd (-1: none) */
 };
 
 struct unwinder_stats {
 	uint64_t procs;               /* processes with a table now */
 	uint64_t proc_loads;          /* tables written (first loads and reloads) */
+	uint64_t exec_loads;          /* of which on an exec event */
 	uint64_t proc_failed;         /* processes that could not be loaded (gone, map full) */
 	uint64_t files_built;         /* unwind tables built from files */
 	uint64_t files_no_cfi;        /* files without usable CFI (frame pointers there) */
