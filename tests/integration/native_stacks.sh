@@ -6,7 +6,7 @@
 # of the C program: about 0.1 %), names come out demangled (and libc's internals named from
 # libc6-dbg), and its two phases (3/4 and 1/4 of its CPU time) come out within 4.5 standard
 # deviations of a binomial share over the samples taken. The programs start after the agent, so
-# their tables are built while they run.
+# their tables are built while they run. Last, node --perf-basic-prof: JIT frames named.
 . "$(dirname "$0")/lib.sh"
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
@@ -59,3 +59,18 @@ check rust "$RUST_WORKLOAD" rust::main rust::hash_phase rust::sum_phase rust::mi
 grep -q '17h[0-9a-f]\{16\}E' "$TMP/rust.folded" && fail "rust: a legacy hash was left in a name"
 grep -q '_ZN\|_ZNK\|_RNv' "$TMP/cxx.folded" "$TMP/rust.folded" && fail "a mangled name was left"
 pass "no mangled names"
+
+# JIT code named from the perf map node writes (/tmp/perf-PID.map, --perf-basic-prof): hotLoop
+# is compiled early, so nearly every sample after the first second is in it.
+node --perf-basic-prof "$SRC_DIR/tests/workloads/jit.js" 6 >"$TMP/jit.pid" &
+PIDS+=($!)
+sleep 0.5
+JPID=$(cat "$TMP/jit.pid")
+sleep 5
+"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$JPID" --by none --start -4s >"$TMP/jit.folded" || fail "node: flamegraph failed"
+read -r JN JHOT <<<"$(awk '{c = $NF; n += c} /;JS:[*~^]?hotLoop [^;]*jit\.js:[0-9]+:[0-9]+ [0-9]+$/ {h += c} END {print n + 0, h + 0}' "$TMP/jit.folded")"
+echo "node: $JN samples, $JHOT in JS:hotLoop (named from the perf map)"
+[ "$JN" -ge 500 ] || fail "node: only $JN samples"
+node -e "process.exit($JHOT * 100 >= 90 * $JN ? 0 : 1)" || fail "node: only $JHOT of $JN samples name hotLoop: $(sort -t' ' -k2 -nr "$TMP/jit.folded" | head -3)"
+rm -f "/tmp/perf-$JPID.map"
+pass "node --perf-basic-prof: JIT frames named"

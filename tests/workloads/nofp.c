@@ -4,7 +4,7 @@
  * mix_leaf for 1/4 (in this thread's CPU time, as burn.c measures). A frame-pointer walk loses
  * main in almost every sample; an unwinder that reads .eh_frame finds it in all of them.
  *
- *   nofp [SECONDS]   (default 10; prints its pid on stdout first) */
+ *   nofp [SECONDS [LINGER]]   (default 10; prints its pid on stdout first; then sleeps LINGER s) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,5 +69,7 @@ int main(int argc, char **argv)
 		mix_phase(0.01);
 	}
 	free(v);
+	if (argc > 2)
+		sleep((unsigned)atoi(argv[2]));
 	return 0;
 }

@@ -9,6 +9,7 @@
 
 void proc_free(struct proc *p)
 {
+	perfmap_free(p->perfmap);
 	free(p->maps);
 	free(p);
 }

@@ -47,6 +47,11 @@ const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip)
 		load_maps(s, p);
 		m = find_mapping(p, ip);
 	}
+	if (!m || (!m->elf && !m->vdso)) { /* anonymous code: JIT-compiled, named in a perf map */
+		const char *jit = perfmap_lookup(p, ip);
+		if (jit)
+			return jit;
+	}
 	if (!m) {
 		return "[unknown]";
 	}

@@ -47,11 +47,23 @@ struct mapping {
 	bool vdso;
 };
 
+/* A process's JIT perf map (perfmap.c). */
+struct perfmap {
+	char path[96];
+	uint64_t off;          /* bytes parsed so far */
+	int64_t checked_ms;    /* last look at the file */
+	struct sym *syms;      /* sorted by addr, one per start */
+	size_t nsyms, cap;
+	char *names;
+	size_t names_len, names_cap;
+};
+
 struct proc {
 	struct proc *next;
 	uint32_t pid;
 	struct mapping *maps;
 	size_t nmaps;
+	struct perfmap *perfmap; /* NULL until an address outside every file needs it */
 	int64_t loaded_ms;     /* when maps were read (CLOCK_MONOTONIC) */
 	time_t used;
 };
@@ -92,6 +104,11 @@ const char *elf_sym_name(struct elf_syms *e, struct sym *sym);
 void elf_syms_free(struct elf_syms *e);
 /* Parses the vDSO of this process into s->vdso (the same image in every process). */
 void load_vdso(struct symbolizer *s);
+
+/* perfmap.c */
+/* The JIT name of ip from p's perf map, or NULL. */
+const char *perfmap_lookup(struct proc *p, uint64_t ip);
+void perfmap_free(struct perfmap *m);
 
 /* procmaps.c */
 void proc_free(struct proc *p);
