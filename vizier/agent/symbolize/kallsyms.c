@@ -1,5 +1,6 @@
-/* kallsyms.c - kernel addresses to names through /proc/kallsyms (text symbols only). When
- * kptr_restrict hides every address, kernel frames stay "[kernel]+0xADDR". */
+/* kallsyms.c - kernel addresses to names through /proc/kallsyms (text symbols only); a module's
+ * functions are named "function [module]", as perf shows them. When kptr_restrict hides every
+ * address, kernel frames stay "[kernel]+0xADDR". */
 #include "symbolize_internal.h"
 
 #include <inttypes.h>
@@ -17,9 +18,12 @@ void load_kallsyms(struct symbolizer *s)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long addr;
-		char type, name[256];
-		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3)
+		char type, name[256 + 80], module[64];
+		int fields = sscanf(line, "%llx %c %255s [%63[^]]]", &addr, &type, name, module);
+		if (fields < 3)
 			continue;
+		if (fields == 4 && strncmp(module, "__builtin", 9)) /* not ftrace's or BPF's pseudo-modules */
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), " [%s]", module);
 		if (addr)
 			any_nonzero = true;
 		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
