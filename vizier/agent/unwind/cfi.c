@@ -341,7 +341,8 @@ int cfi_build(Elf *elf, struct cfi_table *t, char *err, size_t errlen)
 		snprintf(err, errlen, "libdw cannot read the CFI: %s", dwarf_errmsg(-1));
 		goto out;
 	}
-	qsort(fdes, nfdes, sizeof(*fdes), range_cmp);
+	if (nfdes)
+		qsort(fdes, nfdes, sizeof(*fdes), range_cmp);
 	t->fdes = nfdes;
 	const struct wisp_unwind_rule none = {0};
 	for (size_t i = 0; i < nfdes; i++) {
