@@ -16,6 +16,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Configured by the loader before load (rodata). */
 const volatile bool include_idle = false; /* also record the idle task (pid 0)? */
+const volatile bool unwind_user = true;   /* walk user stacks by the unwind tables (else FP only) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -72,7 +73,7 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 	if (pid != 0) {
 		__u32 zero = 0;
 		struct wisp_ustack *us = bpf_map_lookup_elem(&wisp_unwind_scratch, &zero);
-		int nu = us ? wisp_unwind_user(us, pid, &s->unwind_end, &s->unwind_flags) : -1;
+		int nu = us && unwind_user ? wisp_unwind_user(us, pid, &s->unwind_end, &s->unwind_flags) : -1;
 		if (nu > 0) {
 			__u32 cnt = (__u32)nu & 127; /* nu <= WISP_MAX_FRAMES (127): the mask bounds it for the verifier */
 			ubytes = cnt * sizeof(__u64);

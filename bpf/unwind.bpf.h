@@ -30,10 +30,10 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1 << 18); /* resized by the loader (--unwind-mb) */
+	__uint(max_entries, 1 << 21); /* resized by the loader (--unwind-mb): rows / 2 */
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct wisp_unwind_rowblock);
+	__type(value, __u64); /* two rows */
 } wisp_unwind_rows SEC(".maps");
 
 struct {
@@ -66,6 +66,7 @@ struct {
 struct wisp_walk {
 	__u64 pc, sp, fp;
 	struct wisp_unwind_proc *proc;
+	struct wisp_unwind_mapping *last; /* the previous frame's mapping */
 	struct wisp_ustack *out;
 	__u32 n;     /* frames in out */
 	__u8 end;    /* enum wisp_unwind_end, once the walk ended */
@@ -107,32 +108,14 @@ static __always_inline struct wisp_unwind_mapping *wisp_find_mapping(struct wisp
 	return pc < m->end ? m : NULL;
 }
 
-struct wisp_rsearch {
-	__u32 first, off, lo, hi;
-};
-
-/* Row idx of the row array, or -1. */
+/* Row idx of the row array, or -1. Rows are stored two to an 8-byte element (an array map's
+ * elements are 8-byte aligned), low half first: in memory, one contiguous array of rows. The
+ * half is chosen by a shift, not an address, so idx stays an imprecise scalar for the verifier. */
 static __always_inline long wisp_row(__u32 idx)
 {
-	__u32 block = idx / WISP_UNWIND_BLOCK_ROWS;
-	struct wisp_unwind_rowblock *b = bpf_map_lookup_elem(&wisp_unwind_rows, &block);
-	return b ? (long)b->rows[idx & (WISP_UNWIND_BLOCK_ROWS - 1)] : -1;
-}
-
-static long wisp_rsearch_step(__u64 index, void *ctx)
-{
-	struct wisp_rsearch *s = ctx;
-	if (s->lo >= s->hi)
-		return 1;
-	__u32 mid = (s->lo + s->hi) / 2;
-	long row = wisp_row(s->first + mid);
-	if (row < 0)
-		return 1;
-	if (((__u32)row >> 16) <= s->off)
-		s->lo = mid + 1;
-	else
-		s->hi = mid;
-	return 0;
+	__u32 pair = idx / 2;
+	__u64 *v = bpf_map_lookup_elem(&wisp_unwind_rows, &pair);
+	return v ? (long)((*v >> ((idx & 1) * 32)) & 0xffffffff) : -1;
 }
 
 /* The rule for file address addr of file, or NULL (no table there). */
@@ -142,12 +125,22 @@ static __always_inline struct wisp_unwind_rule *wisp_find_rule(__u32 file, __u64
 	struct wisp_unwind_page *pg = bpf_map_lookup_elem(&wisp_unwind_pages, &key);
 	if (!pg)
 		return NULL;
-	struct wisp_rsearch s = {.first = pg->first, .off = (__u32)addr & ((1u << WISP_UNWIND_PAGE_BITS) - 1),
-				 .lo = 0, .hi = pg->count};
-	bpf_loop(WISP_UNWIND_PAGE_BITS + 2, wisp_rsearch_step, &s, 0);
-	if (s.lo == 0) /* cannot happen: the page's first row starts at offset 0 */
+	__u32 first = pg->first, off = (__u32)addr & ((1u << WISP_UNWIND_PAGE_BITS) - 1), lo = 0, hi = pg->count;
+	/* A plain loop: lo, hi and the rows only key map lookups and feed shifts, so the verifier
+	 * keeps them imprecise and prunes each step's two outcomes into one state. */
+	for (int i = 0; i < WISP_UNWIND_PAGE_BITS + 1 && lo < hi; i++) {
+		__u32 mid = (lo + hi) / 2;
+		long row = wisp_row(first + mid);
+		if (row < 0)
+			return NULL;
+		if (((__u32)row >> 16) <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0) /* cannot happen: the page's first row starts at offset 0 */
 		return NULL;
-	long row = wisp_row(s.first + s.lo - 1);
+	long row = wisp_row(first + lo - 1);
 	if (row < 0)
 		return NULL;
 	__u32 r = (__u32)row & 0xffff;
@@ -205,7 +198,10 @@ static long wisp_unwind_step(__u64 index, void *ctx)
 	out->ips[n] = w->pc;
 	w->n = n + 1;
 	__u64 lookup = w->exact ? w->pc : w->pc - 1; /* a return address may follow a noreturn call */
-	struct wisp_unwind_mapping *m = wisp_find_mapping(proc, lookup);
+	/* Callers are usually in the caller's file: try the last frame's mapping first. */
+	struct wisp_unwind_mapping *m = w->last;
+	if (!m || lookup < m->start || lookup >= m->end)
+		m = w->last = wisp_find_mapping(proc, lookup);
 	if (!m) {
 		w->flags |= WISP_UNWIND_F_MAP_MISS;
 		wisp_fp_step(w);
@@ -244,12 +240,21 @@ static long wisp_unwind_step(__u64 index, void *ctx)
 		wisp_fp_step(w);
 		return w->done ? 1 : 0;
 	}
-	if (wisp_read(&ra, cfa + r->ra_off)) {
+	if (r->fp == WISP_REG_AT_CFA && r->fp_off == r->ra_off - 8) {
+		/* The common prologue (push rbp right after the call): one read for both. */
+		__u64 pair[2];
+		if (bpf_probe_read_user(pair, sizeof(pair), (const void *)(cfa + r->fp_off))) {
+			w->end = WISP_UNWIND_END_READ;
+			w->done = 1;
+			return 1;
+		}
+		w->fp = pair[0];
+		ra = pair[1];
+	} else if (wisp_read(&ra, cfa + r->ra_off)) {
 		w->end = WISP_UNWIND_END_READ;
 		w->done = 1;
 		return 1;
-	}
-	if (r->fp == WISP_REG_AT_CFA) {
+	} else if (r->fp == WISP_REG_AT_CFA) {
 		if (wisp_read(&w->fp, cfa + r->fp_off)) {
 			w->end = WISP_UNWIND_END_READ;
 			w->done = 1;

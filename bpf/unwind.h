@@ -7,8 +7,8 @@
  *           a mapping gives the file's id and its load bias (file address = pc - bias);
  *   (file id, file address >> 16) -> wisp_unwind_page: that 64 KiB page's rows, a slice of
  *           the one shared row array;
- *   row  = (low 16 bits of the address where it starts) << 16 | rule index: 4 bytes, kept in
- *          blocks of 16 (an array map's elements are 8-byte aligned; a block wastes nothing);
+ *   row  = (low 16 bits of the address where it starts) << 16 | rule index: 4 bytes, two to
+ *          an element of the row array (its elements are 8-byte aligned: a pair wastes nothing);
  *   rule = wisp_unwind_rule, one table of distinct rules shared by every file.
  * Every page's slice starts with a row at offset 0 (the rule in effect where the page begins),
  * so a lookup never leaves its page: at most 17 steps of binary search. A page with no entry
@@ -20,7 +20,7 @@
 #define WISP_UNWIND_PAGE_BITS 16
 #define WISP_UNWIND_MAX_MAPPINGS 128 /* executable mappings per process in the table (a power of two) */
 #define WISP_UNWIND_MAX_RULES 65536  /* a rule index is 16 bits */
-#define WISP_UNWIND_BLOCK_ROWS 16    /* rows per element of the row array */
+#define WISP_UNWIND_PAIR_ROWS 2      /* rows per element (a __u64) of the row array */
 
 /* How the canonical frame address (the caller's stack pointer) is found. */
 enum wisp_cfa {
@@ -50,9 +50,6 @@ struct wisp_unwind_rule {
 	__u32 pad;    /* 16 bytes: the size of an array map element holding it */
 };
 
-struct wisp_unwind_rowblock {
-	__u32 rows[WISP_UNWIND_BLOCK_ROWS];
-};
 
 struct wisp_unwind_page_key {
 	__u32 file;   /* file id, given by the agent (0 is never used) */

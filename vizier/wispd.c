@@ -62,7 +62,8 @@ static void usage(FILE *f)
 		"  --ringbuf-kb N         BPF ring buffer size in KiB (default 8192)\n"
 		"  --include-idle         also sample the idle task\n"
 		"  --unwind-mb N          budget of the unwind tables (walking stacks without frame\n"
-		"                         pointers) in MiB of kernel memory (default 16)\n"
+		"                         pointers) in MiB of kernel memory (default 16; 0: frame\n"
+		"                         pointers only)\n"
 		"  --source SRC           where samples come from (agent, standalone):\n"
 		"                         bpf (default): this machine, through eBPF\n"
 		"                         synthetic:cpus=16,hz=99,stacks=5000,procs=200,threads=1000,seed=1,\n"
@@ -140,8 +141,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		fprintf(stderr, "wispd: --ring-mb must be >= 1; --ringbuf-kb a power of two >= 4\n");
 		return 2;
 	}
-	if (f->unwind_mb < 1 || f->unwind_mb > 1024) {
-		fprintf(stderr, "wispd: --unwind-mb must be 1 to 1024\n");
+	if (f->unwind_mb < 0 || f->unwind_mb > 1024) {
+		fprintf(stderr, "wispd: --unwind-mb must be 0 (frame pointers only) to 1024\n");
 		return 2;
 	}
 	if (f->idle_timeout_s < 0 || f->idle_timeout_s > 86400) {

@@ -5,15 +5,22 @@
 #   agent_cpu_percent_busy      wispd's CPU time plus its BPF program's run time, over the host's
 #                               CPU time, while every CPU runs the nofp workload (gcc -O2, no frame
 #                               pointers, through libc), at 99 Hz
-#   agent_bpf_ns_per_sample     the BPF program's run time per run (kernel.bpf_stats_enabled)
-#   agent_user_ns_per_sample    wispd's CPU time per sample appended (drain, symbolize, append)
-#   agent_frames_per_sample     user frames per sample of that load (what the walk did)
+#   agent_bpf_ns_per_sample     the BPF program's run time per run (kernel.bpf_stats_enabled); beside
+#                               it, in the same run, a second agent walking frame pointers only
+#                               (--unwind-mb 0): the machine is noisy, the difference is not
+#   agent_user_ns_per_sample    wispd's CPU time (schedstat) per sample appended: drain, symbolize,
+#                               append, the loader
+#   agent_frames_per_sample     frames per sample of that load (what the walk did), and by frame
+#                               pointers
 #   perf_dwarf_cpu_percent      `perf record -F 99 -a --call-graph dwarf` on the same load: the perf
 #                               process's CPU time over the host's (its in-kernel cost per sample,
 #                               8 KiB of stack copied, is charged to the sampled tasks, not counted)
 #   perf_fp_cpu_percent         the same for `perf record -F 99 -a -g`
-#   agent_rss_mb                wispd's resident memory besides its ring, with 200 processes over
-#                               50 distinct binaries alive and sampled (goal <= 64)
+#   agent_rss_mb                wispd's memory besides its ring (proportional set size: the BPF
+#                               ring buffer, mapped twice, counts once), with 200 processes over 50
+#                               distinct binaries alive and sampled (goal <= 64). It includes the
+#                               BPF maps wispd maps: the unwind rows (--unwind-mb) and the ring
+#                               buffer (--ringbuf-kb)
 #   agent_unwind_mb             kernel memory of the unwind tables then (not in the RSS above)
 #   unwind_table_build_ms_per_mb  (and the rest of tests/tools unwind_bench's lines)
 # With CHURN_SECONDS=N: the machine rebuilds this project with make -j2 in a loop for N seconds:
@@ -23,52 +30,66 @@ set -euo pipefail
 WISPD=$BUILD_DIR/vizier/wispd WISP=$BUILD_DIR/cli/wisp PROBE=$BUILD_DIR/tests/wsprobe NOFP=$BUILD_DIR/tests/nofp
 TMP=$(mktemp -d /tmp/wisp-agent-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; sysctl -qw kernel.bpf_stats_enabled=0; }
 trap cleanup EXIT
 ncpu=$(nproc)
-hz=$(getconf CLK_TCK)
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status() { "$WISP" -c "$URL" agents -o json | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
   const t=JSON.parse(s).tables[0]; console.log(t.rows[0][t.columns.indexOf('$1')])})"; }
-bpf_stat() { # run_time_ns run_cnt of wisp_sample_cpu
-	bpftool prog show name wisp_sample_cpu -j 2>/dev/null | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
-	  const p=[].concat(JSON.parse(s))[0]||{}; console.log((p.run_time_ns||0)+' '+(p.run_cnt||0))})"
-}
 busy() { # busy SECONDS: one nofp per CPU
 	local i
 	for i in $(seq "$ncpu"); do "$NOFP" "$1" >/dev/null & BUSY+=($!); done
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b * 100}'; }
 
-# --- the agent on a busy host ---
+# --- the agent on a busy host: two agents at once, unwinding (B) and frame pointers only (A,
+# --unwind-mb 0), so the noisy VM's drift hits both alike ---
+sysctl -qw kernel.bpf_stats_enabled=1
+prog_ids() { bpftool prog show -j | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
+  console.log(JSON.parse(s).filter(p=>p.name==='wisp_sample_cpu').map(p=>p.id).join(' '))})"; }
+bpf_stat() { # bpf_stat ID: run_time_ns run_cnt
+	bpftool prog show id "$1" -j | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
+	  const p=JSON.parse(s); console.log((p.run_time_ns||0)+' '+(p.run_cnt||0))})"
+}
+cpu_ns() { awk '{print $1}' "/proc/$1/schedstat"; } # every thread's run time, ns
+before=" $(prog_ids) "
+PA=$("$PROBE" free-port)
+"$WISPD" standalone --listen "127.0.0.1:$PA" --node fp --ring-mb 64 --unwind-mb 0 >"$TMP/fp.log" 2>&1 &
+APID=$!
+PIDS+=($APID)
+for _ in $(seq 50); do "$WISP" -c "ws://127.0.0.1:$PA" agents >/dev/null 2>&1 && break; sleep 0.1; done
+for id in $(prog_ids); do [[ $before == *" $id "* ]] || AID=$id; done
+before=" $(prog_ids) "
 PORT=$("$PROBE" free-port)
 URL=ws://127.0.0.1:$PORT
-sysctl -qw kernel.bpf_stats_enabled=1
 "$WISPD" standalone --listen "127.0.0.1:$PORT" --node bench --ring-mb 64 >"$TMP/wispd.log" 2>&1 &
 DPID=$!
 PIDS+=($DPID)
 for _ in $(seq 50); do "$WISP" -c "$URL" agents >/dev/null 2>&1 && break; sleep 0.1; done
+for id in $(prog_ids); do [[ $before == *" $id "* ]] || BID=$id; done
 BUSY=()
-busy $((BUSY_SECONDS + 3))
-sleep 2 # tables built, steady state
-t0=$(ticks $DPID); read -r b0 c0 <<<"$(bpf_stat)"; n0=$(status samples); s0=$(date +%s%N)
+busy $((BUSY_SECONDS + 6))
+sleep 5 # tables built, symbols loaded: steady state
+u0=$(cpu_ns $DPID); read -r b0 c0 <<<"$(bpf_stat $BID)"; read -r f0 g0 <<<"$(bpf_stat $AID)"; n0=$(status samples); s0=$(date +%s%N)
 sleep "$BUSY_SECONDS"
-t1=$(ticks $DPID); read -r b1 c1 <<<"$(bpf_stat)"; n1=$(status samples); s1=$(date +%s%N)
+u1=$(cpu_ns $DPID); read -r b1 c1 <<<"$(bpf_stat $BID)"; read -r f1 g1 <<<"$(bpf_stat $AID)"; n1=$(status samples); s1=$(date +%s%N)
 wait "${BUSY[@]}"
-wall_ns=$((s1 - s0)) host_ns=$(( (s1 - s0) * ncpu ))
-user_ns=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN{printf "%.0f", (b - a) / hz * 1e9}')
-echo "agent_cpu_percent_busy $(pct $((user_ns + b1 - b0)) $host_ns) %"
+host_ns=$(( (s1 - s0) * ncpu ))
+echo "agent_cpu_percent_busy $(pct $((u1 - u0 + b1 - b0)) $host_ns) %"
 echo "agent_bpf_ns_per_sample $(awk -v a=$((b1 - b0)) -v n=$((c1 - c0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
-echo "agent_user_ns_per_sample $(awk -v a="$user_ns" -v n=$((n1 - n0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
+echo "agent_bpf_ns_per_sample_fp_only $(awk -v a=$((f1 - f0)) -v n=$((g1 - g0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns (the same run, --unwind-mb 0)"
+echo "agent_user_ns_per_sample $(awk -v a=$((u1 - u0)) -v n=$((n1 - n0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
+frames() { awk '{c = $NF; n += c; f += c * split(substr($0, 1, length($0) - length($NF) - 1), x, ";")} END{printf "%.1f", n ? f / n : 0}' "$1"; }
 "$WISP" -c "$URL" run flamegraph -o folded -- --comm nofp --by none --start "-${BUSY_SECONDS}s" >"$TMP/busy.folded"
-echo "agent_frames_per_sample $(awk '{c = $NF; n += c; f += c * (split($0, x, ";"))} END{printf "%.1f", n ? f / n : 0}' "$TMP/busy.folded") frames"
+"$WISP" -c "ws://127.0.0.1:$PA" run flamegraph -o folded -- --comm nofp --by none --start "-${BUSY_SECONDS}s" >"$TMP/fp.folded"
+echo "agent_frames_per_sample $(frames "$TMP/busy.folded") frames ($(frames "$TMP/fp.folded") by frame pointers)"
+kill $APID; wait $APID 2>/dev/null || true
 
 # --- 200 processes over 50 binaries ---
 for i in $(seq 50); do cp "$NOFP" "$TMP/nofp$i"; done
 for r in 1 2 3 4; do for i in $(seq 50); do "$TMP/nofp$i" 0.05 60 >/dev/null & PIDS+=($!); done; done
 sleep 12 # each has burned 50 ms of CPU (sampled, tables loaded); all 200 are alive
-rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$DPID/status")
+rss_kb=$(awk '/^Pss:/{print $2}' "/proc/$DPID/smaps_rollup")
 ring_mb=$(status ring_mb)
 echo "agent_rss_mb $(awk -v r="$rss_kb" -v m="$ring_mb" 'BEGIN{printf "%.1f", r / 1024 - m}') MiB"
 echo "agent_unwind_mb $(status unwind_mb | awk '{printf "%.1f", $1}') MiB"
@@ -85,12 +106,12 @@ for mode in dwarf fp; do
 	perf record -q -F 99 -a "${args[@]}" -o "$TMP/perf.data" >/dev/null 2>&1 &
 	PPID_=$!
 	sleep 1
-	p0=$(ticks $PPID_); s0=$(date +%s%N)
+	p0=$(cpu_ns $PPID_); s0=$(date +%s%N)
 	sleep "$BUSY_SECONDS"
-	p1=$(ticks $PPID_); s1=$(date +%s%N)
+	p1=$(cpu_ns $PPID_); s1=$(date +%s%N)
 	kill -INT $PPID_; wait $PPID_ 2>/dev/null || true
 	wait "${BUSY[@]}"
-	echo "perf_${mode}_cpu_percent $(awk -v a="$p0" -v b="$p1" -v hz="$hz" -v w=$(( (s1 - s0) * ncpu )) 'BEGIN{printf "%.3f", (b - a) / hz * 1e9 / w * 100}') %"
+	echo "perf_${mode}_cpu_percent $(pct $((p1 - p0)) $(( (s1 - s0) * ncpu ))) %"
 	rm -f "$TMP/perf.data"
 done
 
@@ -109,11 +130,11 @@ if [ "$CHURN_SECONDS" -gt 0 ]; then
 	( end=$(( $(date +%s) + CHURN_SECONDS ))
 	  while [ "$(date +%s)" -lt "$end" ]; do make -s -C "$TMP/churn-build" clean >/dev/null 2>&1; make -s -j2 -C "$TMP/churn-build" >/dev/null 2>&1 || true; done ) &
 	CPID=$!
-	t0=$(ticks $DPID); s0=$(date +%s%N)
+	t0=$(cpu_ns $DPID); s0=$(date +%s%N)
 	wait $CPID
-	t1=$(ticks $DPID); s1=$(date +%s%N)
-	echo "agent_cpu_percent_churn $(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v w=$(( (s1 - s0) * ncpu )) 'BEGIN{printf "%.3f", (b - a) / hz * 1e9 / w * 100}') % (wispd only; BPF time not counted)"
-	rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$DPID/status")
+	t1=$(cpu_ns $DPID); s1=$(date +%s%N)
+	echo "agent_cpu_percent_churn $(pct $((t1 - t0)) $(( (s1 - s0) * ncpu ))) % (wispd only; BPF time not counted)"
+	rss_kb=$(awk '/^Pss:/{print $2}' "/proc/$DPID/smaps_rollup")
 	ring_mb=$(status ring_mb)
 	echo "agent_rss_mb_churn $(awk -v r="$rss_kb" -v m="$ring_mb" 'BEGIN{printf "%.1f", r / 1024 - m}') MiB"
 	echo "ring_bytes_per_sample_churn $(awk -v m="$ring_mb" -v n="$(status samples)" 'BEGIN{printf "%.1f", m * 1048576 / n}') bytes"

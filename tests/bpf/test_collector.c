@@ -76,7 +76,7 @@ static void samples_this_process(void **state)
 	prctl(PR_SET_NAME, "wisp-bpf-test");
 	struct ring_config rc = {16u << 20, "test", 0};
 	struct ring *r = ring_new(&rc);
-	struct collector_config cc = {199, 1 << 20, false, 0};
+	struct collector_config cc = {199, 1 << 20, false, 16};
 	char err[256];
 	int64_t wall0 = wall_now_ns();
 	struct collector *c = collector_start(&cc, r, err, sizeof(err));

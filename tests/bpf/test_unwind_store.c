@@ -30,8 +30,8 @@ static void maps_open(struct maps *m, uint32_t blocks, uint32_t pages)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mm, .map_flags = BPF_F_MMAPABLE);
 	LIBBPF_OPTS(bpf_map_create_opts, hm, .map_flags = BPF_F_NO_PREALLOC);
-	m->rows_cap = blocks * WISP_UNWIND_BLOCK_ROWS;
-	m->rows = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_rows", 4, sizeof(struct wisp_unwind_rowblock), blocks, &mm);
+	m->rows_cap = blocks * WISP_UNWIND_PAIR_ROWS;
+	m->rows = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_rows", 4, sizeof(uint64_t), blocks, &mm);
 	m->rules = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_rules", 4, sizeof(struct wisp_unwind_rule),
 				  WISP_UNWIND_MAX_RULES, &mm);
 	m->pages = bpf_map_create(BPF_MAP_TYPE_HASH, "t_pages", sizeof(struct wisp_unwind_page_key),
@@ -121,7 +121,7 @@ static void lookups_match_the_tables(void **state)
 	}
 	struct maps m;
 	char err[128];
-	maps_open(&m, 1 << 16, 65536);
+	maps_open(&m, 1 << 19, 65536);
 	struct unwind_store *s = unwind_store_new(m.rows, m.rows_cap, m.rules, m.pages, 65536, err, sizeof(err));
 	assert_non_null(s);
 	struct cfi_table libc, nofp;
@@ -155,7 +155,7 @@ static void eviction_is_least_recently_used(void **state)
 	assert_int_equal(build(libc_path(), &libc), 0);
 	assert_int_equal(build(WISP_NOFP_BIN, &nofp), 0);
 	/* Room for libc once (about 30,000 rows), not twice. */
-	maps_open(&m, 3000, 65536);
+	maps_open(&m, 24000, 65536);
 	struct unwind_store *s = unwind_store_new(m.rows, m.rows_cap, m.rules, m.pages, 65536, err, sizeof(err));
 	uint32_t small = unwind_store_add(s, &nofp, 10);
 	uint32_t big = unwind_store_add(s, &libc, 5);
@@ -175,7 +175,7 @@ static void eviction_is_least_recently_used(void **state)
 	maps_close(&m);
 
 	/* A file larger than the whole store is refused, and nothing is evicted for it. */
-	maps_open(&m, 64, 65536);
+	maps_open(&m, 512, 65536);
 	s = unwind_store_new(m.rows, m.rows_cap, m.rules, m.pages, 65536, err, sizeof(err));
 	small = unwind_store_add(s, &nofp, 1);
 	assert_int_equal(unwind_store_add(s, &libc, 2), 0);

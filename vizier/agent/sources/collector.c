@@ -157,7 +157,9 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	atomic_fetch_add(&c->unwind_end[end], 1);
 	if (s->unwind_flags & WISP_UNWIND_F_FP_USED)
 		atomic_fetch_add(&c->unwind_fp_used, 1);
-	if (end == WISP_UNWIND_END_NO_PROC)
+	if (!c->unwinder)
+		; /* frame pointers only */
+	else if (end == WISP_UNWIND_END_NO_PROC)
 		unwinder_request(c->unwinder, s->pid, false);
 	else if (s->unwind_flags & WISP_UNWIND_F_MAP_MISS)
 		unwinder_request(c->unwinder, s->pid, true);
@@ -242,9 +244,10 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 	c->skel->rodata->include_idle = cfg->include_idle;
 	if (cfg->ringbuf_bytes)
 		bpf_map__set_max_entries(c->skel->maps.wisp_events, (uint32_t)cfg->ringbuf_bytes);
-	uint32_t unwind_blocks = (uint32_t)((cfg->unwind_mb ? cfg->unwind_mb : 16) * (1u << 20) /
-					    sizeof(struct wisp_unwind_rowblock));
-	bpf_map__set_max_entries(c->skel->maps.wisp_unwind_rows, unwind_blocks);
+	/* --unwind-mb 0: no tables, the kernel's frame-pointer walk only (the maps stay minimal). */
+	uint32_t unwind_pairs = cfg->unwind_mb ? (uint32_t)(cfg->unwind_mb * (1u << 20) / sizeof(uint64_t)) : 1;
+	bpf_map__set_max_entries(c->skel->maps.wisp_unwind_rows, unwind_pairs);
+	c->skel->rodata->unwind_user = cfg->unwind_mb > 0;
 	if ((rc = wisp_profile__load(c->skel)) != 0) {
 		snprintf(err, errlen, "cannot load the BPF program: %s (wispd needs root, or CAP_BPF + CAP_PERFMON)",
 			 strerror(-rc));
@@ -254,13 +257,13 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		.procs_fd = bpf_map__fd(c->skel->maps.wisp_unwind_procs),
 		.procs_cap = bpf_map__max_entries(c->skel->maps.wisp_unwind_procs),
 		.rows_fd = bpf_map__fd(c->skel->maps.wisp_unwind_rows),
-		.rows_cap = unwind_blocks * WISP_UNWIND_BLOCK_ROWS,
+		.rows_cap = unwind_pairs * WISP_UNWIND_PAIR_ROWS,
 		.rules_fd = bpf_map__fd(c->skel->maps.wisp_unwind_rules),
 		.pages_fd = bpf_map__fd(c->skel->maps.wisp_unwind_pages),
 		.pages_cap = bpf_map__max_entries(c->skel->maps.wisp_unwind_pages),
 		.exec_events_fd = bpf_map__fd(c->skel->maps.wisp_exec_events),
 	};
-	if (!(c->unwinder = unwinder_new(&um, err, errlen)))
+	if (cfg->unwind_mb && !(c->unwinder = unwinder_new(&um, err, errlen)))
 		goto fail;
 	if (!(c->exec_link = bpf_program__attach(c->skel->progs.wisp_on_exec)) ||
 	    !(c->exit_link = bpf_program__attach(c->skel->progs.wisp_on_exit))) {
@@ -352,7 +355,8 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 	for (int i = 0; i < WISP_UNWIND_END_MAX; i++)
 		out->unwind_end[i] = atomic_load(&c->unwind_end[i]);
 	out->unwind_fp_used = atomic_load(&c->unwind_fp_used);
-	unwinder_get_stats(c->unwinder, &out->unwinder);
+	if (c->unwinder)
+		unwinder_get_stats(c->unwinder, &out->unwinder);
 	int ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0 || ncpu > 4096)
 		return;

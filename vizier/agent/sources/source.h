@@ -16,7 +16,7 @@ struct source_options {
 	int hz;               /* bpf: samples per second per CPU */
 	size_t ringbuf_bytes; /* bpf: BPF ring buffer size (a power of two) */
 	bool include_idle;    /* bpf: also record the idle task */
-	uint32_t unwind_mb;   /* bpf: unwind tables' budget in MiB (0: the default) */
+	uint32_t unwind_mb;   /* bpf: unwind tables' budget in MiB (0: frame pointers only) */
 };
 
 struct source_stats {

@@ -16,7 +16,7 @@
 
 #define PAGE_SIZE_ROWS (1u << WISP_UNWIND_PAGE_BITS)
 /* mmap shows array elements rounded up to 8 bytes: these sizes make the views contiguous. */
-_Static_assert(sizeof(struct wisp_unwind_rowblock) % 8 == 0, "row blocks are back to back in the map");
+_Static_assert(WISP_UNWIND_PAIR_ROWS * sizeof(uint32_t) == sizeof(uint64_t), "row pairs are back to back in the map");
 _Static_assert(sizeof(struct wisp_unwind_rule) % 8 == 0, "rules are back to back in the map");
 #define MAX_PAGES_PER_FILE (1u << 16) /* 4 GiB of code */
 #define RULE_SLOTS (2 * WISP_UNWIND_MAX_RULES) /* dedup table: at most half full */

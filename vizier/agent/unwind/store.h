@@ -25,7 +25,7 @@ struct unwind_store_stats {
 	uint64_t bytes;         /* memory the tables hold in the kernel (rows, rules, pages) */
 };
 
-/* rows/rules: fds of the mmappable array maps (rows_cap rows in blocks of WISP_UNWIND_BLOCK_ROWS,
+/* rows/rules: fds of the mmappable array maps (rows_cap rows, WISP_UNWIND_PAIR_ROWS per element,
  * and WISP_UNWIND_MAX_RULES rules);
  * pages: fd of the hash map (pages_cap entries). NULL with a reason in err. */
 struct unwind_store *unwind_store_new(int rows_fd, uint32_t rows_cap, int rules_fd, int pages_fd,
