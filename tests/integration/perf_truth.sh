@@ -12,7 +12,7 @@ URL=ws://127.0.0.1:$PORT
 start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node itest --ring-mb 64 --hz 999
 wait_agents "$PORT" 1
 
-# compare NAME BINARY FUNCTION...: two copies of BINARY for 8 s under both profilers.
+# compare NAME BINARY FUNCTION...: two copies of BINARY, 7 s of them under both profilers.
 compare() {
 	local name=$1 bin=$2
 	shift 2
@@ -20,17 +20,17 @@ compare() {
 	PIDS+=($!)
 	"$bin" 9 >"$TMP/$name.2.pid" &
 	PIDS+=($!)
-	sleep 0.5
-	local p1 p2 t0
+	sleep 1 # both running: the comparison is of a steady state (native_stacks covers the start)
+	local p1 p2 t0 t1
 	p1=$(cat "$TMP/$name.1.pid")
 	p2=$(cat "$TMP/$name.2.pid")
 	t0=$(date +%s%N)
-	timeout -s INT 8 perf record -q -F 999 --call-graph dwarf,8192 -p "$p1,$p2" -o "$TMP/$name.perf" >/dev/null 2>&1 || true
-	local secs=$(( ($(date +%s%N) - t0) / 1000000000 + 1 ))
-	# The same window from the ring: the last `secs` seconds.
+	timeout -s INT 7 perf record -q -F 999 --call-graph dwarf,8192 -p "$p1,$p2" -o "$TMP/$name.perf" >/dev/null 2>&1 || true
+	t1=$(date +%s%N)
+	# The same window from the ring (times in ns since the epoch).
 	: >"$TMP/$name.folded"
 	for p in "$p1" "$p2"; do
-		"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$p" --by none --start "-${secs}s" >>"$TMP/$name.folded" ||
+		"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$p" --by none --start "$t0" --end "$t1" >>"$TMP/$name.folded" ||
 			fail "$name: flamegraph failed"
 	done
 	perf script -i "$TMP/$name.perf" -F ip,sym --no-inline >"$TMP/$name.perf.txt" 2>/dev/null || fail "$name: perf script failed"
