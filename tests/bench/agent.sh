@@ -52,21 +52,23 @@ bpf_stat() { # bpf_stat ID: run_time_ns run_cnt
 	  const p=JSON.parse(s); console.log((p.run_time_ns||0)+' '+(p.run_cnt||0))})"
 }
 cpu_ns() { awk '{print $1}' "/proc/$1/schedstat"; } # every thread's run time, ns
-before=" $(prog_ids) "
-PA=$("$PROBE" free-port)
-"$WISPD" standalone --listen "127.0.0.1:$PA" --node fp --ring-mb 64 --unwind-mb 0 >"$TMP/fp.log" 2>&1 &
-APID=$!
-PIDS+=($APID)
-for _ in $(seq 50); do "$WISP" -c "ws://127.0.0.1:$PA" agents >/dev/null 2>&1 && break; sleep 0.1; done
-for id in $(prog_ids); do [[ $before == *" $id "* ]] || AID=$id; done
-before=" $(prog_ids) "
-PORT=$("$PROBE" free-port)
-URL=ws://127.0.0.1:$PORT
-"$WISPD" standalone --listen "127.0.0.1:$PORT" --node bench --ring-mb 64 >"$TMP/wispd.log" 2>&1 &
-DPID=$!
-PIDS+=($DPID)
-for _ in $(seq 50); do "$WISP" -c "$URL" agents >/dev/null 2>&1 && break; sleep 0.1; done
-for id in $(prog_ids); do [[ $before == *" $id "* ]] || BID=$id; done
+# start_agent NODE [FLAGS...]: wispd standalone on a free port, answering; sets DPID, URL and
+# PROG (its BPF program's id).
+start_agent() {
+	local node=$1 before id
+	shift
+	before=" $(prog_ids) "
+	URL=ws://127.0.0.1:$("$PROBE" free-port)
+	"$WISPD" standalone --listen "${URL#ws://}" --node "$node" --ring-mb 64 "$@" >"$TMP/$node.log" 2>&1 &
+	DPID=$!
+	PIDS+=($DPID)
+	for _ in $(seq 50); do "$WISP" -c "$URL" agents >/dev/null 2>&1 && break; sleep 0.1; done
+	for id in $(prog_ids); do [[ $before == *" $id "* ]] || PROG=$id; done
+}
+start_agent fp --unwind-mb 0
+APID=$DPID AID=$PROG AURL=$URL
+start_agent bench
+BID=$PROG
 BUSY=()
 busy $((BUSY_SECONDS + 6))
 sleep 5 # tables built, symbols loaded: steady state
@@ -81,7 +83,7 @@ echo "agent_bpf_ns_per_sample_fp_only $(awk -v a=$((f1 - f0)) -v n=$((g1 - g0)) 
 echo "agent_user_ns_per_sample $(awk -v a=$((u1 - u0)) -v n=$((n1 - n0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
 frames() { awk '{c = $NF; n += c; f += c * split(substr($0, 1, length($0) - length($NF) - 1), x, ";")} END{printf "%.1f", n ? f / n : 0}' "$1"; }
 "$WISP" -c "$URL" run flamegraph -o folded -- --comm nofp --by none --start "-${BUSY_SECONDS}s" >"$TMP/busy.folded"
-"$WISP" -c "ws://127.0.0.1:$PA" run flamegraph -o folded -- --comm nofp --by none --start "-${BUSY_SECONDS}s" >"$TMP/fp.folded"
+"$WISP" -c "$AURL" run flamegraph -o folded -- --comm nofp --by none --start "-${BUSY_SECONDS}s" >"$TMP/fp.folded"
 echo "agent_frames_per_sample $(frames "$TMP/busy.folded") frames ($(frames "$TMP/fp.folded") by frame pointers)"
 kill $APID; wait $APID 2>/dev/null || true
 
@@ -119,12 +121,7 @@ done
 
 # --- a churning host ---
 if [ "$CHURN_SECONDS" -gt 0 ]; then
-	PORT=$("$PROBE" free-port)
-	URL=ws://127.0.0.1:$PORT
-	"$WISPD" standalone --listen "127.0.0.1:$PORT" --node churn --ring-mb 64 >"$TMP/churn.log" 2>&1 &
-	DPID=$!
-	PIDS+=($DPID)
-	for _ in $(seq 50); do "$WISP" -c "$URL" agents >/dev/null 2>&1 && break; sleep 0.1; done
+	start_agent churn
 	SRC=$(cd "$(dirname "$0")/../.." && pwd)
 	cmake -S "$SRC" -B "$TMP/churn-build" >/dev/null
 	( end=$(( $(date +%s) + CHURN_SECONDS ))
