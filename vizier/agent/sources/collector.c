@@ -157,12 +157,8 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	atomic_fetch_add(&c->unwind_end[end], 1);
 	if (s->unwind_flags & WISP_UNWIND_F_FP_USED)
 		atomic_fetch_add(&c->unwind_fp_used, 1);
-	if (!c->unwinder)
-		; /* frame pointers only */
-	else if (end == WISP_UNWIND_END_NO_PROC)
-		unwinder_request(c->unwinder, s->pid, false);
-	else if (s->unwind_flags & WISP_UNWIND_F_MAP_MISS)
-		unwinder_request(c->unwinder, s->pid, true);
+	if (c->unwinder && (end == WISP_UNWIND_END_NO_PROC || (s->unwind_flags & WISP_UNWIND_F_MAP_MISS)))
+		unwinder_request(c->unwinder, s->pid, end != WISP_UNWIND_END_NO_PROC); /* stale: a pc missed */
 	memcpy(comm, s->comm, WISP_COMM_LEN);
 	comm[WISP_COMM_LEN] = '\0';
 

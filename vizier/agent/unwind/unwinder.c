@@ -63,7 +63,7 @@ struct unwinder {
 	struct ufile *vdso;      /* the kernel's vDSO: one image for every process */
 	struct uproc *procs[BUCKETS];
 	struct wisp_unwind_proc *scratch; /* the table being written (4 KiB: not on the stack) */
-	pthread_mutex_t load_lock;        /* the caches and the store: the loader, or load_now */
+	pthread_mutex_t load_lock;        /* the caches, the store and st: the loader, or get_stats */
 
 	pthread_mutex_t q_lock;           /* the queue */
 	int wake_fd;                      /* eventfd: a request was queued, or stop */
@@ -457,14 +457,6 @@ void unwinder_request(struct unwinder *u, uint32_t pid, bool stale)
 	pthread_mutex_unlock(&u->q_lock);
 	if (!queued)
 		wake(u);
-}
-
-int unwinder_load_now(struct unwinder *u, uint32_t pid)
-{
-	pthread_mutex_lock(&u->load_lock);
-	int rc = load_proc(u, pid);
-	pthread_mutex_unlock(&u->load_lock);
-	return rc;
 }
 
 void unwinder_get_stats(struct unwinder *u, struct unwinder_stats *out)

@@ -50,8 +50,6 @@ void unwinder_free(struct unwinder *u);
 /* Asks for pid's table to be (re)loaded. `stale`: the table exists but missed a pc (dlopen, a
  * new JIT region), which reloads at most once a second; otherwise the table is missing. */
 void unwinder_request(struct unwinder *u, uint32_t pid, bool stale);
-/* Loads pid's table now, in the caller's thread (tests, and processes known at start). */
-int unwinder_load_now(struct unwinder *u, uint32_t pid);
 void unwinder_get_stats(struct unwinder *u, struct unwinder_stats *out);
 
 #endif
