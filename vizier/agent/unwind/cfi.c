@@ -22,13 +22,83 @@
 
 struct fde_range {
 	uint64_t lo, hi;
+	uint64_t max_rows; /* a row needs an instruction (an advance): at most the FDE's bytes + 1 */
 };
 
 struct cie_info {
 	uint64_t offset;
 	uint8_t enc;  /* pointer encoding of the FDEs' initial location and range */
-	bool ok;      /* false: an augmentation we cannot read; skip its FDEs */
+	bool z;       /* FDEs carry augmentation data ('z') before their instructions */
+	bool ok;      /* false: an augmentation or program we cannot read; skip its FDEs */
 };
+
+/* Registers a CFA program may name. libdw sizes a frame's register array by the largest
+ * number a program uses, so one absurd number (2^32) would cost gigabytes: such programs are
+ * refused before libdw runs them. DWARF numbers x86-64's registers up to 66, arm64's to 127. */
+#define MAX_CFI_REG 128
+
+static bool read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+static bool skip(const uint8_t **p, const uint8_t *end, uint64_t n)
+{
+	if ((uint64_t)(end - *p) < n)
+		return false;
+	*p += n;
+	return true;
+}
+
+/* Whether a CFA program reads well and names no register beyond MAX_CFI_REG. */
+static bool cfa_program_ok(const uint8_t *p, const uint8_t *end)
+{
+	uint64_t a, b;
+	while (p < end) {
+		uint8_t op = *p++;
+		switch (op >> 6) {
+		case 1: continue;                                   /* advance_loc */
+		case 2: if (!read_uleb(&p, end, &a)) return false; continue; /* offset: reg in op */
+		case 3: continue;                                   /* restore */
+		}
+		switch (op) {
+		case DW_CFA_nop: case DW_CFA_remember_state: case DW_CFA_restore_state: case DW_CFA_GNU_window_save:
+			break;
+		case DW_CFA_set_loc: if (!skip(&p, end, 8)) return false; break;
+		case DW_CFA_advance_loc1: if (!skip(&p, end, 1)) return false; break;
+		case DW_CFA_advance_loc2: if (!skip(&p, end, 2)) return false; break;
+		case DW_CFA_advance_loc4: if (!skip(&p, end, 4)) return false; break;
+		case DW_CFA_def_cfa_offset: case DW_CFA_def_cfa_offset_sf: case DW_CFA_GNU_args_size:
+			if (!read_uleb(&p, end, &a)) return false;
+			break;
+		case DW_CFA_def_cfa_expression:
+			if (!read_uleb(&p, end, &a) || !skip(&p, end, a)) return false;
+			break;
+		case DW_CFA_restore_extended: case DW_CFA_undefined: case DW_CFA_same_value: case DW_CFA_def_cfa_register:
+			if (!read_uleb(&p, end, &a) || a >= MAX_CFI_REG) return false;
+			break;
+		case DW_CFA_offset_extended: case DW_CFA_register: case DW_CFA_def_cfa: case DW_CFA_offset_extended_sf:
+		case DW_CFA_def_cfa_sf: case DW_CFA_val_offset: case DW_CFA_val_offset_sf:
+		case DW_CFA_GNU_negative_offset_extended:
+			if (!read_uleb(&p, end, &a) || a >= MAX_CFI_REG || !read_uleb(&p, end, &b)) return false;
+			if (op == DW_CFA_register && b >= MAX_CFI_REG) return false;
+			break;
+		case DW_CFA_expression: case DW_CFA_val_expression:
+			if (!read_uleb(&p, end, &a) || a >= MAX_CFI_REG || !read_uleb(&p, end, &b) || !skip(&p, end, b))
+				return false;
+			break;
+		default: return false; /* an opcode we do not know: its operands cannot be skipped */
+		}
+	}
+	return true;
+}
 
 /* Reads an encoded pointer at *p (< end); advances *p. `field_addr` is the file address of the
  * field (for pc-relative encodings). false when the encoding is not one FDEs use. */
@@ -69,8 +139,12 @@ static struct cie_info cie_parse(const Dwarf_CIE *cie, uint64_t offset, bool eh_
 	struct cie_info ci = {.offset = offset, .enc = DW_EH_PE_absptr, .ok = true};
 	const char *aug = cie->augmentation;
 	const uint8_t *d = cie->augmentation_data, *dend = d + cie->augmentation_data_size;
+	if (cie->return_address_register >= MAX_CFI_REG ||
+	    !cfa_program_ok(cie->initial_instructions, cie->initial_instructions_end))
+		return (struct cie_info){.ok = false};
 	if (!eh_frame || !aug || !*aug)
 		return ci;
+	ci.z = aug[0] == 'z';
 	if (aug[0] != 'z') { /* "eh" (pre-2000 gcc) and others we cannot read */
 		ci.ok = false;
 		return ci;
@@ -144,7 +218,10 @@ static int list_fdes(Elf *elf, Elf_Data *data, uint64_t sec_addr, bool eh_frame,
 		const uint8_t *p = e.fde.start;
 		uint64_t lo, len, field = sec_addr + (uint64_t)(p - (const uint8_t *)data->d_buf);
 		uint8_t enc = eh_frame ? ci->enc : (ident[EI_CLASS] == ELFCLASS32 ? DW_EH_PE_udata4 : DW_EH_PE_absptr);
-		if (!read_encoded(&p, e.fde.end, enc, field, &lo) || !read_encoded(&p, e.fde.end, enc & 0x0f, 0, &len))
+		uint64_t auglen = 0;
+		if (!read_encoded(&p, e.fde.end, enc, field, &lo) || !read_encoded(&p, e.fde.end, enc & 0x0f, 0, &len) ||
+		    (ci->z && (!read_uleb(&p, e.fde.end, &auglen) || !skip(&p, e.fde.end, auglen))) ||
+		    !cfa_program_ok(p, e.fde.end))
 			continue;
 		if (len == 0 || lo == 0 || lo + len < lo) /* discarded (linker-zeroed) or absurd */
 			continue;
@@ -155,7 +232,7 @@ static int list_fdes(Elf *elf, Elf_Data *data, uint64_t sec_addr, bool eh_frame,
 				goto out;
 			fdes = f;
 		}
-		fdes[n++] = (struct fde_range){lo, lo + len};
+		fdes[n++] = (struct fde_range){lo, lo + len, (uint64_t)(e.fde.end - e.fde.start) + 1};
 	}
 	rc = 0;
 out:
@@ -347,7 +424,8 @@ int cfi_build(Elf *elf, struct cfi_table *t, char *err, size_t errlen)
 	const struct wisp_unwind_rule none = {0};
 	for (size_t i = 0; i < nfdes; i++) {
 		uint64_t pc = fdes[i].lo;
-		while (pc < fdes[i].hi) {
+		/* Bounded by the FDE's size: a hostile range (2^60 bytes) cannot make millions of rows. */
+		for (uint64_t k = 0; pc < fdes[i].hi && k < fdes[i].max_rows; k++) {
 			Dwarf_Frame *f;
 			Dwarf_Addr start, end;
 			bool signal = false;
