@@ -1,7 +1,10 @@
 /* symbolize.h - turns instruction addresses into function names, for the collector.
  *
- * Kernel addresses resolve through /proc/kallsyms. User addresses resolve through the process's
- * /proc/PID/maps to a mapped file, then through that ELF file's .symtab and .dynsym (libelf).
+ * Kernel addresses resolve through /proc/kallsyms (module functions as "function [module]"). User
+ * addresses resolve through the process's /proc/PID/maps to a mapped file, then through that ELF
+ * file's .symtab and .dynsym (libelf), or for a stripped file its debug file (build id,
+ * .gnu_debuglink) or MiniDebugInfo; names are demangled (C++, Rust). Anonymous code (JIT) is
+ * named from the process's /tmp/perf-PID.map.
  * Parsed ELF symbol tables are cached per file (device + inode + size + mtime); maps are cached per
  * pid and re-read when an address falls outside every known mapping or the entry is old. An
  * address that cannot be named comes back as "module+0xOFFSET" (module = file name, offset =
