@@ -265,33 +265,35 @@ void elf_syms_free(struct elf_syms *e)
 }
 
 /* The vDSO is the same image in every process: parse our own copy once. */
-void load_vdso(struct symbolizer *s)
+void *symbolize_vdso_copy(size_t *len)
 {
 	unsigned long base = getauxval(AT_SYSINFO_EHDR);
-	FILE *f = fopen("/proc/self/maps", "r");
+	FILE *f = base ? fopen("/proc/self/maps", "r") : NULL;
 	char line[512];
-	size_t len = 0;
-	if (!base || !f) {
-		if (f)
-			fclose(f);
-		return;
-	}
+	*len = 0;
+	if (!f)
+		return NULL;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
 		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo == base)
-			len = hi - lo;
+			*len = hi - lo;
 	}
 	fclose(f);
-	if (!len)
-		return;
-	char *copy = malloc(len);
-	struct elf_syms *e = calloc(1, sizeof(*e));
-	if (!copy || !e) {
+	char *copy = *len ? malloc(*len) : NULL;
+	if (copy)
+		memcpy(copy, (void *)base, *len);
+	return copy;
+}
+
+void load_vdso(struct symbolizer *s)
+{
+	size_t len;
+	char *copy = symbolize_vdso_copy(&len);
+	struct elf_syms *e = copy ? calloc(1, sizeof(*e)) : NULL;
+	if (!e) {
 		free(copy);
-		free(e);
 		return;
 	}
-	memcpy(copy, (void *)base, len);
 	Elf *elf = elf_memory(copy, len);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
 		elf_read_symbols(e, elf, "", NULL);

@@ -27,6 +27,9 @@ void symbolizer_free(struct symbolizer *s);
 const char *symbolize_kernel(struct symbolizer *s, uint64_t ip);
 /* Name of user address ip in process pid. Never NULL. */
 const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip);
+/* A malloc'd copy of this process's vDSO image (the kernel maps the same one into every
+ * process), its length in *len; NULL when there is none. The caller frees it. */
+void *symbolize_vdso_copy(size_t *len);
 /* Forget pids not looked up for `max_age_s` seconds (exited processes, reused pids). */
 void symbolizer_expire(struct symbolizer *s, int max_age_s);
 

@@ -3,6 +3,7 @@
 #include "cfi.h"
 #include "store.h"
 
+#include "agent/symbolize/symbolize.h"
 #include "core/clock.h"
 
 #include <bpf/bpf.h>
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -155,25 +155,10 @@ static struct ufile *file_get(struct unwinder *u, int fd)
 /* The vDSO's table, from this process's copy (the same image everywhere). */
 static void load_vdso(struct unwinder *u)
 {
-	unsigned long base = getauxval(AT_SYSINFO_EHDR);
-	char line[512];
-	size_t len = 0;
-	FILE *mf = base ? fopen("/proc/self/maps", "r") : NULL;
-	if (!mf)
-		return;
-	while (fgets(line, sizeof(line), mf)) {
-		unsigned long lo, hi;
-		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo == base)
-			len = hi - lo;
-	}
-	fclose(mf);
-	char *copy = len ? malloc(len) : NULL;
+	size_t len;
+	char *copy = symbolize_vdso_copy(&len);
 	struct ufile *f = copy ? calloc(1, sizeof(*f)) : NULL;
-	Elf *elf = NULL;
-	if (f) {
-		memcpy(copy, (void *)base, len);
-		elf = elf_memory(copy, len);
-	}
+	Elf *elf = f ? elf_memory(copy, len) : NULL;
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		read_segs(f, elf);
 		build_table(u, f, elf);
