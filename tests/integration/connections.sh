@@ -43,8 +43,10 @@ grow=$(( $(peak_mb) - base ))
 [ "$grow" -lt 400 ] || fail "50 unfinished 15 MiB messages grew the coordinator by $grow MiB ($out)"
 pass "50 unfinished 15 MiB messages: $out; peak growth $grow MiB"
 
-# A 1 GB frame: refused at its first 16 MiB, and the coordinator keeps serving. (On a daemon with
-# the default idle timeout: the probe takes seconds to build and start sending a gigabyte.)
+# A 1 GB frame: refused at its first 16 MiB, and the coordinator keeps serving. The probe streams
+# the frame and reads while it sends: a probe that first built the whole gigabyte was still
+# masking it when the coordinator, done waiting, closed, and missed the refusal (CI, 2026-12-01).
+# A fresh daemon, so that its peak memory is this frame's alone.
 kill "$DPID"
 wait "$DPID" 2>/dev/null || true
 PORT=$(free_port)

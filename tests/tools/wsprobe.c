@@ -3,6 +3,9 @@
  *   wsprobe free-port                 print a TCP port free on 127.0.0.1
  *   wsprobe send URL HEX|@FILE|big:N  send one binary message (hex bytes, a file, or N bytes of
  *                                     garbage) and print the reply's "type" and "message"
+ * big:N is one frame whose header announces N bytes, its payload streamed 1 MiB per writeable
+ * callback (mask key zero, so the bytes go as they are): the probe keeps reading while it sends,
+ * so the coordinator's refusal is seen however long the sending would take.
  * Exit status: 0 when a reply arrived, 1 when the connection closed without one, 2 on errors. */
 #include "net/proto.h"
 #include "net/ws_client.h"
@@ -22,9 +25,40 @@ struct probe {
 	struct ws_peer peer;
 	char *msg;
 	size_t len;
+	size_t big;      /* big:N: the announced payload length, else 0 */
+	size_t big_sent; /* bytes of the big frame written so far, its header included */
 	bool done;
 	int rc;
 };
+
+enum { BIG_HEADER = 14, BIG_CHUNK = 1 << 20 };
+
+/* One step of the big frame: its header (FIN, binary, 64-bit length, a zero mask key) first,
+ * then the payload a chunk at a time; each write waits for the socket to drain. */
+static int big_step(struct probe *p, struct lws *wsi)
+{
+	static unsigned char buf[LWS_PRE + BIG_CHUNK];
+	unsigned char *b = buf + LWS_PRE;
+	size_t n;
+	if (!p->big_sent) {
+		b[0] = 0x82, b[1] = 0xff;
+		for (int i = 0; i < 8; i++)
+			b[2 + i] = (unsigned char)(p->big >> (56 - 8 * i));
+		memset(b + 10, 0, 4);
+		n = BIG_HEADER;
+	} else {
+		size_t left = BIG_HEADER + p->big - p->big_sent;
+		n = left < BIG_CHUNK ? left : BIG_CHUNK;
+		if (!n)
+			return 0;
+		memset(b, 0xc1, n); /* 0xc1: never valid msgpack */
+	}
+	if (lws_write(wsi, b, n, LWS_WRITE_RAW) < (int)n)
+		return -1;
+	p->big_sent += n;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
 
 static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -33,10 +67,13 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		p->peer.wsi = wsi;
-		ws_peer_send(&p->peer, p->msg, p->len);
+		if (p->big)
+			lws_callback_on_writable(wsi);
+		else
+			ws_peer_send(&p->peer, p->msg, p->len);
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return ws_peer_on_writeable(&p->peer);
+		return p->big ? big_step(p, wsi) : ws_peer_on_writeable(&p->peer);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if (ws_peer_receive(&p->peer, in, len, PROTO_MAX_ANSWER) == 1) {
 			msgpack_unpacked u;
@@ -91,9 +128,9 @@ int main(int argc, char **argv)
 	}
 	const char *data = argv[3];
 	if (!strncmp(data, "big:", 4)) {
-		p.len = strtoull(data + 4, NULL, 10);
-		p.msg = malloc(p.len ? p.len : 1);
-		memset(p.msg, 0xc1, p.len); /* 0xc1: never valid msgpack */
+		p.big = strtoull(data + 4, NULL, 10);
+		if (!p.big)
+			return 2;
 	} else if (data[0] == '@') {
 		FILE *f = fopen(data + 1, "rb");
 		if (!f)
