@@ -20,7 +20,11 @@ void qctx_init(struct qctx *q)
 	q->node = "";
 	q->partial_node = -1;
 	q->bad_input = -1;
-	hashmap_init(&q->folded, false);
+	for (int v = 0; v < FRAME_VIEWS; v++) {
+		hashmap_init(&q->folded[v], false);
+		hashmap_init(&q->views[v], false);
+	}
+	hashmap_init(&q->view_strs, true);
 }
 
 void qctx_destroy(struct qctx *q)
@@ -32,7 +36,11 @@ void qctx_destroy(struct qctx *q)
 		c = n;
 	}
 	intern_free(q->intern);
-	hashmap_destroy(&q->folded);
+	for (int v = 0; v < FRAME_VIEWS; v++) {
+		hashmap_destroy(&q->folded[v]);
+		hashmap_destroy(&q->views[v]);
+	}
+	hashmap_destroy(&q->view_strs);
 	table_free(q->partial);
 	q->partial = NULL;
 	q->chunks = NULL;
@@ -109,20 +117,57 @@ struct intern *qctx_intern(struct qctx *q)
 	return q->intern;
 }
 
-const char *qctx_stack_folded(struct qctx *q, const struct stack *st)
+const char *qctx_frame(struct qctx *q, const char *frame, enum frame_view v)
 {
-	uint64_t *known = hashmap_get(&q->folded, st);
+	uint64_t *known = hashmap_get(&q->views[v], frame);
+	if (known)
+		return (const char *)(uintptr_t)*known;
+	char buf[8192];
+	const char *view = frame;
+	size_t len = 0;
+	if (!frame_is_plain(frame)) {
+		len = frame_format(frame, v, buf, sizeof(buf));
+		view = buf;
+		if (len >= sizeof(buf))
+			len = sizeof(buf) - 1;
+	}
+	uint64_t *canon = hashmap_get(&q->view_strs, view);
+	const char *out = canon ? (const char *)(uintptr_t)*canon : NULL;
+	if (!out) {
+		/* A plain frame is its own view: it lives as long as the query (ring or qctx). */
+		if (view == buf && !(out = qctx_strndup(q, buf, len)))
+			return NULL;
+		if (view == frame)
+			out = frame;
+		if (hashmap_put(&q->view_strs, out, (uintptr_t)out) < 0)
+			goto oom;
+	}
+	if (hashmap_put(&q->views[v], frame, (uintptr_t)out) < 0)
+		goto oom;
+	return out;
+oom:
+	qctx_fail(q, "out of memory");
+	return NULL;
+}
+
+const char *qctx_stack_folded(struct qctx *q, const struct stack *st, enum frame_view v)
+{
+	uint64_t *known = hashmap_get(&q->folded[v], st);
 	if (known)
 		return (const char *)(uintptr_t)*known;
 	size_t len = 0;
-	for (int f = 0; f < st->nframes; f++)
-		len += strlen(st->frames[f]) + 1 + (f < st->nkernel ? 4 : 0);
+	const char *views[STACK_MAX_FRAMES];
+	for (int f = 0; f < st->nframes; f++) {
+		if (!(views[f] = qctx_frame(q, st->frames[f], v)))
+			return NULL;
+		len += strlen(views[f]) + 1 + (f < st->nkernel ? 4 : 0);
+	}
 	char *s = qctx_alloc(q, len + 1), *p = s;
 	if (!s)
 		return NULL;
 	for (int f = st->nframes - 1; f >= 0; f--) {
-		size_t l = strlen(st->frames[f]);
-		memcpy(p, st->frames[f], l);
+		size_t l = strlen(views[f]);
+		memcpy(p, views[f], l);
 		p += l;
 		if (f < st->nkernel) {
 			memcpy(p, "_[k]", 4);
@@ -132,7 +177,7 @@ const char *qctx_stack_folded(struct qctx *q, const struct stack *st)
 			*p++ = ';';
 	}
 	*p = '\0';
-	if (hashmap_put(&q->folded, st, (uintptr_t)s) < 0) {
+	if (hashmap_put(&q->folded[v], st, (uintptr_t)s) < 0) {
 		qctx_fail(q, "out of memory");
 		return NULL;
 	}

@@ -2,8 +2,9 @@
  * and stack a query creates. Everything a query's tables point at lives here or in the (pinned)
  * ring, so tables never own values. One qctx per query per process; not shared across threads.
  *
- * Memos that live as long as the query live here too: the folded form of each stack (for
- * folded(), string() and the renderers) and the engine's cached partial aggregate (exec.c). */
+ * Memos that live as long as the query live here too: each frame's views and each stack's
+ * folded form per view (frame.h; for leaf(), folded(), frames, string() and the renderers), and
+ * the engine's cached partial aggregate (exec.c). */
 #ifndef WISP_QCTX_H
 #define WISP_QCTX_H
 
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "frame.h"
 #include "hashmap.h"
 
 struct intern;
@@ -26,7 +28,9 @@ struct qctx {
 	int64_t deadline_ns;        /* CLOCK_MONOTONIC; 0 = none */
 	size_t max_rows;            /* result rows per displayed table (0 = unlimited) */
 	const char *node;           /* this process's node name (the source's `node` column) */
-	struct hashmap folded;      /* stack -> its folded string in the arena (by identity) */
+	struct hashmap folded[FRAME_VIEWS]; /* stack -> its folded string in the arena (by identity) */
+	struct hashmap views[FRAME_VIEWS];  /* frame -> its view (by identity) */
+	struct hashmap view_strs;           /* every view made, by content: one pointer per content */
 	int partial_node;           /* exec.c: the AGG whose local partial state is cached, or -1 */
 	struct table *partial;      /* ... and that partial state (owned), or NULL */
 	int bad_input;              /* exec_finish failed because of this agent's input, or -1 */
@@ -47,8 +51,11 @@ int qctx_check(struct qctx *q, size_t extra);
 char *qctx_strndup(struct qctx *q, const char *s, size_t n);
 struct intern *qctx_intern(struct qctx *q);
 
-/* The folded form "root;...;leaf" of a stack (kernel frames suffixed "_[k]"), made once per
- * stack and query, in the arena. NULL on error (in q). */
-const char *qctx_stack_folded(struct qctx *q, const struct stack *st);
+/* A frame's view (frame.h), made once per frame and query. Equal views are one pointer, so
+ * operators may compare them by identity. NULL on error (in q). */
+const char *qctx_frame(struct qctx *q, const char *frame, enum frame_view v);
+/* The folded form "root;...;leaf" of a stack in view v (kernel frames suffixed "_[k]"), made
+ * once per stack, view and query, in the arena. NULL on error (in q). */
+const char *qctx_stack_folded(struct qctx *q, const struct stack *st, enum frame_view v);
 
 #endif

@@ -192,8 +192,9 @@ static int batch_project(struct qctx *q, const struct plan_node *n, struct batch
 	return 0;
 }
 
-/* One row per distinct function of each live row's stack (recursion counts once), with the
- * row's other columns, the frame's name and whether it is the leaf. */
+/* One row per distinct function (or line, or raw name: the node's view) of each live row's stack
+ * (recursion counts once), with the row's other columns, the frame's view and whether it is the
+ * leaf. */
 static int batch_frames(struct qctx *q, const struct plan_node *n, struct batch *b)
 {
 	const struct column *stacks = &b->view.cols[table_find(&b->view, n->stack_col)];
@@ -215,10 +216,12 @@ static int batch_frames(struct qctx *q, const struct plan_node *n, struct batch 
 		const struct stack *st = stacks->v.k[r];
 		size_t first = k;
 		for (int f = 0; f < st->nframes; f++) {
-			const char *fr = st->frames[f];
+			const char *fr = qctx_frame(q, st->frames[f], n->view);
 			bool seen = false;
+			if (!fr)
+				goto done;
 			for (size_t j = first; j < k && !seen; j++)
-				seen = names[j] == fr; /* one stack's frames share one intern table */
+				seen = names[j] == fr; /* one pointer per view content (qctx_frame) */
 			if (seen)
 				continue;
 			rows[k] = r;

@@ -163,7 +163,7 @@ int codec_pack_plan(msgpack_packer *pk, const struct plan *p)
 		case N_FILTER: nfields += 1; break;
 		case N_MAP: nfields += 2; break;
 		case N_PROJECT: nfields += 2; break;
-		case N_FRAMES: nfields += 3; break;
+		case N_FRAMES: nfields += 4; break;
 		case N_AGG: nfields += 2; break;
 		case N_SORT: nfields += 2; break;
 		case N_HEAD: nfields += 1; break;
@@ -204,6 +204,7 @@ int codec_pack_plan(msgpack_packer *pk, const struct plan *p)
 			mp_pack_str(pk, "stack"); mp_pack_str(pk, n->stack_col);
 			mp_pack_str(pk, "frame"); mp_pack_str(pk, n->frame_col);
 			mp_pack_str(pk, "leaf"); mp_pack_str(pk, n->leaf_col);
+			mp_pack_str(pk, "view"); mp_pack_str(pk, frame_view_name(n->view));
 			break;
 		case N_AGG:
 			mp_pack_str(pk, "keys"); pack_strv(pk, n->nexprs, n->names);
@@ -340,7 +341,11 @@ static int unpack_node(struct plan *p, const msgpack_object *o, char *err, size_
 		if (!mp_str(mp_get(o, "stack"), s1, sizeof(s1)) || !mp_str(mp_get(o, "frame"), s2, sizeof(s2)) ||
 		    !mp_str(mp_get(o, "leaf"), s3, sizeof(s3)))
 			goto malformed;
-		id = plan_frames(p, (int)ins[0], s1, s2, s3, err, errlen);
+		char view[16] = "function"; /* absent in plans from before views */
+		const msgpack_object *vo = mp_get(o, "view");
+		if (vo && !mp_str(vo, view, sizeof(view)))
+			goto malformed;
+		id = plan_frames(p, (int)ins[0], s1, s2, s3, view, err, errlen);
 	} else if (!strcmp(kind, "agg")) {
 		int nk = 0;
 		char **keys = read_strv(mp_get(o, "keys"), &nk);

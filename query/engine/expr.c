@@ -3,6 +3,7 @@
  * (see expr.h). Evaluation is in expr_eval.c. */
 #include "expr.h"
 #include "expr_internal.h"
+#include "core/frame.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -298,9 +299,15 @@ static int rule_stack_to(struct expr *e, char *err, size_t errlen, enum vtype ou
 	return 0;
 }
 
-static int rule_leaf(struct expr *e, char *err, size_t errlen)
+/* leaf(stack[, 'view']) and folded(stack[, 'view']): the view is a literal (core/frame.h). */
+static int rule_stack_view(struct expr *e, char *err, size_t errlen)
 {
-	return rule_stack_to(e, err, errlen, VT_STRING);
+	if (rule_stack_to(e, err, errlen, VT_STRING) < 0)
+		return -1;
+	if (e->nargs == 2 && (e->args[1]->kind != EX_LIT || e->args[1]->type != VT_STRING ||
+			      frame_view_parse(e->args[1]->lit.s) < 0))
+		return type_err(e, err, errlen, "the view must be 'function', 'line' or 'raw'");
+	return 0;
 }
 
 static int rule_depth(struct expr *e, char *err, size_t errlen)
@@ -381,8 +388,8 @@ static const struct func_def functions[] = {
 	{"float", 1, 1, rule_to_float, eval_to_float, NULL},
 	{"in", 1, -1, rule_in, eval_in, in_set_free},
 	{"select", 3, 3, rule_select, eval_select, NULL},
-	{"leaf", 1, 1, rule_leaf, eval_leaf, NULL},
-	{"folded", 1, 1, rule_leaf, eval_folded, NULL},
+	{"leaf", 1, 2, rule_stack_view, eval_leaf, NULL},
+	{"folded", 1, 2, rule_stack_view, eval_folded, NULL},
 	{"depth", 1, 1, rule_depth, eval_depth, NULL},
 	{"has_function", 2, 2, rule_has_function, eval_has_function, NULL},
 	{"in_kernel", 1, 1, rule_stack_bool, eval_in_kernel, NULL},

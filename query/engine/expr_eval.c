@@ -282,7 +282,7 @@ int eval_to_string(struct qctx *q, const struct expr *e, struct column *a, size_
 		size_t used = 0;
 		for (int k = 0; k < e->nargs && used < sizeof(buf) - 1; k++) {
 			if (a[k].type == VT_STACK) {
-				const char *f = qctx_stack_folded(q, a[k].v.k[i]);
+				const char *f = qctx_stack_folded(q, a[k].v.k[i], FRAME_FUNCTION);
 				if (!f)
 					return -1;
 				used += snprintf(buf + used, sizeof(buf) - used, "%s", f);
@@ -384,13 +384,26 @@ int eval_select(struct qctx *q, const struct expr *e, struct column *a, size_t n
 	return 0;
 }
 
+/* The view argument of leaf() and folded(), checked when bound. */
+static enum frame_view view_arg(const struct expr *e)
+{
+	return e->nargs == 2 ? (enum frame_view)frame_view_parse(e->args[1]->lit.s) : FRAME_FUNCTION;
+}
+
 int eval_leaf(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
 {
-	(void)e;
+	enum frame_view v = view_arg(e);
 	if (alloc_out(q, out, VT_STRING, n) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		out->v.s[i] = a[0].v.k[i]->nframes ? a[0].v.k[i]->frames[0] : "[no frames]";
+	for (size_t i = 0; i < n; i++) {
+		const struct stack *st = a[0].v.k[i];
+		if (i && st == a[0].v.k[i - 1])
+			out->v.s[i] = out->v.s[i - 1];
+		else if (!st->nframes)
+			out->v.s[i] = "[no frames]";
+		else if (!(out->v.s[i] = qctx_frame(q, st->frames[0], v)))
+			return -1;
+	}
 	return 0;
 }
 
@@ -406,11 +419,11 @@ int eval_depth(struct qctx *q, const struct expr *e, struct column *a, size_t n,
 
 int eval_folded(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
 {
-	(void)e;
+	enum frame_view v = view_arg(e);
 	if (alloc_out(q, out, VT_STRING, n) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (!(out->v.s[i] = qctx_stack_folded(q, a[0].v.k[i])))
+		if (!(out->v.s[i] = qctx_stack_folded(q, a[0].v.k[i], v)))
 			return -1;
 	return 0;
 }

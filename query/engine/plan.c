@@ -270,11 +270,17 @@ int plan_project(struct plan *p, int in, int cnt, const char *const *from, const
 }
 
 int plan_frames(struct plan *p, int in, const char *stack_col, const char *frame_col,
-		const char *leaf_col, char *err, size_t errlen)
+		const char *leaf_col, const char *view, char *err, size_t errlen)
 {
 	struct plan_node *n = add_node(p, N_FRAMES, 1, &in, err, errlen);
 	if (!n)
 		return -1;
+	int v = view ? frame_view_parse(view) : FRAME_FUNCTION;
+	if (v < 0) {
+		snprintf(err, errlen, "frames: view '%s' must be 'function', 'line' or 'raw'", view);
+		return drop_last(p);
+	}
+	n->view = (enum frame_view)v;
 	const struct table *s = in_schema(p, n, 0);
 	int c = table_find(s, stack_col);
 	if (c < 0 || s->cols[c].type != VT_STACK) {

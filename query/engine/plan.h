@@ -24,6 +24,7 @@
 #define WISP_PLAN_H
 
 #include "expr.h"
+#include "core/frame.h"
 #include "core/table.h"
 
 enum node_kind { N_SOURCE, N_FILTER, N_MAP, N_PROJECT, N_FRAMES, N_AGG, N_SORT, N_HEAD, N_UNION, N_JOIN,
@@ -56,6 +57,7 @@ struct plan_node {
 	int naggs;             /* AGG */
 	struct agg_spec *aggs; /* AGG */
 	char *stack_col, *frame_col, *leaf_col; /* FRAMES: input stack column, output names */
+	enum frame_view view;  /* FRAMES: what the frame column holds of each frame */
 	int64_t limit;         /* HEAD */
 	enum join_kind how;    /* JOIN */
 	char **right_keys;     /* JOIN: keys of input 1 (names holds input 0's); nexprs of each */
@@ -100,8 +102,9 @@ int plan_map(struct plan *p, int in, int n, const char *const *names, struct exp
 	     size_t errlen);
 int plan_project(struct plan *p, int in, int n, const char *const *from, const char *const *as,
 		 char *err, size_t errlen);
+/* view: "function", "line" or "raw" (core/frame.h); NULL = "function". */
 int plan_frames(struct plan *p, int in, const char *stack_col, const char *frame_col,
-		const char *leaf_col, char *err, size_t errlen);
+		const char *leaf_col, const char *view, char *err, size_t errlen);
 int plan_agg(struct plan *p, int in, int nkeys, const char *const *keys, int naggs,
 	     const struct agg_spec *aggs, char *err, size_t errlen);
 int plan_sort(struct plan *p, int in, int n, const char *const *keys, const bool *desc, char *err,

@@ -52,7 +52,7 @@ const char *render_cell(struct qctx *q, const struct column *c, size_t r, char *
 	case VT_STRING:
 		return c->v.s[r];
 	case VT_STACK: {
-		const char *f = qctx_stack_folded(q, c->v.k[r]);
+		const char *f = qctx_stack_folded(q, c->v.k[r], FRAME_FUNCTION);
 		return f ? f : "";
 	}
 	default:

@@ -101,8 +101,8 @@ function px.string(a) return call('string', a) end
 function px.int(a) return call('int', a) end
 function px.float(a) return call('float', a) end
 -- Stack functions.
-function px.leaf(s) return call('leaf', s) end
-function px.folded(s) return call('folded', s) end
+function px.leaf(s, view) if view == nil then return call('leaf', s) end return call('leaf', s, view) end
+function px.folded(s, view) if view == nil then return call('folded', s) end return call('folded', s, view) end
 function px.depth(s) return call('depth', s) end
 function px.has_function(s, pattern) return call('has_function', s, pattern) end
 function px.in_kernel(s) return call('in_kernel', s) end
@@ -426,7 +426,7 @@ function DF.sort(df, keys, order)
 end
 function DF.frames(df, opts)
   opts = opts or {}
-  return node(C.frames(df._id, opts.stack or 'stack', opts.name or 'function', opts.leaf or 'leaf'))
+  return node(C.frames(df._id, opts.stack or 'stack', opts.name or 'function', opts.leaf or 'leaf', opts.view))
 end
 function DF.groupby(df, keys)
   return setmetatable({df = df, keys = names_of(keys, 'groupby')}, GroupBy)
@@ -546,7 +546,8 @@ end
 
 -- Script arguments --------------------------------------------------------------------------
 -- px.args{ start = {default = '-5m', type = 'time', help = '...'}, pid = {type = 'int'} }
--- Values come from `wisp run script.lua -- --start -10m --pid 42`.
+-- Values come from `wisp run script.lua -- --start -10m --pid 42`. A bool may stand alone as a
+-- flag (`--lines` is `--lines true`).
 
 local converters = {
   string = function(v) return v end,
@@ -571,8 +572,14 @@ function px.args(spec)
       k = a:match('^%-%-([%w_%-]+)$')
       if not k then fail("bad script argument '" .. a .. "' (expected --name value)") end
       v = argv[i + 1]
-      if v == nil then fail('script argument --' .. k .. ' needs a value') end
-      i = i + 1
+      local s = spec[(k:gsub('%-', '_'))]
+      if type(s) == 'table' and (s.type == 'bool' or (s.type == nil and type(s.default) == 'boolean'))
+          and (v == nil or converters.bool(v) == nil) then
+        v = 'true' -- a flag: --lines alone means --lines true
+      else
+        if v == nil then fail('script argument --' .. k .. ' needs a value') end
+        i = i + 1
+      end
     end
     k = k:gsub('%-', '_')
     if spec[k] == nil then

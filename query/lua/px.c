@@ -218,7 +218,8 @@ static int c_frames(lua_State *L)
 {
 	ERRBUF;
 	return push_node(L, plan_frames(run_of(L)->plan, (int)luaL_checkinteger(L, 1), luaL_checkstring(L, 2),
-					luaL_checkstring(L, 3), luaL_checkstring(L, 4), err, sizeof(err)), err);
+					luaL_checkstring(L, 3), luaL_checkstring(L, 4), luaL_optstring(L, 5, NULL), err,
+					sizeof(err)), err);
 }
 
 static int c_agg(lua_State *L)

@@ -7,6 +7,7 @@
 --
 -- Args: --baseline-start (-10m)  --baseline-end (-5m)  --start (-5m)  --end (now)
 --       --pid N  --comm NAME  --node NAME  --by self|total  --limit (30)
+--       --lines: a row per function and source line where DWARF knows it
 local args = px.sample_args{
   baseline_start = {default = '-10m', type = 'time', help = 'baseline window start'},
   baseline_end = {default = '-5m', type = 'time', help = 'baseline window end'},
@@ -14,13 +15,14 @@ local args = px.sample_args{
   ['end'] = {type = 'time', help = 'current window end (default: now)'},
   by = {default = 'self', help = 'self or total'},
   limit = {default = 30, help = 'rows to show'},
+  lines = {default = false, type = 'bool', help = 'a row per source line (function file:line) where DWARF knows it'},
 }
 if args.by ~= 'self' and args.by ~= 'total' then error('--by must be self or total') end
 
 -- Per function: its share (in percent) of the window's samples.
 local function shares(df)
   local st = df:groupby('stack'):agg{samples = px.sum('count')}
-  local fr = st:frames{name = 'function', leaf = 'leaf'}
+  local fr = st:frames{name = 'function', leaf = 'leaf', view = args.lines and 'line' or 'function'}
   fr.self = px.select(fr.leaf, fr.samples, 0)
   local f = fr:groupby('function'):agg{self = px.sum('self'), total = px.sum('samples')}
   f = f:merge(st:agg{all = px.sum('samples')})

@@ -7,7 +7,7 @@
 -- current window's total first, so windows of different lengths compare.
 --
 -- Args: --baseline-start (-10m)  --baseline-end (-5m)  --start (-5m)  --end (now)
---       --pid N  --comm NAME  --node NAME  --normalize (false)  --limit (10000)
+--       --pid N  --comm NAME  --node NAME  --normalize (false)  --limit (10000)  --lines
 local args = px.sample_args{
   baseline_start = {default = '-10m', type = 'time', help = 'baseline window start'},
   baseline_end = {default = '-5m', type = 'time', help = 'baseline window end'},
@@ -15,12 +15,13 @@ local args = px.sample_args{
   ['end'] = {type = 'time', help = 'current window end (default: now)'},
   normalize = {default = false, type = 'bool', help = 'scale the baseline to the current total'},
   limit = {default = 10000, help = 'stacks to show'},
+  lines = {default = false, type = 'bool', help = 'a frame per source line (function file:line) where DWARF knows it'},
 }
 
 local function folded(t0, t1)
   local df = px.samples(args, t0, t1)
   local st = df:groupby{'comm', 'stack'}:agg{samples = px.sum('count')}
-  st.folded = px.concat(st.comm, ';', px.folded(st.stack))
+  st.folded = px.concat(st.comm, ';', px.folded(st.stack, args.lines and 'line' or 'function'))
   return st
 end
 

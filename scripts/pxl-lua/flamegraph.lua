@@ -1,14 +1,18 @@
 -- flamegraph.lua - folded stacks for a flame graph: `wisp run flamegraph -o folded > out.folded`
 --
 -- Displays `flamegraph`: stack (comm;root;...;leaf, kernel frames suffixed _[k]) and samples,
--- heaviest first. flamegraph.pl, speedscope and inferno read `-o folded` directly.
+-- heaviest first. flamegraph.pl, speedscope and inferno read `-o folded` directly. A frame is a
+-- function; with --lines, "function file:line" where the binary has DWARF (inlined functions
+-- are frames of their own either way).
 --
 -- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (10000)
---       --by (comm | pid | node | none): what to put at the root of each stack
+--       --by (comm | pid | node | none): what to put at the root of each stack  --lines
 local args = px.sample_args{
   by = {default = 'comm', help = 'root frame: comm, pid, node or none'},
   limit = {default = 10000, help = 'stacks to show'},
+  lines = {default = false, type = 'bool', help = 'a frame per source line (function file:line) where DWARF knows it'},
 }
+local view = args.lines and 'line' or 'function'
 
 local df = px.samples(args)
 
@@ -21,9 +25,11 @@ if args.by ~= 'none' then
 end
 local stacks = df:groupby(keys):agg{samples = px.sum('count')}
 if args.by == 'none' then
-  stacks.folded = px.folded(stacks.stack)
+  stacks.folded = px.folded(stacks.stack, view)
 else
-  stacks.folded = px.concat(stacks[args.by], ';', px.folded(stacks.stack))
+  stacks.folded = px.concat(stacks[args.by], ';', px.folded(stacks.stack, view))
 end
-stacks = stacks:rename{folded = 'stack', stack = 'raw_stack'}:select{'stack', 'samples'}
+-- Stacks that differ only where the view does not look (lines, raw names) fold into one.
+stacks = stacks:groupby('folded'):agg{samples = px.sum('samples')}
+stacks = stacks:rename{folded = 'stack'}:select{'stack', 'samples'}
 px.display(stacks:sort{{'samples', 'desc'}, 'stack'}:head(args.limit), 'flamegraph')

@@ -4,8 +4,13 @@
 -- sorted by self_samples. Percents are of the samples that passed the filters. A function that
 -- appears several times in one stack (recursion) counts once toward that stack's total.
 --
--- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (50)
-local args = px.sample_args()
+-- With --lines, a row per function and source line ("function file:line") where DWARF knows it.
+-- Inlined functions are functions of their own either way.
+--
+-- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --limit (50)  --lines
+local args = px.sample_args{
+  lines = {default = false, type = 'bool', help = 'a frame per source line (function file:line) where DWARF knows it'},
+}
 
 local df = px.samples(args)
 
@@ -13,7 +18,7 @@ local df = px.samples(args)
 local stacks = df:groupby('stack'):agg{samples = px.sum('count')}
 local total = stacks:agg{all_samples = px.sum('samples')}
 
-local frames = stacks:frames{name = 'function', leaf = 'leaf'}
+local frames = stacks:frames{name = 'function', leaf = 'leaf', view = args.lines and 'line' or 'function'}
 frames.self = px.select(frames.leaf, frames.samples, 0)
 local fns = frames:groupby('function'):agg{self_samples = px.sum('self'), total_samples = px.sum('samples')}
 

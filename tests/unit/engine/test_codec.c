@@ -37,7 +37,7 @@ static void table_round_trip(void **state)
 		for (size_t i = 0; i < back->nrows; i++) {
 			const struct column *a = &out[0]->cols[c], *b = &back->cols[c];
 			if (a->type == VT_STACK)
-				assert_string_equal(qctx_stack_folded(&q, a->v.k[i]), qctx_stack_folded(&q2, b->v.k[i]));
+				assert_string_equal(qctx_stack_folded(&q, a->v.k[i], FRAME_LINE), qctx_stack_folded(&q2, b->v.k[i], FRAME_LINE));
 			else if (a->type == VT_STRING)
 				assert_string_equal(a->v.s[i], b->v.s[i]);
 			else if (a->type == VT_BOOL)
@@ -48,7 +48,7 @@ static void table_round_trip(void **state)
 	/* Equal stacks decode to one pointer (the coordinator relies on it for group-by). */
 	const struct column *k = &back->cols[table_find(back, "stack")];
 	for (size_t i = 1; i < back->nrows; i++)
-		if (!strcmp(qctx_stack_folded(&q2, k->v.k[i]), qctx_stack_folded(&q2, k->v.k[0])))
+		if (!strcmp(qctx_stack_folded(&q2, k->v.k[i], FRAME_LINE), qctx_stack_folded(&q2, k->v.k[0], FRAME_LINE)))
 			assert_ptr_equal(k->v.k[i], k->v.k[0]);
 	table_free(back);
 	table_free(out[0]);

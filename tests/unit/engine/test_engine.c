@@ -5,6 +5,7 @@
 #include "engine/sketch.h"
 #include "core/catalog.h"
 
+#include <inttypes.h>
 #include <math.h>
 
 #ifndef WISP_SCRIPTS_DIR
@@ -70,7 +71,7 @@ static void assert_tables_equal(struct qctx *qa, const struct table *a, struct q
 			const struct column *x = &a->cols[c], *y = &b->cols[c];
 			switch (x->type) {
 			case VT_STRING: assert_string_equal(x->v.s[r], y->v.s[r]); break;
-			case VT_STACK: assert_string_equal(qctx_stack_folded(qa, x->v.k[r]), qctx_stack_folded(qb, y->v.k[r])); break;
+			case VT_STACK: assert_string_equal(qctx_stack_folded(qa, x->v.k[r], FRAME_LINE), qctx_stack_folded(qb, y->v.k[r], FRAME_LINE)); break;
 			case VT_FLOAT:
 				if (fabs(x->v.f[r] - y->v.f[r]) > 1e-9 * fmax(1.0, fabs(x->v.f[r])))
 					fail_msg("%s row %zu: %.17g != %.17g", x->name, r, x->v.f[r], y->v.f[r]);
@@ -221,6 +222,86 @@ static void top_functions_script(void **state)
 	free(src);
 	table_free(t);
 	qctx_destroy(&q);
+	ring_free(r);
+}
+
+/* Frames with lines and raw names (core/frame.h): views fold lines of one function together,
+ * keep them apart with 'line', give the raw name with 'raw'; the bundled scripts follow --lines. */
+static struct ring *lines_ring(void)
+{
+	struct ring_config cfg = {16u << 20, "n1", 0};
+	struct ring *r = ring_new(&cfg);
+	assert_non_null(r);
+	static const char *const a[] = {"scramble\x1f/src/inl.c:25", "inline_phase\x1f/src/inl.c:34", "main"};
+	static const char *const b[] = {"scramble\x1f/src/inl.c:24", "inline_phase\x1f/src/inl.c:34", "main"};
+	static const char *const c[] = {"Foo::bar()\x1f\x1f_ZN3Foo3barEv", "main"};
+	const char *const *stacks[] = {a, a, a, b, c, c};
+	for (int i = 0; i < 6; i++) {
+		struct ring_sample rs = {.time_ns = FIX_T0 + i * 10000000LL, .pid = 7, .tid = 7, .count = 1,
+					 .comm = "inl", .frames = (const char **)stacks[i],
+					 .nframes = (uint16_t)(stacks[i] == c ? 2 : 3)};
+		assert_int_equal(ring_append(r, &rs), 0);
+	}
+	return r;
+}
+
+/* The (string, int) rows of t's columns c0 and c1 as "s=n;" in row order. */
+static const char *rows_of(const struct table *t, const char *c0, const char *c1)
+{
+	static char out[1024];
+	size_t used = 0;
+	int a = table_find(t, c0), b = table_find(t, c1);
+	assert_true(a >= 0 && b >= 0);
+	for (size_t i = 0; i < t->nrows; i++)
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s=%" PRId64 ";", t->cols[a].v.s[i], t->cols[b].v.i[i]);
+	return out;
+}
+
+static void frame_views(void **state)
+{
+	(void)state;
+	struct ring *r = lines_ring();
+	char path[512];
+	size_t len;
+	char *top = fix_read_file(script_path("top_functions.lua", path, sizeof(path)), &len);
+	char *fg = fix_read_file(script_path("flamegraph.lua", path, sizeof(path)), &len);
+	const char *plain[] = {"--start", "-2h", NULL}, *lines[] = {"--start", "-2h", "--lines", NULL};
+	struct {
+		const char *src;
+		const char *const *argv;
+		const char *c0, *c1, *want;
+	} cases[] = {
+		{top, plain, "function", "self_samples", "scramble=4;Foo::bar()=2;main=0;inline_phase=0;"},
+		{top, lines, "function", "self_samples",
+		 "scramble inl.c:25=3;Foo::bar()=2;scramble inl.c:24=1;main=0;inline_phase inl.c:34=0;"},
+		{fg, plain, "stack", "samples", "inl;main;inline_phase;scramble=4;inl;main;Foo::bar()=2;"},
+		{fg, lines, "stack", "samples",
+		 "inl;main;inline_phase inl.c:34;scramble inl.c:25=3;inl;main;Foo::bar()=2;inl;main;inline_phase inl.c:34;scramble inl.c:24=1;"},
+		{"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		 "df.f = px.leaf(df.stack, 'raw')\n"
+		 "df = df:filter(px.has_function(df.stack, '_ZN3Foo'))\n"
+		 "px.display(df:groupby('f'):agg{n = px.sum('count')}, 'raw')\n",
+		 NULL, "f", "n", "_ZN3Foo3barEv=2;"},
+		{"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		 "local fr = df:frames{view = 'line'}\n"
+		 "fr = fr:filter(fr['function']:startswith('scramble'))\n"
+		 "px.display(fr:groupby('function'):agg{n = px.sum('count')}:sort('n', 'desc'), 'lines')\n",
+		 NULL, "function", "n", "scramble inl.c:25=3;scramble inl.c:24=1;"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct qctx q;
+		qctx_init(&q);
+		struct table *t = run_local(&q, cases[i].src, cases[i].argv, &r, 1);
+		assert_string_equal(rows_of(t, cases[i].c0, cases[i].c1), cases[i].want);
+		table_free(t);
+		qctx_destroy(&q);
+	}
+	char err[512];
+	const char *bad = "local df = px.DataFrame{table='stack_samples'}\ndf.f = px.leaf(df.stack, 'lines')\npx.display(df, 'x')\n";
+	assert_null(fix_compile("bad.lua", bad, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "'function', 'line' or 'raw'"));
+	free(top);
+	free(fg);
 	ring_free(r);
 }
 
@@ -592,6 +673,7 @@ int main(void)
 		cmocka_unit_test(frames_and_join),
 		cmocka_unit_test(left_join_fills_zero),
 		cmocka_unit_test(top_functions_script),
+		cmocka_unit_test(frame_views),
 		cmocka_unit_test(merged_equals_single_node),
 		cmocka_unit_test(collapsing_changes_nothing),
 		cmocka_unit_test(quantiles_within_bound),

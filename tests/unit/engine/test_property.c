@@ -154,7 +154,7 @@ static bool tables_match(struct qctx *qa, const struct table *a, struct qctx *qb
 			bool eq = true;
 			switch (x->type) {
 			case VT_STRING: eq = !strcmp(x->v.s[i], y->v.s[i]); break;
-			case VT_STACK: eq = !strcmp(qctx_stack_folded(qa, x->v.k[i]), qctx_stack_folded(qb, y->v.k[i])); break;
+			case VT_STACK: eq = !strcmp(qctx_stack_folded(qa, x->v.k[i], FRAME_LINE), qctx_stack_folded(qb, y->v.k[i], FRAME_LINE)); break;
 			case VT_FLOAT: eq = fabs(x->v.f[i] - y->v.f[i]) <= 1e-9 * fmax(1.0, fabs(x->v.f[i])); break;
 			case VT_BOOL: eq = x->v.b[i] == y->v.b[i]; break;
 			default: eq = x->v.i[i] == y->v.i[i]; break;

@@ -178,6 +178,15 @@ static void script_arguments(void **state)
 	assert_non_null(strstr(compile_err(src, badtime), "not a valid time"));
 	const char *missing[] = {"--pid", NULL};
 	assert_non_null(strstr(compile_err(src, missing), "needs a value"));
+	/* A bool alone is a flag; a bool word after it is its value. */
+	const char *flags = "local a = px.args{lines = {default = false, type = 'bool'}, pid = {type = 'int'}}\n"
+			    "assert(a.lines == (a.pid == 1), 'lines ' .. tostring(a.lines))\n" SRC_OK;
+	const char *flag_then[] = {"--lines", "--pid", "1", NULL}, *flag_last[] = {"--pid", "1", "--lines", NULL};
+	const char *flag_false[] = {"--lines", "false", "--pid", "2", NULL}, *flag_none[] = {"--pid", "2", NULL};
+	assert_null(compile_err(flags, flag_then));
+	assert_null(compile_err(flags, flag_last));
+	assert_null(compile_err(flags, flag_false));
+	assert_null(compile_err(flags, flag_none));
 }
 
 static void time_parsing(void **state)

@@ -98,7 +98,7 @@ static int check_against_ref(void *arg, const struct table *t)
 {
 	struct ref *rf = arg;
 	for (size_t i = 0; i < t->nrows; i++) {
-		const char *f = qctx_stack_folded(&rf->q, t->cols[SS_STACK].v.k[i]);
+		const char *f = qctx_stack_folded(&rf->q, t->cols[SS_STACK].v.k[i], FRAME_LINE);
 		struct ref_entry *e = ref_slot(rf, t->cols[SS_TIME].v.i[i] / 1000000000LL, t->cols[SS_TID].v.i[i],
 					       t->cols[SS_CPU].v.i[i], f);
 		e->count -= t->cols[SS_COUNT].v.i[i];
@@ -162,7 +162,7 @@ static int sum_collapsed(void *arg, const struct table *t)
 {
 	struct ref *rf = arg;
 	for (size_t i = 0; i < t->nrows; i++) {
-		const char *f = qctx_stack_folded(&rf->q, t->cols[SS_STACK].v.k[i]);
+		const char *f = qctx_stack_folded(&rf->q, t->cols[SS_STACK].v.k[i], FRAME_LINE);
 		ref_slot(rf, 0, t->cols[SS_TID].v.i[i], t->cols[SS_CPU].v.i[i], f)->count += t->cols[SS_COUNT].v.i[i];
 	}
 	return 0;
@@ -180,7 +180,7 @@ static int sum_rows_in_window(void *arg, const struct table *t)
 		int64_t ts = t->cols[SS_TIME].v.i[i];
 		if (ts < w->t0 || ts >= w->t1)
 			continue;
-		const char *f = qctx_stack_folded(&w->rf->q, t->cols[SS_STACK].v.k[i]);
+		const char *f = qctx_stack_folded(&w->rf->q, t->cols[SS_STACK].v.k[i], FRAME_LINE);
 		ref_slot(w->rf, 0, t->cols[SS_TID].v.i[i], t->cols[SS_CPU].v.i[i], f)->count -= t->cols[SS_COUNT].v.i[i];
 	}
 	return 0;

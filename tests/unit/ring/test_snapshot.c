@@ -37,7 +37,7 @@ static void assert_same(struct qctx *qa, const struct table *a, struct qctx *qb,
 			const struct column *x = &a->cols[c], *y = &b->cols[c];
 			switch (x->type) {
 			case VT_STRING: assert_string_equal(x->v.s[i], y->v.s[i]); break;
-			case VT_STACK: assert_string_equal(qctx_stack_folded(qa, x->v.k[i]), qctx_stack_folded(qb, y->v.k[i])); break;
+			case VT_STACK: assert_string_equal(qctx_stack_folded(qa, x->v.k[i], FRAME_LINE), qctx_stack_folded(qb, y->v.k[i], FRAME_LINE)); break;
 			case VT_FLOAT: assert_true(fabs(x->v.f[i] - y->v.f[i]) < 1e-9); break;
 			case VT_BOOL: assert_int_equal(x->v.b[i], y->v.b[i]); break;
 			default: assert_int_equal(x->v.i[i], y->v.i[i]); break;

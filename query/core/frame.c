@@ -1,0 +1,58 @@
+/* frame.c - a frame's fields and views (see frame.h). */
+#include "frame.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const view_names[FRAME_VIEWS] = {"function", "line", "raw"};
+
+int frame_view_parse(const char *s)
+{
+	for (int v = 0; v < FRAME_VIEWS; v++)
+		if (!strcmp(s, view_names[v]))
+			return v;
+	return -1;
+}
+
+const char *frame_view_name(enum frame_view v)
+{
+	return (unsigned)v < FRAME_VIEWS ? view_names[v] : "?";
+}
+
+bool frame_is_plain(const char *frame)
+{
+	return !strchr(frame, FRAME_SEP);
+}
+
+void frame_split(const char *frame, struct frame_parts *out)
+{
+	const char *a = strchr(frame, FRAME_SEP), *b = a ? strchr(a + 1, FRAME_SEP) : NULL;
+	size_t len = strlen(frame);
+	*out = (struct frame_parts){.name = frame, .name_len = a ? (size_t)(a - frame) : len, .loc = "", .raw = ""};
+	if (a) {
+		out->loc = a + 1;
+		out->loc_len = b ? (size_t)(b - a - 1) : len - (size_t)(a + 1 - frame);
+	}
+	if (b) {
+		out->raw = b + 1;
+		out->raw_len = len - (size_t)(b + 1 - frame);
+	}
+}
+
+size_t frame_format(const char *frame, enum frame_view v, char *buf, size_t cap)
+{
+	struct frame_parts p;
+	frame_split(frame, &p);
+	if (v == FRAME_RAW && p.raw_len)
+		return (size_t)snprintf(buf, cap, "%.*s", (int)p.raw_len, p.raw);
+	if (v == FRAME_LINE && p.loc_len) {
+		/* The file's base name: a flame graph box has room for "msort.c:297", not for the
+		 * build directory (the whole path stays in the frame for has_function). */
+		const char *base = p.loc;
+		for (const char *c = p.loc; c < p.loc + p.loc_len; c++)
+			if (*c == '/')
+				base = c + 1;
+		return (size_t)snprintf(buf, cap, "%.*s %.*s", (int)p.name_len, p.name, (int)(p.loc + p.loc_len - base), base);
+	}
+	return (size_t)snprintf(buf, cap, "%.*s", (int)p.name_len, p.name);
+}

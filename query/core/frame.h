@@ -1,0 +1,45 @@
+/* frame.h - what one frame of a stack says, and the views scripts take of it.
+ *
+ * A frame is one interned string: the function's name, optionally followed by fields, each after
+ * FRAME_SEP (0x1f, ASCII's unit separator; the agent removes it from names it reads):
+ *
+ *     NAME [SEP FILE:LINE [SEP RAW]]
+ *
+ * NAME is the function as people read it: demangled, "function [module]" for a kernel module,
+ * or a pseudo-frame ("[unknown]", "[truncated: ...]", "libfoo.so+0x1c"). FILE:LINE is where
+ * DWARF puts the address ("" when unknown); an inlined function is a frame of its own, its line
+ * the one executing in it, and the frame it was inlined into gets the line of the call. RAW is
+ * the symbol as the binary spells it (mangled), present only when it differs from NAME. Frames
+ * made before lines existed are plain names; every reader takes both.
+ *
+ * Views (the optional last argument of px.leaf, px.folded and df:frames):
+ *   function  NAME (the default: lines of one function fold together, as perf and pprof do)
+ *   line      "NAME BASENAME:LINE" where the line is known, else NAME
+ *   raw       RAW where present, else NAME
+ * px.has_function matches the whole frame string, so it finds a file, a line or a raw name too. */
+#ifndef WISP_FRAME_H
+#define WISP_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define FRAME_SEP '\x1f'
+
+enum frame_view { FRAME_FUNCTION, FRAME_LINE, FRAME_RAW, FRAME_VIEWS };
+
+/* The fields of a frame; pointers into it, lengths without terminators. */
+struct frame_parts {
+	const char *name, *loc, *raw;
+	size_t name_len, loc_len, raw_len;
+};
+
+/* The view named s ("function", "line", "raw"), or -1. */
+int frame_view_parse(const char *s);
+const char *frame_view_name(enum frame_view v);
+/* Whether frame has no fields beyond its name (every view of it is itself). */
+bool frame_is_plain(const char *frame);
+void frame_split(const char *frame, struct frame_parts *out);
+/* Writes frame's view into buf (at most cap - 1 bytes, NUL-terminated); the view's full length. */
+size_t frame_format(const char *frame, enum frame_view v, char *buf, size_t cap);
+
+#endif
