@@ -19,6 +19,7 @@
 #include "core/catalog.h"
 #include "core/intern.h"
 #include "ring/ring.h"
+#include "core/frame.h"
 
 static volatile uint64_t sink;
 
@@ -49,11 +50,14 @@ static int inspect(void *arg, const struct table *t)
 		const struct stack *st = t->cols[SS_STACK].v.k[i];
 		if (st->nframes > st->nkernel)
 			f->with_user_stack++;
-		for (int k = 0; k < st->nframes; k++)
-			if (!strcmp(st->frames[k], "wisp_test_burn_cpu")) {
+		for (int k = 0; k < st->nframes; k++) {
+			struct frame_parts fp; /* the name: this test is built with -g, frames carry lines */
+			frame_split(st->frames[k], &fp);
+			if (fp.name_len == strlen("wisp_test_burn_cpu") && !memcmp(fp.name, "wisp_test_burn_cpu", fp.name_len)) {
 				f->in_burn++;
 				break;
 			}
+		}
 		int64_t ts = t->cols[SS_TIME].v.i[i];
 		if (!f->t_first || ts < f->t_first)
 			f->t_first = ts;

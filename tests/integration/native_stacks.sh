@@ -6,7 +6,8 @@
 # of the C program: about 0.1 %), names come out demangled (and libc's internals named from
 # libc6-dbg), and its two phases (3/4 and 1/4 of its CPU time) come out within 4.5 standard
 # deviations of a binomial share over the samples taken. The programs start after the agent, so
-# their tables are built while they run. Last, node --perf-basic-prof: JIT frames named.
+# their tables are built while they run. Then a -g binary's inline frames and lines; last, node
+# --perf-basic-prof: JIT frames named.
 . "$(dirname "$0")/lib.sh"
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
@@ -59,6 +60,31 @@ check rust "$RUST_WORKLOAD" rust::main rust::hash_phase rust::sum_phase rust::mi
 grep -q '17h[0-9a-f]\{16\}E' "$TMP/rust.folded" && fail "rust: a legacy hash was left in a name"
 grep -q '_ZN\|_ZNK\|_RNv' "$TMP/cxx.folded" "$TMP/rust.folded" && fail "a mangled name was left"
 pass "no mangled names"
+
+# Inline frames and lines from DWARF (gcc -O2 -g): scramble, always inlined into inline_phase, is
+# a frame of its own at a line of its loop, under inline_phase at the line of the call.
+"$BUILD_DIR/tests/inlined" 6 >"$TMP/inlined.pid" &
+PIDS+=($!)
+sleep 0.5
+IPID=$(cat "$TMP/inlined.pid")
+sleep 5
+src=$SRC_DIR/tests/workloads/inlined.c
+LOOP=$(grep -n 'LINE:scramble' "$src" | cut -d: -f1)
+CALL=$(grep -n 'LINE:call' "$src" | cut -d: -f1)
+"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$IPID" --by none --start -4s >"$TMP/inl.folded" || fail "inlined: flamegraph failed"
+"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$IPID" --by none --start -4s --lines >"$TMP/inl-lines.folded" ||
+	fail "inlined: flamegraph --lines failed"
+read -r IN IFN <<<"$(awk '{c = $NF; n += c} /;main;inline_phase;scramble [0-9]+$/ {h += c} END {print n + 0, h + 0}' "$TMP/inl.folded")"
+read -r LN LHIT <<<"$(awk -v call="$CALL" -v loop="$LOOP" '{c = $NF; n += c}
+	$0 ~ ";inline_phase inlined\\.c:" call ";scramble inlined\\.c:(" loop "|" loop - 1 ") [0-9]+$" {h += c}
+	END {print n + 0, h + 0}' "$TMP/inl-lines.folded")"
+echo "inlined: $IFN of $IN samples in main;inline_phase;scramble; with --lines $LHIT of $LN at inlined.c:$CALL;inlined.c:$LOOP"
+[ "$IN" -ge 500 ] || fail "inlined: only $IN samples"
+node -e "process.exit($IFN * 100 >= 95 * $IN && $LHIT * 100 >= 95 * $LN ? 0 : 1)" ||
+	fail "inlined: inline frames or lines missing: $(sort -t' ' -k2 -nr "$TMP/inl-lines.folded" | head -3)"
+top=$("$WISP" -c "$URL" run top_functions -o csv -- --pid "$IPID" --start -4s --lines --limit 1 | sed -n 2p)
+case "$top" in "scramble inlined.c:$LOOP,"*) ;; *) fail "inlined: top_functions --lines: '$top'" ;; esac
+pass "inline frames are frames of their own, with file:line (top line: $top)"
 
 # JIT code named from the perf map node writes (/tmp/perf-PID.map, --perf-basic-prof): hotLoop
 # is compiled early, so nearly every sample after the first second is in it.

@@ -84,7 +84,11 @@ static int online_cpus(int *cpus, int max)
 	return n;
 }
 
-_Static_assert(2 * WISP_MAX_FRAMES + 1 <= STACK_MAX_FRAMES, "a sample's frames (and a truncation mark) fit in one stack");
+/* A user address expands to at most this many frames (the function and the callees inlined
+ * into it), and a sample to at most SAMPLE_MAX_FRAMES. */
+#define INLINE_MAX 8
+#define SAMPLE_MAX_FRAMES (WISP_MAX_FRAMES * (1 + INLINE_MAX) + 1)
+_Static_assert(SAMPLE_MAX_FRAMES <= STACK_MAX_FRAMES, "a sample's frames (and a truncation mark) fit in one stack");
 _Static_assert(COLLECTOR_UNWIND_ENDS == WISP_UNWIND_END_MAX, "collector.h counts every way a walk ends");
 
 /* The root frame that says why a user stack is incomplete, or NULL when it is not. */
@@ -125,8 +129,8 @@ static int handle_sample(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
 	const struct wisp_sample *s = data;
-	const char *frames[2 * WISP_MAX_FRAMES + 1];
-	long offs[2 * WISP_MAX_FRAMES];
+	const char *frames[SAMPLE_MAX_FRAMES], *user[INLINE_MAX];
+	long offs[SAMPLE_MAX_FRAMES];
 	char comm[WISP_COMM_LEN + 1];
 	size_t used = 0;
 
@@ -146,7 +150,9 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	for (int i = 0; i < nu; i++) {
 		/* Callers' addresses are return addresses: look up the call instruction (ip - 1). */
 		uint64_t ip = s->ips[nk + i] - (i > 0);
-		offs[n++] = keep_name(c, &used, symbolize_user(c->sym, s->pid, ip));
+		int m = symbolize_user(c->sym, s->pid, ip, user, INLINE_MAX);
+		for (int k = 0; k < m; k++)
+			offs[n++] = keep_name(c, &used, user[k]);
 	}
 	for (int i = 0; i < n; i++)
 		frames[i] = offs[i] >= 0 ? c->names + offs[i] : "[out of memory]";

@@ -1,7 +1,8 @@
 /* elf.c - function symbols of ELF files (.symtab and .dynsym, through libelf; for stripped files
- * the separate debug file or MiniDebugInfo) and their loadable segments, cached per file; and
- * the vDSO, parsed once from this process's copy. */
+ * the separate debug file or MiniDebugInfo) and their loadable segments, cached per file; which
+ * file holds the DWARF for lines (lines.c); and the vDSO, parsed once from this process's copy. */
 #include "symbolize_internal.h"
+#include "core/frame.h"
 
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
@@ -86,6 +87,34 @@ static bool add_symbols(struct elf_syms *e, Elf *elf, size_t *cap, size_t *names
 	return symtab;
 }
 
+/* Whether elf carries DWARF for lines: a .debug_info with contents (a stripped file keeps the
+ * section header with no bits). */
+static bool has_dwarf(Elf *elf)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		const char *name;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_PROGBITS && sh.sh_size &&
+		    (name = elf_strptr(elf, shstrndx, sh.sh_name)) && !strcmp(name, ".debug_info"))
+			return true;
+	}
+	return false;
+}
+
+/* Lines come from elf (open as fd) when it has DWARF and no file has been chosen yet. */
+static void note_dwarf(struct elf_syms *e, Elf *elf, int fd)
+{
+	int dup_fd;
+	if (e->lines || fd < 0 || !has_dwarf(elf) || (dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return;
+	if (!(e->lines = lines_new(dup_fd)))
+		close(dup_fd);
+}
+
 /* Sorts e's symbols and keeps one per address (the first, a sized one if any). */
 static void finish_symbols(struct elf_syms *e)
 {
@@ -112,6 +141,8 @@ static bool add_file_symbols(struct elf_syms *e, const char *path, size_t *cap, 
 		return false;
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	bool ok = elf && elf_kind(elf) == ELF_K_ELF && add_symbols(e, elf, cap, names_cap);
+	if (ok)
+		note_dwarf(e, elf, fd);
 	if (elf)
 		elf_end(elf);
 	close(fd);
@@ -203,11 +234,14 @@ static void add_debug_symbols(struct elf_syms *e, Elf *elf, const char *root, co
 	add_minidebug_symbols(e, elf, cap, names_cap);
 }
 
-static void elf_read_symbols(struct elf_syms *e, Elf *elf, const char *root, const char *path)
+/* fd: the open file behind elf (-1 for an image in memory). */
+static void elf_read_symbols(struct elf_syms *e, Elf *elf, int fd, const char *root, const char *path)
 {
 	size_t cap = 0, names_cap = 0;
 	read_segments(e, elf);
-	if (!add_symbols(e, elf, &cap, &names_cap))
+	if (add_symbols(e, elf, &cap, &names_cap))
+		note_dwarf(e, elf, fd);
+	else
 		add_debug_symbols(e, elf, root, path, &cap, &names_cap);
 	finish_symbols(e);
 }
@@ -246,7 +280,7 @@ struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char
 	e->used = time(NULL);
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
-		elf_read_symbols(e, elf, root, path);
+		elf_read_symbols(e, elf, fd, root, path);
 	if (elf)
 		elf_end(elf);
 	close(fd);
@@ -261,6 +295,7 @@ void elf_syms_free(struct elf_syms *e)
 	free(e->demangled);
 	free(e->names);
 	free(e->segs);
+	lines_free(e->lines);
 	free(e);
 }
 
@@ -296,20 +331,25 @@ void load_vdso(struct symbolizer *s)
 	}
 	Elf *elf = elf_memory(copy, len);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
-		elf_read_symbols(e, elf, "", NULL);
+		elf_read_symbols(e, elf, -1, "", NULL);
 	if (elf)
 		elf_end(elf);
 	free(copy);
 	s->vdso = e;
 }
 
-const char *elf_sym_name(struct elf_syms *e, struct sym *sym)
+const char *elf_sym_frame(struct elf_syms *e, struct sym *sym)
 {
 	const char *raw = e->names + sym->name;
 	if (sym->demangled == 0) {
-		/* C++ (_Z), Rust v0 (_R); Rust legacy names are C++-mangled, their hash is dropped. */
-		char *d = (raw[0] == '_' && (raw[1] == 'Z' || raw[1] == 'R')) ? cplus_demangle(raw, DMGL_PARAMS | DMGL_ANSI)
-									 : NULL;
+		/* C++ (_Z), Rust v0 (_R); Rust legacy names are C++-mangled, their hash is dropped.
+		 * Kept as the frame "demangled SEP SEP raw" (core/frame.h), made once. */
+		char *d = NULL, *dm = (raw[0] == '_' && (raw[1] == 'Z' || raw[1] == 'R'))
+					      ? cplus_demangle(raw, DMGL_PARAMS | DMGL_ANSI)
+					      : NULL;
+		if (dm && asprintf(&d, "%.2047s%c%c%.2047s", dm, FRAME_SEP, FRAME_SEP, raw) < 0)
+			d = NULL;
+		free(dm);
 		size_t l = d ? strlen(d) + 1 : 0;
 		sym->demangled = SYM_RAW;
 		if (d && e->demangled_len + l < UINT32_MAX - 1) {

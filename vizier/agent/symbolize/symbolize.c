@@ -35,12 +35,14 @@ struct sym *sym_find(struct sym *syms, size_t n, uint64_t ip)
 	return lo ? &syms[lo - 1] : NULL;
 }
 
-const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip)
+int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char **out, int max)
 {
 	struct proc *p = proc_get(s, pid);
-	if (!p) {
-		return "[unknown]";
-	}
+	if (max < 1)
+		return 0;
+	out[0] = "[unknown]";
+	if (!p)
+		return 1;
 	p->used = time(NULL);
 	const struct mapping *m = find_mapping(p, ip);
 	if (!m && mono_now_ms() - p->loaded_ms >= MAPS_RELOAD_MS) { /* exec, dlopen: re-read */
@@ -49,22 +51,31 @@ const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip)
 	}
 	if (!m || (!m->elf && !m->vdso)) { /* anonymous code: JIT-compiled, named in a perf map */
 		const char *jit = perfmap_lookup(p, ip);
-		if (jit)
-			return jit;
+		if (jit) {
+			out[0] = jit;
+			return 1;
+		}
 	}
-	if (!m) {
-		return "[unknown]";
-	}
+	if (!m)
+		return 1;
 	uint64_t va = to_vaddr(m, ip);
 	struct elf_syms *e = m->elf;
+	const char *fn = NULL;
 	if (e && e->loaded) {
 		struct sym *sym = sym_find(e->syms, e->nsyms, va);
 		/* Size 0 symbols (hand-written assembly) get the benefit of the doubt. */
 		if (sym && (sym->size == 0 || va < sym->addr + sym->size))
-			return elf_sym_name(e, sym);
+			fn = elf_sym_frame(e, sym);
 	}
-	snprintf(s->buf, sizeof(s->buf), "%s+0x%" PRIx64, m->module, va);
-	return s->buf;
+	int n = e && e->lines ? lines_frames(e->lines, va, fn, out, max) : 0;
+	if (n > 0)
+		return n;
+	if (!fn) {
+		snprintf(s->buf, sizeof(s->buf), "%s+0x%" PRIx64, m->module, va);
+		fn = s->buf;
+	}
+	out[0] = fn;
+	return 1;
 }
 
 void symbolizer_expire(struct symbolizer *s, int max_age_s)
@@ -92,6 +103,7 @@ void symbolizer_expire(struct symbolizer *s, int max_age_s)
 				for (struct proc *p = s->procs[pb]; p && !referenced; p = p->next)
 					for (size_t i = 0; i < p->nmaps && !referenced; i++)
 						referenced = p->maps[i].elf == e;
+			lines_expire(e->lines, now);
 			if (!referenced && now - e->used > max_age_s) {
 				*pe = e->next;
 				elf_syms_free(e);

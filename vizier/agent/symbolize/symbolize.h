@@ -3,8 +3,9 @@
  * Kernel addresses resolve through /proc/kallsyms (module functions as "function [module]"). User
  * addresses resolve through the process's /proc/PID/maps to a mapped file, then through that ELF
  * file's .symtab and .dynsym (libelf), or for a stripped file its debug file (build id,
- * .gnu_debuglink) or MiniDebugInfo; names are demangled (C++, Rust). Anonymous code (JIT) is
- * named from the process's /tmp/perf-PID.map.
+ * .gnu_debuglink) or MiniDebugInfo; names are demangled (C++, Rust). Where the file or its debug
+ * file has DWARF, an address also gets its file:line and a frame per inlined function (libdw).
+ * Anonymous code (JIT) is named from the process's /tmp/perf-PID.map.
  * Parsed ELF symbol tables are cached per file (device + inode + size + mtime); maps are cached per
  * pid and re-read when an address falls outside every known mapping or the entry is old. An
  * address that cannot be named comes back as "module+0xOFFSET" (module = file name, offset =
@@ -25,8 +26,10 @@ void symbolizer_free(struct symbolizer *s);
 
 /* Name of kernel address ip (e.g. "do_syscall_64"). Never NULL. */
 const char *symbolize_kernel(struct symbolizer *s, uint64_t ip);
-/* Name of user address ip in process pid. Never NULL. */
-const char *symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip);
+/* The frames of user address ip in process pid, leaf first, into out (at most max >= 1): one
+ * frame per function, inlined callees first when DWARF knows them (core/frame.h: the name, the
+ * file:line where known, the raw name when demangled). Returns how many (>= 1). */
+int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char **out, int max);
 /* A malloc'd copy of this process's vDSO image (the kernel maps the same one into every
  * process), its length in *len; NULL when there is none. The caller frees it. */
 void *symbolize_vdso_copy(size_t *len);

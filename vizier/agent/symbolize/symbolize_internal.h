@@ -36,6 +36,7 @@ struct elf_syms {
 	size_t demangled_len, demangled_cap;
 	struct segment *segs;  /* PT_LOAD segments */
 	size_t nsegs;
+	struct lines *lines;   /* source lines and inlined functions (lines.c); NULL without DWARF */
 	bool loaded;           /* false: could not be read (we remember that too) */
 	time_t used;
 };
@@ -99,11 +100,23 @@ void load_kallsyms(struct symbolizer *s);
  * mtime; NULL when neither opens. A file that is not ELF is cached as not loaded. A stripped
  * file's debug file is looked for by build id and debuglink, on this machine and under root. */
 struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *root, const char *path);
-/* The name to show for sym of e: demangled (C++, Rust legacy and v0) when it is mangled. */
-const char *elf_sym_name(struct elf_syms *e, struct sym *sym);
+/* The frame of sym of e (core/frame.h): its name, demangled (C++, Rust legacy and v0) when it is
+ * mangled, then the raw name. Valid as long as e. */
+const char *elf_sym_frame(struct elf_syms *e, struct sym *sym);
 void elf_syms_free(struct elf_syms *e);
 /* Parses the vDSO of this process into s->vdso (the same image in every process). */
 void load_vdso(struct symbolizer *s);
+
+/* lines.c */
+/* Lines of the DWARF in the ELF file open as fd, which it takes. NULL on out-of-memory. */
+struct lines *lines_new(int fd);
+void lines_free(struct lines *l);
+/* Closes the DWARF of l when unused for a while (it reopens on the next address). */
+void lines_expire(struct lines *l, time_t now);
+/* The frames of file address va, leaf first (inlined callees, then the function), at most max;
+ * 0 when DWARF does not know va. func: the function's frame by its ELF symbol, or NULL. The
+ * strings are valid until the next call for this file. */
+int lines_frames(struct lines *l, uint64_t va, const char *func, const char **out, int max);
 
 /* perfmap.c */
 /* The JIT name of ip from p's perf map, or NULL. */

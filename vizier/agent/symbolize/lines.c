@@ -1,0 +1,306 @@
+/* lines.c - source lines and inlined functions of addresses, from DWARF (libdw), for files built
+ * with -g or whose debug file carries .debug_info (libc6-dbg does).
+ *
+ * An address becomes one frame per function it runs in, leaf first: the innermost inlined
+ * callee with the line executing there, then each function it was inlined into with the line of
+ * that call, last the real function (its name from the ELF symbol, as addresses without DWARF
+ * get). Frames are encoded as core/frame.h says: NAME SEP FILE:LINE [SEP RAW].
+ *
+ * Ownership: a file's struct lines (elf_syms.lines) holds the file open (its fd: the path may be
+ * under a process's root that goes away), its Dwarf handle, opened on the first address and
+ * closed when idle (lines_expire: a libc debug file decompresses to tens of MiB), and a cache of
+ * every address it resolved (a blob of encoded frames, dropped whole past a bound).
+ * Each address is looked up in DWARF once while the cache holds it. */
+#include "symbolize_internal.h"
+#include "core/frame.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <libiberty/demangle.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Cache bounds per file: addresses and bytes of encoded frames. Past either, it starts over. */
+#define LINES_MAX_ADDRS (1u << 16)
+#define LINES_MAX_BLOB (8u << 20)
+/* Inline depth kept per address (a deeper chain keeps its innermost frames and the function). */
+#define LINES_MAX_DEPTH 32
+/* A Dwarf handle unused this long is closed. */
+#define LINES_IDLE_S 20
+
+struct lines {
+	int fd;               /* the file holding .debug_info, owned */
+	Dwarf *dw;            /* NULL while closed */
+	bool broken;          /* does not open as DWARF: never tried again */
+	time_t used;
+	uint64_t *keys;       /* open addressing: va + 1 (0 = empty) */
+	uint32_t *vals;       /* offset into blob of the entry: u8 count, then count C strings */
+	size_t cap, n;
+	char *blob;
+	size_t blob_len, blob_cap;
+};
+
+struct lines *lines_new(int fd)
+{
+	struct lines *l = calloc(1, sizeof(*l));
+	if (l)
+		l->fd = fd;
+	return l;
+}
+
+static void lines_close(struct lines *l)
+{
+	if (l->dw)
+		dwarf_end(l->dw);
+	l->dw = NULL;
+}
+
+static void cache_clear(struct lines *l)
+{
+	free(l->keys);
+	free(l->vals);
+	free(l->blob);
+	l->keys = NULL;
+	l->vals = NULL;
+	l->blob = NULL;
+	l->cap = l->n = l->blob_len = l->blob_cap = 0;
+}
+
+void lines_free(struct lines *l)
+{
+	if (!l)
+		return;
+	lines_close(l);
+	cache_clear(l);
+	close(l->fd);
+	free(l);
+}
+
+void lines_expire(struct lines *l, time_t now)
+{
+	if (l && l->dw && now - l->used >= LINES_IDLE_S)
+		lines_close(l);
+}
+
+static size_t slot_of(const struct lines *l, uint64_t va)
+{
+	size_t i = (size_t)((va + 1) * 0x9e3779b97f4a7c15ULL) & (l->cap - 1);
+	while (l->keys[i] && l->keys[i] != va + 1)
+		i = (i + 1) & (l->cap - 1);
+	return i;
+}
+
+/* The cached entry of va, or NULL. */
+static const char *cache_get(const struct lines *l, uint64_t va)
+{
+	if (!l->cap)
+		return NULL;
+	size_t i = slot_of(l, va);
+	return l->keys[i] ? l->blob + l->vals[i] : NULL;
+}
+
+/* Appends bytes to the blob; -1 on out-of-memory. */
+static int blob_put(struct lines *l, const void *p, size_t n)
+{
+	if (l->blob_len + n > l->blob_cap) {
+		size_t cap = l->blob_cap ? 2 * l->blob_cap : 16384;
+		while (cap < l->blob_len + n)
+			cap *= 2;
+		char *b = realloc(l->blob, cap);
+		if (!b)
+			return -1;
+		l->blob = b;
+		l->blob_cap = cap;
+	}
+	memcpy(l->blob + l->blob_len, p, n);
+	l->blob_len += n;
+	return 0;
+}
+
+/* Appends bytes of a name to the blob, a separator inside it (no symbol should hold one, and
+ * it would read as a field) replaced. */
+static int blob_put_name(struct lines *l, const char *p, size_t n)
+{
+	size_t start = l->blob_len;
+	if (blob_put(l, p, n) < 0)
+		return -1;
+	for (size_t i = start; i < l->blob_len; i++)
+		if (l->blob[i] == FRAME_SEP)
+			l->blob[i] = '?';
+	return 0;
+}
+
+/* Appends one encoded frame, NUL-terminated: the name and raw name of `fn` (a frame, its location
+ * ignored), at file:line. */
+static int put_frame(struct lines *l, const char *fn, const char *file, int line)
+{
+	struct frame_parts p;
+	char loc[4200] = "";
+	frame_split(fn, &p);
+	if (file && line > 0)
+		snprintf(loc, sizeof(loc), "%s:%d", file, line);
+	const char sep = FRAME_SEP;
+	if (blob_put_name(l, p.name, p.name_len < 2047 ? p.name_len : 2047) < 0)
+		return -1;
+	if ((loc[0] || p.raw_len) && (blob_put(l, &sep, 1) < 0 || blob_put_name(l, loc, strlen(loc)) < 0))
+		return -1;
+	if (p.raw_len && (blob_put(l, &sep, 1) < 0 || blob_put_name(l, p.raw, p.raw_len < 2047 ? p.raw_len : 2047) < 0))
+		return -1;
+	return blob_put(l, "", 1);
+}
+
+/* The frame (name, and raw name when it differs; no location) of an inlined or real function's
+ * DIE, into buf. */
+static const char *die_frame(Dwarf_Die *die, char *buf, size_t cap)
+{
+	Dwarf_Attribute a;
+	const char *link = NULL, *name = NULL;
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &a) || dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a))
+		link = dwarf_formstring(&a);
+	char *d = link && link[0] == '_' && (link[1] == 'Z' || link[1] == 'R') ? cplus_demangle(link, DMGL_PARAMS | DMGL_ANSI)
+									    : NULL;
+	if (d) {
+		snprintf(buf, cap, "%s%c%c%s", d, FRAME_SEP, FRAME_SEP, link);
+		free(d);
+		return buf;
+	}
+	if (dwarf_attr_integrate(die, DW_AT_name, &a))
+		name = dwarf_formstring(&a);
+	return name ? name : link ? link : "[inlined]";
+}
+
+static bool lines_open(struct lines *l)
+{
+	if (l->dw)
+		return true;
+	if (l->broken)
+		return false;
+	if ((l->dw = dwarf_begin(l->fd, DWARF_C_READ)))
+		return true;
+	l->broken = true;
+	return false;
+}
+
+/* Looks va up in DWARF and appends its entry (count byte, frames) to the blob; the entry's offset,
+ * or -1 when DWARF does not cover va. `func` is the real function's frame from the ELF symbol
+ * table (NULL when none covers va). */
+static long resolve(struct lines *l, uint64_t va, const char *func)
+{
+	Dwarf_Die cu, *scopes = NULL;
+	if (!lines_open(l) || !dwarf_addrdie(l->dw, va, &cu))
+		return -1;
+	Dwarf_Line *ln = dwarf_getsrc_die(&cu, va);
+	const char *file = ln ? dwarf_linesrc(ln, NULL, NULL) : NULL;
+	int line = 0;
+	if (ln)
+		dwarf_lineno(ln, &line);
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	int n = dwarf_getscopes(&cu, va, &scopes);
+	size_t start = l->blob_len;
+	uint8_t count = 0;
+	char buf[4200];
+	if (blob_put(l, &count, 1) < 0)
+		goto fail;
+	/* Scopes run innermost first. Past an inlined instance they continue through its abstract
+	 * definition, not its caller: the caller's scopes are those containing the instance. */
+	for (int i = 0; i < n && count < LINES_MAX_DEPTH;) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) {
+			i++;
+			continue;
+		}
+		/* The real function is named as addresses without DWARF name it: by its ELF symbol. */
+		const char *fn = tag == DW_TAG_subprogram && func ? func : die_frame(&scopes[i], buf, sizeof(buf));
+		if (put_frame(l, fn, file, line) < 0)
+			goto fail;
+		count++;
+		if (tag == DW_TAG_subprogram)
+			break;
+		/* The function this one was inlined into runs at the line of the call. */
+		Dwarf_Attribute a;
+		Dwarf_Word cf = 0, cl = 0;
+		if (!files && dwarf_getsrcfiles(&cu, &files, &nfiles) != 0)
+			files = NULL;
+		file = NULL;
+		line = 0;
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &a), &cf) == 0 && files && cf < nfiles)
+			file = dwarf_filesrc(files, cf, NULL, NULL);
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &cl) == 0 && cl < 1u << 30)
+			line = (int)cl;
+		Dwarf_Die *outer = NULL;
+		int m = dwarf_getscopes_die(&scopes[i], &outer);
+		free(scopes);
+		scopes = outer;
+		n = m;
+		i = 1; /* outer[0] is the instance itself */
+	}
+	/* No function scope (assembly with lines): the symbol, at its line. */
+	if (!count && (!func || put_frame(l, func, file, line) < 0))
+		goto fail;
+	free(scopes);
+	l->blob[start] = (char)(count ? count : 1);
+	return (long)start;
+fail:
+	free(scopes);
+	l->blob_len = start;
+	return -1;
+}
+
+static int cache_put(struct lines *l, uint64_t va, uint32_t off)
+{
+	if ((l->n + 1) * 2 > l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 1024;
+		uint64_t *keys = calloc(cap, sizeof(*keys)), *old = l->keys;
+		uint32_t *vals = malloc(cap * sizeof(*vals)), *oldv = l->vals;
+		if (!keys || !vals) {
+			free(keys);
+			free(vals);
+			return -1;
+		}
+		size_t ocap = l->cap;
+		l->keys = keys;
+		l->vals = vals;
+		l->cap = cap;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i]) {
+				size_t j = slot_of(l, old[i] - 1);
+				l->keys[j] = old[i];
+				l->vals[j] = oldv[i];
+			}
+		free(old);
+		free(oldv);
+	}
+	size_t i = slot_of(l, va);
+	l->keys[i] = va + 1;
+	l->vals[i] = off;
+	l->n++;
+	return 0;
+}
+
+int lines_frames(struct lines *l, uint64_t va, const char *func, const char **out, int max)
+{
+	const char *entry = cache_get(l, va);
+	if (!entry) {
+		if (l->n >= LINES_MAX_ADDRS || l->blob_len >= LINES_MAX_BLOB)
+			cache_clear(l);
+		l->used = time(NULL);
+		long off = resolve(l, va, func);
+		/* An address DWARF does not cover is cached as an entry of no frames. */
+		uint8_t none = 0;
+		if (off < 0 && (off = (long)l->blob_len, blob_put(l, &none, 1) < 0))
+			return 0;
+		if (cache_put(l, va, (uint32_t)off) < 0)
+			return 0;
+		entry = l->blob + off;
+	}
+	/* More frames than max: the innermost max - 1 and the real function (the outermost). */
+	int n = (uint8_t)entry[0], k = 0;
+	const char *p = entry + 1;
+	for (int i = 0; i < n && max > 0; i++, p += strlen(p) + 1)
+		if (i < max - 1 || i == n - 1)
+			out[k++] = p;
+	return k;
+}
