@@ -203,6 +203,7 @@ static void *drain_thread(void *arg)
 			break;
 		}
 		usleep(DRAIN_MS * 1000);
+		symbolizer_tick(c->sym);
 		time_t now = time(NULL);
 		if (now >= c->next_expire) {
 			symbolizer_expire(c->sym, 60);

@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <libelf.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,6 @@ void symbolizer_expire(struct symbolizer *s, int max_age_s)
 				for (struct proc *p = s->procs[pb]; p && !referenced; p = p->next)
 					for (size_t i = 0; i < p->nmaps && !referenced; i++)
 						referenced = p->maps[i].elf == e;
-			lines_expire(e->lines, now);
 			if (!referenced && now - e->used > max_age_s) {
 				*pe = e->next;
 				elf_syms_free(e);
@@ -112,6 +112,22 @@ void symbolizer_expire(struct symbolizer *s, int max_age_s)
 			}
 		}
 	}
+}
+
+void symbolizer_tick(struct symbolizer *s)
+{
+	time_t now = time(NULL);
+	bool closed = false;
+	if (now == s->ticked)
+		return;
+	s->ticked = now;
+	for (int b = 0; b < ELF_BUCKETS; b++)
+		for (struct elf_syms *e = s->elfs[b]; e; e = e->next)
+			closed |= lines_expire(e->lines, now);
+	/* What libdw held (decompressed sections, parsed units: tens of MiB for libc's debug file)
+	 * sits free in malloc's arenas: give it back. */
+	if (closed)
+		malloc_trim(0);
 }
 
 struct symbolizer *symbolizer_new(void)

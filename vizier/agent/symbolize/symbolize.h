@@ -33,6 +33,9 @@ int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char *
 /* A malloc'd copy of this process's vDSO image (the kernel maps the same one into every
  * process), its length in *len; NULL when there is none. The caller frees it. */
 void *symbolize_vdso_copy(size_t *len);
+/* Cheap, call often (it acts once a second): closes DWARF handles that resolved nothing new for a
+ * few seconds and returns their memory. */
+void symbolizer_tick(struct symbolizer *s);
 /* Forget pids not looked up for `max_age_s` seconds (exited processes, reused pids). */
 void symbolizer_expire(struct symbolizer *s, int max_age_s);
 

@@ -83,6 +83,7 @@ struct symbolizer {
 	struct proc *procs[PROC_BUCKETS];
 	struct elf_syms *elfs[ELF_BUCKETS];
 	struct elf_syms *vdso; /* the kernel's vDSO image (shared by all processes) */
+	time_t ticked;         /* symbolizer_tick's last second */
 	char buf[512];         /* returned names */
 };
 
@@ -111,8 +112,9 @@ void load_vdso(struct symbolizer *s);
 /* Lines of the DWARF in the ELF file open as fd, which it takes. NULL on out-of-memory. */
 struct lines *lines_new(int fd);
 void lines_free(struct lines *l);
-/* Closes the DWARF of l when unused for a while (it reopens on the next address). */
-void lines_expire(struct lines *l, time_t now);
+/* Closes the DWARF of l when it has resolved nothing new for a while (it reopens on the next new
+ * address); whether it closed. */
+bool lines_expire(struct lines *l, time_t now);
 /* The frames of file address va, leaf first (inlined callees, then the function), at most max;
  * 0 when DWARF does not know va. func: the function's frame by its ELF symbol, or NULL. The
  * strings are valid until the next call for this file. */
