@@ -3,7 +3,7 @@
 # RUNS executions (default 10,000,000) or SECONDS seconds, starting from its corpus, then merges
 # what found new coverage back into tests/fuzz/corpus/NAME (which ctest replays as
 # unit.fuzz_NAME). Builds $BUILD_DIR (default build-fuzz: clang, -DWISP_FUZZ=ON) first.
-#   tests/fuzz/run.sh                      every harness: snapshot wire handler args cfi
+#   tests/fuzz/run.sh                      every harness: snapshot wire handler args cfi lines
 #   RUNS=100000 tests/fuzz/run.sh wire     one harness, fewer executions
 #   SECONDS_EACH=600 tests/fuzz/run.sh     by time instead
 # Prints one line per harness: NAME executions N crashes C seconds S corpus FILES; a crash
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${BUILD_DIR:=build-fuzz}" "${RUNS:=10000000}" "${SECONDS_EACH:=}" "${OUT:=/tmp/wisp-fuzz-out}"
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(snapshot wire handler args cfi)
+[ ${#names[@]} -gt 0 ] || names=(snapshot wire handler args cfi lines)
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
 	CC=clang cmake -S . -B "$BUILD_DIR" -DWISP_FUZZ=ON >/dev/null
 fi
