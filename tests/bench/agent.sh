@@ -51,7 +51,9 @@ bpf_stat() { # bpf_stat ID: run_time_ns run_cnt
 	bpftool prog show id "$1" -j | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
 	  const p=JSON.parse(s); console.log((p.run_time_ns||0)+' '+(p.run_cnt||0))})"
 }
-cpu_ns() { awk '{print $1}' "/proc/$1/schedstat"; } # every thread's run time, ns
+# Every thread's run time, ns. (/proc/PID/schedstat alone is the main thread's, which idles: the
+# drain and loader threads do the work. Until 2026-12-02 this read only that.)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
 # start_agent NODE [FLAGS...]: wispd standalone on a free port, answering; sets DPID, URL and
 # PROG (its BPF program's id).
 start_agent() {
