@@ -38,6 +38,20 @@ struct plan *fuzz_bundled_plan(const char *name);
 /* Its source text (malloc'd, NUL-terminated; *len its length), or NULL. */
 char *fuzz_bundled_source(const char *name, size_t *len);
 
+/* One section of fuzz_elf_image: its bytes, and where it would load (0 and no SHF_ALLOC for
+ * debug sections). */
+struct fuzz_section {
+	const char *name;
+	const void *data;
+	size_t len;
+	uint64_t flags, addr;
+};
+
+/* A minimal ELF64 x86-64 file image holding these PROGBITS sections (each at an 8-byte aligned
+ * offset) and .shstrtab: what the harnesses of file parsers wrap their inputs in. malloc'd, its
+ * size in *len; NULL on out-of-memory or more than 16 sections. */
+uint8_t *fuzz_elf_image(const struct fuzz_section *secs, int n, size_t *len);
+
 /* Seed writing: dir/name holds the n bytes at p. 0 or -1. */
 int fuzz_write_seed(const char *dir, const char *name, const void *p, size_t n);
 

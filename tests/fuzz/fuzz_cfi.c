@@ -18,38 +18,6 @@
 
 #define SEC_ADDR 0x1000
 
-/* A relocatable-looking ELF64 image: header, the CFI section, .shstrtab, section headers. */
-static uint8_t *wrap(const uint8_t *sec, size_t n, int debug, size_t *len)
-{
-	static const char names[] = "\0.eh_frame\0.debug_frame\0.shstrtab";
-	size_t data_off = sizeof(Elf64_Ehdr), str_off = data_off + n, sh_off = (str_off + sizeof(names) + 7) & ~7UL;
-	*len = sh_off + 4 * sizeof(Elf64_Shdr);
-	uint8_t *img = calloc(1, *len);
-	if (!img)
-		return NULL;
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_DYN;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_ehsize = sizeof(Elf64_Ehdr);
-	eh->e_shoff = sh_off;
-	eh->e_shentsize = sizeof(Elf64_Shdr);
-	eh->e_shnum = 3;
-	eh->e_shstrndx = 2;
-	memcpy(img + data_off, sec, n);
-	memcpy(img + str_off, names, sizeof(names));
-	Elf64_Shdr *sh = (Elf64_Shdr *)(img + sh_off);
-	sh[1] = (Elf64_Shdr){.sh_name = debug ? 11 : 1, .sh_type = SHT_PROGBITS, .sh_flags = debug ? 0 : SHF_ALLOC,
-			     .sh_addr = debug ? 0 : SEC_ADDR, .sh_offset = data_off, .sh_size = n, .sh_addralign = 8};
-	sh[2] = (Elf64_Shdr){.sh_name = 24, .sh_type = SHT_STRTAB, .sh_offset = str_off, .sh_size = sizeof(names),
-			     .sh_addralign = 1};
-	return img;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int once;
@@ -58,7 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	size_t len;
-	uint8_t *img = wrap(data + 1, size - 1, data[0] & 1, &len);
+	int debug = data[0] & 1;
+	struct fuzz_section sec = {debug ? ".debug_frame" : ".eh_frame", data + 1, size - 1, debug ? 0 : SHF_ALLOC,
+				   debug ? 0 : SEC_ADDR};
+	uint8_t *img = fuzz_elf_image(&sec, 1, &len);
 	Elf *elf = img ? elf_memory((char *)img, len) : NULL;
 	struct cfi_table t;
 	char err[128];

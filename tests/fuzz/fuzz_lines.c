@@ -24,52 +24,6 @@
 static const char *const sec_names[NSEC] = {".debug_info", ".debug_abbrev", ".debug_line", ".debug_str",
 					    ".debug_line_str", ".debug_aranges", ".debug_rnglists"};
 
-/* An ELF64 image: header, the sections' bytes, .shstrtab, section headers (null, NSEC, strtab). */
-static uint8_t *wrap(const uint8_t *const *sec, const size_t *len, size_t *out_len)
-{
-	char names[256];
-	size_t name_at[NSEC + 1], nl = 1, off = sizeof(Elf64_Ehdr);
-	names[0] = '\0';
-	for (int i = 0; i <= NSEC; i++) {
-		const char *n = i < NSEC ? sec_names[i] : ".shstrtab";
-		name_at[i] = nl;
-		memcpy(names + nl, n, strlen(n) + 1);
-		nl += strlen(n) + 1;
-	}
-	size_t data = 0;
-	for (int i = 0; i < NSEC; i++)
-		data += len[i];
-	size_t str_off = off + data, sh_off = (str_off + nl + 7) & ~7UL;
-	*out_len = sh_off + (NSEC + 2) * sizeof(Elf64_Shdr);
-	uint8_t *img = calloc(1, *out_len);
-	if (!img)
-		return NULL;
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_DYN;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_ehsize = sizeof(Elf64_Ehdr);
-	eh->e_shoff = sh_off;
-	eh->e_shentsize = sizeof(Elf64_Shdr);
-	eh->e_shnum = NSEC + 2;
-	eh->e_shstrndx = NSEC + 1;
-	Elf64_Shdr *sh = (Elf64_Shdr *)(img + sh_off);
-	for (int i = 0; i < NSEC; i++) {
-		memcpy(img + off, sec[i], len[i]);
-		sh[1 + i] = (Elf64_Shdr){.sh_name = (Elf64_Word)name_at[i], .sh_type = SHT_PROGBITS, .sh_offset = off,
-					 .sh_size = len[i], .sh_addralign = 1};
-		off += len[i];
-	}
-	memcpy(img + str_off, names, nl);
-	sh[NSEC + 1] = (Elf64_Shdr){.sh_name = (Elf64_Word)name_at[NSEC], .sh_type = SHT_STRTAB, .sh_offset = str_off,
-				    .sh_size = nl, .sh_addralign = 1};
-	return img;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int once;
@@ -80,20 +34,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(addrs, data, sizeof(addrs));
 	const uint8_t *p = data + sizeof(addrs), *end = data + size;
-	const uint8_t *sec[NSEC];
-	size_t len[NSEC];
+	struct fuzz_section sec[NSEC];
 	for (int i = 0; i < NSEC; i++) {
 		uint32_t n = 0;
 		if (end - p >= 4) {
 			memcpy(&n, p, 4);
 			p += 4;
 		}
-		len[i] = n < (size_t)(end - p) ? n : (size_t)(end - p);
-		sec[i] = p;
-		p += len[i];
+		sec[i] = (struct fuzz_section){sec_names[i], p, n < (size_t)(end - p) ? n : (size_t)(end - p), 0, 0};
+		p += sec[i].len;
 	}
 	size_t img_len;
-	uint8_t *img = wrap(sec, len, &img_len);
+	uint8_t *img = fuzz_elf_image(sec, NSEC, &img_len);
 	int fd = img ? memfd_create("fuzz-lines", MFD_CLOEXEC) : -1;
 	struct lines *l = NULL;
 	if (fd >= 0 && write(fd, img, img_len) == (ssize_t)img_len && (l = lines_new(fd)) != NULL) {

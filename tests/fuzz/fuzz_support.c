@@ -8,6 +8,7 @@
 #include "ring/snapshot.h"
 #include "ring/synthetic.h"
 
+#include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,4 +106,53 @@ struct plan *fuzz_bundled_plan(const char *name)
 	}
 	free(src);
 	return p;
+}
+
+uint8_t *fuzz_elf_image(const struct fuzz_section *secs, int n, size_t *len)
+{
+	char names[512];
+	size_t name_at[17], nl = 1, off = sizeof(Elf64_Ehdr);
+	if (n < 0 || n > 16)
+		return NULL;
+	names[0] = '\0';
+	for (int i = 0; i <= n; i++) {
+		const char *s = i < n ? secs[i].name : ".shstrtab";
+		size_t l = strnlen(s, 24) + 1;
+		name_at[i] = nl;
+		memcpy(names + nl, s, l - 1);
+		names[nl + l - 1] = '\0';
+		nl += l;
+	}
+	size_t data = 0;
+	for (int i = 0; i < n; i++)
+		data += (secs[i].len + 7) & ~(size_t)7;
+	size_t str_off = off + data, sh_off = (str_off + nl + 7) & ~(size_t)7;
+	*len = sh_off + (size_t)(n + 2) * sizeof(Elf64_Shdr);
+	uint8_t *img = calloc(1, *len);
+	if (!img)
+		return NULL;
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_DYN;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_ehsize = sizeof(Elf64_Ehdr);
+	eh->e_shoff = sh_off;
+	eh->e_shentsize = sizeof(Elf64_Shdr);
+	eh->e_shnum = (Elf64_Half)(n + 2);
+	eh->e_shstrndx = (Elf64_Half)(n + 1);
+	Elf64_Shdr *sh = (Elf64_Shdr *)(img + sh_off);
+	for (int i = 0; i < n; i++) {
+		memcpy(img + off, secs[i].data, secs[i].len);
+		sh[1 + i] = (Elf64_Shdr){.sh_name = (Elf64_Word)name_at[i], .sh_type = SHT_PROGBITS, .sh_flags = secs[i].flags,
+					 .sh_addr = secs[i].addr, .sh_offset = off, .sh_size = secs[i].len, .sh_addralign = 8};
+		off += (secs[i].len + 7) & ~(size_t)7;
+	}
+	memcpy(img + str_off, names, nl);
+	sh[n + 1] = (Elf64_Shdr){.sh_name = (Elf64_Word)name_at[n], .sh_type = SHT_STRTAB, .sh_offset = str_off,
+				 .sh_size = nl, .sh_addralign = 1};
+	return img;
 }
