@@ -53,7 +53,7 @@ bpf_stat() { # bpf_stat ID: run_time_ns run_cnt
 }
 # Every thread's run time, ns. (/proc/PID/schedstat alone is the main thread's, which idles: the
 # drain and loader threads do the work. Until 2026-12-02 this read only that.)
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 # start_agent NODE [FLAGS...]: wispd standalone on a free port, answering; sets DPID, URL and
 # PROG (its BPF program's id).
 start_agent() {
