@@ -135,10 +135,8 @@ const char *qctx_frame(struct qctx *q, const char *frame, enum frame_view v)
 	const char *out = canon ? (const char *)(uintptr_t)*canon : NULL;
 	if (!out) {
 		/* A plain frame is its own view: it lives as long as the query (ring or qctx). */
-		if (view == buf && !(out = qctx_strndup(q, buf, len)))
+		if (!(out = view == frame ? frame : qctx_strndup(q, buf, len)))
 			return NULL;
-		if (view == frame)
-			out = frame;
 		if (hashmap_put(&q->view_strs, out, (uintptr_t)out) < 0)
 			goto oom;
 	}

@@ -13,6 +13,7 @@
  * Each address is looked up in DWARF once while the cache holds it. */
 #include "symbolize_internal.h"
 #include "core/frame.h"
+#include "core/hashmap.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -44,9 +45,8 @@ struct lines {
 	time_t used;          /* when the handle last resolved a new address */
 	time_t closed_at;     /* when it was last closed (0: never) */
 	int idle_s;           /* how long it stays open without new addresses */
-	uint64_t *keys;       /* open addressing: va + 1 (0 = empty) */
-	uint32_t *vals;       /* offset into blob of the entry: u8 count, then count C strings */
-	size_t cap, n;
+	struct hashmap addrs; /* va + 1 (as a key by identity) -> offset into blob of its entry:
+			       * u8 count, then count C strings */
 	char *blob;
 	size_t blob_len, blob_cap;
 };
@@ -57,6 +57,7 @@ struct lines *lines_new(int fd)
 	if (l) {
 		l->fd = fd;
 		l->idle_s = LINES_IDLE_S;
+		hashmap_init(&l->addrs, false);
 	}
 	return l;
 }
@@ -70,13 +71,11 @@ static void lines_close(struct lines *l)
 
 static void cache_clear(struct lines *l)
 {
-	free(l->keys);
-	free(l->vals);
+	hashmap_destroy(&l->addrs);
+	hashmap_init(&l->addrs, false);
 	free(l->blob);
-	l->keys = NULL;
-	l->vals = NULL;
 	l->blob = NULL;
-	l->cap = l->n = l->blob_len = l->blob_cap = 0;
+	l->blob_len = l->blob_cap = 0;
 }
 
 void lines_free(struct lines *l)
@@ -98,21 +97,10 @@ bool lines_expire(struct lines *l, time_t now)
 	return true;
 }
 
-static size_t slot_of(const struct lines *l, uint64_t va)
+/* Addresses as map keys: va + 1, so that address 0 is not the empty key. */
+static const void *addr_key(uint64_t va)
 {
-	size_t i = (size_t)((va + 1) * 0x9e3779b97f4a7c15ULL) & (l->cap - 1);
-	while (l->keys[i] && l->keys[i] != va + 1)
-		i = (i + 1) & (l->cap - 1);
-	return i;
-}
-
-/* The cached entry of va, or NULL. */
-static const char *cache_get(const struct lines *l, uint64_t va)
-{
-	if (!l->cap)
-		return NULL;
-	size_t i = slot_of(l, va);
-	return l->keys[i] ? l->blob + l->vals[i] : NULL;
+	return (const void *)(uintptr_t)(va + 1);
 }
 
 /* Appends bytes to the blob; -1 on out-of-memory. */
@@ -273,42 +261,12 @@ fail:
 	return -1;
 }
 
-static int cache_put(struct lines *l, uint64_t va, uint32_t off)
-{
-	if ((l->n + 1) * 2 > l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 1024;
-		uint64_t *keys = calloc(cap, sizeof(*keys)), *old = l->keys;
-		uint32_t *vals = malloc(cap * sizeof(*vals)), *oldv = l->vals;
-		if (!keys || !vals) {
-			free(keys);
-			free(vals);
-			return -1;
-		}
-		size_t ocap = l->cap;
-		l->keys = keys;
-		l->vals = vals;
-		l->cap = cap;
-		for (size_t i = 0; i < ocap; i++)
-			if (old[i]) {
-				size_t j = slot_of(l, old[i] - 1);
-				l->keys[j] = old[i];
-				l->vals[j] = oldv[i];
-			}
-		free(old);
-		free(oldv);
-	}
-	size_t i = slot_of(l, va);
-	l->keys[i] = va + 1;
-	l->vals[i] = off;
-	l->n++;
-	return 0;
-}
-
 int lines_frames(struct lines *l, uint64_t va, const char *func, const char **out, int max)
 {
-	const char *entry = cache_get(l, va);
+	uint64_t *known = hashmap_get(&l->addrs, addr_key(va));
+	const char *entry = known ? l->blob + *known : NULL;
 	if (!entry) {
-		if (l->n >= LINES_MAX_ADDRS || l->blob_len >= LINES_MAX_BLOB)
+		if (l->addrs.count >= LINES_MAX_ADDRS || l->blob_len >= LINES_MAX_BLOB)
 			cache_clear(l);
 		l->used = time(NULL);
 		long off = resolve(l, va, func);
@@ -316,7 +274,7 @@ int lines_frames(struct lines *l, uint64_t va, const char *func, const char **ou
 		uint8_t none = 0;
 		if (off < 0 && (off = (long)l->blob_len, blob_put(l, &none, 1) < 0))
 			return 0;
-		if (cache_put(l, va, (uint32_t)off) < 0)
+		if (hashmap_put(&l->addrs, addr_key(va), (uint64_t)off) < 0)
 			return 0;
 		entry = l->blob + off;
 	}
