@@ -87,16 +87,21 @@ case "$top" in "scramble inlined.c:$LOOP,"*) ;; *) fail "inlined: top_functions 
 pass "inline frames are frames of their own, with file:line (top line: $top)"
 
 # JIT code named from the perf map node writes (/tmp/perf-PID.map, --perf-basic-prof): hotLoop
-# is compiled early, so nearly every sample after the first second is in it.
+# is compiled early, so nearly every sample after the first second is in it, or in outerLoop where
+# V8 compiled outerLoop on stack with hotLoop inlined (V8's choice, seen on one run in five; the
+# perf map names the outer function only). Either way the leaf is a named jit.js frame.
 node --perf-basic-prof "$SRC_DIR/tests/workloads/jit.js" 6 >"$TMP/jit.pid" &
 PIDS+=($!)
 sleep 0.5
 JPID=$(cat "$TMP/jit.pid")
 sleep 5
 "$WISP" -c "$URL" run flamegraph -o folded -- --pid "$JPID" --by none --start -4s >"$TMP/jit.folded" || fail "node: flamegraph failed"
-read -r JN JHOT <<<"$(awk '{c = $NF; n += c} /;JS:[*~^]?hotLoop [^;]*jit\.js:[0-9]+:[0-9]+ [0-9]+$/ {h += c} END {print n + 0, h + 0}' "$TMP/jit.folded")"
-echo "node: $JN samples, $JHOT in JS:hotLoop (named from the perf map)"
+read -r JN JJS JHOT <<<"$(awk '{c = $NF; n += c}
+	/;JS:[*~^]?(hotLoop|outerLoop) [^;]*jit\.js:[0-9]+:[0-9]+ [0-9]+$/ {j += c}
+	/;JS:[*~^]?hotLoop [^;]*jit\.js:[0-9]+:[0-9]+ [0-9]+$/ {h += c}
+	END {print n + 0, j + 0, h + 0}' "$TMP/jit.folded")"
+echo "node: $JN samples, $JJS in jit.js's JIT code (named from the perf map), $JHOT of them in hotLoop"
 [ "$JN" -ge 500 ] || fail "node: only $JN samples"
-node -e "process.exit($JHOT * 100 >= 90 * $JN ? 0 : 1)" || fail "node: only $JHOT of $JN samples name hotLoop: $(sort -t' ' -k2 -nr "$TMP/jit.folded" | head -3)"
-rm -f "/tmp/perf-$JPID.map"
+node -e "process.exit($JJS * 100 >= 90 * $JN && $JHOT * 100 >= 50 * $JN ? 0 : 1)" ||
+	fail "node: only $JJS of $JN samples name jit.js's functions ($JHOT hotLoop): $(sort -t' ' -k2 -nr "$TMP/jit.folded" | head -3)"
 pass "node --perf-basic-prof: JIT frames named"

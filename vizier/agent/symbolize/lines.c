@@ -15,6 +15,7 @@
 #include "core/frame.h"
 #include "core/hashmap.h"
 
+#include <assert.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <libiberty/demangle.h>
@@ -100,6 +101,7 @@ bool lines_expire(struct lines *l, time_t now)
 /* Addresses as map keys: va + 1, so that address 0 is not the empty key. */
 static const void *addr_key(uint64_t va)
 {
+	assert(va != UINT64_MAX); /* the one address with no key; lines_frames refuses it */
 	return (const void *)(uintptr_t)(va + 1);
 }
 
@@ -263,6 +265,8 @@ fail:
 
 int lines_frames(struct lines *l, uint64_t va, const char *func, const char **out, int max)
 {
+	if (va == UINT64_MAX) /* never code; its key would be NULL */
+		return 0;
 	uint64_t *known = hashmap_get(&l->addrs, addr_key(va));
 	const char *entry = known ? l->blob + *known : NULL;
 	if (!entry) {
