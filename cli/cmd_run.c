@@ -1,6 +1,7 @@
 /* cmd_run.c - `wisp run FILE.lua|NAME [-- ARGS]`: sends the script, prints what it displayed in
  * the chosen format (what it printed and any warnings go to stderr), and with --stats where the
- * query's time went. */
+ * query's time went. For -o pprof it first asks for the agents, whose sampling rates turn
+ * sample counts into CPU time. */
 #include "cli.h"
 #include "engine/codec.h"
 #include "core/qctx.h"
@@ -9,6 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* -o pprof: each agent's node and rate (the names owned here, freed by cmd_run). One command
+ * per process, so one set. */
+static struct pprof_opts pprof;
 
 /* "stats: ..." on stderr. */
 static void print_stats(const msgpack_object *o)
@@ -47,7 +53,8 @@ static int print_result(const struct cli *o, const struct proto_msg *m)
 		fprintf(stderr, "wisp: malformed answer from the coordinator: %s\n", q.err);
 	} else {
 		char err[512];
-		rc = render_tables(stdout, &q, t, n, o->fmt, err, sizeof(err)) < 0 ? 1 : 0;
+		rc = (o->fmt == OUT_PPROF ? render_pprof(stdout, &q, t, n, &pprof, err, sizeof(err))
+					  : render_tables(stdout, &q, t, n, o->fmt, err, sizeof(err))) < 0;
 		if (rc)
 			fprintf(stderr, "wisp: %s\n", err);
 		else if (o->stats)
@@ -57,6 +64,46 @@ static int print_result(const struct cli *o, const struct proto_msg *m)
 		table_free(t[k]);
 	free(t);
 	qctx_destroy(&q);
+	return rc;
+}
+
+/* The agents' rates into pprof; the most common one becomes the default. */
+static int read_rates(const struct cli *o, const struct proto_msg *m)
+{
+	struct proto_answer a;
+	(void)o;
+	proto_read_answer(m, &a);
+	uint32_t n = a.agents ? a.agents->via.array.size : 0;
+	struct pprof_rate *r = calloc(n ? n : 1, sizeof(*r));
+	if (!r)
+		return 1;
+	int best = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct agent_info ai;
+		proto_read_agent_info(&a.agents->via.array.ptr[i], &ai);
+		r[i].hz = ai.status.hz;
+		if (!(r[i].node = strdup(ai.node)))
+			r[i].hz = 0;
+		int same = 0;
+		for (uint32_t k = 0; k <= i; k++)
+			same += r[k].hz == r[i].hz;
+		if (r[i].hz > 0 && same > best) {
+			best = same;
+			pprof.default_hz = r[i].hz;
+		}
+	}
+	pprof.rates = r;
+	pprof.nrates = (int)n;
+	return 0;
+}
+
+static int fetch_rates(const struct cli *o)
+{
+	struct proto_buf req;
+	proto_buf_init(&req);
+	proto_pack_agents_request(&req.pk, 1);
+	int rc = cli_exchange(o, &req, o->timeout_s + 5, PT_AGENTS, read_rates);
+	proto_buf_destroy(&req);
 	return rc;
 }
 
@@ -83,11 +130,22 @@ int cmd_run(const struct cli *o)
 		.argc = o->nscript_args, .max_rows = o->max_rows, .timeout_ms = (int64_t)(o->timeout_s * 1000),
 		.mem_limit_mb = o->max_memory_mb, .name = base ? base + 1 : path,
 	};
+	int rc = 0;
+	if (o->fmt == OUT_PPROF && isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "wisp: -o pprof writes a gzipped profile: redirect it to a file (> cpu.pb.gz)\n");
+		rc = 2;
+	} else if (o->fmt == OUT_PPROF) {
+		rc = fetch_rates(o);
+	}
 	struct proto_buf req;
 	proto_buf_init(&req);
 	proto_pack_run(&req.pk, &r);
 	free(src);
-	int rc = cli_exchange(o, &req, o->timeout_s + 5, PT_RESULT, print_result);
+	if (rc == 0)
+		rc = cli_exchange(o, &req, o->timeout_s + 5, PT_RESULT, print_result);
 	proto_buf_destroy(&req);
+	for (int i = 0; i < pprof.nrates; i++)
+		free((char *)pprof.rates[i].node);
+	free((void *)pprof.rates);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /* main.c - the Wisp command-line client: options, then one command.
  *
- *   wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded] [--max-rows N]
+ *   wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded|pprof] [--max-rows N]
  *        [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]
  *   wisp [-c ws://HOST:PORT] agents [-o table|json]
  *   wisp [-c ws://HOST:PORT] snapshot [--start T] [--end T] [--dir DIR]
@@ -18,7 +18,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded] [--max-rows N]\n"
+		"usage: wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded|pprof] [--max-rows N]\n"
 		"            [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]\n"
 		"       wisp [-c ws://HOST:PORT] agents [-o table|json]\n"
 		"       wisp [-c ws://HOST:PORT] snapshot [--start -1h] [--end now] [--dir DIR]\n"
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 			break;
 		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
 			if (output_format_parse(argv[++i], &o.fmt) < 0) {
-				fprintf(stderr, "wisp: -o must be table, json, csv or folded\n");
+				fprintf(stderr, "wisp: -o must be table, json, csv, folded or pprof\n");
 				return 2;
 			}
 		} else if (!strcmp(argv[i], "--max-rows") && i + 1 < argc) {

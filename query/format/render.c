@@ -1,5 +1,5 @@
 /* render.c - choosing an output format and formatting single values (see render.h); each
- * format is its own file (text.c, json.c, csv.c, folded.c). */
+ * format is its own file (text.c, json.c, csv.c, folded.c, pprof.c). */
 #include "render.h"
 #include "render_internal.h"
 #include "core/qctx.h"
@@ -13,8 +13,8 @@
 
 int output_format_parse(const char *s, enum output_format *out)
 {
-	static const char *const names[] = {"table", "json", "csv", "folded"};
-	for (int i = 0; i < 4; i++)
+	static const char *const names[] = {"table", "json", "csv", "folded", "pprof"};
+	for (int i = 0; i < 5; i++)
 		if (!strcmp(s, names[i])) {
 			*out = (enum output_format)i;
 			return 0;
@@ -85,6 +85,9 @@ int render_tables(FILE *f, struct qctx *q, struct table *const *tables, int n, e
 	case OUT_FOLDED:
 		for (int i = 0; i < n && rc == 0; i++)
 			rc = render_folded(f, q, tables[i], err, errlen);
+		break;
+	case OUT_PPROF:
+		rc = render_pprof(f, q, tables, n, NULL, err, errlen);
 		break;
 	}
 	return rc;

@@ -31,6 +31,7 @@ static const struct script_args cases[] = {
 	{"kernel_vs_user.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
 	{"diff.lua", {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--limit", "15", NULL}},
 	{"diff_flamegraph.lua", {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--limit", "20", NULL}},
+	{"profile.lua", {"--start", T0, "--end", T1, "--limit", "25", NULL}},
 	{"ring_stats.lua", {NULL}},
 };
 
