@@ -26,17 +26,17 @@ bool frame_is_plain(const char *frame)
 
 void frame_split(const char *frame, struct frame_parts *out)
 {
-	const char *a = strchr(frame, FRAME_SEP), *b = a ? strchr(a + 1, FRAME_SEP) : NULL;
-	size_t len = strlen(frame);
-	*out = (struct frame_parts){.name = frame, .name_len = a ? (size_t)(a - frame) : len, .loc = "", .raw = ""};
-	if (a) {
-		out->loc = a + 1;
-		out->loc_len = b ? (size_t)(b - a - 1) : len - (size_t)(a + 1 - frame);
+	const char *field[5] = {frame, "", "", "", ""};
+	size_t len[5] = {0};
+	for (int i = 0;; i++) {
+		const char *sep = i < 4 ? strchr(field[i], FRAME_SEP) : NULL; /* the last runs to the end */
+		len[i] = sep ? (size_t)(sep - field[i]) : strlen(field[i]);
+		if (!sep)
+			break;
+		field[i + 1] = sep + 1;
 	}
-	if (b) {
-		out->raw = b + 1;
-		out->raw_len = len - (size_t)(b + 1 - frame);
-	}
+	*out = (struct frame_parts){field[0], field[1], field[2], field[3], field[4],
+				    len[0], len[1], len[2], len[3], len[4]};
 }
 
 size_t frame_format(const char *frame, enum frame_view v, char *buf, size_t cap)

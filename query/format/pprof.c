@@ -8,8 +8,10 @@
  * period of the row's node); every other string, integer or time column is a label on it.
  *
  * One location per distinct frame (one line each: an inlined function is a frame of its own in
- * Wisp's stacks), one function per distinct (name, raw name, file), kernel frames in a mapping
- * of their own. The encoder owns nothing past render_pprof: strings are interned in the query
+ * Wisp's stacks), one function per distinct (name, raw name, file), one mapping per module the
+ * frames name (path and build id; core/frame.h) and one for kernel frames. The mapping whose
+ * code starts the most samples (the executable, for a profile of one program) comes first,
+ * where pprof reads "File:". The encoder owns nothing past render_pprof: strings are interned in the query
  * and every protobuf-c array is freed on the one way out. */
 #include "render.h"
 #include "render_internal.h"
@@ -26,8 +28,6 @@
 #include <string.h>
 #include <zlib.h>
 
-#define KERNEL_MAPPING_ID 1
-
 typedef Perftools__Profiles__Profile Profile;
 typedef Perftools__Profiles__Sample Sample;
 typedef Perftools__Profiles__Location Location;
@@ -40,7 +40,13 @@ typedef Perftools__Profiles__Mapping Mapping;
 struct loc_info {
 	uint64_t function_id;
 	int64_t line;
-	bool kernel;
+	long mapping;             /* index into maps, or -1 */
+};
+
+struct map_info {
+	int64_t file, build_id;   /* string indexes */
+	bool has_lines;
+	int64_t roots;            /* samples whose outermost frame is in it */
 };
 
 struct fn_info {
@@ -53,6 +59,9 @@ struct pprof {
 	struct hashmap strs;      /* interned string -> index into the string table */
 	struct hashmap locs;      /* interned location key -> index (location id - 1) */
 	struct hashmap funcs;     /* interned function key -> index (function id - 1) */
+	struct hashmap maps;      /* interned module key (kernel: "") -> index */
+	struct map_info *mi;      /* per mapping */
+	size_t mi_cap;
 	struct loc_info *li;      /* per location */
 	size_t li_cap;
 	struct fn_info *fi;       /* per function */
@@ -112,6 +121,33 @@ static uint64_t function_of(struct pprof *b, const struct frame_parts *p, const 
 	return (uint64_t)i + 1;
 }
 
+/* The mapping index of a kernel frame, or of a user frame's module; -1 when it names none, -2
+ * on out-of-memory. */
+static long mapping_of(struct pprof *b, const struct frame_parts *p, bool kernel)
+{
+	if (!kernel && !p->module_len)
+		return -1;
+	int n = kernel ? 0
+		       : snprintf(b->key, sizeof(b->key), "%.*s%c%.*s", (int)p->module_len, p->module, FRAME_SEP,
+				  (int)p->build_id_len, p->build_id);
+	const char *k = intern_strn(b->it, b->key, n < (int)sizeof(b->key) ? (size_t)n : sizeof(b->key) - 1);
+	size_t before = b->maps.count;
+	long i = k ? hashmap_index(&b->maps, k) : -1;
+	if (i < 0)
+		return -2;
+	if (b->maps.count > before) {
+		if (grow(&b->mi, &b->mi_cap, (size_t)i + 1, sizeof(*b->mi)) < 0)
+			return -2;
+		int64_t file = kernel ? str_index_c(b, "[kernel.kallsyms]") : str_index(b, p->module, p->module_len),
+			id = kernel ? 0 : str_index(b, p->build_id, p->build_id_len);
+		if (file < 0 || id < 0)
+			return -2;
+		b->mi[i] = (struct map_info){file, id, false, 0};
+	}
+	b->mi[i].has_lines |= p->loc_len > 0;
+	return i;
+}
+
 /* The location id of frame (len bytes) as a kernel or user frame; 0 on out-of-memory. */
 static uint64_t location_of(struct pprof *b, const char *frame, size_t len, bool kernel)
 {
@@ -135,9 +171,10 @@ static uint64_t location_of(struct pprof *b, const char *frame, size_t len, bool
 		size_t file_len = colon ? (size_t)(colon - p.loc) : p.loc_len;
 		int64_t line = colon ? strtoll(colon + 1, NULL, 10) : 0;
 		uint64_t fid = function_of(b, &p, p.loc, file_len);
-		if (!fid)
+		long map = mapping_of(b, &p, kernel);
+		if (!fid || map < -1)
 			return 0;
-		b->li[i] = (struct loc_info){fid, line, kernel};
+		b->li[i] = (struct loc_info){fid, line, map};
 	}
 	return (uint64_t)i + 1;
 }
@@ -250,6 +287,7 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 	hashmap_init(&b.strs, false);
 	hashmap_init(&b.locs, false);
 	hashmap_init(&b.funcs, false);
+	hashmap_init(&b.maps, false);
 	int labels[64], nlabels = 0, node_col = table_find(t, "node");
 	for (int c = 0; c < t->ncols && nlabels < 64; c++)
 		if (c != sc && c != cc && (t->cols[c].type == VT_STRING || t->cols[c].type == VT_INT || t->cols[c].type == VT_TIME))
@@ -264,6 +302,9 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 	Location *locs = NULL, **loc_ptrs = NULL;
 	Line *lines = NULL, **line_ptrs = NULL;
 	Function *fns = NULL, **fn_ptrs = NULL;
+	Mapping *maps = NULL, **map_ptrs = NULL;
+	long *order = NULL;
+	uint64_t *map_id = NULL;
 	uint8_t *buf = NULL;
 	char **strings = NULL;
 	if (!b.it || !samples || !sample_ptrs || !values || !label_pool || !label_ptrs || !first_id ||
@@ -281,6 +322,8 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 		first_id[r] = b.nids;
 		if (stack_ids(&b, &t->cols[sc], r) < 0)
 			goto oom;
+		if (b.nids > first_id[r] && b.li[b.ids[b.nids - 1] - 1].mapping >= 0) /* the outermost frame */
+			b.mi[b.li[b.ids[b.nids - 1] - 1].mapping].roots += t->cols[cc].v.i[r];
 		Sample *s = &samples[r];
 		perftools__profiles__sample__init(s);
 		sample_ptrs[r] = s;
@@ -314,8 +357,30 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 		samples[r].n_location_id = first_id[r + 1] - first_id[r];
 	}
 
-	size_t nloc = b.locs.count, nfn = b.funcs.count;
-	bool any_kernel = false;
+	size_t nloc = b.locs.count, nfn = b.funcs.count, nmap = b.maps.count;
+	maps = calloc(nmap ? nmap : 1, sizeof(*maps));
+	map_ptrs = calloc(nmap ? nmap : 1, sizeof(*map_ptrs));
+	order = calloc(nmap ? nmap : 1, sizeof(*order));
+	map_id = calloc(nmap ? nmap : 1, sizeof(*map_id));
+	if (!maps || !map_ptrs || !order || !map_id)
+		goto oom;
+	/* Mappings by the samples they start, most first (insertion sort: a profile has few). */
+	for (size_t i = 0; i < nmap; i++) {
+		size_t j = i;
+		for (; j > 0 && b.mi[order[j - 1]].roots < b.mi[i].roots; j--)
+			order[j] = order[j - 1];
+		order[j] = (long)i;
+	}
+	for (size_t i = 0; i < nmap; i++) {
+		const struct map_info *m = &b.mi[order[i]];
+		perftools__profiles__mapping__init(&maps[i]);
+		maps[i].id = map_id[order[i]] = i + 1;
+		maps[i].filename = m->file;
+		maps[i].build_id = m->build_id;
+		maps[i].has_functions = true;
+		maps[i].has_filenames = maps[i].has_line_numbers = m->has_lines;
+		map_ptrs[i] = &maps[i];
+	}
 	locs = calloc(nloc ? nloc : 1, sizeof(*locs));
 	loc_ptrs = calloc(nloc ? nloc : 1, sizeof(*loc_ptrs));
 	lines = calloc(nloc ? nloc : 1, sizeof(*lines));
@@ -328,8 +393,7 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 		perftools__profiles__location__init(&locs[i]);
 		perftools__profiles__line__init(&lines[i]);
 		locs[i].id = i + 1;
-		locs[i].mapping_id = b.li[i].kernel ? KERNEL_MAPPING_ID : 0;
-		any_kernel |= b.li[i].kernel;
+		locs[i].mapping_id = b.li[i].mapping >= 0 ? map_id[b.li[i].mapping] : 0;
 		lines[i].function_id = b.li[i].function_id;
 		lines[i].line = b.li[i].line;
 		line_ptrs[i] = &lines[i];
@@ -347,30 +411,24 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 	}
 
 	ValueType types[2], period_type, *type_ptrs[2] = {&types[0], &types[1]};
-	Mapping kernel_map, *map_ptrs[1] = {&kernel_map};
 	for (int i = 0; i < 2; i++)
 		perftools__profiles__value_type__init(&types[i]);
 	perftools__profiles__value_type__init(&period_type);
-	perftools__profiles__mapping__init(&kernel_map);
 	int64_t samples_s = str_index_c(&b, "samples"), count_s = str_index_c(&b, "count"),
-		cpu_s = str_index_c(&b, "cpu"), nanos_s = str_index_c(&b, "nanoseconds"),
-		kernel_s = str_index_c(&b, "[kernel.kallsyms]");
-	if (samples_s < 0 || count_s < 0 || cpu_s < 0 || nanos_s < 0 || kernel_s < 0)
+		cpu_s = str_index_c(&b, "cpu"), nanos_s = str_index_c(&b, "nanoseconds");
+	if (samples_s < 0 || count_s < 0 || cpu_s < 0 || nanos_s < 0)
 		goto oom;
 	types[0].type = samples_s;
 	types[0].unit = count_s;
 	types[1].type = period_type.type = cpu_s;
 	types[1].unit = period_type.unit = nanos_s;
-	kernel_map.id = KERNEL_MAPPING_ID;
-	kernel_map.filename = kernel_s;
-	kernel_map.has_functions = true;
 
 	Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
 	p.n_sample_type = 2;
 	p.sample_type = type_ptrs;
 	p.n_sample = t->nrows;
 	p.sample = sample_ptrs;
-	p.n_mapping = any_kernel ? 1 : 0;
+	p.n_mapping = nmap;
 	p.mapping = map_ptrs;
 	p.n_location = nloc;
 	p.location = loc_ptrs;
@@ -405,6 +463,10 @@ out:
 	free(strings);
 	free(fn_ptrs);
 	free(fns);
+	free(map_id);
+	free(order);
+	free(map_ptrs);
+	free(maps);
 	free(line_ptrs);
 	free(lines);
 	free(loc_ptrs);
@@ -418,8 +480,10 @@ out:
 	free(b.ids);
 	free(b.li);
 	free(b.fi);
+	free(b.mi);
 	hashmap_destroy(&b.strs);
 	hashmap_destroy(&b.locs);
 	hashmap_destroy(&b.funcs);
+	hashmap_destroy(&b.maps);
 	return rc;
 }

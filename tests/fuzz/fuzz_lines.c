@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *img = fuzz_elf_image(sec, NSEC, &img_len);
 	int fd = img ? memfd_create("fuzz-lines", MFD_CLOEXEC) : -1;
 	struct lines *l = NULL;
-	if (fd >= 0 && write(fd, img, img_len) == (ssize_t)img_len && (l = lines_new(fd)) != NULL) {
+	if (fd >= 0 && write(fd, img, img_len) == (ssize_t)img_len && (l = lines_new(fd, (addrs[0] & 1) ? "\x1f/usr/lib/libfuzz.so\x1f" "abcd" : NULL)) != NULL) {
 		fd = -1; /* lines owns it */
 		for (int i = 0; i < 8; i++) {
 			const char *out[8];

@@ -3,7 +3,7 @@
 # pprof, Pyroscope and Parca read profiles: for a program that has exited (so both queries see
 # the same samples), pprof's flat and cumulative counts of every function equal top_functions'
 # self and total samples; its CPU time is the samples times the agent's period; the labels carry
-# the pid and comm; a -g program's lines reach pprof's -lines view; flamegraph's folded stacks
+# the pid and comm; mappings name the program (first) and libc with their build ids; a -g program's lines reach pprof's -lines view; flamegraph's folded stacks
 # convert too; a table without stacks and a terminal on stdout are refused with a clear error.
 . "$(dirname "$0")/lib.sh"
 command -v go >/dev/null || fail "go (golang-go) is missing: run deploy/install-deps.sh"
@@ -63,6 +63,13 @@ NS=$(sed -n 's/.* of \([0-9]*\)ns total.*/\1/p' "$TMP/cpu.top")
 go tool pprof -tags -symbolize=none "$TMP/cpu.pb.gz" 2>/dev/null >"$TMP/tags.txt"
 grep -q "nofp" "$TMP/tags.txt" && grep -q "$PID" "$TMP/tags.txt" || fail "pprof -tags: no comm/pid labels: $(head -20 "$TMP/tags.txt")"
 pass "cpu/nanoseconds = $TOTAL samples x $((1000000000 / HZ)) ns; labels comm and pid"
+
+# Mappings: the program first (pprof's "File:"), with its build id; libc with libc's.
+BID=$(readelf -n "$NOFP" | sed -n 's/.*Build ID: *//p')
+go tool pprof -raw -symbolize=none "$TMP/cpu.pb.gz" 2>/dev/null | sed -n '/^Mappings/,$p' >"$TMP/maps.txt"
+grep -q "^1: .* $NOFP $BID " "$TMP/maps.txt" || fail "pprof mappings: nofp ($BID) is not first: $(cat "$TMP/maps.txt")"
+grep -q "libc.so.6 [0-9a-f]\{40\} " "$TMP/maps.txt" || fail "pprof mappings: no libc with a build id: $(cat "$TMP/maps.txt")"
+pass "mappings: $(wc -l <"$TMP/maps.txt") lines, nofp first with build id $BID, libc with its own"
 
 # Lines: the -g program's hot line, as pprof -lines shows it.
 "$WISP" -c "$URL" run profile -o pprof -- --pid "$IPID" --start -1m >"$TMP/inl.pb.gz"

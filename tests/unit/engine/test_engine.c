@@ -232,9 +232,10 @@ static struct ring *lines_ring(void)
 	struct ring_config cfg = {16u << 20, "n1", 0};
 	struct ring *r = ring_new(&cfg);
 	assert_non_null(r);
-	static const char *const a[] = {"scramble\x1f/src/inl.c:25", "inline_phase\x1f/src/inl.c:34", "main"};
+	/* Frames of every form (core/frame.h): plain, with a line, a raw name, a module. */
+	static const char *const a[] = {"scramble\x1f/src/inl.c:25", "inline_phase\x1f/src/inl.c:34", "main\x1f\x1f\x1f/usr/bin/inl\x1f" "0a0b"};
 	static const char *const b[] = {"scramble\x1f/src/inl.c:24", "inline_phase\x1f/src/inl.c:34", "main"};
-	static const char *const c[] = {"Foo::bar()\x1f\x1f_ZN3Foo3barEv", "main"};
+	static const char *const c[] = {"Foo::bar()\x1f\x1f_ZN3Foo3barEv\x1f/usr/lib/libfoo.so\x1f", "main"};
 	const char *const *stacks[] = {a, a, a, b, c, c};
 	for (int i = 0; i < 6; i++) {
 		struct ring_sample rs = {.time_ns = FIX_T0 + i * 10000000LL, .pid = 7, .tid = 7, .count = 1,
@@ -281,6 +282,11 @@ static void frame_views(void **state)
 		 "df.f = px.leaf(df.stack, 'raw')\n"
 		 "df = df:filter(px.has_function(df.stack, '_ZN3Foo'))\n"
 		 "px.display(df:groupby('f'):agg{n = px.sum('count')}, 'raw')\n",
+		 NULL, "f", "n", "_ZN3Foo3barEv=2;"},
+		{"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		 "df.f = px.leaf(df.stack, 'raw')\n"
+		 "df = df:filter(px.has_function(df.stack, 'libfoo.so'))\n"
+		 "px.display(df:groupby('f'):agg{n = px.sum('count')}, 'module')\n",
 		 NULL, "f", "n", "_ZN3Foo3barEv=2;"},
 		{"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
 		 "local fr = df:frames{view = 'line'}\n"

@@ -1,5 +1,5 @@
 /* test_pprof.c - -o pprof: a table of stacks comes back from the gzipped profile.proto as the
- * samples, locations, functions, lines, labels and CPU time it held (decoded with protobuf-c and
+ * samples, locations, functions, lines, mappings, labels and CPU time it held (decoded with protobuf-c and
  * zlib, the way any reader would); folded string stacks too; a table without stacks is refused. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,7 +71,7 @@ static void stacks_round_trip(void **state)
 	struct intern *it = qctx_intern(&q);
 	const char *k = intern_str(it, "do_syscall_64");
 	const char *cmp26 = intern_str(it, "cmp\x1f/src/x.c:26\x1f_Z3cmpv"), *cmp27 = intern_str(it, "cmp\x1f/src/x.c:27\x1f_Z3cmpv");
-	const char *main69 = intern_str(it, "main\x1f/src/x.c:69");
+	const char *main69 = intern_str(it, "main\x1f/src/x.c:69\x1f\x1f/usr/bin/x\x1f" "abcd01");
 	const char *f0[] = {k, cmp26, main69}, *f1[] = {cmp27, main69};
 	struct stack *s0 = intern_stack(it, f0, 3, 1), *s1 = intern_stack(it, f1, 2, 0);
 	const char *names[] = {"node", "pid", "stack", "samples"};
@@ -106,9 +106,14 @@ static void stacks_round_trip(void **state)
 	 * two lines, with its raw name and file. */
 	assert_int_equal(p->sample[0]->n_location_id, 3);
 	const Perftools__Profiles__Location *lk = loc(p, p->sample[0]->location_id[0]);
-	assert_int_not_equal(lk->mapping_id, 0);
-	assert_int_equal(p->n_mapping, 1);
-	assert_string_equal(str(p, p->mapping[0]->filename), "[kernel.kallsyms]");
+	/* Mappings: the program's (it starts every sample) first, then the kernel's. */
+	assert_int_equal(p->n_mapping, 2);
+	assert_string_equal(str(p, p->mapping[0]->filename), "/usr/bin/x");
+	assert_string_equal(str(p, p->mapping[0]->build_id), "abcd01");
+	assert_true(p->mapping[0]->has_line_numbers);
+	assert_string_equal(str(p, p->mapping[1]->filename), "[kernel.kallsyms]");
+	assert_int_equal(lk->mapping_id, p->mapping[1]->id);
+	assert_int_equal(loc(p, p->sample[1]->location_id[1])->mapping_id, p->mapping[0]->id);
 	assert_string_equal(str(p, fn(p, lk->line[0]->function_id)->name), "do_syscall_64");
 	const Perftools__Profiles__Location *l26 = loc(p, p->sample[0]->location_id[1]),
 					    *l27 = loc(p, p->sample[1]->location_id[0]);

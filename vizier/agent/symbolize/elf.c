@@ -111,7 +111,7 @@ static void note_dwarf(struct elf_syms *e, Elf *elf, int fd)
 	int dup_fd;
 	if (e->lines || fd < 0 || !has_dwarf(elf) || (dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return;
-	if (!(e->lines = lines_new(dup_fd)))
+	if (!(e->lines = lines_new(dup_fd, e->module)))
 		close(dup_fd);
 }
 
@@ -246,6 +246,22 @@ static void elf_read_symbols(struct elf_syms *e, Elf *elf, int fd, const char *r
 	finish_symbols(e);
 }
 
+/* The module fields of the file elf, mapped as path: SEP PATH SEP BUILD_ID (core/frame.h), the
+ * path's separators replaced; malloc'd, NULL on out-of-memory. */
+static char *module_fields(Elf *elf, const char *path)
+{
+	char hex[2 * 64 + 1] = "", clean[1025], *m = NULL;
+	const void *id;
+	ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+	for (ssize_t i = 0; n > 0 && n <= 64 && i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *)id)[i]);
+	snprintf(clean, sizeof(clean), "%s", path ? path : "");
+	for (char *c = clean; *c; c++)
+		if (*c == FRAME_SEP)
+			*c = '?';
+	return asprintf(&m, "%c%s%c%s", FRAME_SEP, clean, FRAME_SEP, hex) < 0 ? NULL : m;
+}
+
 struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *root, const char *path)
 {
 	char alt_path[4200];
@@ -279,8 +295,10 @@ struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char
 	e->mtime = st.st_mtim.tv_sec;
 	e->used = time(NULL);
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf && elf_kind(elf) == ELF_K_ELF)
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
+		e->module = module_fields(elf, path);
 		elf_read_symbols(e, elf, fd, root, path);
+	}
 	if (elf)
 		elf_end(elf);
 	close(fd);
@@ -296,6 +314,7 @@ void elf_syms_free(struct elf_syms *e)
 	free(e->names);
 	free(e->segs);
 	lines_free(e->lines);
+	free(e->module);
 	free(e);
 }
 
@@ -330,8 +349,10 @@ void load_vdso(struct symbolizer *s)
 		return;
 	}
 	Elf *elf = elf_memory(copy, len);
-	if (elf && elf_kind(elf) == ELF_K_ELF)
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
+		e->module = module_fields(elf, "[vdso]");
 		elf_read_symbols(e, elf, -1, "", NULL);
+	}
 	if (elf)
 		elf_end(elf);
 	free(copy);
@@ -343,11 +364,13 @@ const char *elf_sym_frame(struct elf_syms *e, struct sym *sym)
 	const char *raw = e->names + sym->name;
 	if (sym->demangled == 0) {
 		/* C++ (_Z), Rust v0 (_R); Rust legacy names are C++-mangled, their hash is dropped.
-		 * Kept as the frame "demangled SEP SEP raw" (core/frame.h), made once. */
+		 * Kept as the frame "demangled SEP SEP raw MODULE" (core/frame.h), made once; a name
+		 * that needs no demangling is "name SEP SEP MODULE" (or itself, without a module). */
 		char *d = NULL, *dm = (raw[0] == '_' && (raw[1] == 'Z' || raw[1] == 'R'))
 					      ? cplus_demangle(raw, DMGL_PARAMS | DMGL_ANSI)
 					      : NULL;
-		if (dm && asprintf(&d, "%.2047s%c%c%.2047s", dm, FRAME_SEP, FRAME_SEP, raw) < 0)
+		if ((dm || e->module) && asprintf(&d, "%.2047s%c%c%.2047s%s", dm ? dm : raw, FRAME_SEP, FRAME_SEP,
+						  dm ? raw : "", e->module ? e->module : "") < 0)
 			d = NULL;
 		free(dm);
 		size_t l = d ? strlen(d) + 1 : 0;

@@ -50,13 +50,15 @@ struct lines {
 			       * u8 count, then count C strings */
 	char *blob;
 	size_t blob_len, blob_cap;
+	const char *module;   /* the file's module fields, borrowed from its elf_syms; or NULL */
 };
 
-struct lines *lines_new(int fd)
+struct lines *lines_new(int fd, const char *module)
 {
 	struct lines *l = calloc(1, sizeof(*l));
 	if (l) {
 		l->fd = fd;
+		l->module = module;
 		l->idle_s = LINES_IDLE_S;
 		hashmap_init(&l->addrs, false);
 	}
@@ -137,7 +139,7 @@ static int blob_put_name(struct lines *l, const char *p, size_t n)
 }
 
 /* Appends one encoded frame, NUL-terminated: the name and raw name of `fn` (a frame, its location
- * ignored), at file:line. */
+ * and module ignored), at file:line, in this file's module. */
 static int put_frame(struct lines *l, const char *fn, const char *file, int line)
 {
 	struct frame_parts p;
@@ -148,9 +150,12 @@ static int put_frame(struct lines *l, const char *fn, const char *file, int line
 	const char sep = FRAME_SEP;
 	if (blob_put_name(l, p.name, p.name_len < 2047 ? p.name_len : 2047) < 0)
 		return -1;
-	if ((loc[0] || p.raw_len) && (blob_put(l, &sep, 1) < 0 || blob_put_name(l, loc, strlen(loc)) < 0))
+	bool more = l->module != NULL;
+	if ((loc[0] || p.raw_len || more) && (blob_put(l, &sep, 1) < 0 || blob_put_name(l, loc, strlen(loc)) < 0))
 		return -1;
-	if (p.raw_len && (blob_put(l, &sep, 1) < 0 || blob_put_name(l, p.raw, p.raw_len < 2047 ? p.raw_len : 2047) < 0))
+	if ((p.raw_len || more) && (blob_put(l, &sep, 1) < 0 || blob_put_name(l, p.raw, p.raw_len < 2047 ? p.raw_len : 2047) < 0))
+		return -1;
+	if (more && blob_put(l, l->module, strlen(l->module)) < 0)
 		return -1;
 	return blob_put(l, "", 1);
 }

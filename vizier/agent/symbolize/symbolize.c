@@ -72,7 +72,9 @@ int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char *
 	if (n > 0)
 		return n;
 	if (!fn) {
-		snprintf(s->buf, sizeof(s->buf), "%s+0x%" PRIx64, m->module, va);
+		/* No symbol: "file+0xVA", still in its module (core/frame.h) when the file was read. */
+		snprintf(s->buf, sizeof(s->buf), "%s+0x%" PRIx64 "%s%s", m->module, va, e && e->module ? "\x1f\x1f" : "",
+			 e && e->module ? e->module : "");
 		fn = s->buf;
 	}
 	out[0] = fn;

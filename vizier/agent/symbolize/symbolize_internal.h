@@ -37,6 +37,8 @@ struct elf_syms {
 	struct segment *segs;  /* PT_LOAD segments */
 	size_t nsegs;
 	struct lines *lines;   /* source lines and inlined functions (lines.c); NULL without DWARF */
+	char *module;          /* SEP PATH SEP BUILD_ID: how each frame of this file ends (core/frame.h);
+				* owned, NULL on out-of-memory */
 	bool loaded;           /* false: could not be read (we remember that too) */
 	time_t used;
 };
@@ -102,15 +104,17 @@ void load_kallsyms(struct symbolizer *s);
  * file's debug file is looked for by build id and debuglink, on this machine and under root. */
 struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *root, const char *path);
 /* The frame of sym of e (core/frame.h): its name, demangled (C++, Rust legacy and v0) when it is
- * mangled, then the raw name. Valid as long as e. */
+ * mangled, the raw name, and e's module. Valid as long as e. */
 const char *elf_sym_frame(struct elf_syms *e, struct sym *sym);
 void elf_syms_free(struct elf_syms *e);
 /* Parses the vDSO of this process into s->vdso (the same image in every process). */
 void load_vdso(struct symbolizer *s);
 
 /* lines.c */
-/* Lines of the DWARF in the ELF file open as fd, which it takes. NULL on out-of-memory. */
-struct lines *lines_new(int fd);
+/* Lines of the DWARF in the ELF file open as fd, which it takes; module (the file's module
+ * fields, SEP PATH SEP BUILD_ID, or NULL) ends each frame and must outlive it. NULL on
+ * out-of-memory. */
+struct lines *lines_new(int fd, const char *module);
 void lines_free(struct lines *l);
 /* Closes the DWARF of l when it has resolved nothing new for a while (it reopens on the next new
  * address); whether it closed. */
