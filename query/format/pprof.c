@@ -58,6 +58,8 @@ struct pprof {
 	struct intern *it;
 	struct hashmap strs;      /* interned string -> index into the string table */
 	struct hashmap locs;      /* interned location key -> index (location id - 1) */
+	struct hashmap by_frame[2]; /* a stack's frame pointer (user, kernel) -> location id: a
+				     * frame met again costs one identity lookup */
 	struct hashmap funcs;     /* interned function key -> index (function id - 1) */
 	struct hashmap maps;      /* interned module key (kernel: "") -> index */
 	struct map_info *mi;      /* per mapping */
@@ -192,9 +194,15 @@ static int stack_ids(struct pprof *b, const struct column *c, size_t r)
 {
 	if (c->type == VT_STACK) {
 		const struct stack *st = c->v.k[r];
-		for (int f = 0; st && f < st->nframes; f++)
-			if (push_id(b, location_of(b, st->frames[f], strlen(st->frames[f]), f < st->nkernel)) < 0)
+		for (int f = 0; st && f < st->nframes; f++) {
+			struct hashmap *m = &b->by_frame[f < st->nkernel];
+			uint64_t *known = hashmap_get(m, st->frames[f]), id = known ? *known : 0;
+			if (!id && (!(id = location_of(b, st->frames[f], strlen(st->frames[f]), f < st->nkernel)) ||
+				    hashmap_put(m, st->frames[f], id) < 0))
 				return -1;
+			if (push_id(b, id) < 0)
+				return -1;
+		}
 		return 0;
 	}
 	const char *s = c->v.s[r], *end = s + strlen(s);
@@ -288,6 +296,8 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 	hashmap_init(&b.locs, false);
 	hashmap_init(&b.funcs, false);
 	hashmap_init(&b.maps, false);
+	hashmap_init(&b.by_frame[0], false);
+	hashmap_init(&b.by_frame[1], false);
 	int labels[64], nlabels = 0, node_col = table_find(t, "node");
 	for (int c = 0; c < t->ncols && nlabels < 64; c++)
 		if (c != sc && c != cc && (t->cols[c].type == VT_STRING || t->cols[c].type == VT_INT || t->cols[c].type == VT_TIME))
@@ -485,5 +495,7 @@ out:
 	hashmap_destroy(&b.locs);
 	hashmap_destroy(&b.funcs);
 	hashmap_destroy(&b.maps);
+	hashmap_destroy(&b.by_frame[0]);
+	hashmap_destroy(&b.by_frame[1]);
 	return rc;
 }
