@@ -1,6 +1,6 @@
 /* cli.h - what the wisp commands share: the parsed command line, the one request/one answer
  * exchange with the coordinator (client.c), and the scripts `run` finds (scripts.c). Each
- * command is its own file: cmd_run.c, cmd_agents.c, cmd_snapshot.c. Exit status: 0 on success,
+ * command is its own file: cmd_run.c, cmd_agents.c, cmd_snapshot.c, cmd_export.c. Exit status: 0 on success,
  * 1 when the query failed, 2 on usage or connection errors. */
 #ifndef WISP_CLI_H
 #define WISP_CLI_H
@@ -23,10 +23,10 @@ struct cli {
 	int64_t max_rows;          /* run --max-rows */
 	int64_t max_memory_mb;     /* run --max-memory */
 	double timeout_s;          /* --timeout */
-	const char *script;        /* run: a file or a bundled script's name */
+	const char *script;        /* run: a file or a bundled script's name; export: s3://BUCKET/PREFIX */
 	char **script_args;        /* run: after "--" */
 	int nscript_args;
-	const char *start, *end;   /* snapshot --start, --end */
+	const char *start, *end;   /* snapshot and export --start, --end */
 	const char *dir;           /* snapshot --dir */
 };
 
@@ -52,6 +52,7 @@ char *script_read(const char *path, size_t *len);
 int cmd_run(const struct cli *o);
 int cmd_agents(const struct cli *o);
 int cmd_snapshot(const struct cli *o);
+int cmd_export(const struct cli *o);
 int cmd_scripts(void);
 
 #endif

@@ -4,6 +4,7 @@
  *        [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]
  *   wisp [-c ws://HOST:PORT] agents [-o table|json]
  *   wisp [-c ws://HOST:PORT] snapshot [--start T] [--end T] [--dir DIR]
+ *   wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start T] [--end T]
  *   wisp scripts
  *
  * Every command but `scripts` connects to the coordinator (-c, else $WISP_COORDINATOR, else
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 		"            [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]\n"
 		"       wisp [-c ws://HOST:PORT] agents [-o table|json]\n"
 		"       wisp [-c ws://HOST:PORT] snapshot [--start -1h] [--end now] [--dir DIR]\n"
+		"       wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start -1h] [--end now]\n"
 		"       wisp scripts\n"
 		"\n"
 		"The coordinator address comes from -c, else $WISP_COORDINATOR, else " DEFAULT_COORDINATOR ".\n"
@@ -56,7 +58,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[i++];
 	if (!strcmp(cmd, "scripts"))
 		return cmd_scripts();
-	bool run = !strcmp(cmd, "run"), snapshot = !strcmp(cmd, "snapshot");
+	bool run = !strcmp(cmd, "run"), export = !strcmp(cmd, "export");
+	bool snapshot = !strcmp(cmd, "snapshot") || export; /* (export takes snapshot's range) */
 	if (!run && !snapshot && strcmp(cmd, "agents")) {
 		fprintf(stderr, "wisp: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -82,13 +85,13 @@ int main(int argc, char **argv)
 			o.start = argv[++i];
 		} else if (snapshot && !strcmp(argv[i], "--end") && i + 1 < argc) {
 			o.end = argv[++i];
-		} else if (snapshot && !strcmp(argv[i], "--dir") && i + 1 < argc) {
+		} else if (snapshot && !export && !strcmp(argv[i], "--dir") && i + 1 < argc) {
 			o.dir = argv[++i];
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			o.timeout_s = strtod(argv[++i], NULL);
 		} else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--coordinator")) && i + 1 < argc) {
 			o.url = argv[++i];
-		} else if (argv[i][0] != '-' && !o.script && run) {
+		} else if (argv[i][0] != '-' && !o.script && (run || export)) {
 			o.script = argv[i];
 		} else {
 			fprintf(stderr, "wisp: unexpected argument '%s'\n", argv[i]);
@@ -103,5 +106,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wisp: bad coordinator address '%s' (expected ws://HOST:PORT)\n", o.url);
 		return 2;
 	}
-	return run ? cmd_run(&o) : snapshot ? cmd_snapshot(&o) : cmd_agents(&o);
+	return run ? cmd_run(&o) : export ? cmd_export(&o) : snapshot ? cmd_snapshot(&o) : cmd_agents(&o);
 }

@@ -2,7 +2,8 @@
 # check_layers.sh - the include graph keeps the direction the README's source map states:
 #   query:  core <- ring <- engine <- lua, format      (nothing in query/ reaches vizier/ or cli/)
 #   vizier: net <- agent <- coordinator <- wispd.c    (net, agent and cli never include coordinator;
-#   cli:    net, format                                net and cli never include agent)
+#   cli:    net, format, export                        net and cli never include agent)
+#   export: nothing of vizier's (the S3 client); agent, coordinator, wispd and cli may use it
 # and no header includes itself back through others. Prints every violation; exit 1 if any.
 #   tests/tools/check_layers.sh [SOURCE_DIR]
 set -euo pipefail
@@ -12,7 +13,8 @@ layer_of() { # the layer a file belongs to
 	case $1 in
 	query/core/*) echo core ;; query/ring/*) echo ring ;; query/engine/*) echo engine ;;
 	query/lua/*) echo lua ;; query/format/*) echo format ;; vizier/net/*) echo net ;;
-	vizier/agent/*) echo agent ;; vizier/coordinator/*) echo coordinator ;; vizier/*) echo wispd ;;
+	vizier/agent/*) echo agent ;; vizier/coordinator/*) echo coordinator ;; vizier/export/*) echo export ;;
+	vizier/*) echo wispd ;;
 	cli/*) echo cli ;; bpf/*) echo bpf ;; *) echo other ;;
 	esac
 }
@@ -21,8 +23,9 @@ allowed() { # allowed FROM TO: may layer FROM include layer TO?
 	case $1 in
 	core) ok="core" ;; ring) ok="core ring" ;; engine) ok="core ring engine" ;;
 	lua) ok="core ring engine lua" ;; format) ok="core ring engine format" ;;
-	net) ok="$q net" ;; agent) ok="$q net agent bpf" ;; coordinator) ok="$q net agent coordinator" ;;
-	wispd) ok="$q net agent coordinator wispd" ;; cli) ok="$q net cli" ;; bpf) ok="bpf" ;; *) ok="" ;;
+	net) ok="$q net" ;; agent) ok="$q net agent bpf export" ;; coordinator) ok="$q net agent coordinator export" ;;
+	wispd) ok="$q net agent coordinator export wispd" ;; cli) ok="$q net export cli" ;; bpf) ok="bpf" ;;
+	export) ok="core export" ;; *) ok="" ;;
 	esac
 	[[ " $ok " == *" $2 "* ]]
 }

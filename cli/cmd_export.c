@@ -1,0 +1,147 @@
+/* cmd_export.c - `wisp export s3://BUCKET/PREFIX [--start -1h] [--end now]`: every agent's ring
+ * over the range, through the coordinator, into object storage. Per node:
+ *
+ *     PREFIX/NODE/START-END.wispsnap        the snapshot (replayable: wispd agent --source replay:)
+ *     PREFIX/NODE/START-END.manifest.json   what it holds: node, range, samples, bytes, sha256
+ *
+ * START and END are the requested range in UTC (YYYYmmddTHHMMSSZ), resolved once here so every
+ * node's objects share one name. The manifest goes up after its object: a manifest names only
+ * a complete object. An export of the same range again writes the same keys (idempotent).
+ *
+ * Design: the export job uploads, not the agents. The job holds the store's credentials (one
+ * Secret for one CronJob); agents need no route to the store; the coordinator already gathers
+ * snapshots. The cost is that the bytes pass through the coordinator and the job. */
+#include "cli.h"
+#include "core/clock.h"
+#include "core/timeparse.h"
+#include "export/s3.h"
+#include "ring/ring.h"
+#include "ring/snapshot.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The export being run: one per process. */
+static struct {
+	struct s3_config s3;
+	struct s3_url url;
+	int64_t t0, t1;
+	char stamp0[32], stamp1[32];
+	int uploaded, failed;
+} ex;
+
+static void stamp(int64_t ns, char *out, size_t cap)
+{
+	time_t s = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(out, cap, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+/* What a snapshot holds, read back by loading it into a scratch ring. */
+static int snapshot_stats(const void *data, size_t len, struct ring_stats *st, char *err, size_t errlen)
+{
+	struct ring_config cfg = {.budget_bytes = len * 16 + (64u << 20), .node = "export"};
+	struct ring *r = ring_new(&cfg);
+	int rc = r ? ring_load_snapshot(r, data, len, err, errlen) : -1;
+	if (!r)
+		snprintf(err, errlen, "out of memory");
+	if (rc == 0)
+		ring_get_stats(r, st);
+	if (r)
+		ring_free(r);
+	return rc;
+}
+
+/* Uploads one node's snapshot and its manifest. 0, or -1 with the reason printed. */
+static int export_node(const char *node, const void *data, size_t len)
+{
+	char base[2048], key[2100], err[1024], sha[65], *manifest = NULL;
+	struct ring_stats st;
+	if (snapshot_stats(data, len, &st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "wisp: export: %s's snapshot does not load (%s): not uploaded\n", node, err);
+		return -1;
+	}
+	snprintf(base, sizeof(base), "%s%s%s/%s-%s", ex.url.prefix, ex.url.prefix[0] ? "/" : "", node, ex.stamp0, ex.stamp1);
+	snprintf(key, sizeof(key), "%s.wispsnap", base);
+	s3_sha256_hex(data, len, sha);
+	if (s3_put(&ex.s3, ex.url.bucket, key, data, len, "application/octet-stream", err, sizeof(err)) < 0) {
+		fprintf(stderr, "wisp: export: %s: %s\n", node, err);
+		return -1;
+	}
+	int n = asprintf(&manifest,
+			 "{\"node\":\"%s\",\"format\":\"wispsnap\",\"object\":\"%s\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
+			 ",\"bytes\":%zu,\"sha256\":\"%s\",\"samples\":%" PRIu64 ",\"oldest_ns\":%" PRId64
+			 ",\"newest_ns\":%" PRId64 ",\"exported_ns\":%" PRId64 "}\n",
+			 node, key, ex.t0, ex.t1, len, sha, st.samples, st.oldest_ns, st.newest_ns, wall_now_ns());
+	snprintf(key, sizeof(key), "%s.manifest.json", base);
+	if (n < 0 || s3_put(&ex.s3, ex.url.bucket, key, manifest, (size_t)n, "application/json", err, sizeof(err)) < 0) {
+		fprintf(stderr, "wisp: export: %s: its manifest: %s\n", node, n < 0 ? "out of memory" : err);
+		free(manifest);
+		return -1;
+	}
+	free(manifest);
+	printf("s3://%s/%s.wispsnap\t%zu bytes\t%" PRIu64 " samples\n", ex.url.bucket, base, len, st.samples);
+	return 0;
+}
+
+static int upload_snapshots(const struct cli *o, const struct proto_msg *m)
+{
+	struct proto_answer a;
+	(void)o;
+	proto_read_answer(m, &a);
+	cli_print_warnings(a.warnings);
+	for (uint32_t i = 0; a.files && i < a.files->via.array.size; i++) {
+		char node[128];
+		const void *data;
+		size_t len;
+		if (!proto_read_snapshot_file(&a.files->via.array.ptr[i], node, sizeof(node), &data, &len)) {
+			fprintf(stderr, "wisp: export: a malformed snapshot in the coordinator's answer\n");
+			ex.failed++;
+			continue;
+		}
+		for (char *p = node; *p; p++) /* a node name is one path segment */
+			if (*p == '/')
+				*p = '_';
+		if (export_node(node, data, len) == 0)
+			ex.uploaded++;
+		else
+			ex.failed++;
+	}
+	if (!ex.uploaded && !ex.failed)
+		fprintf(stderr, "wisp: export: no agent sent a snapshot\n");
+	return ex.failed || !ex.uploaded ? 1 : 0;
+}
+
+int cmd_export(const struct cli *o)
+{
+	char err[1024], t0s[32], t1s[32];
+	int64_t now = wall_now_ns();
+	if (!o->script || s3_url_parse(o->script, &ex.url, err, sizeof(err)) < 0) {
+		fprintf(stderr, "wisp: export: %s\n", o->script ? err : "needs s3://BUCKET/PREFIX");
+		return 2;
+	}
+	if (parse_time(o->start, now, &ex.t0) < 0 || parse_time(o->end, now, &ex.t1) < 0 || ex.t1 <= ex.t0) {
+		fprintf(stderr, "wisp: export: bad time range --start %s --end %s\n", o->start, o->end);
+		return 2;
+	}
+	if (s3_config_load(&ex.s3, err, sizeof(err)) < 0) {
+		fprintf(stderr, "wisp: export: %s\n", err);
+		return 2;
+	}
+	stamp(ex.t0, ex.stamp0, sizeof(ex.stamp0));
+	stamp(ex.t1, ex.stamp1, sizeof(ex.stamp1));
+	snprintf(t0s, sizeof(t0s), "%" PRId64, ex.t0);
+	snprintf(t1s, sizeof(t1s), "%" PRId64, ex.t1);
+	double timeout_s = o->timeout_s < SNAPSHOT_TIMEOUT_MS / 1000.0 ? SNAPSHOT_TIMEOUT_MS / 1000.0 : o->timeout_s;
+	struct snapshot_request r = {.id = 1, .start = t0s, .end = t1s, .timeout_ms = (int64_t)(timeout_s * 1000)};
+	struct proto_buf req;
+	proto_buf_init(&req);
+	proto_pack_snapshot_request(&req.pk, &r);
+	int rc = cli_exchange(o, &req, timeout_s + 5, PT_SNAPSHOTS, upload_snapshots);
+	proto_buf_destroy(&req);
+	return rc;
+}
