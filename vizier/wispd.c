@@ -3,7 +3,7 @@
  *   wispd standalone  [--listen HOST:PORT] [--hz N] [--ring-mb N] [--node NAME]
  *   wispd coordinator [--listen HOST:PORT] [--node NAME]
  *   wispd agent --coordinator ws://HOST:PORT [--node NAME] [--hz N] [--ring-mb N]
- *   (agent and standalone) --source bpf | synthetic:SPEC | replay:FILE[,FILE...]
+ *   (agent and standalone) --source bpf | synthetic:SPEC | replay:FILE[,FILE...] | s3://BUCKET/PREFIX
  *
  * Parts: an agent (agent/agent.h: ring + source) in agent and standalone mode; a coordinator
  * (coordinator/coordinator.h) in coordinator and standalone mode; in agent mode the agent's link
@@ -69,6 +69,10 @@ static void usage(FILE *f)
 		"                         synthetic:cpus=16,hz=99,stacks=5000,procs=200,threads=1000,seed=1,\n"
 		"                           backfill=24h,speed=600  a deterministic busy node, for demos and tests\n"
 		"                         replay:FILE[,FILE...]  snapshot files, read-only\n"
+		"                         s3://BUCKET/PREFIX  this node's exports (wisp export), read-only\n"
+		"  --cache-dir DIR        s3 source: where fetched exports are kept (default\n"
+		"                         $WISP_CACHE_DIR, else /var/cache/wisp)\n"
+		"  --cache-mb N           s3 source: the cache's budget in MiB (default 1024)\n"
 		"  --idle-timeout S       close connections idle or mid-message for S seconds (default 30)\n"
 		"  --verbose              log websocket internals\n");
 }
@@ -76,8 +80,8 @@ static void usage(FILE *f)
 struct flags {
 	const char *mode;          /* "agent", "coordinator", "standalone" */
 	char node[64];
-	const char *listen, *coordinator, *source;
-	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s;
+	const char *listen, *coordinator, *source, *cache_dir;
+	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb;
 	bool include_idle, verbose;
 };
 
@@ -91,6 +95,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"include-idle", no_argument, NULL, 'i'},   {"verbose", no_argument, NULL, 'v'},
 		{"source", required_argument, NULL, 's'},   {"idle-timeout", required_argument, NULL, 't'},
 		{"unwind-mb", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+		{"cache-dir", required_argument, NULL, 'd'}, {"cache-mb", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -125,6 +130,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 'v': f->verbose = true; break;
 		case 's': f->source = optarg; break;
 		case 't': f->idle_timeout_s = atoi(optarg); break;
+		case 'd': f->cache_dir = optarg; break;
+		case 'm': f->cache_mb = atoi(optarg); break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
 		}
@@ -218,7 +225,8 @@ int main(int argc, char **argv)
 	inbox_set_context(svc.inbox, svc.ctx);
 	if (is_agent) {
 		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
-					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb}};
+					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb, f.node,
+					   f.cache_dir, (size_t)(f.cache_mb > 0 ? f.cache_mb : 0) << 20}};
 		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
 			fprintf(stderr, "wispd: %s\n", err);
 			goto out;

@@ -64,7 +64,7 @@ struct agent *fuzz_agent_new(const char *node)
 	char path[64], spec[80], err[512];
 	snprintf(path, sizeof(path), "/tmp/wisp-fuzz-fixture.%d", (int)getpid());
 	snprintf(spec, sizeof(spec), "replay:%s", path);
-	struct agent_config ac = {node, 32u << 20, spec, {0, 0, false, 0}};
+	struct agent_config ac = {node, 32u << 20, spec, {.node = node}};
 	struct agent *a = write_fixture(path) == 0 ? agent_new(&ac, err, sizeof(err)) : NULL;
 	unlink(path);
 	if (!a)

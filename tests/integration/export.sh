@@ -3,10 +3,11 @@
 # listed and fetched with Debian's s3cmd, as an operator would check them. Three agents (one
 # large enough that its snapshot goes up in parts) export a fixed 40-minute range: each node gets
 # its snapshot and a manifest whose sha256, size and sample count match the object; served
-# again by replay agents, every time-ranged bundled script gives byte for byte what it gave
-# live over that range. Then the faults: wrong credentials and a missing bucket fail fast with
+# again by agents reading the store (--source s3://), every time-ranged bundled script gives
+# byte for byte what it gave live over that range. Then the faults: wrong credentials and a missing bucket fail fast with
 # the store's words; a store that is down fails after retries, with the agents' rings untouched;
-# a store down when the upload starts and back a second later still gets the export.
+# a store down when the upload starts and back a second later still gets the export; an object
+# truncated in the store, or a manifest that disagrees with its object, is named and refused.
 . "$(dirname "$0")/../soak/fleet.sh"
 command -v s3cmd >/dev/null || fail "s3cmd is missing: run deploy/install-deps.sh"
 S3RVER="$SRC_DIR/tests/node_modules/s3rver/bin/s3rver.js"
@@ -80,15 +81,17 @@ BIG=$(stat -c %s "$(find "$TMP/got" -path '*a3*' -name '*.wispsnap')")
 [ "$BIG" -gt $((8 << 20)) ] || fail "a3's snapshot is $BIG bytes: too small to go up in parts"
 pass "3 nodes exported: snapshots and manifests agree (a3's $BIG bytes in parts)"
 
-# Served again: replay agents under a second coordinator answer as the live ones did.
+# Served again: agents reading the store under a second coordinator answer as the live ones did.
 RPORT=$(free_port)
 start coordinator2 "$WISPD" coordinator --listen "127.0.0.1:$RPORT" --node coord2
 sleep 0.3
 for n in a1 a2 a3; do
-	start "r$n" "$WISPD" agent --coordinator "ws://127.0.0.1:$RPORT" --node "$n" \
-		--source "replay:$(find "$TMP/got" -path "*$n*" -name '*.wispsnap')"
+	start "r$n" "$WISPD" agent --coordinator "ws://127.0.0.1:$RPORT" --node "$n" --ring-mb 128 \
+		--source s3://wisp/prof/v1 --cache-dir "$TMP/cache-$n"
 done
 wait_listed "$RPORT" 3 30
+grep -q "loaded 1 of 1 exports of node a3" "$TMP/ra3.log" || fail "s3 source: $(cat "$TMP/ra3.log")"
+[ "$(find "$TMP/cache-a3" -name '*.wispsnap' | wc -l)" = 1 ] || fail "s3 source: a3's object is not in its cache"
 TM=$((T0 + 1200000000000))
 R="--start $T0 --end $T1"
 checked=0
@@ -148,3 +151,19 @@ start_store
 wait "$EXPORT_PID" || fail "export across a store restart failed: $(cat "$TMP/late.err")"
 [ "$("${S3CMD[@]}" ls -r s3://wisp/late/ | grep -c '\.wispsnap$')" = 3 ] || fail "the late export is incomplete"
 pass "store back within the retries: all 3 nodes exported"
+
+# Damaged in the store: a2's object truncated, a1's manifest naming another checksum.
+obj=$(find "$TMP/store/wisp/late/a2" -name '*.wispsnap._S3rver_object')
+truncate -s 100000 "$obj"
+man=$(find "$TMP/store/wisp/late/a1" -name '*.manifest.json._S3rver_object')
+sed -i 's/"sha256":"[0-9a-f]\{8\}/"sha256":"00000000/' "$man"
+for n in a1 a2; do
+	if "$WISPD" agent --coordinator "ws://127.0.0.1:$RPORT" --node "$n" --source s3://wisp/late \
+		--cache-dir "$TMP/cache-late-$n" >"$TMP/damaged-$n.log" 2>&1; then
+		fail "$n: an agent started on a damaged export"
+	fi
+	grep -q "skipping .*late/$n/.*truncated or altered in the store" "$TMP/damaged-$n.log" &&
+		grep -q "none of the 1 exports of node $n checked out" "$TMP/damaged-$n.log" ||
+		fail "$n damaged: '$(cat "$TMP/damaged-$n.log")'"
+done
+pass "damaged exports refused: $(grep -m1 skipping "$TMP/damaged-a2.log" | cut -c1-150)..."

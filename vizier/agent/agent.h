@@ -20,7 +20,7 @@ struct agent_config {
 	const char *node;           /* this node's name: the `node` column (copied) */
 	size_t ring_bytes;          /* the ring's budget */
 	const char *source;         /* see source.h: bpf, synthetic:SPEC, replay:FILES */
-	struct source_options opt;  /* for the bpf source */
+	struct source_options opt;  /* for the bpf and s3 sources */
 };
 
 /* Makes the ring and starts the source. NULL with a message in err. */

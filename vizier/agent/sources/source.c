@@ -2,6 +2,7 @@
 #include "source.h"
 #include "collector.h"
 #include "replay.h"
+#include "s3_source.h"
 #include "synth_source.h"
 
 #include <linux/types.h>
@@ -42,8 +43,13 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 		s->kind = SOURCE_REPLAY;
 		if (replay_load(spec + 7, ring, err, errlen) < 0)
 			goto fail;
+	} else if (!strncmp(spec, "s3://", 5)) {
+		struct s3_source_options so = {opt->node, opt->cache_dir, opt->cache_bytes};
+		s->kind = SOURCE_REPLAY;
+		if (s3_source_load(spec, &so, ring, err, errlen) < 0)
+			goto fail;
 	} else {
-		snprintf(err, errlen, "--source must be bpf, synthetic:SPEC or replay:FILE[,FILE...]");
+		snprintf(err, errlen, "--source must be bpf, synthetic:SPEC, replay:FILE[,FILE...] or s3://BUCKET/PREFIX");
 		goto fail;
 	}
 	return s;

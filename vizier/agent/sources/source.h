@@ -1,7 +1,8 @@
 /* source.h - where an agent's samples come from, chosen by --source: "bpf" samples this machine
  * through eBPF (collector.c), "synthetic:SPEC" generates a deterministic busy node
- * (synth_source.c), "replay:FILE[,FILE...]" loads snapshot files once (replay.c). Every source
- * appends to the agent's ring from its own thread (replay: before source_start returns). */
+ * (synth_source.c), "replay:FILE[,FILE...]" loads snapshot files once (replay.c), and
+ * "s3://BUCKET/PREFIX" loads this node's exports once (s3_source.c). Every source
+ * appends to the agent's ring from its own thread (replay, s3: before source_start returns). */
 #ifndef WISP_SOURCE_H
 #define WISP_SOURCE_H
 
@@ -17,6 +18,9 @@ struct source_options {
 	size_t ringbuf_bytes; /* bpf: BPF ring buffer size (a power of two) */
 	bool include_idle;    /* bpf: also record the idle task */
 	uint32_t unwind_mb;   /* bpf: unwind tables' budget in MiB (0: frame pointers only) */
+	const char *node;     /* s3: whose exports to load (the agent's node) */
+	const char *cache_dir; /* s3: where fetched objects are kept (NULL: the default) */
+	size_t cache_bytes;   /* s3: the cache's budget (0: the default) */
 };
 
 struct source_stats {
