@@ -119,7 +119,6 @@ SCRIPTS
 pass "$checked bundled scripts give the same answer over the export as live (ring_stats is not time-ranged)"
 
 # Faults. Wrong credentials and a missing bucket: the store's words, no retries.
-t0=$(date +%s%N)
 if AWS_ACCESS_KEY_ID=WRONG "$WISP" -c "$URL" export s3://wisp/bad --start -10m 2>"$TMP/cred.err" >/dev/null; then
 	fail "export with wrong credentials succeeded"
 fi
@@ -128,8 +127,7 @@ if "$WISP" -c "$URL" export s3://nosuchbucket/x --start -10m 2>"$TMP/bucket.err"
 	fail "export to a missing bucket succeeded"
 fi
 grep -q "HTTP 404, NoSuchBucket" "$TMP/bucket.err" || fail "missing bucket: '$(cat "$TMP/bucket.err")'"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$ms" -lt 3000 ] || fail "refusals took $ms ms: were they retried?"
+grep -q "after retries" "$TMP/cred.err" "$TMP/bucket.err" && fail "a refusal was retried: $(cat "$TMP/cred.err")"
 pass "wrong credentials and a missing bucket: $(head -1 "$TMP/cred.err" | cut -c1-90)..."
 
 # The store down: retries, then a clear error; the rings are untouched.
