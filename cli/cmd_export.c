@@ -1,12 +1,7 @@
 /* cmd_export.c - `wisp export s3://BUCKET/PREFIX [--start -1h] [--end now]`: every agent's ring
- * over the range, through the coordinator, into object storage. Per node:
- *
- *     PREFIX/NODE/START-END.wispsnap        the snapshot (replayable: wispd agent --source replay:)
- *     PREFIX/NODE/START-END.manifest.json   what it holds: node, range, samples, bytes, sha256
- *
- * START and END are the requested range in UTC (YYYYmmddTHHMMSSZ), resolved once here so every
- * node's objects share one name. The manifest goes up after its object: a manifest names only
- * a complete object. An export of the same range again writes the same keys (idempotent).
+ * over the range, through the coordinator, into object storage, laid out as export/export.h
+ * says (a snapshot and a manifest per node). The range is resolved once here so every node's
+ * objects share one name; an export of the same range again writes the same keys.
  *
  * Design: the export job uploads, not the agents. The job holds the store's credentials (one
  * Secret for one CronJob); agents need no route to the store; the coordinator already gathers
@@ -14,77 +9,31 @@
 #include "cli.h"
 #include "core/clock.h"
 #include "core/timeparse.h"
-#include "export/s3.h"
-#include "ring/ring.h"
-#include "ring/snapshot.h"
+#include "export/export.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The export being run: one per process. */
 static struct {
 	struct s3_config s3;
 	struct s3_url url;
 	int64_t t0, t1;
-	char stamp0[32], stamp1[32];
 	int uploaded, failed;
 } ex;
-
-static void stamp(int64_t ns, char *out, size_t cap)
-{
-	time_t s = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	strftime(out, cap, "%Y%m%dT%H%M%SZ", &tm);
-}
-
-/* What a snapshot holds, read back by loading it into a scratch ring. */
-static int snapshot_stats(const void *data, size_t len, struct ring_stats *st, char *err, size_t errlen)
-{
-	struct ring_config cfg = {.budget_bytes = len * 16 + (64u << 20), .node = "export"};
-	struct ring *r = ring_new(&cfg);
-	int rc = r ? ring_load_snapshot(r, data, len, err, errlen) : -1;
-	if (!r)
-		snprintf(err, errlen, "out of memory");
-	if (rc == 0)
-		ring_get_stats(r, st);
-	if (r)
-		ring_free(r);
-	return rc;
-}
 
 /* Uploads one node's snapshot and its manifest. 0, or -1 with the reason printed. */
 static int export_node(const char *node, const void *data, size_t len)
 {
-	char base[2048], key[2100], err[1024], sha[65], *manifest = NULL;
-	struct ring_stats st;
-	if (snapshot_stats(data, len, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "wisp: export: %s's snapshot does not load (%s): not uploaded\n", node, err);
-		return -1;
-	}
-	snprintf(base, sizeof(base), "%s%s%s/%s-%s", ex.url.prefix, ex.url.prefix[0] ? "/" : "", node, ex.stamp0, ex.stamp1);
-	snprintf(key, sizeof(key), "%s.wispsnap", base);
-	s3_sha256_hex(data, len, sha);
-	if (s3_put(&ex.s3, ex.url.bucket, key, data, len, "application/octet-stream", err, sizeof(err)) < 0) {
+	struct export_manifest m;
+	char err[1024];
+	if (export_put(&ex.s3, &ex.url, node, ex.t0, ex.t1, data, len, &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "wisp: export: %s: %s\n", node, err);
 		return -1;
 	}
-	int n = asprintf(&manifest,
-			 "{\"node\":\"%s\",\"format\":\"wispsnap\",\"object\":\"%s\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
-			 ",\"bytes\":%zu,\"sha256\":\"%s\",\"samples\":%" PRIu64 ",\"oldest_ns\":%" PRId64
-			 ",\"newest_ns\":%" PRId64 ",\"exported_ns\":%" PRId64 "}\n",
-			 node, key, ex.t0, ex.t1, len, sha, st.samples, st.oldest_ns, st.newest_ns, wall_now_ns());
-	snprintf(key, sizeof(key), "%s.manifest.json", base);
-	if (n < 0 || s3_put(&ex.s3, ex.url.bucket, key, manifest, (size_t)n, "application/json", err, sizeof(err)) < 0) {
-		fprintf(stderr, "wisp: export: %s: its manifest: %s\n", node, n < 0 ? "out of memory" : err);
-		free(manifest);
-		return -1;
-	}
-	free(manifest);
-	printf("s3://%s/%s.wispsnap\t%zu bytes\t%" PRIu64 " samples\n", ex.url.bucket, base, len, st.samples);
+	printf("s3://%s/%s\t%zu bytes\t%" PRIu64 " samples\n", ex.url.bucket, m.object, len, m.samples);
 	return 0;
 }
 
@@ -132,8 +81,6 @@ int cmd_export(const struct cli *o)
 		fprintf(stderr, "wisp: export: %s\n", err);
 		return 2;
 	}
-	stamp(ex.t0, ex.stamp0, sizeof(ex.stamp0));
-	stamp(ex.t1, ex.stamp1, sizeof(ex.stamp1));
 	snprintf(t0s, sizeof(t0s), "%" PRId64, ex.t0);
 	snprintf(t1s, sizeof(t1s), "%" PRId64, ex.t1);
 	double timeout_s = o->timeout_s < SNAPSHOT_TIMEOUT_MS / 1000.0 ? SNAPSHOT_TIMEOUT_MS / 1000.0 : o->timeout_s;

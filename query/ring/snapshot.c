@@ -224,6 +224,8 @@ out:
 /* ---- loading --------------------------------------------------------------------------------- */
 
 struct loaded {
+	bool clip;                  /* keep only the points of seconds [lo_sec, hi_sec) */
+	int64_t lo_sec, hi_sec;
 	struct stack **stacks;
 	struct thread_rec **threads;
 	uint32_t nstacks, nthreads;
@@ -244,7 +246,10 @@ static const msgpack_object *arr(const msgpack_object *o, uint32_t min, uint32_t
 }
 
 /* Decodes one batch entry into a sealed batch with ring ids. NULL with a message on error. */
-static struct ring_batch *load_batch(const msgpack_object *e, const struct loaded *L, char *err, size_t errlen)
+/* A batch of the snapshot, or NULL: with *empty set when the clip left nothing of it (not an
+ * error), else with a message. */
+static struct ring_batch *load_batch(const msgpack_object *e, const struct loaded *L, bool *empty, char *err,
+				     size_t errlen)
 {
 	int64_t tmin, tmax, base_sec, nseries, npoints;
 	const msgpack_object *a = arr(e, 7, 7);
@@ -316,6 +321,26 @@ static struct ring_batch *load_batch(const msgpack_object *e, const struct loade
 	}
 	if (cp != pend)
 		goto bad;
+	if (L->clip) { /* the points of the clip's seconds, rebased on its first */
+		int64_t lo = base_sec > L->lo_sec ? base_sec : L->lo_sec;
+		size_t w = 0;
+		for (size_t i = 0; i < k; i++) {
+			int64_t at = base_sec + (int64_t)pts[i].sec;
+			if (at >= L->lo_sec && at < L->hi_sec) {
+				pts[w] = pts[i];
+				pts[w++].sec = (uint32_t)(at - lo);
+			}
+		}
+		if (!(k = w)) {
+			*empty = true;
+			goto out;
+		}
+		if (lo > base_sec)
+			tmin = lo * 1000000000LL;
+		if (tmax >= L->hi_sec * 1000000000LL)
+			tmax = L->hi_sec * 1000000000LL - 1;
+		base_sec = lo;
+	}
 	b = seal_points(pts, k, base_sec, tmin, tmax);
 	if (!b)
 		fail(err, errlen, "snapshot: out of memory", NULL);
@@ -330,8 +355,24 @@ out:
 
 int ring_load_snapshot(struct ring *r, const void *buf, size_t len, char *err, size_t errlen)
 {
+	return ring_load_snapshot_range(r, buf, len, INT64_MIN, INT64_MAX, err, errlen);
+}
+
+/* The first whole second at or after ns. */
+static int64_t ceil_sec(int64_t ns)
+{
+	return ns / 1000000000LL + (ns % 1000000000LL > 0);
+}
+
+int ring_load_snapshot_range(struct ring *r, const void *buf, size_t len, int64_t t0, int64_t t1, char *err,
+			     size_t errlen)
+{
 	const uint8_t *in = buf;
-	struct loaded L = {0};
+	struct loaded L = {.clip = t0 != INT64_MIN || t1 != INT64_MAX};
+	if (L.clip) {
+		L.lo_sec = t0 == INT64_MIN ? INT64_MIN / 1000000000LL : ceil_sec(t0);
+		L.hi_sec = t1 == INT64_MAX ? INT64_MAX / 1000000000LL : ceil_sec(t1);
+	}
 	msgpack_unpacked u;
 	void *body = NULL;
 	int rc = -1;
@@ -425,9 +466,12 @@ int ring_load_snapshot(struct ring *r, const void *buf, size_t len, char *err, s
 	}
 	/* Batches, outside the lock; nothing enters the ring unless all of them are good. */
 	for (uint32_t i = 0; i < batches->via.array.size; i++) {
-		if (!(L.batches[i] = load_batch(&batches->via.array.ptr[i], &L, err, errlen)))
+		bool empty = false;
+		struct ring_batch *b = load_batch(&batches->via.array.ptr[i], &L, &empty, err, errlen);
+		if (!b && !empty)
 			goto out;
-		L.nbatches++;
+		if (b)
+			L.batches[L.nbatches++] = b;
 	}
 	/* Every batch takes its references before any enters the ring, so a failure leaves the ring
 	 * as it was (a batch that holds references releases them when it is freed below). */

@@ -31,6 +31,12 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 /* Adds a snapshot's batches to ring r (which may hold other data). 0, or -1 with a message. */
 int ring_load_snapshot(struct ring *r, const void *buf, size_t len, char *err, size_t errlen);
 
+/* The same, keeping only the samples of [t0, t1) (by whole seconds, as scans count them: a
+ * second belongs to the range when its start does). Adjacent ranges of one ring load without a
+ * sample counted twice. */
+int ring_load_snapshot_range(struct ring *r, const void *buf, size_t len, int64_t t0, int64_t t1, char *err,
+			     size_t errlen);
+
 int ring_load_snapshot_file(struct ring *r, const char *path, char *err, size_t errlen);
 
 #endif

@@ -93,6 +93,49 @@ static void replay_answers_like_live(void **state)
 	ring_free(live);
 }
 
+/* Snapshots of adjacent ranges (cut inside batches and inside a second), each loaded clipped to
+ * its range: together they hold every sample once, and each answers its range as live does. */
+static void adjacent_ranges_count_once(void **state)
+{
+	(void)state;
+	struct ring *live = fix_ring("n1", 54, 60000); /* 600 s */
+	int64_t cut[4] = {FIX_T0, FIX_T0 + 200500000000LL, FIX_T0 + 333000000000LL, FIX_T0 + 700000000000LL};
+	struct ring *all = empty_ring("n1");
+	char err[256];
+	for (int i = 0; i < 3; i++) {
+		void *buf;
+		size_t len;
+		assert_int_equal(ring_snapshot(live, cut[i], cut[i + 1], &buf, &len, err, sizeof(err)), 0);
+		assert_int_equal(ring_load_snapshot_range(all, buf, len, cut[i], cut[i + 1], err, sizeof(err)), 0);
+		struct ring *one = empty_ring("n1");
+		assert_int_equal(ring_load_snapshot_range(one, buf, len, cut[i], cut[i + 1], err, sizeof(err)), 0);
+		char start[32], end[32];
+		snprintf(start, sizeof(start), "%lld", (long long)cut[i]);
+		snprintf(end, sizeof(end), "%lld", (long long)cut[i + 1]);
+		const char *wide[] = {"--start", "0", "--limit", "100000", NULL};
+		const char *range[] = {"--start", start, "--end", end, "--limit", "100000", NULL};
+		struct qctx qa, qb;
+		qctx_init(&qa);
+		qctx_init(&qb);
+		/* The clipped ring holds nothing outside its range: all of it is the live range. */
+		struct table *a = run(&qa, live, "top_functions.lua", range), *b = run(&qb, one, "top_functions.lua", wide);
+		assert_true(a->nrows > 0);
+		assert_same(&qa, a, &qb, b);
+		table_free(a);
+		table_free(b);
+		qctx_destroy(&qa);
+		qctx_destroy(&qb);
+		ring_free(one);
+		free(buf);
+	}
+	struct ring_stats sl, sa;
+	ring_get_stats(live, &sl);
+	ring_get_stats(all, &sa);
+	assert_int_equal(sa.samples, sl.samples);
+	ring_free(all);
+	ring_free(live);
+}
+
 static void several_files_one_ring(void **state)
 {
 	(void)state;
@@ -225,6 +268,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(replay_answers_like_live),
+		cmocka_unit_test(adjacent_ranges_count_once),
 		cmocka_unit_test(several_files_one_ring),
 		cmocka_unit_test(corrupt_files_are_refused),
 		cmocka_unit_test(files),

@@ -1,6 +1,6 @@
 /* s3_source.c - exported snapshots from S3 as a source (see s3_source.h). */
 #include "s3_source.h"
-#include "export/s3.h"
+#include "export/export.h"
 #include "ring/snapshot.h"
 
 #include <dirent.h>
@@ -15,52 +15,6 @@
 
 #define DEFAULT_CACHE_DIR "/var/cache/wisp"
 #define DEFAULT_CACHE_BYTES (1ull << 30)
-
-struct manifests {
-	char **keys;
-	size_t n, cap;
-};
-
-static int collect_manifest(const char *key, uint64_t size, void *arg)
-{
-	struct manifests *m = arg;
-	size_t l = strlen(key);
-	(void)size;
-	if (l < 14 || strcmp(key + l - 14, ".manifest.json"))
-		return 0;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 64;
-		char **k = realloc(m->keys, cap * sizeof(*k));
-		if (!k)
-			return 1;
-		m->keys = k;
-		m->cap = cap;
-	}
-	return (m->keys[m->n] = strdup(key)) ? (m->n++, 0) : 1;
-}
-
-/* The string value of "name" in a flat JSON object we wrote (no escapes in our values). */
-static int json_str(const char *json, const char *name, char *out, size_t cap)
-{
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\":\"", name);
-	const char *p = strstr(json, pat), *e = p ? strchr(p + strlen(pat), '"') : NULL;
-	if (!e || (size_t)(e - p - strlen(pat)) >= cap)
-		return -1;
-	snprintf(out, cap, "%.*s", (int)(e - p - strlen(pat)), p + strlen(pat));
-	return 0;
-}
-
-static int json_u64(const char *json, const char *name, uint64_t *out)
-{
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\":", name);
-	const char *p = strstr(json, pat);
-	if (!p)
-		return -1;
-	*out = strtoull(p + strlen(pat), NULL, 10);
-	return 0;
-}
 
 /* Keeps the cache directory within budget: drops the least recently modified files. */
 static void cache_trim(const char *dir, size_t budget)
@@ -122,45 +76,44 @@ static void cache_write(const char *dir, const char *path, const void *buf, size
 	cache_trim(dir, budget);
 }
 
-/* Loads the object a manifest names, checked against it. 1 loaded, 0 skipped (said on stderr),
- * -1 when the store cannot be reached (err). */
+/* Loads the object a manifest names, checked against it and clipped to its range. 1 loaded, 0
+ * skipped (said on stderr), -1 when the store cannot be reached (err). */
 static int load_one(const struct s3_config *c, const struct s3_url *u, const char *mkey, const char *dir, size_t budget,
 		    struct ring *ring, char *err, size_t errlen)
 {
 	void *mbuf = NULL, *obj = NULL;
 	size_t mlen = 0, olen = 0;
-	char object[2048], sha[80], have[65], path[4200], why[1024];
-	uint64_t bytes = 0;
+	char have[65], path[4200], why[1024];
+	struct export_manifest m;
 	int rc = 0;
 	int g = s3_get(c, u->bucket, mkey, &mbuf, &mlen, err, errlen);
 	if (g < 0)
 		return -1;
-	if (g > 0 || json_str(mbuf, "object", object, sizeof(object)) < 0 || json_str(mbuf, "sha256", sha, sizeof(sha)) < 0 ||
-	    strlen(sha) != 64 || json_u64(mbuf, "bytes", &bytes) < 0 || bytes == 0 || bytes > SNAPSHOT_MAX_BYTES) {
+	if (g > 0 || export_manifest_parse(mbuf, mlen, &m) < 0) {
 		fprintf(stderr, "wispd: s3: skipping %s: not a manifest Wisp wrote\n", mkey);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/%s.wispsnap", dir, sha);
-	if (!(obj = cache_read(path, bytes, sha))) {
-		g = s3_get(c, u->bucket, object, &obj, &olen, err, errlen);
+	snprintf(path, sizeof(path), "%s/%s.wispsnap", dir, m.sha256);
+	if (!(obj = cache_read(path, m.bytes, m.sha256))) {
+		g = s3_get(c, u->bucket, m.object, &obj, &olen, err, errlen);
 		if (g < 0) {
 			rc = -1;
 			goto out;
 		}
 		if (g > 0) {
-			fprintf(stderr, "wispd: s3: skipping %s: its manifest names it but the store does not have it\n", object);
+			fprintf(stderr, "wispd: s3: skipping %s: its manifest names it but the store does not have it\n", m.object);
 			goto out;
 		}
 		s3_sha256_hex(obj, olen, have);
-		if (olen != bytes || strcmp(have, sha)) {
+		if (olen != m.bytes || strcmp(have, m.sha256)) {
 			fprintf(stderr, "wispd: s3: skipping %s: it is %zu bytes with sha256 %.12s..., its manifest says %" PRIu64
-					" bytes, %.12s... (truncated or altered in the store)\n", object, olen, have, bytes, sha);
+					" bytes, %.12s... (truncated or altered in the store)\n", m.object, olen, have, m.bytes, m.sha256);
 			goto out;
 		}
 		cache_write(dir, path, obj, olen, budget);
 	}
-	if (ring_load_snapshot(ring, obj, bytes, why, sizeof(why)) < 0) {
-		fprintf(stderr, "wispd: s3: skipping %s: %s\n", object, why);
+	if (ring_load_snapshot_range(ring, obj, m.bytes, m.start_ns, m.end_ns, why, sizeof(why)) < 0) {
+		fprintf(stderr, "wispd: s3: skipping %s: %s\n", m.object, why);
 		goto out;
 	}
 	rc = 1;
@@ -170,17 +123,12 @@ out:
 	return rc;
 }
 
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int s3_source_load(const char *url, const struct s3_source_options *o, struct ring *ring, char *err, size_t errlen)
 {
 	struct s3_config c;
 	struct s3_url u;
-	struct manifests m = {0};
-	char prefix[1200], dir[4096];
+	char **keys = NULL, dir[4096];
+	size_t n = 0;
 	int rc = -1, loaded = 0;
 	const char *cd = o->cache_dir && *o->cache_dir ? o->cache_dir : getenv("WISP_CACHE_DIR");
 	snprintf(dir, sizeof(dir), "%s", cd && *cd ? cd : DEFAULT_CACHE_DIR);
@@ -191,30 +139,25 @@ int s3_source_load(const char *url, const struct s3_source_options *o, struct ri
 		snprintf(err, errlen, "s3 source: cannot make the cache directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	snprintf(prefix, sizeof(prefix), "%s%s%s/", u.prefix, u.prefix[0] ? "/" : "", o->node);
-	if (s3_list(&c, u.bucket, prefix, collect_manifest, &m, err, errlen) < 0)
+	if (export_list(&c, &u, o->node, &keys, &n, err, errlen) < 0)
 		goto out;
-	if (!m.n) {
-		snprintf(err, errlen, "s3 source: nothing exported for node %s under s3://%s/%s", o->node, u.bucket, prefix);
+	if (!n) {
+		snprintf(err, errlen, "s3 source: nothing exported for node %s under %s", o->node, url);
 		goto out;
 	}
-	/* Names are START-END in UTC: oldest first, so the ring keeps the newest. */
-	qsort(m.keys, m.n, sizeof(*m.keys), by_name);
-	for (size_t i = 0; i < m.n; i++) {
-		int r = load_one(&c, &u, m.keys[i], dir, budget, ring, err, errlen);
+	/* Oldest first (keys sort by time), so the ring keeps the newest. */
+	for (size_t i = 0; i < n; i++) {
+		int r = load_one(&c, &u, keys[i], dir, budget, ring, err, errlen);
 		if (r < 0)
 			goto out;
 		loaded += r;
 	}
 	if (!loaded)
-		snprintf(err, errlen, "s3 source: none of the %zu exports of node %s checked out (see above)", m.n, o->node);
+		snprintf(err, errlen, "s3 source: none of the %zu exports of node %s checked out (see above)", n, o->node);
 	else
-		fprintf(stderr, "wispd: s3: loaded %d of %zu exports of node %s from s3://%s/%s\n", loaded, m.n, o->node,
-			u.bucket, prefix);
+		fprintf(stderr, "wispd: s3: loaded %d of %zu exports of node %s from %s\n", loaded, n, o->node, url);
 	rc = loaded ? 0 : -1;
 out:
-	for (size_t i = 0; i < m.n; i++)
-		free(m.keys[i]);
-	free(m.keys);
+	export_keys_free(keys, n);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /* s3_source.h - exported history as a source: `--source s3://BUCKET/PREFIX` loads what `wisp
- * export` wrote for this node (PREFIX/NODE/\*.manifest.json and their snapshots) into the ring
- * once, oldest first, so the ring keeps the newest within its budget. Each object is checked
- * against its manifest (size and sha256) before it is loaded; one that disagrees, or does not
+ * export` and continuous export wrote for this node (export/export.h) into the ring once,
+ * oldest first, so the ring keeps the newest within its budget. Each object is checked against
+ * its manifest (size and sha256) and keeps only its manifest's range (adjacent exports share no
+ * sample); one that disagrees, or does not
  * load, is skipped with a line on stderr naming it, and the rest still load. Objects are kept
  * in a local cache directory by their sha256, within a byte budget (oldest files dropped), so a
  * restart reads them from disk. */
