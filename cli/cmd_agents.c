@@ -13,11 +13,12 @@
 static int print_agents(const struct cli *o, const struct proto_msg *m)
 {
 	static const char *const names[] = {"node", "kind", "address", "connected_s", "samples", "rows", "ring_mb",
-					    "oldest_s", "hz", "cpus", "lost", "truncated", "unwind_mb"};
+					    "oldest_s", "hz", "cpus", "lost", "truncated", "unwind_mb",
+					    "export_lag_s"};
 	static const enum vtype types[] = {VT_STRING, VT_STRING, VT_STRING, VT_FLOAT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT,
-					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT};
+					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT};
 	struct proto_answer ans;
-	struct table *t = table_new(13, names, types);
+	struct table *t = table_new(14, names, types);
 	struct qctx q;
 	int64_t now = wall_now_ns();
 	int rc = 1;
@@ -46,6 +47,7 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 		t->cols[11].v.i[r] = (int64_t)(a.status.truncated_unreadable + a.status.truncated_depth +
 					       a.status.truncated_no_info);
 		t->cols[12].v.f[r] = (double)a.status.unwind_bytes / 1048576.0;
+		t->cols[13].v.f[r] = a.status.export_cursor_ns ? (double)(now - a.status.export_cursor_ns) / 1e9 : 0;
 	}
 	render_tables(stdout, &q, &t, 1, o->fmt == OUT_JSON ? OUT_JSON : OUT_TABLE, NULL, 0);
 	rc = 0;

@@ -17,6 +17,7 @@
 #include "net/ws_server.h"
 #include "lua/script.h"
 #include "core/clock.h"
+#include "core/timeparse.h"
 
 #include <getopt.h>
 #include <libwebsockets.h>
@@ -73,6 +74,9 @@ static void usage(FILE *f)
 		"  --cache-dir DIR        s3 source: where fetched exports are kept (default\n"
 		"                         $WISP_CACHE_DIR, else /var/cache/wisp)\n"
 		"  --cache-mb N           s3 source: the cache's budget in MiB (default 1024)\n"
+		"  --export s3://BUCKET/PREFIX  continuous export (agent, standalone): each closed\n"
+		"                         interval of the ring uploaded exactly once, across restarts\n"
+		"  --export-every DUR     the interval (default 10m; at least 1s)\n"
 		"  --idle-timeout S       close connections idle or mid-message for S seconds (default 30)\n"
 		"  --verbose              log websocket internals\n");
 }
@@ -80,7 +84,8 @@ static void usage(FILE *f)
 struct flags {
 	const char *mode;          /* "agent", "coordinator", "standalone" */
 	char node[64];
-	const char *listen, *coordinator, *source, *cache_dir;
+	const char *listen, *coordinator, *source, *cache_dir, *export_url;
+	int64_t export_every_ns;
 	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb;
 	bool include_idle, verbose;
 };
@@ -96,11 +101,12 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"source", required_argument, NULL, 's'},   {"idle-timeout", required_argument, NULL, 't'},
 		{"unwind-mb", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
 		{"cache-dir", required_argument, NULL, 'd'}, {"cache-mb", required_argument, NULL, 'm'},
+		{"export", required_argument, NULL, 'x'},   {"export-every", required_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 8192,
-			    .unwind_mb = 16};
+			    .unwind_mb = 16, .export_every_ns = 600000000000LL};
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
@@ -132,6 +138,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 't': f->idle_timeout_s = atoi(optarg); break;
 		case 'd': f->cache_dir = optarg; break;
 		case 'm': f->cache_mb = atoi(optarg); break;
+		case 'x': f->export_url = optarg; break;
+		case 'e':
+			if (parse_duration(optarg, &f->export_every_ns) < 0 || f->export_every_ns < 1000000000LL) {
+				fprintf(stderr, "wispd: --export-every must be a duration of at least 1s (10m, 1h)\n");
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
 		}
@@ -226,7 +239,8 @@ int main(int argc, char **argv)
 	if (is_agent) {
 		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
 					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb, f.node,
-					   f.cache_dir, (size_t)(f.cache_mb > 0 ? f.cache_mb : 0) << 20}};
+					   f.cache_dir, (size_t)(f.cache_mb > 0 ? f.cache_mb : 0) << 20},
+					  f.export_url, f.export_every_ns};
 		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
 			fprintf(stderr, "wispd: %s\n", err);
 			goto out;

@@ -64,7 +64,7 @@ struct agent *fuzz_agent_new(const char *node)
 	char path[64], spec[80], err[512];
 	snprintf(path, sizeof(path), "/tmp/wisp-fuzz-fixture.%d", (int)getpid());
 	snprintf(spec, sizeof(spec), "replay:%s", path);
-	struct agent_config ac = {node, 32u << 20, spec, {.node = node}};
+	struct agent_config ac = {.node = node, .ring_bytes = 32u << 20, .source = spec, .opt = {.node = node}};
 	struct agent *a = write_fixture(path) == 0 ? agent_new(&ac, err, sizeof(err)) : NULL;
 	unlink(path);
 	if (!a)

@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rogue_agent: bad url\n");
 		return 2;
 	}
-	struct agent_config ac = {r.node, 32u << 20, argv[4], {.hz = 99, .ringbuf_bytes = 1 << 20, .node = r.node}};
+	struct agent_config ac = {.node = r.node, .ring_bytes = 32u << 20, .source = argv[4], .opt = {.hz = 99, .ringbuf_bytes = 1 << 20, .node = r.node}};
 	if (!(r.agent = agent_new(&ac, err, sizeof(err)))) {
 		fprintf(stderr, "rogue_agent: %s\n", err);
 		return 2;

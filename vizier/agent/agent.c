@@ -1,6 +1,7 @@
 /* agent.c - an agent's ring, its source, and its answers to exec and snapshot requests (see
  * agent.h). */
 #include "agent.h"
+#include "exporter.h"
 #include "net/proto.h"
 #include "engine/codec.h"
 #include "engine/exec.h"
@@ -16,6 +17,7 @@ struct agent {
 	char node[64];
 	struct ring *ring;
 	struct source *source; /* NULL once stopped */
+	struct exporter *exporter; /* NULL without --export */
 };
 
 struct agent *agent_new(const struct agent_config *cfg, char *err, size_t errlen)
@@ -32,6 +34,9 @@ struct agent *agent_new(const struct agent_config *cfg, char *err, size_t errlen
 		goto fail;
 	}
 	if (!(a->source = source_start(cfg->source, &cfg->opt, a->ring, err, errlen)))
+		goto fail;
+	if (cfg->export_url &&
+	    !(a->exporter = exporter_start(cfg->export_url, cfg->export_every_ns, a->node, a->ring, err, errlen)))
 		goto fail;
 	return a;
 fail:
@@ -51,6 +56,7 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	exporter_stop(a->exporter);
 	agent_stop_source(a);
 	ring_free(a->ring);
 	free(a);
@@ -125,8 +131,10 @@ void agent_get_status(struct agent *a, struct agent_status *st)
 {
 	struct ring_stats rs;
 	struct source_stats ss;
+	struct exporter_stats xs;
 	ring_get_stats(a->ring, &rs);
 	source_get_stats(a->source, &ss);
+	exporter_get_stats(a->exporter, &xs);
 	*st = (struct agent_status){
 		.rows = rs.rows, .samples = rs.samples, .ring_bytes = rs.bytes, .ring_budget = rs.budget,
 		.evicted_rows = rs.evicted_rows, .stacks = rs.stacks, .oldest_ns = rs.oldest_ns,
@@ -135,6 +143,7 @@ void agent_get_status(struct agent *a, struct agent_status *st)
 		.truncated_depth = ss.truncated_depth, .truncated_no_info = ss.truncated_no_info,
 		.fp_fallback_samples = ss.fp_fallback_samples, .unwind_files = ss.unwind_files,
 		.unwind_bytes = ss.unwind_bytes, .unwind_build_ns = ss.unwind_build_ns,
-		.unwind_cfi_bytes = ss.unwind_cfi_bytes,
+		.unwind_cfi_bytes = ss.unwind_cfi_bytes, .export_cursor_ns = xs.cursor_ns,
+		.export_every_ns = xs.every_ns, .export_intervals = xs.intervals, .export_failures = xs.failures,
 	};
 }

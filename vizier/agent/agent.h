@@ -21,6 +21,8 @@ struct agent_config {
 	size_t ring_bytes;          /* the ring's budget */
 	const char *source;         /* see source.h: bpf, synthetic:SPEC, replay:FILES */
 	struct source_options opt;  /* for the bpf and s3 sources */
+	const char *export_url;     /* continuous export (exporter.h): s3://BUCKET/PREFIX, or NULL */
+	int64_t export_every_ns;
 };
 
 /* Makes the ring and starts the source. NULL with a message in err. */

@@ -126,7 +126,7 @@ void proto_buf_destroy(struct proto_buf *b)
 
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st)
 {
-	msgpack_pack_map(pk, 21);
+	msgpack_pack_map(pk, 25);
 	field_uint(pk, "rows", st->rows);
 	field_uint(pk, "samples", st->samples);
 	field_uint(pk, "ring_bytes", st->ring_bytes);
@@ -147,6 +147,10 @@ void proto_pack_status(msgpack_packer *pk, const struct agent_status *st)
 	field_uint(pk, "unwind_bytes", st->unwind_bytes);
 	field_uint(pk, "unwind_build_ns", st->unwind_build_ns);
 	field_uint(pk, "unwind_cfi_bytes", st->unwind_cfi_bytes);
+	field_int(pk, "export_cursor_ns", st->export_cursor_ns);
+	field_int(pk, "export_every_ns", st->export_every_ns);
+	field_uint(pk, "export_intervals", st->export_intervals);
+	field_uint(pk, "export_failures", st->export_failures);
 	field_str(pk, "version", st->version[0] ? st->version : WISP_VERSION);
 }
 
@@ -173,6 +177,10 @@ void proto_read_status(const msgpack_object *o, struct agent_status *st)
 	st->unwind_bytes = (uint64_t)get_int(o, "unwind_bytes", 0);
 	st->unwind_build_ns = (uint64_t)get_int(o, "unwind_build_ns", 0);
 	st->unwind_cfi_bytes = (uint64_t)get_int(o, "unwind_cfi_bytes", 0);
+	st->export_cursor_ns = get_int(o, "export_cursor_ns", 0);
+	st->export_every_ns = get_int(o, "export_every_ns", 0);
+	st->export_intervals = (uint64_t)get_int(o, "export_intervals", 0);
+	st->export_failures = (uint64_t)get_int(o, "export_failures", 0);
 	mp_str(mp_get(o, "version"), st->version, sizeof(st->version));
 }
 

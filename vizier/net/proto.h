@@ -84,6 +84,10 @@ struct agent_status {
 	uint64_t unwind_bytes;           /* kernel memory they hold, with the processes' tables */
 	uint64_t unwind_build_ns;        /* time spent building tables, and from how many bytes */
 	uint64_t unwind_cfi_bytes;       /*   of .eh_frame */
+	/* continuous export (agent/exporter.h); all 0 without it */
+	int64_t export_cursor_ns;        /* end of the last interval uploaded */
+	int64_t export_every_ns;
+	uint64_t export_intervals, export_failures;
 	char version[32];
 };
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st);
