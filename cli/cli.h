@@ -27,6 +27,7 @@ struct cli {
 	char **script_args;        /* run: after "--" */
 	int nscript_args;
 	const char *start, *end;   /* snapshot and export --start, --end */
+	const char *interval;      /* export --interval: the last closed interval of this length */
 	const char *dir;           /* snapshot --dir */
 };
 

@@ -1,7 +1,11 @@
-/* cmd_export.c - `wisp export s3://BUCKET/PREFIX [--start -1h] [--end now]`: every agent's ring
+/* cmd_export.c - `wisp export s3://BUCKET/PREFIX [--start -1h] [--end now] [--interval DUR]`:
+ * every agent's ring
  * over the range, through the coordinator, into object storage, laid out as export/export.h
  * says (a snapshot and a manifest per node). The range is resolved once here so every node's
- * objects share one name; an export of the same range again writes the same keys.
+ * objects share one name; an export of the same range again writes the same keys. --interval DUR
+ * exports the last closed interval [k * DUR, (k + 1) * DUR) instead, for jobs run on a schedule:
+ * each run names the same interval whatever second it starts in, so a rerun rewrites it and
+ * runs tile time (a run that never happens leaves its interval out: wispd --export does not).
  *
  * Design: the export job uploads, not the agents. The job holds the store's credentials (one
  * Secret for one CronJob); agents need no route to the store; the coordinator already gathers
@@ -73,7 +77,16 @@ int cmd_export(const struct cli *o)
 		fprintf(stderr, "wisp: export: %s\n", o->script ? err : "needs s3://BUCKET/PREFIX");
 		return 2;
 	}
-	if (parse_time(o->start, now, &ex.t0) < 0 || parse_time(o->end, now, &ex.t1) < 0 || ex.t1 <= ex.t0) {
+	int64_t every;
+	if (o->interval) {
+		if (parse_duration(o->interval, &every) < 0 || every < 1000000000LL) {
+			fprintf(stderr, "wisp: export: --interval must be a duration of at least 1s (10m, 1h)\n");
+			return 2;
+		}
+		int64_t closed = now - EXPORT_GRACE_S * 1000000000LL;
+		ex.t1 = closed / every * every;
+		ex.t0 = ex.t1 - every;
+	} else if (parse_time(o->start, now, &ex.t0) < 0 || parse_time(o->end, now, &ex.t1) < 0 || ex.t1 <= ex.t0) {
 		fprintf(stderr, "wisp: export: bad time range --start %s --end %s\n", o->start, o->end);
 		return 2;
 	}

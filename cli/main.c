@@ -4,7 +4,7 @@
  *        [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]
  *   wisp [-c ws://HOST:PORT] agents [-o table|json]
  *   wisp [-c ws://HOST:PORT] snapshot [--start T] [--end T] [--dir DIR]
- *   wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start T] [--end T]
+ *   wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start T] [--end T | --interval DUR]
  *   wisp scripts
  *
  * Every command but `scripts` connects to the coordinator (-c, else $WISP_COORDINATOR, else
@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"            [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]\n"
 		"       wisp [-c ws://HOST:PORT] agents [-o table|json]\n"
 		"       wisp [-c ws://HOST:PORT] snapshot [--start -1h] [--end now] [--dir DIR]\n"
-		"       wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start -1h] [--end now]\n"
+		"       wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start -1h] [--end now] [--interval 1h]\n"
 		"       wisp scripts\n"
 		"\n"
 		"The coordinator address comes from -c, else $WISP_COORDINATOR, else " DEFAULT_COORDINATOR ".\n"
@@ -85,6 +85,8 @@ int main(int argc, char **argv)
 			o.start = argv[++i];
 		} else if (snapshot && !strcmp(argv[i], "--end") && i + 1 < argc) {
 			o.end = argv[++i];
+		} else if (export && !strcmp(argv[i], "--interval") && i + 1 < argc) {
+			o.interval = argv[++i];
 		} else if (snapshot && !export && !strcmp(argv[i], "--dir") && i + 1 < argc) {
 			o.dir = argv[++i];
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {

@@ -118,6 +118,18 @@ profile $R --limit 20000
 SCRIPTS
 pass "$checked bundled scripts give the same answer over the export as live (ring_stats is not time-ranged)"
 
+# A scheduled job's export: --interval names the last closed interval, the same on a rerun (both
+# runs kept clear of a 10-minute boundary, where the interval rightly moves on).
+into=$(( ($(date +%s) - 3) % 600 ))
+[ "$into" -lt 570 ] || sleep $((600 - into + 2))
+"$WISP" -c "$URL" export s3://wisp/hourly --interval 10m >"$TMP/i1.out" || fail "export --interval failed"
+"$WISP" -c "$URL" export s3://wisp/hourly --interval 10m >"$TMP/i2.out" || fail "export --interval failed"
+keys=$("${S3CMD[@]}" ls -r s3://wisp/hourly/ | grep -c '\.manifest\.json$')
+[ "$keys" = 3 ] || fail "two runs of --interval 10m left $keys manifests, not 3"
+grep -Eq '/a1/[0-9]{8}T[0-9]{2}[0-5]000Z-[0-9]{8}T[0-9]{2}[0-5]000Z\.wispsnap' "$TMP/i1.out" ||
+	fail "--interval 10m did not name an aligned interval: $(cat "$TMP/i1.out")"
+pass "export --interval 10m: $(sed -n 's/.*\/a1\/\([^.]*\).*/\1/p' "$TMP/i1.out"), the same keys on a rerun"
+
 # Faults. Wrong credentials and a missing bucket: the store's words, no retries.
 if AWS_ACCESS_KEY_ID=WRONG "$WISP" -c "$URL" export s3://wisp/bad --start -10m 2>"$TMP/cred.err" >/dev/null; then
 	fail "export with wrong credentials succeeded"

@@ -2,8 +2,8 @@
  * a thread of the agent that uploads each closed interval of its ring exactly once, as
  * export/export.h lays exports out.
  *
- * Intervals are [k * every, (k + 1) * every) in wall time; one is closed EXPORT_GRACE_S after its
- * end (its last samples are in the ring by then). The cursor (the end of the last interval
+ * Intervals are [k * every, (k + 1) * every) in wall time; one is closed EXPORT_GRACE_S
+ * (export/export.h) after its end. The cursor (the end of the last interval
  * uploaded) lives in the store, not on this machine: at start the newest manifest of this node
  * gives it, so a restart neither repeats nor skips an interval; with no manifest, export starts at
  * the interval holding the ring's oldest sample. An interval the agent was not running for goes
@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EXPORT_GRACE_S 3
 #define EXPORT_RETRY_S 5
 
 struct ring;

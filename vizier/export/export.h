@@ -17,6 +17,9 @@
 
 #include "s3.h"
 
+/* An interval is closed this long after its end: its last samples are in the ring by then. */
+#define EXPORT_GRACE_S 3
+
 struct export_manifest {
 	char node[64];
 	char object[2048];
