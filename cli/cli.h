@@ -13,6 +13,9 @@
 #include "net/proto.h"
 #include "net/ws_client.h"
 
+struct qctx;
+struct table;
+
 #define DEFAULT_COORDINATOR "ws://127.0.0.1:7070"
 
 struct cli {
@@ -21,6 +24,7 @@ struct cli {
 	enum output_format fmt;    /* -o */
 	bool stats;                /* run --stats: the query's statistics on stderr */
 	int64_t max_rows;          /* run --max-rows */
+	bool max_rows_given;       /* ... on the command line (-o pprof is whole unless it is) */
 	int64_t max_memory_mb;     /* run --max-memory */
 	double timeout_s;          /* --timeout */
 	const char *script;        /* run: a file or a bundled script's name; export: s3://BUCKET/PREFIX */
@@ -28,6 +32,7 @@ struct cli {
 	int nscript_args;
 	const char *start, *end;   /* snapshot and export --start, --end */
 	const char *interval;      /* export --interval: the last closed interval of this length */
+	const char *format;        /* export --format: wispsnap (default) or pprof */
 	const char *dir;           /* snapshot --dir */
 };
 
@@ -48,6 +53,18 @@ void cli_print_warnings(const msgpack_object *warnings);
 int script_find(const char *arg, char *path, size_t len);
 /* The whole file (NUL-terminated, malloc'd; *len its size); NULL when unreadable or over 16 MiB. */
 char *script_read(const char *path, size_t *len);
+
+/* ---- cmd_run.c, shared with export ---- */
+
+/* What to do with a script's result tables (decoded into q); returns the exit status. */
+typedef int (*cli_tables_fn)(struct qctx *q, struct table **tables, int n, const struct proto_answer *a, void *arg);
+/* Runs script (a file or a bundled script's name) with argv on the coordinator and hands its
+ * tables to use. The exit status: use's, or 1/2 when the script or the exchange failed. */
+int cli_run_script(const struct cli *o, const char *script, const char *const *argv, int argc, cli_tables_fn use,
+		   void *arg);
+/* Every agent's node and sampling rate, for pprof (free with cli_rates_free). 0, or the status. */
+int cli_fetch_rates(const struct cli *o, struct pprof_opts *out);
+void cli_rates_free(struct pprof_opts *p);
 
 /* ---- the commands ---- */
 int cmd_run(const struct cli *o);

@@ -1,11 +1,14 @@
-/* cmd_export.c - `wisp export s3://BUCKET/PREFIX [--start -1h] [--end now] [--interval DUR]`:
- * every agent's ring
+/* cmd_export.c - `wisp export s3://BUCKET/PREFIX [--start -1h] [--end now] [--interval DUR]
+ * [--format wispsnap|pprof]`: every agent's ring
  * over the range, through the coordinator, into object storage, laid out as export/export.h
  * says (a snapshot and a manifest per node). The range is resolved once here so every node's
  * objects share one name; an export of the same range again writes the same keys. --interval DUR
  * exports the last closed interval [k * DUR, (k + 1) * DUR) instead, for jobs run on a schedule:
  * each run names the same interval whatever second it starts in, so a rerun rewrites it and
  * runs tile time (a run that never happens leaves its interval out: wispd --export does not).
+ *
+ * --format pprof exports, per node, the bundled `profile` script over the range as a gzipped
+ * pprof profile (PREFIX/NODE/START-END.pb.gz, CPU time from the node's rate) for other tools.
  *
  * Design: the export job uploads, not the agents. The job holds the store's credentials (one
  * Secret for one CronJob); agents need no route to the store; the coordinator already gathers
@@ -14,6 +17,7 @@
 #include "core/clock.h"
 #include "core/timeparse.h"
 #include "export/export.h"
+#include "core/table.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -69,6 +73,63 @@ static int upload_snapshots(const struct cli *o, const struct proto_msg *m)
 	return ex.failed || !ex.uploaded ? 1 : 0;
 }
 
+struct pprof_job {
+	const char *node;
+	const struct pprof_opts *rates;
+};
+
+/* One node's profile, rendered and uploaded. */
+static int upload_profile(struct qctx *q, struct table **t, int n, const struct proto_answer *a, void *arg)
+{
+	const struct pprof_job *job = arg;
+	char *buf = NULL, err[1024];
+	size_t len = 0;
+	uint64_t samples = 0;
+	struct export_manifest m;
+	(void)a;
+	int col = n ? table_find(t[0], "samples") : -1;
+	for (size_t r = 0; col >= 0 && r < t[0]->nrows; r++)
+		samples += (uint64_t)t[0]->cols[col].v.i[r];
+	FILE *f = open_memstream(&buf, &len);
+	int rc = f ? render_pprof(f, q, t, n, job->rates, err, sizeof(err)) : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	if (rc == 0)
+		rc = export_put_object(&ex.s3, &ex.url, job->node, ex.t0, ex.t1, "pprof", "pb.gz", "application/octet-stream",
+				       buf, len, samples, &m, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "wisp: export: %s: %s\n", job->node, f ? err : "out of memory");
+	else
+		printf("s3://%s/%s\t%zu bytes\t%" PRIu64 " samples\n", ex.url.bucket, m.object, len, samples);
+	free(buf);
+	return rc < 0;
+}
+
+/* --format pprof: the profile script per node, every row of it (a profile cut short would
+ * misstate every total). */
+static int export_profiles(const struct cli *opts)
+{
+	struct cli whole = *opts;
+	const struct cli *o = &whole;
+	whole.max_rows = INT64_MAX;
+	struct pprof_opts rates;
+	char t0s[32], t1s[32];
+	int rc = cli_fetch_rates(o, &rates), failed = 0;
+	snprintf(t0s, sizeof(t0s), "%" PRId64, ex.t0);
+	snprintf(t1s, sizeof(t1s), "%" PRId64, ex.t1);
+	if (rc == 0 && !rates.nrates)
+		fprintf(stderr, "wisp: export: the coordinator has no agents\n");
+	for (int i = 0; rc == 0 && i < rates.nrates; i++) {
+		const char *argv[] = {"--node", rates.rates[i].node, "--start", t0s, "--end", t1s, "--limit", "10000000"};
+		struct pprof_job job = {rates.rates[i].node, &rates};
+		failed += cli_run_script(o, "profile", argv, 8, upload_profile, &job) != 0;
+	}
+	if (rc == 0 && (failed || !rates.nrates))
+		rc = 1;
+	cli_rates_free(&rates);
+	return rc;
+}
+
 int cmd_export(const struct cli *o)
 {
 	char err[1024], t0s[32], t1s[32];
@@ -93,6 +154,13 @@ int cmd_export(const struct cli *o)
 	if (s3_config_load(&ex.s3, err, sizeof(err)) < 0) {
 		fprintf(stderr, "wisp: export: %s\n", err);
 		return 2;
+	}
+	if (o->format && strcmp(o->format, "wispsnap")) {
+		if (strcmp(o->format, "pprof")) {
+			fprintf(stderr, "wisp: export: --format must be wispsnap or pprof\n");
+			return 2;
+		}
+		return export_profiles(o);
 	}
 	snprintf(t0s, sizeof(t0s), "%" PRId64, ex.t0);
 	snprintf(t1s, sizeof(t1s), "%" PRId64, ex.t1);

@@ -1,7 +1,8 @@
 /* cmd_run.c - `wisp run FILE.lua|NAME [-- ARGS]`: sends the script, prints what it displayed in
  * the chosen format (what it printed and any warnings go to stderr), and with --stats where the
  * query's time went. For -o pprof it first asks for the agents, whose sampling rates turn
- * sample counts into CPU time. */
+ * sample counts into CPU time. Running a script and reading the rates are shared with export
+ * (cli.h). */
 #include "cli.h"
 #include "engine/codec.h"
 #include "core/qctx.h"
@@ -11,10 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* -o pprof: each agent's node and rate (the names owned here, freed by cmd_run). One command
- * per process, so one set. */
-static struct pprof_opts pprof;
 
 /* "stats: ..." on stderr. */
 static void print_stats(const msgpack_object *o)
@@ -30,11 +27,18 @@ static void print_stats(const msgpack_object *o)
 		(double)st.bytes_in / 1024.0, st.merge_ms, (unsigned long long)st.rows, st.ms);
 }
 
-static int print_result(const struct cli *o, const struct proto_msg *m)
+/* The script run under way: one at a time per process (the exchange's handler takes no argument). */
+static struct {
+	cli_tables_fn use;
+	void *arg;
+} current;
+
+static int decode_result(const struct cli *o, const struct proto_msg *m)
 {
 	struct proto_answer a;
 	struct qctx q;
 	int rc = 1;
+	(void)o;
 	proto_read_answer(m, &a);
 	if (a.log[0])
 		fputs(a.log, stderr);
@@ -49,17 +53,10 @@ static int print_result(const struct cli *o, const struct proto_msg *m)
 	for (i = 0; t && i < n; i++)
 		if (codec_unpack_table(&q, &a.tables->via.array.ptr[i], &t[i]) < 0)
 			break;
-	if (!t || i < n) {
+	if (!t || i < n)
 		fprintf(stderr, "wisp: malformed answer from the coordinator: %s\n", q.err);
-	} else {
-		char err[512];
-		rc = (o->fmt == OUT_PPROF ? render_pprof(stdout, &q, t, n, &pprof, err, sizeof(err))
-					  : render_tables(stdout, &q, t, n, o->fmt, err, sizeof(err))) < 0;
-		if (rc)
-			fprintf(stderr, "wisp: %s\n", err);
-		else if (o->stats)
-			print_stats(a.stats);
-	}
+	else
+		rc = current.use(&q, t, n, &a, current.arg);
 	for (int k = 0; t && k < n; k++)
 		table_free(t[k]);
 	free(t);
@@ -67,10 +64,45 @@ static int print_result(const struct cli *o, const struct proto_msg *m)
 	return rc;
 }
 
-/* The agents' rates into pprof; the most common one becomes the default. */
+int cli_run_script(const struct cli *o, const char *script, const char *const *argv, int argc, cli_tables_fn use,
+		   void *arg)
+{
+	char path[4096];
+	size_t len = 0;
+	if (script_find(script, path, sizeof(path)) < 0) {
+		fprintf(stderr, "wisp: no script '%s' (not a file, not a bundled script; see `wisp scripts`)\n", script);
+		return 2;
+	}
+	char *src = script_read(path, &len);
+	if (!src) {
+		fprintf(stderr, "wisp: cannot read %s: %s\n", path, strerror(errno ? errno : EFBIG));
+		return 2;
+	}
+	const char *base = strrchr(path, '/');
+	struct run_request r = {
+		.id = 1, .script = src, .script_len = len, .argv = argv, .argc = argc, .max_rows = o->max_rows,
+		.timeout_ms = (int64_t)(o->timeout_s * 1000), .mem_limit_mb = o->max_memory_mb, .name = base ? base + 1 : path,
+	};
+	struct proto_buf req;
+	proto_buf_init(&req);
+	proto_pack_run(&req.pk, &r);
+	free(src);
+	current.use = use;
+	current.arg = arg;
+	int rc = cli_exchange(o, &req, o->timeout_s + 5, PT_RESULT, decode_result);
+	proto_buf_destroy(&req);
+	return rc;
+}
+
+/* ---- the agents' rates ---- */
+
+static struct pprof_opts *rates_out;
+
+/* The agents' rates; the most common one becomes the default. */
 static int read_rates(const struct cli *o, const struct proto_msg *m)
 {
 	struct proto_answer a;
+	struct pprof_opts *p = rates_out;
 	(void)o;
 	proto_read_answer(m, &a);
 	uint32_t n = a.agents ? a.agents->via.array.size : 0;
@@ -89,63 +121,71 @@ static int read_rates(const struct cli *o, const struct proto_msg *m)
 			same += r[k].hz == r[i].hz;
 		if (r[i].hz > 0 && same > best) {
 			best = same;
-			pprof.default_hz = r[i].hz;
+			p->default_hz = r[i].hz;
 		}
 	}
-	pprof.rates = r;
-	pprof.nrates = (int)n;
+	p->rates = r;
+	p->nrates = (int)n;
 	return 0;
 }
 
-static int fetch_rates(const struct cli *o)
+int cli_fetch_rates(const struct cli *o, struct pprof_opts *out)
 {
 	struct proto_buf req;
+	memset(out, 0, sizeof(*out));
 	proto_buf_init(&req);
 	proto_pack_agents_request(&req.pk, 1);
+	rates_out = out;
 	int rc = cli_exchange(o, &req, o->timeout_s + 5, PT_AGENTS, read_rates);
 	proto_buf_destroy(&req);
 	return rc;
 }
 
-int cmd_run(const struct cli *o)
+void cli_rates_free(struct pprof_opts *p)
 {
-	char path[4096];
-	size_t len = 0;
+	for (int i = 0; i < p->nrates; i++)
+		free((char *)p->rates[i].node);
+	free((void *)p->rates);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- wisp run ---- */
+
+static int print_tables(struct qctx *q, struct table **t, int n, const struct proto_answer *a, void *arg)
+{
+	const struct cli *o = ((void **)arg)[0];
+	const struct pprof_opts *pprof = ((void **)arg)[1];
+	char err[512];
+	int rc = (o->fmt == OUT_PPROF ? render_pprof(stdout, q, t, n, pprof, err, sizeof(err))
+				      : render_tables(stdout, q, t, n, o->fmt, err, sizeof(err))) < 0;
+	if (rc)
+		fprintf(stderr, "wisp: %s\n", err);
+	else if (o->stats)
+		print_stats(a->stats);
+	return rc;
+}
+
+int cmd_run(const struct cli *opts)
+{
+	struct cli whole = *opts;
+	const struct cli *o = &whole;
+	struct pprof_opts pprof = {0};
+	if (o->fmt == OUT_PPROF && !o->max_rows_given) /* a profile cut short misstates every total */
+		whole.max_rows = INT64_MAX;
+	int rc = 0;
 	if (!o->script) {
 		fprintf(stderr, "wisp: run needs a script file or a bundled script name\n");
 		return 2;
 	}
-	if (script_find(o->script, path, sizeof(path)) < 0) {
-		fprintf(stderr, "wisp: no script '%s' (not a file, not a bundled script; see `wisp scripts`)\n", o->script);
-		return 2;
-	}
-	char *src = script_read(path, &len);
-	if (!src) {
-		fprintf(stderr, "wisp: cannot read %s: %s\n", path, strerror(errno ? errno : EFBIG));
-		return 2;
-	}
-	const char *base = strrchr(path, '/');
-	struct run_request r = {
-		.id = 1, .script = src, .script_len = len, .argv = (const char *const *)o->script_args,
-		.argc = o->nscript_args, .max_rows = o->max_rows, .timeout_ms = (int64_t)(o->timeout_s * 1000),
-		.mem_limit_mb = o->max_memory_mb, .name = base ? base + 1 : path,
-	};
-	int rc = 0;
 	if (o->fmt == OUT_PPROF && isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "wisp: -o pprof writes a gzipped profile: redirect it to a file (> cpu.pb.gz)\n");
-		rc = 2;
-	} else if (o->fmt == OUT_PPROF) {
-		rc = fetch_rates(o);
+		return 2;
 	}
-	struct proto_buf req;
-	proto_buf_init(&req);
-	proto_pack_run(&req.pk, &r);
-	free(src);
+	if (o->fmt == OUT_PPROF)
+		rc = cli_fetch_rates(o, &pprof);
+	void *arg[2] = {(void *)o, &pprof};
 	if (rc == 0)
-		rc = cli_exchange(o, &req, o->timeout_s + 5, PT_RESULT, print_result);
-	proto_buf_destroy(&req);
-	for (int i = 0; i < pprof.nrates; i++)
-		free((char *)pprof.rates[i].node);
-	free((void *)pprof.rates);
+		rc = cli_run_script(o, o->script, (const char *const *)o->script_args, o->nscript_args, print_tables, arg);
+	cli_rates_free(&pprof);
 	return rc;
 }

@@ -5,6 +5,7 @@
  *   wisp [-c ws://HOST:PORT] agents [-o table|json]
  *   wisp [-c ws://HOST:PORT] snapshot [--start T] [--end T] [--dir DIR]
  *   wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start T] [--end T | --interval DUR]
+ *        [--format wispsnap|pprof]
  *   wisp scripts
  *
  * Every command but `scripts` connects to the coordinator (-c, else $WISP_COORDINATOR, else
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 		"       wisp [-c ws://HOST:PORT] agents [-o table|json]\n"
 		"       wisp [-c ws://HOST:PORT] snapshot [--start -1h] [--end now] [--dir DIR]\n"
 		"       wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start -1h] [--end now] [--interval 1h]\n"
+		"            [--format wispsnap|pprof]\n"
 		"       wisp scripts\n"
 		"\n"
 		"The coordinator address comes from -c, else $WISP_COORDINATOR, else " DEFAULT_COORDINATOR ".\n"
@@ -77,6 +79,7 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--max-rows") && i + 1 < argc) {
 			o.max_rows = strtoll(argv[++i], NULL, 10);
+			o.max_rows_given = true;
 		} else if (!strcmp(argv[i], "--max-memory") && i + 1 < argc) {
 			o.max_memory_mb = strtoll(argv[++i], NULL, 10);
 		} else if (!strcmp(argv[i], "--stats")) {
@@ -85,6 +88,8 @@ int main(int argc, char **argv)
 			o.start = argv[++i];
 		} else if (snapshot && !strcmp(argv[i], "--end") && i + 1 < argc) {
 			o.end = argv[++i];
+		} else if (export && !strcmp(argv[i], "--format") && i + 1 < argc) {
+			o.format = argv[++i];
 		} else if (export && !strcmp(argv[i], "--interval") && i + 1 < argc) {
 			o.interval = argv[++i];
 		} else if (snapshot && !export && !strcmp(argv[i], "--dir") && i + 1 < argc) {

@@ -4,7 +4,8 @@
 # large enough that its snapshot goes up in parts) export a fixed 40-minute range: each node gets
 # its snapshot and a manifest whose sha256, size and sample count match the object; served
 # again by agents reading the store (--source s3://), every time-ranged bundled script gives
-# byte for byte what it gave live over that range. Then the faults: wrong credentials and a missing bucket fail fast with
+# byte for byte what it gave live over that range; --interval names aligned intervals; --format
+# pprof exports go tool pprof reads. Then the faults: wrong credentials and a missing bucket fail fast with
 # the store's words; a store that is down fails after retries, with the agents' rings untouched;
 # a store down when the upload starts and back a second later still gets the export; an object
 # truncated in the store, or a manifest that disagrees with its object, is named and refused.
@@ -130,6 +131,20 @@ grep -Eq '/a1/[0-9]{8}T[0-9]{2}[0-5]000Z-[0-9]{8}T[0-9]{2}[0-5]000Z\.wispsnap' "
 	fail "--interval 10m did not name an aligned interval: $(cat "$TMP/i1.out")"
 pass "export --interval 10m: $(sed -n 's/.*\/a1\/\([^.]*\).*/\1/p' "$TMP/i1.out"), the same keys on a rerun"
 
+# pprof for other tools: go tool pprof reads a node's export, holding every sample of the range.
+"$WISP" -c "$URL" export s3://wisp/pprof --start "$T0" --end "$T1" --format pprof >"$TMP/pp.out" ||
+	fail "export --format pprof failed"
+[ "$(grep -c '\.pb\.gz' "$TMP/pp.out")" = 3 ] || fail "export --format pprof: $(cat "$TMP/pp.out")"
+mkdir -p "$TMP/pp"
+"${S3CMD[@]}" get -r s3://wisp/pprof/a1/ "$TMP/pp/" >/dev/null
+want=$("$WISP" -c "$URL" run processes -o json -- --node a1 --start "$T0" --end "$T1" --limit 100000 |
+	json_eval 'd.tables[0].rows.reduce((a, r) => a + r[d.tables[0].columns.indexOf("samples")], 0)')
+got=$(HOME=$TMP go tool pprof -top -symbolize=none -sample_index=samples -nodecount=1 "$TMP"/pp/*.pb.gz 2>/dev/null |
+	sed -n 's/.* of \([0-9]*\) total.*/\1/p')
+[ -n "$got" ] && [ "$got" = "$want" ] || fail "a1's pprof export: go tool pprof counts '$got' samples, the ring $want"
+grep -q '"format":"pprof"' "$TMP"/pp/*.manifest.json || fail "the pprof export's manifest does not say pprof"
+pass "export --format pprof: go tool pprof reads a1's $got samples"
+
 # Faults. Wrong credentials and a missing bucket: the store's words, no retries.
 if AWS_ACCESS_KEY_ID=WRONG "$WISP" -c "$URL" export s3://wisp/bad --start -10m 2>"$TMP/cred.err" >/dev/null; then
 	fail "export with wrong credentials succeeded"
@@ -173,7 +188,7 @@ for n in a1 a2; do
 		fail "$n: an agent started on a damaged export"
 	fi
 	grep -q "skipping .*late/$n/.*truncated or altered in the store" "$TMP/damaged-$n.log" &&
-		grep -q "none of the 1 exports of node $n checked out" "$TMP/damaged-$n.log" ||
+		grep -q "none of the 1 exports of node $n is a snapshot that checks out" "$TMP/damaged-$n.log" ||
 		fail "$n damaged: '$(cat "$TMP/damaged-$n.log")'"
 done
 pass "damaged exports refused: $(grep -m1 skipping "$TMP/damaged-a2.log" | cut -c1-150)..."

@@ -43,28 +43,24 @@ static int snapshot_stats(const void *data, size_t len, int64_t t0, int64_t t1, 
 	return rc;
 }
 
-int export_put(const struct s3_config *c, const struct s3_url *u, const char *node, int64_t t0, int64_t t1,
-	       const void *data, size_t len, struct export_manifest *m, char *err, size_t errlen)
+/* Uploads data and then its manifest (m's fields set but the object's name and checksum). */
+static int put_with_manifest(const struct s3_config *c, const struct s3_url *u, const char *suffix,
+			     const char *content_type, const void *data, size_t len, struct export_manifest *m, char *err,
+			     size_t errlen)
 {
-	char base[2048], key[2100], why[512], *json = NULL;
-	struct ring_stats st;
-	if (snapshot_stats(data, len, t0, t1, &st, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "%s's snapshot does not load (%s): not uploaded", node, why);
-		return -1;
-	}
-	export_key_base(u, node, t0, t1, base, sizeof(base));
-	*m = (struct export_manifest){.start_ns = t0, .end_ns = t1, .bytes = len, .samples = st.samples,
-				      .oldest_ns = st.oldest_ns, .newest_ns = st.newest_ns, .exported_ns = wall_now_ns()};
-	snprintf(m->node, sizeof(m->node), "%s", node);
-	snprintf(m->object, sizeof(m->object), "%.2000s.wispsnap", base);
+	char base[2048], key[2100], *json = NULL;
+	export_key_base(u, m->node, m->start_ns, m->end_ns, base, sizeof(base));
+	snprintf(m->object, sizeof(m->object), "%.2000s.%s", base, suffix);
 	s3_sha256_hex(data, len, m->sha256);
-	if (s3_put(c, u->bucket, m->object, data, len, "application/octet-stream", err, errlen) < 0)
+	m->bytes = len;
+	m->exported_ns = wall_now_ns();
+	if (s3_put(c, u->bucket, m->object, data, len, content_type, err, errlen) < 0)
 		return -1;
 	int n = asprintf(&json,
-			 "{\"node\":\"%s\",\"format\":\"wispsnap\",\"object\":\"%s\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
+			 "{\"node\":\"%s\",\"format\":\"%s\",\"object\":\"%s\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
 			 ",\"bytes\":%" PRIu64 ",\"sha256\":\"%s\",\"samples\":%" PRIu64 ",\"oldest_ns\":%" PRId64
 			 ",\"newest_ns\":%" PRId64 ",\"exported_ns\":%" PRId64 "}\n",
-			 m->node, m->object, m->start_ns, m->end_ns, m->bytes, m->sha256, m->samples, m->oldest_ns,
+			 m->node, m->format, m->object, m->start_ns, m->end_ns, m->bytes, m->sha256, m->samples, m->oldest_ns,
 			 m->newest_ns, m->exported_ns);
 	snprintf(key, sizeof(key), "%s.manifest.json", base);
 	int rc = n < 0 ? -1 : s3_put(c, u->bucket, key, json, (size_t)n, "application/json", err, errlen);
@@ -72,6 +68,38 @@ int export_put(const struct s3_config *c, const struct s3_url *u, const char *no
 		snprintf(err, errlen, "out of memory");
 	free(json);
 	return rc;
+}
+
+static void manifest_init(struct export_manifest *m, const char *node, const char *format, int64_t t0, int64_t t1)
+{
+	*m = (struct export_manifest){.start_ns = t0, .end_ns = t1};
+	snprintf(m->node, sizeof(m->node), "%s", node);
+	snprintf(m->format, sizeof(m->format), "%s", format);
+}
+
+int export_put(const struct s3_config *c, const struct s3_url *u, const char *node, int64_t t0, int64_t t1,
+	       const void *data, size_t len, struct export_manifest *m, char *err, size_t errlen)
+{
+	char why[512];
+	struct ring_stats st;
+	if (snapshot_stats(data, len, t0, t1, &st, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s's snapshot does not load (%s): not uploaded", node, why);
+		return -1;
+	}
+	manifest_init(m, node, "wispsnap", t0, t1);
+	m->samples = st.samples;
+	m->oldest_ns = st.oldest_ns;
+	m->newest_ns = st.newest_ns;
+	return put_with_manifest(c, u, "wispsnap", "application/octet-stream", data, len, m, err, errlen);
+}
+
+int export_put_object(const struct s3_config *c, const struct s3_url *u, const char *node, int64_t t0, int64_t t1,
+		      const char *format, const char *suffix, const char *content_type, const void *data, size_t len,
+		      uint64_t samples, struct export_manifest *m, char *err, size_t errlen)
+{
+	manifest_init(m, node, format, t0, t1);
+	m->samples = samples;
+	return put_with_manifest(c, u, suffix, content_type, data, len, m, err, errlen);
 }
 
 /* The value of "name" in our flat JSON: a string (no escapes in what we write) or an integer. */
@@ -104,12 +132,12 @@ static int json_i64(const char *json, const char *name, int64_t *out)
 
 int export_manifest_parse(const char *json, size_t len, struct export_manifest *m)
 {
-	char fmt[32];
 	int64_t bytes, samples;
 	memset(m, 0, sizeof(*m));
 	if (!json || strlen(json) != len)
 		return -1;
-	if (json_str(json, "format", fmt, sizeof(fmt)) < 0 || strcmp(fmt, "wispsnap") ||
+	if (json_str(json, "format", m->format, sizeof(m->format)) < 0 ||
+	    (strcmp(m->format, "wispsnap") && strcmp(m->format, "pprof")) ||
 	    json_str(json, "node", m->node, sizeof(m->node)) < 0 || json_str(json, "object", m->object, sizeof(m->object)) < 0 ||
 	    json_str(json, "sha256", m->sha256, sizeof(m->sha256)) < 0 || strlen(m->sha256) != 64 ||
 	    json_i64(json, "start_ns", &m->start_ns) < 0 || json_i64(json, "end_ns", &m->end_ns) < 0 ||

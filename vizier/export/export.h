@@ -22,6 +22,7 @@
 
 struct export_manifest {
 	char node[64];
+	char format[16];          /* "wispsnap" or "pprof" */
 	char object[2048];
 	char sha256[65];
 	int64_t start_ns, end_ns, oldest_ns, newest_ns, exported_ns;
@@ -36,7 +37,13 @@ void export_key_base(const struct s3_url *u, const char *node, int64_t t0, int64
 int export_put(const struct s3_config *c, const struct s3_url *u, const char *node, int64_t t0, int64_t t1,
 	       const void *data, size_t len, struct export_manifest *m, char *err, size_t errlen);
 
-/* Parses a manifest export_put wrote. 0, or -1 when it is not one. */
+/* Uploads an object of another format (data: len bytes holding `samples` samples of [t0, t1);
+ * suffix "pb.gz" for format "pprof") with its manifest. 0, or -1 with a message. */
+int export_put_object(const struct s3_config *c, const struct s3_url *u, const char *node, int64_t t0, int64_t t1,
+		      const char *format, const char *suffix, const char *content_type, const void *data, size_t len,
+		      uint64_t samples, struct export_manifest *m, char *err, size_t errlen);
+
+/* Parses a manifest export_put or export_put_object wrote. 0, or -1 when it is not one. */
 int export_manifest_parse(const char *json, size_t len, struct export_manifest *m);
 
 /* The manifests' keys of node under u's prefix, sorted by time (malloc'd array of malloc'd

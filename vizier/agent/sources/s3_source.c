@@ -93,6 +93,8 @@ static int load_one(const struct s3_config *c, const struct s3_url *u, const cha
 		fprintf(stderr, "wispd: s3: skipping %s: not a manifest Wisp wrote\n", mkey);
 		goto out;
 	}
+	if (strcmp(m.format, "wispsnap")) /* a pprof export: for other tools, not a source */
+		goto out;
 	snprintf(path, sizeof(path), "%s/%s.wispsnap", dir, m.sha256);
 	if (!(obj = cache_read(path, m.bytes, m.sha256))) {
 		g = s3_get(c, u->bucket, m.object, &obj, &olen, err, errlen);
@@ -153,7 +155,8 @@ int s3_source_load(const char *url, const struct s3_source_options *o, struct ri
 		loaded += r;
 	}
 	if (!loaded)
-		snprintf(err, errlen, "s3 source: none of the %zu exports of node %s checked out (see above)", n, o->node);
+		snprintf(err, errlen, "s3 source: none of the %zu exports of node %s is a snapshot that checks out (see above)",
+			 n, o->node);
 	else
 		fprintf(stderr, "wispd: s3: loaded %d of %zu exports of node %s from %s\n", loaded, n, o->node, url);
 	rc = loaded ? 0 : -1;
