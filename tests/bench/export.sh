@@ -14,6 +14,9 @@
 #                                     s3rver on loopback): snapshot bytes over wall time (median of 5)
 #   export_cpu_s_per_ring_hour        CPU seconds the export costs the daemon and the CLI per hour
 #                                     of ring exported (median of 5; the store's own CPU not counted)
+#   s3_replay_top_functions_1h_ms_cold  wispd --source s3:// of that hour started with an empty
+#                                     cache: from its start to top_functions -- --start -1h answered
+#   s3_replay_top_functions_1h_ms_warm  the same again, the object now in the local cache
 # Builds nothing: BUILD_DIR=build tests/bench/export.sh   (about 1 minute)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,4 +77,17 @@ for i in 1 2 3 4 5; do
 done | sort -n >"$OUT/runs"
 awk '{v[NR] = $1} END {printf "export_mb_per_s %.1f MB/s\n", v[3]}' "$OUT/runs"
 sort -k2 -n "$OUT/runs" | awk '{v[NR] = $2} END {printf "export_cpu_s_per_ring_hour %.3f s\n", v[3]}'
+
+# Served back from the store.
+for mode in cold warm; do
+	[ "$mode" = warm ] || rm -rf "$OUT/cache"
+	RPORT=$(free_port)
+	t0=$(date +%s%N)
+	start "replay_$mode" "$WISPD" standalone --listen "127.0.0.1:$RPORT" --node n1 --source s3://bench/run1 \
+		--cache-dir "$OUT/cache"
+	until "$WISP" -c "ws://127.0.0.1:$RPORT" run top_functions -- --start -2h >/dev/null 2>&1; do sleep 0.02; done
+	awk -v ns=$(( $(date +%s%N) - t0 )) -v m="$mode" 'BEGIN {printf "s3_replay_top_functions_1h_ms_%s %.0f ms\n", m, ns / 1e6}'
+	kill "$LAST_PID"
+	wait "$LAST_PID" 2>/dev/null || true
+done
 rm -rf "$OUT"
