@@ -187,7 +187,7 @@ int export_list(const struct s3_config *c, const struct s3_url *u, const char *n
 	struct keys ks = {0};
 	snprintf(prefix, sizeof(prefix), "%s%s%s/", u->prefix, u->prefix[0] ? "/" : "", node);
 	int rc = s3_list(c, u->bucket, prefix, collect, &ks, err, errlen);
-	if (rc == 0)
+	if (rc == 0 && ks.n)
 		qsort(ks.k, ks.n, sizeof(*ks.k), by_name); /* (S3 lists in order; a store might not) */
 	*keys = ks.k;
 	*n = ks.n;
