@@ -11,22 +11,7 @@
 # truncated in the store, or a manifest that disagrees with its object, is named and refused.
 . "$(dirname "$0")/../soak/fleet.sh"
 command -v s3cmd >/dev/null || fail "s3cmd is missing: run deploy/install-deps.sh"
-S3RVER="$SRC_DIR/tests/node_modules/s3rver/bin/s3rver.js"
-[ -f "$S3RVER" ] || fail "s3rver is missing: run deploy/install-deps.sh"
-S3PORT=$(free_port)
-mkdir -p "$TMP/store"
-start_store() {
-	start s3rver node "$S3RVER" -d "$TMP/store" -a 127.0.0.1 -p "$S3PORT" --silent --configure-bucket wisp
-	S3_PID=$LAST_PID
-	local i
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$S3PORT") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "s3rver did not listen on $S3PORT"
-}
 start_store
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_ENDPOINT_URL=http://127.0.0.1:$S3PORT AWS_REGION=us-east-1
 cat >"$TMP/s3cfg" <<CFG
 [default]
 access_key = S3RVER
@@ -172,7 +157,7 @@ pass "store down: $(head -1 "$TMP/down.err" | sed 's/.*: //')"
 "$WISP" -c "$URL" export s3://wisp/late --start "$T0" --end "$T1" >"$TMP/late.out" 2>"$TMP/late.err" &
 EXPORT_PID=$!
 sleep 1
-start_store
+start_store 2
 wait "$EXPORT_PID" || fail "export across a store restart failed: $(cat "$TMP/late.err")"
 [ "$("${S3CMD[@]}" ls -r s3://wisp/late/ | grep -c '\.wispsnap$')" = 3 ] || fail "the late export is incomplete"
 pass "store back within the retries: all 3 nodes exported"

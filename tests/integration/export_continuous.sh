@@ -7,22 +7,7 @@
 # (2 CPUs x 99 Hz x 2 s), `wisp agents` shows export falling behind while the store is down and
 # catching up after, and an agent serving the export (--source s3://) counts each sample once.
 . "$(dirname "$0")/lib.sh"
-S3RVER="$SRC_DIR/tests/node_modules/s3rver/bin/s3rver.js"
-[ -f "$S3RVER" ] || fail "s3rver is missing: run deploy/install-deps.sh"
-S3PORT=$(free_port)
-mkdir -p "$TMP/store"
-start_store() {
-	start "s3rver$1" node "$S3RVER" -d "$TMP/store" -a 127.0.0.1 -p "$S3PORT" --silent --configure-bucket wisp
-	S3_PID=$LAST_PID
-	local i
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$S3PORT") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "s3rver did not listen on $S3PORT"
-}
 start_store 1
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_ENDPOINT_URL=http://127.0.0.1:$S3PORT
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
 agent() {

@@ -64,3 +64,21 @@ wait_agents() {
 json_eval() { node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{const d=JSON.parse(s);console.log($1)})"; }
 
 alive() { kill -0 "$1" 2>/dev/null; }
+
+# start_store [N]: a real S3-protocol server (npm s3rver) on $S3PORT (picked on first use) over
+# $TMP/store, bucket `wisp`, logging to $TMP/s3rverN.log, with the AWS variables pointing at it;
+# sets S3_PID. Started again (another N) on the same port and data, it is the same store.
+start_store() {
+	local s3rver="$SRC_DIR/tests/node_modules/s3rver/bin/s3rver.js" i
+	[ -f "$s3rver" ] || fail "s3rver is missing: run deploy/install-deps.sh"
+	: "${S3PORT:=$(free_port)}"
+	mkdir -p "$TMP/store"
+	start "s3rver${1:-}" node "$s3rver" -d "$TMP/store" -a 127.0.0.1 -p "$S3PORT" --silent --configure-bucket wisp
+	S3_PID=$LAST_PID
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_ENDPOINT_URL=http://127.0.0.1:$S3PORT AWS_REGION=us-east-1
+	for i in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$S3PORT") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "s3rver did not listen on $S3PORT"
+}
