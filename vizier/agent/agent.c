@@ -16,7 +16,7 @@
 struct agent {
 	char node[64];
 	struct ring *ring;
-	struct source *source; /* NULL once stopped */
+	struct source *source; /* freed with the agent (stopping it only quiesces it) */
 	struct exporter *exporter; /* NULL without --export */
 };
 
@@ -46,10 +46,8 @@ fail:
 
 void agent_stop_source(struct agent *a)
 {
-	if (!a)
-		return;
-	source_stop(a->source);
-	a->source = NULL;
+	if (a)
+		source_quiesce(a->source);
 }
 
 void agent_free(struct agent *a)
@@ -57,7 +55,7 @@ void agent_free(struct agent *a)
 	if (!a)
 		return;
 	exporter_stop(a->exporter);
-	agent_stop_source(a);
+	source_stop(a->source);
 	ring_free(a->ring);
 	free(a);
 }
@@ -73,7 +71,8 @@ static void answer_snapshot(struct agent *a, const struct exec_request *e, msgpa
 	char err[512];
 	void *buf = NULL;
 	size_t len = 0;
-	if (ring_snapshot(a->ring, e->t0, e->t1, &buf, &len, err, sizeof(err)) < 0) {
+	if (source_prepare(a->source, e->t0, e->t1, err, sizeof(err)) < 0 ||
+	    ring_snapshot(a->ring, e->t0, e->t1, &buf, &len, err, sizeof(err)) < 0) {
 		proto_pack_result_error(pk, e->qid, a->node, err);
 		return;
 	}
@@ -91,6 +90,19 @@ static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_p
 	qctx_init(&q);
 	if (codec_unpack_plan(e->plan, &plan, err, sizeof(err)) < 0 || plan_split(plan) < 0) {
 		proto_pack_result_error(pk, e->qid, a->node, plan ? "out of memory" : err);
+		goto out;
+	}
+	/* The range the plan's scans of stack_samples reach, for a source that loads on demand. */
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	for (int i = 0; i < plan->nnodes; i++) {
+		const struct plan_node *n = plan->nodes[i];
+		if (n->kind == N_SOURCE && n->table && !strcmp(n->table, "stack_samples")) {
+			lo = n->t0 < lo ? n->t0 : lo;
+			hi = n->t1 > hi ? n->t1 : hi;
+		}
+	}
+	if (lo < hi && source_prepare(a->source, lo, hi, err, sizeof(err)) < 0) {
+		proto_pack_result_error(pk, e->qid, a->node, err);
 		goto out;
 	}
 	q.node = a->node;

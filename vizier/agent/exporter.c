@@ -23,6 +23,7 @@ struct exporter {
 	pthread_mutex_t lock;     /* guards what follows */
 	pthread_cond_t wake;
 	bool stop;
+	bool cursor_read;         /* the store's newest manifest has been looked at */
 	int64_t cursor_ns;        /* 0 until known */
 	uint64_t intervals, failures;
 };
@@ -52,20 +53,62 @@ static int export_interval(struct exporter *x, int64_t t0, int64_t t1)
 	return rc;
 }
 
+/* The cursor from the store: the end of this node's newest manifest (keys sort by time), left
+ * 0 when there is none. 0, or -1 (logged) when the store cannot be read. */
+static int read_cursor(struct exporter *x, int64_t *cursor)
+{
+	char **keys = NULL, err[1024] = "";
+	size_t n = 0;
+	int rc = export_list(&x->s3, &x->url, x->node, &keys, &n, err, sizeof(err));
+	*cursor = 0;
+	if (rc == 0 && n) {
+		void *json = NULL;
+		size_t len = 0;
+		struct export_manifest m;
+		int g = s3_get(&x->s3, x->url.bucket, keys[n - 1], &json, &len, err, sizeof(err));
+		if (g == 0 && export_manifest_parse(json, len, &m) == 0) {
+			*cursor = m.end_ns;
+			fprintf(stderr, "wispd: export: resuming after %s\n", keys[n - 1]);
+		} else {
+			if (g >= 0)
+				snprintf(err, sizeof(err), "the newest manifest %s is not one Wisp wrote", keys[n - 1]);
+			rc = -1;
+		}
+		free(json);
+	}
+	if (rc < 0)
+		fprintf(stderr, "wispd: export: cannot read where export stands (retrying in %d s): %s\n", EXPORT_RETRY_S, err);
+	export_keys_free(keys, n);
+	return rc;
+}
+
 static void *run(void *arg)
 {
 	struct exporter *x = arg;
 	int64_t retry_at = 0;
 	pthread_mutex_lock(&x->lock);
 	while (!x->stop) {
+		if (!x->cursor_read && mono_now_ns() >= retry_at) {
+			int64_t cursor;
+			pthread_mutex_unlock(&x->lock);
+			int rc = read_cursor(x, &cursor);
+			pthread_mutex_lock(&x->lock);
+			if (rc == 0) {
+				x->cursor_ns = cursor;
+				x->cursor_read = true;
+			} else {
+				x->failures++;
+				retry_at = mono_now_ns() + EXPORT_RETRY_S * 1000000000LL;
+			}
+		}
 		int64_t now = wall_now_ns();
-		if (!x->cursor_ns) { /* nothing exported yet: from the ring's oldest sample, or now */
+		if (x->cursor_read && !x->cursor_ns) { /* nothing exported yet: from the ring's oldest sample, or now */
 			struct ring_stats st;
 			ring_get_stats(x->ring, &st);
 			x->cursor_ns = floor_to(st.oldest_ns ? st.oldest_ns : now, x->every_ns);
 		}
 		int64_t t0 = x->cursor_ns, t1 = t0 + x->every_ns;
-		if (mono_now_ns() >= retry_at && t1 + EXPORT_GRACE_S * 1000000000LL <= now) {
+		if (x->cursor_read && mono_now_ns() >= retry_at && t1 + EXPORT_GRACE_S * 1000000000LL <= now) {
 			pthread_mutex_unlock(&x->lock);
 			int rc = export_interval(x, t0, t1);
 			pthread_mutex_lock(&x->lock);
@@ -90,8 +133,6 @@ struct exporter *exporter_start(const char *url, int64_t every_ns, const char *n
 				size_t errlen)
 {
 	struct exporter *x = calloc(1, sizeof(*x));
-	char **keys = NULL;
-	size_t n = 0;
 	if (!x) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -105,27 +146,6 @@ struct exporter *exporter_start(const char *url, int64_t every_ns, const char *n
 	snprintf(x->node, sizeof(x->node), "%s", node);
 	x->ring = ring;
 	x->every_ns = every_ns;
-	/* The cursor: the newest manifest of this node (keys sort by time). */
-	if (export_list(&x->s3, &x->url, node, &keys, &n, err, errlen) < 0)
-		goto fail;
-	if (n) {
-		void *json = NULL;
-		size_t len = 0;
-		struct export_manifest m;
-		int g = s3_get(&x->s3, x->url.bucket, keys[n - 1], &json, &len, err, errlen);
-		if (g == 0 && export_manifest_parse(json, len, &m) == 0)
-			x->cursor_ns = m.end_ns;
-		free(json);
-		if (g < 0)
-			goto fail;
-		if (!x->cursor_ns) {
-			snprintf(err, errlen, "export: the newest manifest %s is not one Wisp wrote", keys[n - 1]);
-			goto fail;
-		}
-		fprintf(stderr, "wispd: export: resuming after %s\n", keys[n - 1]);
-	}
-	export_keys_free(keys, n);
-	keys = NULL;
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->wake, NULL);
 	if (pthread_create(&x->thread, NULL, run, x) != 0) {
@@ -136,7 +156,6 @@ struct exporter *exporter_start(const char *url, int64_t every_ns, const char *n
 	}
 	return x;
 fail:
-	export_keys_free(keys, n);
 	free(x);
 	return NULL;
 }

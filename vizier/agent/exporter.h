@@ -4,8 +4,8 @@
  *
  * Intervals are [k * every, (k + 1) * every) in wall time; one is closed EXPORT_GRACE_S
  * (export/export.h) after its end. The cursor (the end of the last interval
- * uploaded) lives in the store, not on this machine: at start the newest manifest of this node
- * gives it, so a restart neither repeats nor skips an interval; with no manifest, export starts at
+ * uploaded) lives in the store, not on this machine: before its first upload the thread reads
+ * the newest manifest of this node (retrying while the store is down), so a restart neither repeats nor skips an interval; with no manifest, export starts at
  * the interval holding the ring's oldest sample. An interval the agent was not running for goes
  * up empty (its manifest says 0 samples): the sequence has no gap and the loss is visible. When
  * the store fails, the interval is tried again EXPORT_RETRY_S later (the ring still holds it)
@@ -28,8 +28,8 @@ struct exporter_stats {
 	uint64_t failures;        /* uploads that failed (each retried) */
 };
 
-/* Checks the store and starts the thread. NULL with a message (a bad URL, no credentials, the
- * store unreachable or its listing refused). */
+/* Starts the thread, which reads the cursor from the store first (retrying while the store is
+ * down: the agent samples meanwhile). NULL with a message: a bad URL or no credentials. */
 struct exporter *exporter_start(const char *url, int64_t every_ns, const char *node, struct ring *ring, char *err,
 				size_t errlen);
 /* Stops the thread (an upload under way finishes first). NULL is fine. */

@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum source_kind { SOURCE_BPF, SOURCE_SYNTHETIC, SOURCE_REPLAY };
+enum source_kind { SOURCE_BPF, SOURCE_SYNTHETIC, SOURCE_REPLAY, SOURCE_S3 };
 
 struct source {
 	enum source_kind kind;
 	struct collector *collector; /* bpf */
 	struct synth_source *synth;  /* synthetic */
+	struct s3_source *s3;        /* s3 */
 };
 
 struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring, char *err,
@@ -45,8 +46,8 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 			goto fail;
 	} else if (!strncmp(spec, "s3://", 5)) {
 		struct s3_source_options so = {opt->node, opt->cache_dir, opt->cache_bytes};
-		s->kind = SOURCE_REPLAY;
-		if (s3_source_load(spec, &so, ring, err, errlen) < 0)
+		s->kind = SOURCE_S3;
+		if (!(s->s3 = s3_source_open(spec, &so, ring, err, errlen)))
 			goto fail;
 	} else {
 		snprintf(err, errlen, "--source must be bpf, synthetic:SPEC, replay:FILE[,FILE...] or s3://BUCKET/PREFIX");
@@ -58,19 +59,34 @@ fail:
 	return NULL;
 }
 
-void source_stop(struct source *s)
+void source_quiesce(struct source *s)
 {
 	if (!s)
 		return;
 	collector_stop(s->collector);
 	synth_source_stop(s->synth);
+	s->collector = NULL;
+	s->synth = NULL;
+}
+
+void source_stop(struct source *s)
+{
+	if (!s)
+		return;
+	source_quiesce(s);
+	s3_source_close(s->s3);
 	free(s);
+}
+
+int source_prepare(struct source *s, int64_t t0, int64_t t1, char *err, size_t errlen)
+{
+	return s && s->s3 ? s3_source_prepare(s->s3, t0, t1, err, errlen) : 0;
 }
 
 void source_get_stats(struct source *s, struct source_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!s || s->kind != SOURCE_BPF)
+	if (!s || !s->collector)
 		return;
 	struct collector_stats cs;
 	collector_get_stats(s->collector, &cs);

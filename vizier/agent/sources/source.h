@@ -1,8 +1,9 @@
 /* source.h - where an agent's samples come from, chosen by --source: "bpf" samples this machine
  * through eBPF (collector.c), "synthetic:SPEC" generates a deterministic busy node
  * (synth_source.c), "replay:FILE[,FILE...]" loads snapshot files once (replay.c), and
- * "s3://BUCKET/PREFIX" loads this node's exports once (s3_source.c). Every source
- * appends to the agent's ring from its own thread (replay, s3: before source_start returns). */
+ * "s3://BUCKET/PREFIX" serves this node's exports, loading them as queries reach them
+ * (s3_source.c). Every source appends to the agent's ring from its own thread (replay: before
+ * source_start returns; s3: in source_prepare, on the thread of the query). */
 #ifndef WISP_SOURCE_H
 #define WISP_SOURCE_H
 
@@ -35,7 +36,13 @@ struct source_stats {
  * (an unknown spec, not root, a bad file...). */
 struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring, char *err,
 			    size_t errlen);
+/* Stops sampling (no more appends); a source that loads on demand still answers prepare. */
+void source_quiesce(struct source *s);
+/* Stops and frees it. No query may be running. */
 void source_stop(struct source *s);
 void source_get_stats(struct source *s, struct source_stats *out);
+/* Before a query over [t0, t1): a source that loads on demand (s3) loads what it needs. 0, or -1
+ * with a message (the query fails with it). Thread-safe; NULL is fine. */
+int source_prepare(struct source *s, int64_t t0, int64_t t1, char *err, size_t errlen);
 
 #endif
