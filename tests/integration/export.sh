@@ -8,7 +8,7 @@
 # pprof exports go tool pprof reads. Then the faults: wrong credentials and a missing bucket fail fast with
 # the store's words; a store that is down fails after retries, with the agents' rings untouched;
 # a store down when the upload starts and back a second later still gets the export, and so does
-# one killed in the middle of a multipart upload; an object
+# one killed in the middle of a multipart upload, or answering 500 to a part; an object
 # truncated in the store, or a manifest that disagrees with its object, is named by the query
 # that reaches it, which fails rather than answer without it. The s3 source fetches lazily: only
 # the exports a query's range overlaps, and finds exports written after it started.
@@ -206,6 +206,23 @@ const b = fs.readFileSync(d + "/" + man.replace(".manifest.json", ".wispsnap"));
 process.exit(crypto.createHash("sha256").update(b).digest("hex") === m.sha256 && b.length === m.bytes ? 0 : 1);
 ' "$TMP/mid" || fail "a3's object after a kill mid-upload does not match its manifest"
 pass "s3rver killed in the middle of a3's multipart upload: completed, the object whole"
+
+# A 500 in the middle of a multipart upload (a3's second part, twice): retried, completed, whole.
+FPORT=$(free_port)
+start s3fault node "$SRC_DIR/tests/tools/s3fault.js" "$FPORT" "$S3PORT" "partNumber=2&" 2
+sleep 0.5
+AWS_ENDPOINT_URL=http://127.0.0.1:$FPORT "$WISP" -c "$URL" export s3://wisp/five --start "$T0" --end "$T1" >/dev/null \
+	2>"$TMP/five.err" || fail "export through two injected 500s failed: $(cat "$TMP/five.err")"
+[ "$(grep -c '^injected' "$TMP/s3fault.log")" = 2 ] || fail "the proxy did not inject two 500s: $(cat "$TMP/s3fault.log")"
+mkdir -p "$TMP/five"
+"${S3CMD[@]}" get -r s3://wisp/five/a3/ "$TMP/five/" >/dev/null
+node -e '
+const fs = require("fs"), crypto = require("crypto"), d = process.argv[1];
+const man = fs.readdirSync(d).find(f => f.endsWith(".manifest.json")), m = JSON.parse(fs.readFileSync(d + "/" + man));
+const b = fs.readFileSync(d + "/" + man.replace(".manifest.json", ".wispsnap"));
+process.exit(crypto.createHash("sha256").update(b).digest("hex") === m.sha256 && b.length === m.bytes ? 0 : 1);
+' "$TMP/five" || fail "a3's object after two 500s mid-upload does not match its manifest"
+pass "two 500s on a3's second part: retried, the upload completed, the object whole"
 
 # Damaged in the store: a2's object truncated, a1's manifest naming another checksum.
 obj=$(find "$TMP/store/wisp/late/a2" -name '*.wispsnap._S3rver_object')
