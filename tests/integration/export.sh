@@ -183,6 +183,16 @@ wait "$EXPORT_PID" || fail "export across a store restart failed: $(cat "$TMP/la
 [ "$("${S3CMD[@]}" ls -r s3://wisp/late/ | grep -c '\.wispsnap$')" = 3 ] || fail "the late export is incomplete"
 pass "store back within the retries: all 3 nodes exported"
 
+# object_whole DIR: the one snapshot in DIR matches the manifest beside it (sha256, size).
+object_whole() {
+	node -e '
+const fs = require("fs"), crypto = require("crypto"), d = process.argv[1];
+const man = fs.readdirSync(d).find(f => f.endsWith(".manifest.json")), m = JSON.parse(fs.readFileSync(d + "/" + man));
+const b = fs.readFileSync(d + "/" + man.replace(".manifest.json", ".wispsnap"));
+process.exit(crypto.createHash("sha256").update(b).digest("hex") === m.sha256 && b.length === m.bytes ? 0 : 1);
+' "$1"
+}
+
 # Killed in the middle of a multipart upload (a3's, once s3rver has begun it) and started again
 # a second later: the part in flight is retried, the upload completes, the object is whole.
 "$WISP" -c "$URL" export s3://wisp/mid --start "$T0" --end "$T1" >"$TMP/mid.out" 2>"$TMP/mid.err" &
@@ -199,12 +209,7 @@ start_store 3
 wait "$EXPORT_PID" || fail "export across a kill mid-upload failed: $(cat "$TMP/mid.err")"
 mkdir -p "$TMP/mid"
 "${S3CMD[@]}" get -r s3://wisp/mid/a3/ "$TMP/mid/" >/dev/null
-node -e '
-const fs = require("fs"), crypto = require("crypto"), d = process.argv[1];
-const man = fs.readdirSync(d).find(f => f.endsWith(".manifest.json")), m = JSON.parse(fs.readFileSync(d + "/" + man));
-const b = fs.readFileSync(d + "/" + man.replace(".manifest.json", ".wispsnap"));
-process.exit(crypto.createHash("sha256").update(b).digest("hex") === m.sha256 && b.length === m.bytes ? 0 : 1);
-' "$TMP/mid" || fail "a3's object after a kill mid-upload does not match its manifest"
+object_whole "$TMP/mid" || fail "a3's object after a kill mid-upload does not match its manifest"
 pass "s3rver killed in the middle of a3's multipart upload: completed, the object whole"
 
 # A 500 in the middle of a multipart upload (a3's second part, twice): retried, completed, whole.
@@ -216,12 +221,7 @@ AWS_ENDPOINT_URL=http://127.0.0.1:$FPORT "$WISP" -c "$URL" export s3://wisp/five
 [ "$(grep -c '^injected' "$TMP/s3fault.log")" = 2 ] || fail "the proxy did not inject two 500s: $(cat "$TMP/s3fault.log")"
 mkdir -p "$TMP/five"
 "${S3CMD[@]}" get -r s3://wisp/five/a3/ "$TMP/five/" >/dev/null
-node -e '
-const fs = require("fs"), crypto = require("crypto"), d = process.argv[1];
-const man = fs.readdirSync(d).find(f => f.endsWith(".manifest.json")), m = JSON.parse(fs.readFileSync(d + "/" + man));
-const b = fs.readFileSync(d + "/" + man.replace(".manifest.json", ".wispsnap"));
-process.exit(crypto.createHash("sha256").update(b).digest("hex") === m.sha256 && b.length === m.bytes ? 0 : 1);
-' "$TMP/five" || fail "a3's object after two 500s mid-upload does not match its manifest"
+object_whole "$TMP/five" || fail "a3's object after two 500s mid-upload does not match its manifest"
 pass "two 500s on a3's second part: retried, the upload completed, the object whole"
 
 # Damaged in the store: a2's object truncated, a1's manifest naming another checksum.

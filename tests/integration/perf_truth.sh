@@ -22,7 +22,10 @@ compare() {
 	"$bin" 9 >"$TMP/$name.2.pid" &
 	j2=$!
 	PIDS+=("$j1" "$j2")
-	sleep 1 # both running: the comparison is of a steady state (native_stacks covers the start)
+	# Both running, their tables loaded: the comparison is of a steady state (native_stacks covers
+	# the start). Under ASan, with perf recording DWARF stacks at 999 Hz beside it, a new binary's
+	# tables took more than 1 s to load (2-7 % of the first window's samples broke), so 2 s.
+	sleep 2
 	local p1 p2 t0 t1
 	p1=$(cat "$TMP/$name.1.pid")
 	p2=$(cat "$TMP/$name.2.pid")
