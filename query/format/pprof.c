@@ -54,7 +54,6 @@ struct fn_info {
 };
 
 struct pprof {
-	struct qctx *q;
 	struct intern *it;
 	struct hashmap strs;      /* interned string -> index into the string table */
 	struct hashmap locs;      /* interned location key -> index (location id - 1) */
@@ -291,7 +290,7 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 				      "script that groups by stack); %s", n ? "none has both" : "the script displayed none");
 		return -1;
 	}
-	struct pprof b = {.q = q, .it = qctx_intern(q)};
+	struct pprof b = {.it = qctx_intern(q)};
 	hashmap_init(&b.strs, false);
 	hashmap_init(&b.locs, false);
 	hashmap_init(&b.funcs, false);

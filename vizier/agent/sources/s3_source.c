@@ -260,15 +260,3 @@ int s3_source_prepare(struct s3_source *s, int64_t t0, int64_t t1, char *err, si
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
-
-void s3_source_counts(struct s3_source *s, size_t *listed, size_t *loaded)
-{
-	*listed = *loaded = 0;
-	if (!s)
-		return;
-	pthread_mutex_lock(&s->lock);
-	*listed = s->n;
-	for (size_t i = 0; i < s->n; i++)
-		*loaded += s->e[i].loaded;
-	pthread_mutex_unlock(&s->lock);
-}

@@ -36,7 +36,5 @@ void s3_source_close(struct s3_source *s);
  * or a store that cannot be reached (the query should fail rather than answer without it).
  * Thread-safe. */
 int s3_source_prepare(struct s3_source *s, int64_t t0, int64_t t1, char *err, size_t errlen);
-/* Exports listed and loaded so far. */
-void s3_source_counts(struct s3_source *s, size_t *listed, size_t *loaded);
 
 #endif
