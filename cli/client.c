@@ -1,5 +1,7 @@
-/* client.c - one request, one answer: connects to the coordinator, sends the request when the
- * websocket is up, hands the first whole answer to the command and closes (see cli.h). */
+/* client.c - talking to the coordinator (see cli.h): one request and its one answer
+ * (cli_exchange), or one request and the stream of answers that follows (cli_stream, for live
+ * queries). Either connects, sends the request when the websocket is up, hands whole answers to
+ * the command and closes when it is done. */
 #include "cli.h"
 #include "net/ws_peer.h"
 
@@ -12,6 +14,10 @@ struct exchange {
 	const struct proto_buf *request;
 	enum proto_type want;
 	int (*handle)(const struct cli *o, const struct proto_msg *m);
+	const struct cli_stream *stream; /* cli_stream: every answer goes to it */
+	lws_sorted_usec_list_t poll;
+	struct lws_context *ctx;
+	bool answered;                   /* an answer arrived (the deadline is for the first) */
 	struct ws_peer peer;
 	lws_sorted_usec_list_t deadline; /* wakes the service loop when the answer is late */
 	double timeout_s;
@@ -28,7 +34,7 @@ static void finish(struct exchange *x, int exit_code)
 static void deadline_cb(lws_sorted_usec_list_t *sul)
 {
 	struct exchange *x = lws_container_of(sul, struct exchange, deadline);
-	if (!x->done) {
+	if (!x->done && !x->answered) {
 		fprintf(stderr, "wisp: no answer from %s within %.0f s\n", x->o->url, x->timeout_s);
 		finish(x, 2);
 	}
@@ -40,6 +46,38 @@ void cli_print_warnings(const msgpack_object *warnings)
 	for (uint32_t i = 0; warnings && i < warnings->via.array.size; i++)
 		if (proto_string_at(warnings, i, buf, sizeof(buf)))
 			fprintf(stderr, "wisp: warning: %s\n", buf);
+}
+
+/* A stream's answer: errors end it, the rest go to the command. Whether it goes on. */
+static bool on_stream_answer(struct exchange *x, const char *data, size_t len)
+{
+	struct proto_msg m;
+	int rc = 1;
+	if (proto_msg_parse(&m, data, len) < 0) {
+		fprintf(stderr, "wisp: malformed answer from the coordinator\n");
+	} else if (m.type == PT_ERROR) {
+		struct proto_answer a;
+		proto_read_answer(&m, &a);
+		if (a.log[0])
+			fputs(a.log, stderr);
+		fprintf(stderr, "wisp: error: %s\n", a.message);
+	} else {
+		rc = x->stream->on_answer(x->stream->arg, &m);
+	}
+	proto_msg_destroy(&m);
+	if (rc >= 0)
+		finish(x, rc);
+	return rc < 0;
+}
+
+static void poll_cb(lws_sorted_usec_list_t *sul)
+{
+	struct exchange *x = lws_container_of(sul, struct exchange, poll);
+	int rc = x->done ? -1 : x->stream->on_poll(x->stream->arg);
+	if (rc >= 0)
+		finish(x, rc);
+	else
+		lws_sul_schedule(x->ctx, 0, &x->poll, poll_cb, x->stream->poll_ms * LWS_US_PER_MS);
 }
 
 static void on_answer(struct exchange *x, const char *data, size_t len)
@@ -78,6 +116,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			finish(x, 1);
 			return -1;
 		}
+		if (r == 1 && x->stream) {
+			x->answered = true;
+			bool more = on_stream_answer(x, x->peer.rx, x->peer.rx_len);
+			ws_peer_consume(&x->peer);
+			return more ? 0 : -1;
+		}
 		if (r == 1) {
 			on_answer(x, x->peer.rx, x->peer.rx_len);
 			ws_peer_consume(&x->peer);
@@ -104,29 +148,44 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return 0;
 }
 
-int cli_exchange(const struct cli *o, const struct proto_buf *request, double timeout_s, enum proto_type want,
-		 int (*handle)(const struct cli *o, const struct proto_msg *m))
+/* The exchange's loop: connect, serve until done, tear down. */
+static int run(struct exchange *x)
 {
 	static const struct lws_protocols protocols[] = {{PROTO_NAME, callback, 0, 65536, 0, NULL, 0},
 							 {NULL, NULL, 0, 0, 0, NULL, 0}};
-	struct exchange x = {.o = o, .request = request, .want = want, .handle = handle, .exit_code = 1,
-			     .timeout_s = timeout_s};
 	lws_set_log_level(LLL_ERR, NULL);
-	struct lws_context *ctx = ws_client_context(protocols, &x);
+	struct lws_context *ctx = x->ctx = ws_client_context(protocols, x);
 	if (!ctx) {
 		fprintf(stderr, "wisp: cannot start the websocket client\n");
 		return 2;
 	}
-	if (!ws_client_connect(ctx, &o->ep, NULL, NULL) && !x.done) {
-		fprintf(stderr, "wisp: cannot connect to the coordinator at %s\n", o->url);
-		finish(&x, 2);
+	if (!ws_client_connect(ctx, &x->o->ep, NULL, NULL) && !x->done) {
+		fprintf(stderr, "wisp: cannot connect to the coordinator at %s\n", x->o->url);
+		finish(x, 2);
 	}
-	lws_sul_schedule(ctx, 0, &x.deadline, deadline_cb, (lws_usec_t)(timeout_s * LWS_US_PER_SEC));
-	while (!x.done)
+	lws_sul_schedule(ctx, 0, &x->deadline, deadline_cb, (lws_usec_t)(x->timeout_s * LWS_US_PER_SEC));
+	if (x->stream)
+		lws_sul_schedule(ctx, 0, &x->poll, poll_cb, x->stream->poll_ms * LWS_US_PER_MS);
+	while (!x->done)
 		if (lws_service(ctx, 0) < 0)
 			break;
-	lws_sul_cancel(&x.deadline);
+	lws_sul_cancel(&x->deadline);
+	lws_sul_cancel(&x->poll);
 	lws_context_destroy(ctx);
-	ws_peer_clear(&x.peer);
-	return x.exit_code;
+	ws_peer_clear(&x->peer);
+	return x->exit_code;
+}
+
+int cli_exchange(const struct cli *o, const struct proto_buf *request, double timeout_s, enum proto_type want,
+		 int (*handle)(const struct cli *o, const struct proto_msg *m))
+{
+	struct exchange x = {.o = o, .request = request, .want = want, .handle = handle, .exit_code = 1,
+			     .timeout_s = timeout_s};
+	return run(&x);
+}
+
+int cli_stream(const struct cli *o, const struct proto_buf *request, double timeout_s, const struct cli_stream *s)
+{
+	struct exchange x = {.o = o, .request = request, .stream = s, .exit_code = 1, .timeout_s = timeout_s};
+	return run(&x);
 }

@@ -33,33 +33,52 @@ static struct {
 	void *arg;
 } current;
 
+int cli_unpack_tables(struct qctx *q, const msgpack_object *arr, struct table ***out, int *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!arr) {
+		fprintf(stderr, "wisp: malformed answer from the coordinator\n");
+		return -1;
+	}
+	int k = (int)arr->via.array.size, i;
+	struct table **t = calloc(k ? k : 1, sizeof(*t));
+	for (i = 0; t && i < k; i++)
+		if (codec_unpack_table(q, &arr->via.array.ptr[i], &t[i]) < 0)
+			break;
+	if (!t || i < k) {
+		fprintf(stderr, "wisp: malformed answer from the coordinator: %s\n", t ? q->err : "out of memory");
+		cli_free_tables(t, k);
+		return -1;
+	}
+	*out = t;
+	*n = k;
+	return 0;
+}
+
+void cli_free_tables(struct table **t, int n)
+{
+	for (int k = 0; t && k < n; k++)
+		table_free(t[k]);
+	free(t);
+}
+
 static int decode_result(const struct cli *o, const struct proto_msg *m)
 {
 	struct proto_answer a;
 	struct qctx q;
-	int rc = 1;
+	struct table **t;
+	int n, rc = 1;
 	(void)o;
 	proto_read_answer(m, &a);
 	if (a.log[0])
 		fputs(a.log, stderr);
 	cli_print_warnings(a.warnings);
-	if (!a.tables) {
-		fprintf(stderr, "wisp: malformed answer from the coordinator\n");
-		return 1;
-	}
 	qctx_init(&q);
-	int n = (int)a.tables->via.array.size, i;
-	struct table **t = calloc(n ? n : 1, sizeof(*t));
-	for (i = 0; t && i < n; i++)
-		if (codec_unpack_table(&q, &a.tables->via.array.ptr[i], &t[i]) < 0)
-			break;
-	if (!t || i < n)
-		fprintf(stderr, "wisp: malformed answer from the coordinator: %s\n", q.err);
-	else
+	if (cli_unpack_tables(&q, a.tables, &t, &n) == 0) {
 		rc = current.use(&q, t, n, &a, current.arg);
-	for (int k = 0; t && k < n; k++)
-		table_free(t[k]);
-	free(t);
+		cli_free_tables(t, n);
+	}
 	qctx_destroy(&q);
 	return rc;
 }
@@ -67,21 +86,14 @@ static int decode_result(const struct cli *o, const struct proto_msg *m)
 int cli_run_script(const struct cli *o, const char *script, const char *const *argv, int argc, cli_tables_fn use,
 		   void *arg)
 {
-	char path[4096];
+	char name[256];
 	size_t len = 0;
-	if (script_find(script, path, sizeof(path)) < 0) {
-		fprintf(stderr, "wisp: no script '%s' (not a file, not a bundled script; see `wisp scripts`)\n", script);
+	char *src = script_load(script, &len, name, sizeof(name));
+	if (!src)
 		return 2;
-	}
-	char *src = script_read(path, &len);
-	if (!src) {
-		fprintf(stderr, "wisp: cannot read %s: %s\n", path, strerror(errno ? errno : EFBIG));
-		return 2;
-	}
-	const char *base = strrchr(path, '/');
 	struct run_request r = {
 		.id = 1, .script = src, .script_len = len, .argv = argv, .argc = argc, .max_rows = o->max_rows,
-		.timeout_ms = (int64_t)(o->timeout_s * 1000), .mem_limit_mb = o->max_memory_mb, .name = base ? base + 1 : path,
+		.timeout_ms = (int64_t)(o->timeout_s * 1000), .mem_limit_mb = o->max_memory_mb, .name = name,
 	};
 	struct proto_buf req;
 	proto_buf_init(&req);

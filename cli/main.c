@@ -2,6 +2,8 @@
  *
  *   wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded|pprof] [--max-rows N]
  *        [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]
+ *   wisp [-c ws://HOST:PORT] live FILE.lua|NAME [-o table|jsonl|folded] [--every 1s] [--window 30s]
+ *        [--ticks N] [--max-rows N] [-- SCRIPT ARGS...]
  *   wisp [-c ws://HOST:PORT] agents [-o table|json]
  *   wisp [-c ws://HOST:PORT] snapshot [--start T] [--end T] [--dir DIR]
  *   wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start T] [--end T | --interval DUR]
@@ -9,9 +11,10 @@
  *   wisp scripts
  *
  * Every command but `scripts` connects to the coordinator (-c, else $WISP_COORDINATOR, else
- * ws://127.0.0.1:7070), sends one request, prints the answer and exits: 0 on success, 1 when the
- * query failed, 2 on usage or connection errors. */
+ * ws://127.0.0.1:7070), sends one request, prints the answer (live: every tick until it is told
+ * to stop) and exits: 0 on success, 1 when the query failed, 2 on usage or connection errors. */
 #include "cli.h"
+#include "core/timeparse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: wisp [-c ws://HOST:PORT] run FILE.lua|NAME [-o table|json|csv|folded|pprof] [--max-rows N]\n"
 		"            [--max-memory MB] [--timeout SECONDS] [--stats] [-- SCRIPT ARGS...]\n"
+		"       wisp [-c ws://HOST:PORT] live FILE.lua|NAME [-o table|jsonl|folded] [--every 1s] [--window 30s]\n"
+		"            [--ticks N] [--max-rows N] [-- SCRIPT ARGS...]\n"
 		"       wisp [-c ws://HOST:PORT] agents [-o table|json]\n"
 		"       wisp [-c ws://HOST:PORT] snapshot [--start -1h] [--end now] [--dir DIR]\n"
 		"       wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start -1h] [--end now] [--interval 1h]\n"
@@ -37,6 +42,7 @@ int main(int argc, char **argv)
 	struct cli o = {
 		.url = getenv("WISP_COORDINATOR"), .max_rows = QUERY_MAX_ROWS, .max_memory_mb = QUERY_MEM_MB,
 		.timeout_s = QUERY_TIMEOUT_MS / 1000.0, .start = SNAPSHOT_START, .end = SNAPSHOT_END, .dir = ".",
+		.every_ms = LIVE_EVERY_MS, .window_ms = LIVE_WINDOW_MS,
 	};
 	int i = 1;
 	if (!o.url || !*o.url)
@@ -60,9 +66,9 @@ int main(int argc, char **argv)
 	const char *cmd = argv[i++];
 	if (!strcmp(cmd, "scripts"))
 		return cmd_scripts();
-	bool run = !strcmp(cmd, "run"), export = !strcmp(cmd, "export");
+	bool run = !strcmp(cmd, "run"), live = !strcmp(cmd, "live"), export = !strcmp(cmd, "export");
 	bool snapshot = !strcmp(cmd, "snapshot") || export; /* (export takes snapshot's range) */
-	if (!run && !snapshot && strcmp(cmd, "agents")) {
+	if (!run && !live && !snapshot && strcmp(cmd, "agents")) {
 		fprintf(stderr, "wisp: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -72,6 +78,32 @@ int main(int argc, char **argv)
 			o.script_args = argv + i + 1;
 			o.nscript_args = argc - i - 1;
 			break;
+		} else if (live && !strcmp(argv[i], "-o") && i + 1 < argc) {
+			const char *f = argv[++i];
+			if (!strcmp(f, "jsonl")) {
+				o.fmt = OUT_JSON;
+			} else if (strcmp(f, "table") && strcmp(f, "folded")) {
+				fprintf(stderr, "wisp: live -o must be table, jsonl or folded\n");
+				return 2;
+			} else {
+				output_format_parse(f, &o.fmt);
+			}
+		} else if (live && (!strcmp(argv[i], "--every") || !strcmp(argv[i], "--window")) && i + 1 < argc) {
+			int64_t ns;
+			bool every = !strcmp(argv[i], "--every");
+			if (parse_duration(argv[++i], &ns) < 0 || ns <= 0) {
+				fprintf(stderr, "wisp: %s takes a duration such as 1s, 500ms or 5m, not '%s'\n",
+					every ? "--every" : "--window", argv[i]);
+				return 2;
+			}
+			*(every ? &o.every_ms : &o.window_ms) = ns / 1000000;
+		} else if (live && !strcmp(argv[i], "--ticks") && i + 1 < argc) {
+			char *endp;
+			o.ticks = strtoll(argv[++i], &endp, 10);
+			if (*endp || o.ticks <= 0) {
+				fprintf(stderr, "wisp: --ticks takes a positive count, not '%s'\n", argv[i]);
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
 			if (output_format_parse(argv[++i], &o.fmt) < 0) {
 				fprintf(stderr, "wisp: -o must be table, json, csv, folded or pprof\n");
@@ -98,7 +130,7 @@ int main(int argc, char **argv)
 			o.timeout_s = strtod(argv[++i], NULL);
 		} else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--coordinator")) && i + 1 < argc) {
 			o.url = argv[++i];
-		} else if (argv[i][0] != '-' && !o.script && (run || export)) {
+		} else if (argv[i][0] != '-' && !o.script && (run || live || export)) {
 			o.script = argv[i];
 		} else {
 			fprintf(stderr, "wisp: unexpected argument '%s'\n", argv[i]);
@@ -113,5 +145,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wisp: bad coordinator address '%s' (expected ws://HOST:PORT)\n", o.url);
 		return 2;
 	}
-	return run ? cmd_run(&o) : export ? cmd_export(&o) : snapshot ? cmd_snapshot(&o) : cmd_agents(&o);
+	if (live && (o.every_ms < LIVE_MIN_EVERY_MS || o.window_ms < o.every_ms || o.window_ms > LIVE_MAX_WINDOW_MS)) {
+		fprintf(stderr, "wisp: --every must be at least %d ms, and --window at least --every and at most 24h\n",
+			LIVE_MIN_EVERY_MS);
+		return 2;
+	}
+	return run ? cmd_run(&o) : live ? cmd_live(&o) : export ? cmd_export(&o) : snapshot ? cmd_snapshot(&o) : cmd_agents(&o);
 }

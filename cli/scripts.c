@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,23 @@ char *script_read(const char *path, size_t *len)
 	}
 	fclose(f);
 	return buf;
+}
+
+char *script_load(const char *arg, size_t *len, char *name, size_t namelen)
+{
+	char path[4096];
+	if (script_find(arg, path, sizeof(path)) < 0) {
+		fprintf(stderr, "wisp: no script '%s' (not a file, not a bundled script; see `wisp scripts`)\n", arg);
+		return NULL;
+	}
+	char *src = script_read(path, len);
+	if (!src) {
+		fprintf(stderr, "wisp: cannot read %s: %s\n", path, strerror(errno ? errno : EFBIG));
+		return NULL;
+	}
+	const char *base = strrchr(path, '/');
+	snprintf(name, namelen, "%s", base ? base + 1 : path);
+	return src;
 }
 
 int cmd_scripts(void)

@@ -286,6 +286,13 @@ done:
 	return rc;
 }
 
+void exec_forget(struct qctx *q)
+{
+	table_free(q->partial);
+	q->partial = NULL;
+	q->partial_node = -1;
+}
+
 /* ---- coordinator side ------------------------------------------------------------------------ */
 
 static int bridge_index(const struct plan *p, int node, enum bridge_kind kind)
@@ -404,6 +411,33 @@ static struct table *finish_node(struct qctx *q, const struct plan *p, struct ta
 	if (res)
 		q->mem_used += table_bytes(res);
 	return memo[id] = res;
+}
+
+int exec_merge_bridge(struct qctx *q, const struct plan *p, int b, struct table *const *ins, int n,
+		      struct table **out)
+{
+	const struct plan_bridge *br = &p->bridges[b];
+	const struct plan_node *node = p->nodes[br->node];
+	*out = NULL;
+	q->bad_input = -1;
+	if (br->kind == BRIDGE_ROWS) {
+		*out = union_tables(q, node->schema, ins, n, &q->bad_input);
+		return *out ? 0 : -1;
+	}
+	struct agg_run *a = agg_run_new(q, p, node);
+	for (int i = 0; a && i < n; i++) {
+		bool theirs;
+		if (ins[i] && agg_run_merge(a, ins[i], &theirs) < 0) {
+			q->bad_input = theirs ? i : -1;
+			break;
+		}
+	}
+	if (a && !qctx_failed(q))
+		*out = agg_run_states(a);
+	agg_run_free(a);
+	if (!*out && !qctx_failed(q))
+		qctx_fail(q, "out of memory");
+	return *out ? 0 : -1;
 }
 
 int exec_check_input(const struct plan *p, int b, const struct table *t, char *err, size_t errlen)

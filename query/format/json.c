@@ -7,7 +7,7 @@
 
 #include <math.h>
 
-static void json_string(FILE *f, const char *s)
+void render_json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -27,25 +27,25 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void render_json(FILE *f, struct qctx *q, struct table *const *tables, int n)
+void render_json_tables(FILE *f, struct qctx *q, struct table *const *tables, int n)
 {
 	char buf[64];
-	fputs("{\"tables\":[", f);
+	fputs("\"tables\":[", f);
 	for (int i = 0; i < n; i++) {
 		const struct table *t = tables[i];
 		fputs(i ? ",{\"name\":" : "{\"name\":", f);
-		json_string(f, t->name ? t->name : "");
+		render_json_string(f, t->name ? t->name : "");
 		fputs(",\"columns\":[", f);
 		for (int c = 0; c < t->ncols; c++) {
 			if (c)
 				fputc(',', f);
-			json_string(f, t->cols[c].name);
+			render_json_string(f, t->cols[c].name);
 		}
 		fputs("],\"types\":[", f);
 		for (int c = 0; c < t->ncols; c++) {
 			if (c)
 				fputc(',', f);
-			json_string(f, vtype_name(t->cols[c].type));
+			render_json_string(f, vtype_name(t->cols[c].type));
 		}
 		fputs("],\"rows\":[", f);
 		for (size_t r = 0; r < t->nrows; r++) {
@@ -55,7 +55,7 @@ void render_json(FILE *f, struct qctx *q, struct table *const *tables, int n)
 				if (c)
 					fputc(',', f);
 				if (col->type == VT_STRING || col->type == VT_STACK)
-					json_string(f, render_cell(q, col, r, buf, sizeof(buf), false));
+					render_json_string(f, render_cell(q, col, r, buf, sizeof(buf), false));
 				else if (col->type == VT_FLOAT && !isfinite(col->v.f[r]))
 					fputs("null", f);
 				else if (col->type == VT_FLOAT)
@@ -67,5 +67,12 @@ void render_json(FILE *f, struct qctx *q, struct table *const *tables, int n)
 		}
 		fputs("]}", f);
 	}
-	fputs("]}\n", f);
+	fputc(']', f);
+}
+
+void render_json(FILE *f, struct qctx *q, struct table *const *tables, int n)
+{
+	fputc('{', f);
+	render_json_tables(f, q, tables, n);
+	fputs("}\n", f);
 }

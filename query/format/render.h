@@ -20,6 +20,11 @@ int output_format_parse(const char *s, enum output_format *out);
 int render_tables(FILE *f, struct qctx *q, struct table *const *tables, int n, enum output_format fmt, char *err,
 		  size_t errlen);
 
+/* Pieces of -o json for documents that embed tables (wisp live -o jsonl): a JSON string, and
+ * "tables":[...] exactly as -o json writes it. */
+void render_json_string(FILE *f, const char *s);
+void render_json_tables(FILE *f, struct qctx *q, struct table *const *tables, int n);
+
 /* What a pprof profile needs beyond its table: each node's sampling rate (samples per second
  * per CPU; a row's cpu/nanoseconds is its count times 1e9 / its node's rate, default_hz for a
  * node not listed or a table without a node column), and the time range it covers. */

@@ -80,13 +80,27 @@ static void answer_snapshot(struct agent *a, const struct exec_request *e, msgpa
 	free(buf);
 }
 
-/* An exec request: every bridge of the plan over the ring, answered with their tables. */
+/* Points every scan of stack_samples in plan at [t0, t1). */
+static void set_range(struct plan *plan, int64_t t0, int64_t t1)
+{
+	for (int i = 0; i < plan->nnodes; i++) {
+		struct plan_node *n = plan->nodes[i];
+		if (n->kind == N_SOURCE && n->table && !strcmp(n->table, "stack_samples")) {
+			n->t0 = t0;
+			n->t1 = t1;
+		}
+	}
+}
+
+/* An exec request: every bridge of the plan over the ring, answered with their tables; with
+ * ranges, every bridge once per range (proto.h). */
 static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_packer *pk)
 {
 	struct plan *plan = NULL;
 	struct table **tables = NULL;
 	struct qctx q;
 	char err[512];
+	int ntables = 0;
 	qctx_init(&q);
 	if (codec_unpack_plan(e->plan, &plan, err, sizeof(err)) < 0 || plan_split(plan) < 0) {
 		proto_pack_result_error(pk, e->qid, a->node, plan ? "out of memory" : err);
@@ -101,6 +115,10 @@ static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_p
 			hi = n->t1 > hi ? n->t1 : hi;
 		}
 	}
+	for (int r = 0; r < e->nranges && lo < hi; r++) {
+		lo = r == 0 || e->ranges[r][0] < lo ? e->ranges[r][0] : lo;
+		hi = r == 0 || e->ranges[r][1] > hi ? e->ranges[r][1] : hi;
+	}
 	if (lo < hi && source_prepare(a->source, lo, hi, err, sizeof(err)) < 0) {
 		proto_pack_result_error(pk, e->qid, a->node, err);
 		goto out;
@@ -108,20 +126,28 @@ static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_p
 	q.node = a->node;
 	q.deadline_ns = mono_now_ns() + e->timeout_ms * 1000000LL;
 	q.mem_limit = (size_t)e->mem_limit_mb << 20;
-	tables = calloc(plan->nbridges ? plan->nbridges : 1, sizeof(*tables));
+	int nranges = e->nranges ? e->nranges : 1;
+	ntables = nranges * plan->nbridges;
+	tables = calloc(ntables ? ntables : 1, sizeof(*tables));
 	struct scan_source src = {ring_scan, a->ring};
 	int64_t t0 = mono_now_ns();
-	for (int b = 0; tables && b < plan->nbridges; b++)
-		if (exec_bridge(&q, plan, &plan->bridges[b], &src, &tables[b]) < 0)
-			break;
+	for (int r = 0; tables && r < nranges && !qctx_failed(&q); r++) {
+		if (e->nranges) {
+			set_range(plan, e->ranges[r][0], e->ranges[r][1]);
+			exec_forget(&q);
+		}
+		for (int b = 0; b < plan->nbridges; b++)
+			if (exec_bridge(&q, plan, &plan->bridges[b], &src, &tables[r * plan->nbridges + b]) < 0)
+				break;
+	}
 	if (!tables || qctx_failed(&q)) { /* the coordinator names the agent */
 		proto_pack_result_error(pk, e->qid, a->node, tables ? q.err : "out of memory");
 		goto out;
 	}
-	proto_pack_result_tables(pk, e->qid, a->node, (mono_now_ns() - t0) / 1000, tables, plan->nbridges);
+	proto_pack_result_tables(pk, e->qid, a->node, (mono_now_ns() - t0) / 1000, tables, ntables);
 out:
-	for (int b = 0; tables && b < plan->nbridges; b++)
-		table_free(tables[b]);
+	for (int i = 0; tables && i < ntables; i++)
+		table_free(tables[i]);
 	free(tables);
 	plan_free(plan);
 	qctx_destroy(&q);

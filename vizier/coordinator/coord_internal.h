@@ -1,6 +1,7 @@
 /* coord_internal.h - the coordinator's state, shared by its parts: the protocol switch
  * (coordinator.c), the sessions of agents and clients (registry.c), a query's life from script
- * to answers (query.c), merging the answers (merge.c) and snapshot gathering (snapshot.c).
+ * to answers (query.c), merging the answers (merge.c), snapshot gathering (snapshot.c) and live
+ * subscriptions, whose every tick is a query over the newest slice of time (live.c).
  * Private to vizier/coordinator/.
  *
  * A query's life: a client sends "run" -> a worker compiles the script into a plan in a script
@@ -17,6 +18,7 @@
 #include "coordinator.h"
 #include "net/proto.h"
 #include "net/ws_peer.h"
+#include "core/qctx.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -99,6 +101,9 @@ struct query {
 	msgpack_sbuffer reply;    /* to the client */
 	bool busy;                /* a worker task owns the query */
 	bool snapshot;            /* a snapshot request: answers are files, not partial results */
+	struct live *live;        /* a live tick: the subscription it serves (plan borrowed from it) */
+	int nranges;              /* live: the time ranges asked for (exec_request), 0 otherwise */
+	int64_t (*ranges)[2];     /* owned */
 };
 
 struct coordinator {
@@ -109,11 +114,14 @@ struct coordinator {
 	struct session *sessions;
 	int nsessions;
 	struct query *queries;
+	struct live *lives;          /* subscriptions (live.c) */
 	uint64_t next_session, next_qid;
 	int64_t idle_timeout_ns;     /* see IDLE_TIMEOUT_S */
 	size_t rx_held;              /* bytes of every session's reassembly buffer */
 	lws_sorted_usec_list_t sweep_sul; /* every second: the timeouts above */
 };
+
+struct live;
 
 /* ---- coordinator.c (the fuzzers drive sessions through these three, without sockets) --------- */
 /* A connection from addr opened (wsi NULL: no socket; what is sent to it is dropped): s is
@@ -146,9 +154,12 @@ void store_status(struct session *s, const msgpack_object *status);
 void handle_agents(struct coordinator *c, struct session *s, int64_t id);
 
 /* ---- query.c --------------------------------------------------------------------------------- */
-/* A new query for client session s's request id, linked into c; NULL (error sent) on OOM. */
-struct query *query_new(struct coordinator *c, struct session *s, int64_t id, int64_t timeout_ms);
+/* A new query for the request id of client session `client` (0: a live tick), linked into c;
+ * NULL on OOM (the caller tells the client). */
+struct query *query_new(struct coordinator *c, uint64_t client, int64_t id, int64_t timeout_ms);
 void query_free(struct query *q);
+/* q cannot go on: its client (or its live watchers) hear msg, and q is freed. */
+void query_fail(struct query *q, const char *msg);
 void handle_run(struct coordinator *c, struct session *s, const struct proto_msg *m);
 /* Sends q->exec_msg to every agent (and the in-process one), then waits for the answers. */
 void fan_out(struct query *q);
@@ -158,6 +169,27 @@ void result_arrived(struct coordinator *c, struct session *s, const struct proto
 void agent_gone(struct coordinator *c, struct session *s, const char *why);
 
 /* ---- merge.c (workers) ----------------------------------------------------------------------- */
+/* A query's answers being decoded: inputs[i][a] is agent a's table i (nagents = q->nanswers),
+ * of ntables = nranges x nbridges (table i belongs to bridge i % nbridges). */
+struct merge {
+	struct query *q;
+	struct qctx qc;
+	int ntables;
+	struct table ***inputs;
+	bool *answered;       /* per agent: its answer is in inputs */
+	char **warnings;
+	int nwarn, maxwarn;
+	struct query_stats st;
+};
+/* 0, or -1 (error in m->qc); merge_end either way. Room for two warnings per agent and extra. */
+int merge_begin(struct merge *m, struct query *q, int ntables, int extra_warnings);
+/* Decodes every answer, warning (naming the agent) about each that is missing or unusable.
+ * *last_ns: when the last answer arrived. -1 when no agent answered (error in m->qc). */
+int merge_decode_all(struct merge *m, int64_t *last_ns);
+void merge_warn(struct merge *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops agent a's tables (and gives their memory back to the query). */
+void merge_drop_agent(struct merge *m, int a);
+void merge_end(struct merge *m);
 void merge_run(void *query);
 /* On the service thread: sends q->reply and frees q. */
 void merge_done(void *query);
@@ -165,5 +197,16 @@ void merge_done(void *query);
 /* ---- snapshot.c ------------------------------------------------------------------------------ */
 void handle_snapshot(struct coordinator *c, struct session *s, const struct proto_msg *m);
 void snapshot_collect(void *query); /* worker */
+
+/* ---- live.c ---------------------------------------------------------------------------------- */
+void handle_subscribe(struct coordinator *c, struct session *s, const struct proto_msg *m);
+void handle_unsubscribe(struct coordinator *c, struct session *s, int64_t id);
+/* Client session s went away: it watches nothing any more. */
+void live_client_gone(struct coordinator *c, struct session *s);
+/* Does client session s watch a subscription? (Then it is not idle.) */
+bool live_watches(const struct coordinator *c, const struct session *s);
+void live_merge_run(void *query); /* worker: a tick's answers into its window */
+void live_tick_failed(struct query *q, const char *msg); /* service thread; q is freed after */
+void live_stop_all(struct coordinator *c);
 
 #endif

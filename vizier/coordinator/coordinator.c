@@ -45,6 +45,8 @@ int session_message(struct coordinator *c, struct session *s, const char *data, 
 		result_arrived(c, s, &m, data, len);
 		goto out;
 	case PT_RUN:
+	case PT_SUBSCRIBE:
+	case PT_UNSUBSCRIBE:
 	case PT_SNAPSHOT:
 	case PT_AGENTS:
 		if (agent)
@@ -52,6 +54,10 @@ int session_message(struct coordinator *c, struct session *s, const char *data, 
 		s->role = ROLE_CLIENT;
 		if (m.type == PT_RUN)
 			handle_run(c, s, &m);
+		else if (m.type == PT_SUBSCRIBE)
+			handle_subscribe(c, s, &m);
+		else if (m.type == PT_UNSUBSCRIBE)
+			handle_unsubscribe(c, s, m.id);
 		else if (m.type == PT_SNAPSHOT)
 			handle_snapshot(c, s, &m);
 		else
@@ -134,6 +140,8 @@ void session_end(struct coordinator *c, struct session *s)
 		fprintf(stderr, "wispd: agent %s disconnected\n", s->node);
 		agent_gone(c, s, "disconnected during the query");
 	}
+	if (s->role == ROLE_CLIENT)
+		live_client_gone(c, s);
 	s->linked = false;
 	s->peer.wsi = NULL;
 	ws_peer_clear(&s->peer);
@@ -142,13 +150,13 @@ void session_end(struct coordinator *c, struct session *s)
 	service_memory_freed(c->svc);
 }
 
-/* Does a query still wait on an answer for client session s? */
+/* Does a query still wait on an answer for client session s, or does it watch a live one? */
 static bool has_query(const struct coordinator *c, const struct session *s)
 {
 	for (const struct query *q = c->queries; q; q = q->next)
 		if (q->client == s->id)
 			return true;
-	return false;
+	return live_watches(c, s);
 }
 
 /* Every second: close the connections the limits in coord_internal.h say must go, and trim the
@@ -271,13 +279,14 @@ void coordinator_stop(struct coordinator *c)
 	lws_sul_cancel(&c->sweep_sul);
 	while (c->queries)
 		query_free(c->queries);
+	live_stop_all(c);
 }
 
 void coordinator_free(struct coordinator *c)
 {
 	if (!c)
 		return;
-	assert(!c->queries && !c->sessions);
+	assert(!c->queries && !c->lives && !c->sessions);
 	script_pool_free(c->scripts);
 	free(c);
 }

@@ -6,7 +6,8 @@
  * missing, an error, malformed, of the wrong shape, larger than the query's memory allows, or that
  * cannot be merged (a sum that overflows, a negative count) is dropped with a warning that names
  * the agent, and the others are merged without it. Each answer's msgpack is freed as soon as it is
- * decoded, so the coordinator holds one agent's unpacked message at a time. */
+ * decoded, so the coordinator holds one agent's unpacked message at a time. Live ticks (live.c)
+ * decode the same way (merge_begin .. merge_end) and fold the result into their window. */
 #include "coord_internal.h"
 #include "net/service.h"
 #include "engine/codec.h"
@@ -21,20 +22,12 @@
 /* The CLI waits the query's timeout and 5 s more: the merge may use all but a second of it. */
 #define MERGE_GRACE_MS 4000
 
-struct merge {
-	struct query *q;
-	struct qctx qc;
-	struct table ***inputs;  /* inputs[b][a]: agent a's table for bridge b, or NULL */
-	char **warnings;
-	int nwarn;
-	struct query_stats st;
-};
-
-static void warn(struct merge *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct merge *m, const char *fmt, ...)
+void merge_warn(struct merge *m, const char *fmt, ...)
 {
 	char msg[700];
 	va_list ap;
+	if (!m->warnings || m->nwarn >= m->maxwarn)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -42,10 +35,10 @@ static void warn(struct merge *m, const char *fmt, ...)
 		m->nwarn++;
 }
 
-/* Drops agent a's tables (and gives their memory back to the query). */
-static void drop_agent(struct merge *m, int a)
+void merge_drop_agent(struct merge *m, int a)
 {
-	for (int b = 0; b < m->q->plan->nbridges; b++) {
+	m->answered[a] = false;
+	for (int b = 0; b < m->ntables; b++) {
 		struct table *t = m->inputs[b][a];
 		if (!t)
 			continue;
@@ -56,7 +49,7 @@ static void drop_agent(struct merge *m, int a)
 	}
 }
 
-/* Decodes agent a's answer into inputs[b][a] for every bridge b. 1 when it answered; 0 with the
+/* Decodes agent a's answer into inputs[i][a] for every table i. 1 when it answered; 0 with the
  * reason in why when it did not, or what it sent is unusable. */
 static int decode_answer(struct merge *m, int a, char *why, size_t whylen)
 {
@@ -98,17 +91,17 @@ static int decode_answer(struct merge *m, int a, char *why, size_t whylen)
 		m->st.slowest_exec_ms = (double)r.exec_us / 1e3;
 		snprintf(m->st.slowest_node, sizeof(m->st.slowest_node), "%s", an->node);
 	}
-	if (!r.tables || r.tables->via.array.size != (uint32_t)p->nbridges) {
+	if (!r.tables || r.tables->via.array.size != (uint32_t)m->ntables) {
 		snprintf(why, whylen, "result has the wrong number of tables");
 		goto out;
 	}
-	for (int b = 0; b < p->nbridges; b++) {
-		if (codec_unpack_table(&m->qc, &r.tables->via.array.ptr[b], &m->inputs[b][a]) < 0) {
+	for (int i = 0; i < m->ntables; i++) {
+		if (codec_unpack_table(&m->qc, &r.tables->via.array.ptr[i], &m->inputs[i][a]) < 0) {
 			snprintf(why, whylen, "%s", m->qc.err);
 			m->qc.err[0] = '\0';
 			goto out;
 		}
-		if (exec_check_input(p, b, m->inputs[b][a], why, whylen) < 0)
+		if (exec_check_input(p, i % p->nbridges, m->inputs[i][a], why, whylen) < 0)
 			goto out;
 	}
 	ok = 1;
@@ -116,7 +109,7 @@ out:
 	msgpack_unpacked_destroy(&u);
 	m->qc.mem_used -= unpacked;
 	if (!ok)
-		drop_agent(m, a);
+		merge_drop_agent(m, a);
 	return ok;
 }
 
@@ -133,60 +126,91 @@ static int finish(struct merge *m, struct table **outs, bool *trunc)
 		int a = m->qc.bad_input;
 		if (a < 0 || m->st.answered <= 1)
 			return -1;
-		warn(m, "agent %s: answer dropped: %s", m->q->answers[a].node, m->qc.err);
+		merge_warn(m, "agent %s: answer dropped: %s", m->q->answers[a].node, m->qc.err);
 		m->qc.err[0] = '\0';
-		drop_agent(m, a);
+		merge_drop_agent(m, a);
 		m->st.answered--;
 	}
+}
+
+int merge_begin(struct merge *m, struct query *q, int ntables, int extra_warnings)
+{
+	int nagents = q->nanswers;
+	*m = (struct merge){.q = q, .ntables = ntables, .st = {.agents = nagents, .slowest_exec_ms = -0.001}};
+	qctx_init(&m->qc);
+	m->qc.max_rows = (size_t)q->max_rows;
+	m->qc.mem_limit = (size_t)q->mem_limit_mb << 20;
+	m->qc.deadline_ns = q->started_ns + (q->timeout_ms + MERGE_GRACE_MS) * 1000000LL;
+	m->maxwarn = nagents * 2 + extra_warnings + 1;
+	m->inputs = calloc(ntables ? ntables : 1, sizeof(*m->inputs));
+	m->warnings = calloc(m->maxwarn, sizeof(*m->warnings));
+	m->answered = calloc(nagents ? nagents : 1, sizeof(*m->answered));
+	if (!m->inputs || !m->warnings || !m->answered)
+		return qctx_fail(&m->qc, "out of memory");
+	for (int i = 0; i < ntables; i++)
+		if (!(m->inputs[i] = calloc(nagents ? nagents : 1, sizeof(struct table *))))
+			return qctx_fail(&m->qc, "out of memory");
+	return 0;
+}
+
+int merge_decode_all(struct merge *m, int64_t *last_ns)
+{
+	const struct query *q = m->q;
+	char first_err[700] = "";
+	*last_ns = q->fanned_ns;
+	for (int a = 0; a < q->nanswers; a++) {
+		const struct answer *an = &q->answers[a];
+		char why[600] = "";
+		m->st.bytes_in += an->len;
+		if (an->msg && an->arrived_ns > *last_ns)
+			*last_ns = an->arrived_ns;
+		if (decode_answer(m, a, why, sizeof(why))) {
+			m->answered[a] = true;
+			m->st.answered++;
+			if (an->doubt[0])
+				merge_warn(m, "agent %s: %s", an->node, an->doubt);
+			continue;
+		}
+		merge_warn(m, "agent %s: %s", an->node, why);
+		if (!first_err[0])
+			snprintf(first_err, sizeof(first_err), "agent %s: %s", an->node, why);
+	}
+	if (m->st.answered == 0)
+		return qctx_fail(&m->qc, "%s", first_err[0] ? first_err : "no agent answered");
+	return 0;
+}
+
+void merge_end(struct merge *m)
+{
+	for (int i = 0; m->inputs && i < m->ntables; i++) {
+		for (int a = 0; m->inputs[i] && a < m->q->nanswers; a++)
+			table_free(m->inputs[i][a]);
+		free(m->inputs[i]);
+	}
+	for (int w = 0; m->warnings && w < m->nwarn; w++)
+		free(m->warnings[w]);
+	free(m->warnings);
+	free(m->inputs);
+	free(m->answered);
+	qctx_destroy(&m->qc);
 }
 
 void merge_run(void *arg)
 {
 	struct query *q = arg;
 	struct plan *p = q->plan;
-	int nagents = q->nanswers;
-	struct merge m = {.q = q, .st = {.agents = nagents, .slowest_exec_ms = -0.001}};
+	struct merge m;
 	struct table **outs = calloc(p->ndisplays, sizeof(*outs));
 	bool *trunc = calloc(p->ndisplays, sizeof(*trunc));
-	char first_err[700] = "";
 	msgpack_packer pk;
-
-	qctx_init(&m.qc);
-	m.qc.max_rows = (size_t)q->max_rows;
-	m.qc.mem_limit = (size_t)q->mem_limit_mb << 20;
-	m.qc.deadline_ns = q->started_ns + (q->timeout_ms + MERGE_GRACE_MS) * 1000000LL;
-	m.inputs = calloc(p->nbridges ? p->nbridges : 1, sizeof(*m.inputs));
-	m.warnings = calloc(nagents * 2 + p->ndisplays + 1, sizeof(*m.warnings));
 	int64_t merge_start = mono_now_ns(), last_ns = q->fanned_ns;
+
 	msgpack_sbuffer_init(&q->reply);
 	msgpack_packer_init(&pk, &q->reply, msgpack_sbuffer_write);
-	if (!m.inputs || !outs || !trunc || !m.warnings) {
-		qctx_fail(&m.qc, "out of memory");
+	if (merge_begin(&m, q, p->nbridges, p->ndisplays) < 0 || merge_decode_all(&m, &last_ns) < 0)
 		goto reply;
-	}
-	for (int b = 0; b < p->nbridges; b++)
-		if (!(m.inputs[b] = calloc(nagents ? nagents : 1, sizeof(struct table *)))) {
-			qctx_fail(&m.qc, "out of memory");
-			goto reply;
-		}
-	for (int a = 0; a < nagents; a++) {
-		const struct answer *an = &q->answers[a];
-		char why[600] = "";
-		m.st.bytes_in += an->len;
-		if (an->msg && an->arrived_ns > last_ns)
-			last_ns = an->arrived_ns;
-		if (decode_answer(&m, a, why, sizeof(why))) {
-			m.st.answered++;
-			if (an->doubt[0])
-				warn(&m, "agent %s: %s", an->node, an->doubt);
-			continue;
-		}
-		warn(&m, "agent %s: %s", an->node, why);
-		if (!first_err[0])
-			snprintf(first_err, sizeof(first_err), "agent %s: %s", an->node, why);
-	}
-	if (m.st.answered == 0) {
-		qctx_fail(&m.qc, "%s", first_err[0] ? first_err : "no agent answered");
+	if (!outs || !trunc) {
+		qctx_fail(&m.qc, "out of memory");
 		goto reply;
 	}
 	if (finish(&m, outs, trunc) < 0)
@@ -194,8 +218,8 @@ void merge_run(void *arg)
 	for (int d = 0; d < p->ndisplays; d++) {
 		m.st.rows += outs[d]->nrows;
 		if (trunc[d])
-			warn(&m, "table %s truncated to %lld rows (raise with --max-rows)", p->displays[d].name,
-			     (long long)q->max_rows);
+			merge_warn(&m, "table %s truncated to %lld rows (raise with --max-rows)", p->displays[d].name,
+				   (long long)q->max_rows);
 	}
 reply:
 	if (qctx_failed(&m.qc)) {
@@ -209,20 +233,11 @@ reply:
 		proto_pack_result(&pk, q->request_id, outs, p->ndisplays, m.warnings, m.nwarn, q->log ? q->log : "",
 				  &m.st);
 	}
-	for (int b = 0; m.inputs && b < p->nbridges; b++) {
-		for (int a = 0; m.inputs[b] && a < nagents; a++)
-			table_free(m.inputs[b][a]);
-		free(m.inputs[b]);
-	}
 	for (int d = 0; outs && d < p->ndisplays; d++)
 		table_free(outs[d]);
-	for (int w = 0; m.warnings && w < m.nwarn; w++)
-		free(m.warnings[w]);
-	free(m.warnings);
-	free(m.inputs);
 	free(outs);
 	free(trunc);
-	qctx_destroy(&m.qc);
+	merge_end(&m);
 	inbox_post(q->c->svc->inbox, merge_done, q);
 }
 

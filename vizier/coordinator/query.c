@@ -14,16 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct query *query_new(struct coordinator *c, struct session *s, int64_t id, int64_t timeout_ms)
+struct query *query_new(struct coordinator *c, uint64_t client, int64_t id, int64_t timeout_ms)
 {
 	struct query *q = calloc(1, sizeof(*q));
-	if (!q) {
-		session_error(s, id, "out of memory");
+	if (!q)
 		return NULL;
-	}
 	q->c = c;
 	q->qid = ++c->next_qid;
-	q->client = s->id;
+	q->client = client;
 	q->request_id = id;
 	q->started_ns = mono_now_ns();
 	q->now_ns = wall_now_ns();
@@ -50,7 +48,9 @@ void query_free(struct query *q)
 	for (int i = 0; i < q->argc; i++)
 		free(q->argv[i]);
 	free(q->argv);
-	plan_free(q->plan);
+	if (!q->live)
+		plan_free(q->plan);
+	free(q->ranges);
 	msgpack_sbuffer_destroy(&q->exec_msg);
 	msgpack_sbuffer_destroy(&q->reply);
 	free(q->log);
@@ -61,6 +61,15 @@ void query_free(struct query *q)
 	free(q);
 }
 
+void query_fail(struct query *q, const char *msg)
+{
+	if (q->live)
+		live_tick_failed(q, msg);
+	else
+		session_error(session_by_id(q->c, q->client), q->request_id, "%s", msg);
+	query_free(q);
+}
+
 /* ---- answers --------------------------------------------------------------------------------- */
 
 static void start_merge(struct query *q)
@@ -68,10 +77,9 @@ static void start_merge(struct query *q)
 	assert(!q->busy && q->pending == 0);
 	lws_sul_cancel(&q->deadline_sul);
 	q->busy = true;
-	if (jobs_submit(q->c->svc->jobs, q->snapshot ? snapshot_collect : merge_run, q) < 0) {
+	if (jobs_submit(q->c->svc->jobs, q->snapshot ? snapshot_collect : q->live ? live_merge_run : merge_run, q) < 0) {
 		q->busy = false;
-		session_error(session_by_id(q->c, q->client), q->request_id, "out of memory");
-		query_free(q);
+		query_fail(q, "out of memory");
 	}
 }
 
@@ -194,16 +202,13 @@ static void local_exec_run(void *arg)
 void fan_out(struct query *q)
 {
 	struct coordinator *c = q->c;
-	struct session *client = session_by_id(c, q->client);
 	int n = agent_count(c);
-	if (n == 0) {
-		session_error(client, q->request_id, "no agents are connected to this coordinator");
-		query_free(q);
+	if (n == 0 && !q->live) { /* (a live tick goes on: its window slides, with a warning) */
+		query_fail(q, "no agents are connected to this coordinator");
 		return;
 	}
-	if (!(q->answers = calloc(n, sizeof(*q->answers)))) {
-		session_error(client, q->request_id, "out of memory");
-		query_free(q);
+	if (!(q->answers = calloc(n ? n : 1, sizeof(*q->answers)))) {
+		query_fail(q, "out of memory");
 		return;
 	}
 	for (struct session *s = c->sessions; s; s = s->next) {
@@ -217,6 +222,10 @@ void fan_out(struct query *q)
 	}
 	q->pending = q->nanswers;
 	q->fanned_ns = mono_now_ns();
+	if (n == 0) {
+		start_merge(q);
+		return;
+	}
 	lws_sul_schedule(c->svc->ctx, 0, &q->deadline_sul, deadline_cb, (q->timeout_ms + 500) * LWS_US_PER_MS);
 	/* Last: when the in-process agent cannot even start, its answer may complete the query. */
 	if (c->local) {
@@ -280,9 +289,11 @@ void handle_run(struct coordinator *c, struct session *s, const struct proto_msg
 		session_error(s, m->id, "%s", err);
 		return;
 	}
-	struct query *q = query_new(c, s, m->id, r.timeout_ms);
-	if (!q)
+	struct query *q = query_new(c, s->id, m->id, r.timeout_ms);
+	if (!q) {
+		session_error(s, m->id, "out of memory");
 		return;
+	}
 	snprintf(q->name, sizeof(q->name), "%s", r.name);
 	q->max_rows = r.max_rows;
 	q->mem_limit_mb = r.mem_limit_mb;

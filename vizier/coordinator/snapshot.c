@@ -14,9 +14,11 @@ void handle_snapshot(struct coordinator *c, struct session *s, const struct prot
 	struct snapshot_request r;
 	int64_t t0, t1;
 	proto_read_snapshot_request(m->obj, m->id, &r);
-	struct query *q = query_new(c, s, m->id, r.timeout_ms);
-	if (!q)
+	struct query *q = query_new(c, s->id, m->id, r.timeout_ms);
+	if (!q) {
+		session_error(s, m->id, "out of memory");
 		return;
+	}
 	q->snapshot = true;
 	if (parse_time(r.start, q->now_ns, &t0) < 0 || parse_time(r.end, q->now_ns, &t1) < 0 || t1 <= t0) {
 		session_error(s, m->id, "snapshot: bad time range '%s' .. '%s'", r.start, r.end);

@@ -16,6 +16,7 @@ static const char *const type_names[] = {
 	[PT_UNKNOWN] = "", [PT_HELLO] = "hello", [PT_WELCOME] = "welcome", [PT_HEARTBEAT] = "heartbeat",
 	[PT_RUN] = "run", [PT_SNAPSHOT] = "snapshot", [PT_AGENTS] = "agents", [PT_EXEC] = "exec",
 	[PT_RESULT] = "result", [PT_SNAPSHOTS] = "snapshots", [PT_ERROR] = "error",
+	[PT_SUBSCRIBE] = "subscribe", [PT_UNSUBSCRIBE] = "unsubscribe", [PT_TICK] = "tick",
 };
 #define NTYPES (int)(sizeof(type_names) / sizeof(type_names[0]))
 
@@ -242,9 +243,14 @@ void proto_pack_error(msgpack_packer *pk, int64_t id, const char *message, const
 
 /* ---- client requests ------------------------------------------------------------------------- */
 
-void proto_pack_run(msgpack_packer *pk, const struct run_request *r)
+static void pack_run(msgpack_packer *pk, enum proto_type type, const struct run_request *r)
 {
-	begin(pk, PT_RUN, 7);
+	bool live = type == PT_SUBSCRIBE;
+	begin(pk, type, live ? 9 : 7);
+	if (live) {
+		field_int(pk, "every_ms", r->every_ms);
+		field_int(pk, "window_ms", r->window_ms);
+	}
 	field_int(pk, "id", r->id);
 	field_str(pk, "name", r->name);
 	mp_pack_str(pk, "script");
@@ -255,6 +261,22 @@ void proto_pack_run(msgpack_packer *pk, const struct run_request *r)
 	field_int(pk, "max_rows", r->max_rows);
 	field_int(pk, "mem_limit_mb", r->mem_limit_mb);
 	field_int(pk, "timeout_ms", r->timeout_ms);
+}
+
+void proto_pack_run(msgpack_packer *pk, const struct run_request *r)
+{
+	pack_run(pk, PT_RUN, r);
+}
+
+void proto_pack_subscribe(msgpack_packer *pk, const struct run_request *r)
+{
+	pack_run(pk, PT_SUBSCRIBE, r);
+}
+
+void proto_pack_unsubscribe(msgpack_packer *pk, int64_t id)
+{
+	begin(pk, PT_UNSUBSCRIBE, 1);
+	field_int(pk, "id", id);
 }
 
 int proto_read_run(const msgpack_object *o, int64_t id, struct run_request *r, char *err, size_t errlen)
@@ -269,6 +291,12 @@ int proto_read_run(const msgpack_object *o, int64_t id, struct run_request *r, c
 	r->timeout_ms = get_limit(o, "timeout_ms", QUERY_TIMEOUT_MS, QUERY_MAX_TIMEOUT_MS);
 	r->mem_limit_mb = get_limit(o, "mem_limit_mb", QUERY_MEM_MB, QUERY_MAX_MEM_MB);
 	r->args = get_array(o, "args");
+	r->window_ms = get_limit(o, "window_ms", LIVE_WINDOW_MS, LIVE_MAX_WINDOW_MS);
+	r->every_ms = get_limit(o, "every_ms", LIVE_EVERY_MS, r->window_ms);
+	if (r->every_ms < LIVE_MIN_EVERY_MS)
+		r->every_ms = LIVE_MIN_EVERY_MS;
+	if (r->window_ms < r->every_ms)
+		r->window_ms = r->every_ms;
 	if (!script || script->type != MSGPACK_OBJECT_STR) {
 		snprintf(err, errlen, "run: the request has no script");
 		return -1;
@@ -317,14 +345,29 @@ void proto_pack_agents_request(msgpack_packer *pk, int64_t id)
 
 /* ---- coordinator <-> agent ------------------------------------------------------------------- */
 
-void proto_pack_exec(msgpack_packer *pk, uint64_t qid, int64_t timeout_ms, int64_t mem_limit_mb, const struct plan *p)
+void proto_pack_exec_ranges(msgpack_packer *pk, uint64_t qid, int64_t timeout_ms, int64_t mem_limit_mb,
+			    const struct plan *p, const int64_t (*ranges)[2], int nranges)
 {
-	begin(pk, PT_EXEC, 4);
+	begin(pk, PT_EXEC, nranges ? 5 : 4);
 	field_uint(pk, "qid", qid);
 	field_int(pk, "timeout_ms", timeout_ms);
 	field_int(pk, "mem_limit_mb", mem_limit_mb);
 	mp_pack_str(pk, "plan");
 	codec_pack_plan(pk, p);
+	if (!nranges)
+		return;
+	mp_pack_str(pk, "ranges");
+	msgpack_pack_array(pk, nranges);
+	for (int i = 0; i < nranges; i++) {
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_int64(pk, ranges[i][0]);
+		msgpack_pack_int64(pk, ranges[i][1]);
+	}
+}
+
+void proto_pack_exec(msgpack_packer *pk, uint64_t qid, int64_t timeout_ms, int64_t mem_limit_mb, const struct plan *p)
+{
+	proto_pack_exec_ranges(pk, qid, timeout_ms, mem_limit_mb, p, NULL, 0);
 }
 
 void proto_pack_snapshot_exec(msgpack_packer *pk, uint64_t qid, int64_t t0, int64_t t1)
@@ -354,6 +397,23 @@ int proto_read_exec(const struct proto_msg *m, struct exec_request *e, char *err
 	e->timeout_ms = get_limit(m->obj, "timeout_ms", QUERY_TIMEOUT_MS, QUERY_MAX_TIMEOUT_MS);
 	e->mem_limit_mb = get_limit(m->obj, "mem_limit_mb", QUERY_MEM_MB, QUERY_MAX_MEM_MB);
 	e->plan = mp_get(m->obj, "plan");
+	const msgpack_object *ranges = mp_get(m->obj, "ranges");
+	if (!ranges)
+		return 0;
+	if (ranges->type != MSGPACK_OBJECT_ARRAY || ranges->via.array.size > EXEC_MAX_RANGES) {
+		snprintf(err, errlen, "exec: ranges must be an array of at most %d [t0, t1] pairs", EXEC_MAX_RANGES);
+		return -1;
+	}
+	for (uint32_t i = 0; i < ranges->via.array.size; i++) {
+		const msgpack_object *r = &ranges->via.array.ptr[i];
+		int64_t *t = e->ranges[e->nranges];
+		if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 || !mp_int(&r->via.array.ptr[0], &t[0]) ||
+		    !mp_int(&r->via.array.ptr[1], &t[1]) || t[1] <= t[0]) {
+			snprintf(err, errlen, "exec: range %u is not a time range [t0, t1) with t0 < t1", i);
+			return -1;
+		}
+		e->nranges++;
+	}
 	return 0;
 }
 
@@ -405,19 +465,8 @@ void proto_read_agent_result(const msgpack_object *o, struct agent_result *r)
 
 /* ---- coordinator -> client ------------------------------------------------------------------- */
 
-void proto_pack_result(msgpack_packer *pk, int64_t id, struct table *const *tables, int n, char *const *warnings,
-		       int nwarn, const char *log, const struct query_stats *st)
+static void pack_stats(msgpack_packer *pk, const struct query_stats *st)
 {
-	begin(pk, PT_RESULT, 5);
-	field_int(pk, "id", id);
-	mp_pack_str(pk, "tables");
-	msgpack_pack_array(pk, n);
-	for (int d = 0; d < n; d++)
-		codec_pack_table(pk, tables[d]);
-	mp_pack_str(pk, "warnings");
-	pack_strings(pk, warnings, nwarn);
-	field_str(pk, "log", log);
-	mp_pack_str(pk, "stats");
 	msgpack_pack_map(pk, 10);
 	mp_pack_str(pk, "agents");
 	msgpack_pack_int(pk, st->agents);
@@ -431,6 +480,60 @@ void proto_pack_result(msgpack_packer *pk, int64_t id, struct table *const *tabl
 	field_double(pk, "merge_ms", st->merge_ms);
 	field_uint(pk, "rows", st->rows);
 	field_double(pk, "ms", st->ms);
+}
+
+void proto_pack_result(msgpack_packer *pk, int64_t id, struct table *const *tables, int n, char *const *warnings,
+		       int nwarn, const char *log, const struct query_stats *st)
+{
+	begin(pk, PT_RESULT, 5);
+	field_int(pk, "id", id);
+	mp_pack_str(pk, "tables");
+	msgpack_pack_array(pk, n);
+	for (int d = 0; d < n; d++)
+		codec_pack_table(pk, tables[d]);
+	mp_pack_str(pk, "warnings");
+	pack_strings(pk, warnings, nwarn);
+	field_str(pk, "log", log);
+	mp_pack_str(pk, "stats");
+	pack_stats(pk, st);
+}
+
+void proto_pack_tick_body(msgpack_packer *pk, const struct live_tick *t, struct table *const *tables, int n,
+			  char *const *warnings, int nwarn, const char *log, const struct query_stats *st)
+{
+	_Static_assert(PROTO_TICK_BODY_FIELDS == 8, "the fields below");
+	field_uint(pk, "tick", t->tick);
+	field_int(pk, "time", t->time_ns);
+	field_int(pk, "window_start", t->window_start_ns);
+	field_int(pk, "watchers", t->watchers);
+	mp_pack_str(pk, "tables");
+	msgpack_pack_array(pk, n);
+	for (int d = 0; d < n; d++)
+		codec_pack_table(pk, tables[d]);
+	mp_pack_str(pk, "warnings");
+	pack_strings(pk, warnings, nwarn);
+	field_str(pk, "log", log);
+	mp_pack_str(pk, "stats");
+	pack_stats(pk, st);
+}
+
+void proto_pack_tick_head(msgpack_packer *pk, int64_t id, uint64_t skipped)
+{
+	msgpack_pack_map(pk, 3 + PROTO_TICK_BODY_FIELDS);
+	mp_pack_str(pk, "type");
+	mp_pack_str(pk, type_names[PT_TICK]);
+	field_int(pk, "id", id);
+	field_uint(pk, "skipped", skipped);
+}
+
+void proto_read_tick(const msgpack_object *o, struct live_tick *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->tick = (uint64_t)get_int(o, "tick", 0);
+	t->time_ns = get_int(o, "time", 0);
+	t->window_start_ns = get_int(o, "window_start", 0);
+	t->watchers = (int)get_int(o, "watchers", 0);
+	t->skipped = (uint64_t)get_int(o, "skipped", 0);
 }
 
 void proto_read_stats(const msgpack_object *o, struct query_stats *st)

@@ -4,8 +4,8 @@
  * and the CLI pack and read messages through it. Payloads inside messages (tables, plans) are
  * the engine's codecs (engine/codec.h). docs/PROTOCOL.md describes every message.
  *
- *   client -> coordinator   run, snapshot, agents, (hello role=client)
- *   coordinator -> client   result, snapshots, agents, error
+ *   client -> coordinator   run, subscribe, unsubscribe, snapshot, agents, (hello role=client)
+ *   coordinator -> client   result, tick, snapshots, agents, error
  *   agent -> coordinator    hello role=agent, heartbeat, result
  *   coordinator -> agent    welcome, exec, snapshot, error
  *
@@ -36,13 +36,18 @@ struct table;
 #define QUERY_MEM_MB 1024                   /* run: memory the query may hold per process */
 #define QUERY_MAX_MEM_MB (64 * 1024)
 #define QUERY_MAX_ROWS 10000                /* run: rows per displayed table */
+#define LIVE_EVERY_MS 1000                /* subscribe: the refresh interval ... */
+#define LIVE_MIN_EVERY_MS 100
+#define LIVE_WINDOW_MS 30000               /* ... and the sliding window */
+#define LIVE_MAX_WINDOW_MS (24 * 3600 * 1000LL)
+#define EXEC_MAX_RANGES 256                /* exec: time ranges one request may ask for */
 #define SNAPSHOT_TIMEOUT_MS 60000           /* snapshot: at least this long for every agent */
 #define SNAPSHOT_START "-1h"                /* snapshot: the range's default start ... */
 #define SNAPSHOT_END "now"                  /* ... and end */
 
 enum proto_type {
 	PT_UNKNOWN, PT_HELLO, PT_WELCOME, PT_HEARTBEAT, PT_RUN, PT_SNAPSHOT, PT_AGENTS, PT_EXEC, PT_RESULT,
-	PT_SNAPSHOTS, PT_ERROR,
+	PT_SNAPSHOTS, PT_ERROR, PT_SUBSCRIBE, PT_UNSUBSCRIBE, PT_TICK,
 };
 
 /* One received message. */
@@ -127,8 +132,13 @@ struct run_request {
 	int64_t max_rows;             /* default QUERY_MAX_ROWS */
 	int64_t timeout_ms;           /* default QUERY_TIMEOUT_MS, at most QUERY_MAX_TIMEOUT_MS */
 	int64_t mem_limit_mb;         /* default QUERY_MEM_MB, at most QUERY_MAX_MEM_MB */
+	int64_t every_ms, window_ms;  /* subscribe only: default LIVE_EVERY_MS, LIVE_WINDOW_MS, clamped
+				       * to [LIVE_MIN_EVERY_MS, window] and (every, LIVE_MAX_WINDOW_MS] */
 };
 void proto_pack_run(msgpack_packer *pk, const struct run_request *r);
+/* subscribe: a run request that streams (the same fields, and every_ms and window_ms). */
+void proto_pack_subscribe(msgpack_packer *pk, const struct run_request *r);
+void proto_pack_unsubscribe(msgpack_packer *pk, int64_t id);
 /* 0, or -1 with a message (no script). Out-of-range limits are clamped, not refused. */
 int proto_read_run(const msgpack_object *o, int64_t id, struct run_request *r, char *err, size_t errlen);
 /* Copies the string arguments (at most 256; others are skipped) into a NULL-terminated malloc'd
@@ -148,15 +158,21 @@ void proto_pack_agents_request(msgpack_packer *pk, int64_t id);
 
 /* ---- coordinator <-> agent ------------------------------------------------------------------- */
 
-/* exec {qid, timeout_ms, mem_limit_mb, plan} or snapshot {qid, t0, t1}. */
+/* exec {qid, timeout_ms, mem_limit_mb, plan, ranges?} or snapshot {qid, t0, t1}. With ranges
+ * (live queries), the plan's scans run once per range [t0, t1) in place of their own, and the
+ * result has nranges x nbridges tables, range by range. */
 struct exec_request {
 	bool snapshot;
 	int64_t qid;
 	int64_t timeout_ms, mem_limit_mb; /* exec; defaults QUERY_TIMEOUT_MS, QUERY_MEM_MB */
 	const msgpack_object *plan;       /* exec (decode with codec_unpack_plan) */
 	int64_t t0, t1;                   /* snapshot: [t0, t1) */
+	int nranges;                      /* exec: 0 (the plan's own ranges) to EXEC_MAX_RANGES */
+	int64_t ranges[EXEC_MAX_RANGES][2];
 };
 void proto_pack_exec(msgpack_packer *pk, uint64_t qid, int64_t timeout_ms, int64_t mem_limit_mb, const struct plan *p);
+void proto_pack_exec_ranges(msgpack_packer *pk, uint64_t qid, int64_t timeout_ms, int64_t mem_limit_mb,
+			    const struct plan *p, const int64_t (*ranges)[2], int nranges);
 void proto_pack_snapshot_exec(msgpack_packer *pk, uint64_t qid, int64_t t0, int64_t t1);
 /* 0, or -1 with a message (not exec or snapshot, a bad time range). */
 int proto_read_exec(const struct proto_msg *m, struct exec_request *e, char *err, size_t errlen);
@@ -196,6 +212,25 @@ struct query_stats {
 void proto_pack_result(msgpack_packer *pk, int64_t id, struct table *const *tables, int n, char *const *warnings,
 		       int nwarn, const char *log, const struct query_stats *st);
 void proto_read_stats(const msgpack_object *o, struct query_stats *st);
+
+/* One tick of a subscription: the window [window_start, time) as a result, shared by every client
+ * watching the same script, arguments, interval and window. */
+struct live_tick {
+	uint64_t tick;                /* 1, 2, ...; a client that was too slow to take some sees gaps */
+	int64_t time_ns, window_start_ns;
+	int watchers;                 /* clients sharing this computation */
+	uint64_t skipped;             /* ticks this client did not get because it had not read the last */
+};
+/* tick {id, skipped, tick, time, window_start, watchers, tables, warnings, log, stats}, in two
+ * parts: the body, the same for every watcher (proto_pack_tick_body: the last
+ * PROTO_TICK_BODY_FIELDS fields of the map, not a message by itself), and per client its
+ * envelope (proto_pack_tick_head: the map header, type, id, skipped), sent followed by it. */
+#define PROTO_TICK_BODY_FIELDS 8
+void proto_pack_tick_body(msgpack_packer *pk, const struct live_tick *t, struct table *const *tables, int n,
+			  char *const *warnings, int nwarn, const char *log, const struct query_stats *st);
+void proto_pack_tick_head(msgpack_packer *pk, int64_t id, uint64_t skipped);
+/* The tick's own fields (the rest reads with proto_read_answer). */
+void proto_read_tick(const msgpack_object *o, struct live_tick *t);
 
 /* One agent of the agents answer. status is a packed status map (or NULL for an empty one). */
 struct agent_entry {

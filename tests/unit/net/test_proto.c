@@ -213,6 +213,106 @@ static void exec_and_results(void **state)
 	plan_free(p);
 }
 
+static void live_messages(void **state)
+{
+	(void)state;
+	char err[256];
+	struct proto_buf b;
+	struct proto_msg m;
+	struct run_request r;
+	const char *argv[] = {"--pid", "7"};
+	/* subscribe: run's fields and the interval and window, clamped */
+	struct run_request in = {.id = 3, .name = "top.lua", .script = "x", .script_len = 1, .argv = argv, .argc = 2,
+				 .every_ms = 50, .window_ms = 10};
+	proto_buf_init(&b);
+	proto_pack_subscribe(&b.pk, &in);
+	parse(&m, &b);
+	assert_int_equal(m.type, PT_SUBSCRIBE);
+	assert_int_equal(proto_read_run(m.obj, m.id, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.every_ms, LIVE_MIN_EVERY_MS);
+	assert_int_equal(r.window_ms, LIVE_MIN_EVERY_MS);
+	assert_int_equal(r.args->via.array.size, 2);
+	proto_msg_destroy(&m);
+	proto_buf_destroy(&b);
+	in.every_ms = in.window_ms = 0; /* defaults */
+	proto_buf_init(&b);
+	proto_pack_subscribe(&b.pk, &in);
+	parse(&m, &b);
+	assert_int_equal(proto_read_run(m.obj, m.id, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.every_ms, LIVE_EVERY_MS);
+	assert_int_equal(r.window_ms, LIVE_WINDOW_MS);
+	proto_msg_destroy(&m);
+	proto_buf_destroy(&b);
+	proto_buf_init(&b);
+	proto_pack_unsubscribe(&b.pk, 3);
+	parse(&m, &b);
+	assert_int_equal(m.type, PT_UNSUBSCRIBE);
+	assert_int_equal(m.id, 3);
+	proto_msg_destroy(&m);
+	proto_buf_destroy(&b);
+
+	/* exec with ranges, and ranges that are refused */
+	struct plan *p = fix_compile("t.lua", "px.display(px.DataFrame{table='stack_samples'}:head(3), 'x')", NULL,
+				     err, sizeof(err));
+	assert_non_null(p);
+	static struct exec_request e;
+	const int64_t ranges[3][2] = {{10, 20}, {20, 35}, {35, 36}};
+	proto_buf_init(&b);
+	proto_pack_exec_ranges(&b.pk, 9, 500, 64, p, ranges, 3);
+	parse(&m, &b);
+	assert_int_equal(proto_read_exec(&m, &e, err, sizeof(err)), 0);
+	assert_int_equal(e.nranges, 3);
+	assert_int_equal(e.ranges[1][0], 20);
+	assert_int_equal(e.ranges[2][1], 36);
+	proto_msg_destroy(&m);
+	proto_buf_destroy(&b);
+	const int64_t empty[1][2] = {{20, 20}};
+	proto_buf_init(&b);
+	proto_pack_exec_ranges(&b.pk, 9, 500, 64, p, empty, 1);
+	parse(&m, &b);
+	assert_int_equal(proto_read_exec(&m, &e, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "range 0 is not a time range"));
+	proto_msg_destroy(&m);
+	proto_buf_destroy(&b);
+	static int64_t many[EXEC_MAX_RANGES + 1][2];
+	for (int i = 0; i <= EXEC_MAX_RANGES; i++)
+		many[i][0] = i, many[i][1] = i + 1;
+	proto_buf_init(&b);
+	proto_pack_exec_ranges(&b.pk, 9, 500, 64, p, (const int64_t(*)[2])many, EXEC_MAX_RANGES + 1);
+	parse(&m, &b);
+	assert_int_equal(proto_read_exec(&m, &e, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "at most 256"));
+	proto_msg_destroy(&m);
+	proto_buf_destroy(&b);
+	plan_free(p);
+
+	/* a tick: its envelope, then the shared body, read as one message */
+	char *warnings[] = {"agent a2 left"};
+	struct query_stats st = {.agents = 2, .answered = 1, .ms = 4.0};
+	struct live_tick t = {.tick = 7, .time_ns = 3000000000, .window_start_ns = 1000000000, .watchers = 2};
+	proto_buf_init(&b);
+	proto_pack_tick_head(&b.pk, 11, 4);
+	proto_pack_tick_body(&b.pk, &t, NULL, 0, warnings, 1, "", &st);
+	parse(&m, &b);
+	assert_int_equal(m.type, PT_TICK);
+	assert_int_equal(m.id, 11);
+	struct live_tick back;
+	proto_read_tick(m.obj, &back);
+	assert_int_equal(back.tick, 7);
+	assert_int_equal(back.time_ns, 3000000000);
+	assert_int_equal(back.window_start_ns, 1000000000);
+	assert_int_equal(back.watchers, 2);
+	assert_int_equal(back.skipped, 4);
+	struct proto_answer a;
+	proto_read_answer(&m, &a);
+	assert_int_equal(a.tables->via.array.size, 0);
+	char w[64];
+	assert_true(proto_string_at(a.warnings, 0, w, sizeof(w)));
+	assert_string_equal(w, "agent a2 left");
+	proto_msg_destroy(&m);
+	proto_buf_destroy(&b);
+}
+
 static void answers_to_clients(void **state)
 {
 	(void)state;
@@ -306,6 +406,7 @@ int main(void)
 		cmocka_unit_test(snapshot_request_defaults),
 		cmocka_unit_test(hello_roles),
 		cmocka_unit_test(exec_and_results),
+		cmocka_unit_test(live_messages),
 		cmocka_unit_test(answers_to_clients),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
