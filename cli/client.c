@@ -48,6 +48,16 @@ void cli_print_warnings(const msgpack_object *warnings)
 			fprintf(stderr, "wisp: warning: %s\n", buf);
 }
 
+/* An error answer on stderr: what the script printed, then the message. */
+static void print_error(const struct proto_msg *m)
+{
+	struct proto_answer a;
+	proto_read_answer(m, &a);
+	if (a.log[0])
+		fputs(a.log, stderr);
+	fprintf(stderr, "wisp: error: %s\n", a.message);
+}
+
 /* A stream's answer: errors end it, the rest go to the command. Whether it goes on. */
 static bool on_stream_answer(struct exchange *x, const char *data, size_t len)
 {
@@ -56,11 +66,7 @@ static bool on_stream_answer(struct exchange *x, const char *data, size_t len)
 	if (proto_msg_parse(&m, data, len) < 0) {
 		fprintf(stderr, "wisp: malformed answer from the coordinator\n");
 	} else if (m.type == PT_ERROR) {
-		struct proto_answer a;
-		proto_read_answer(&m, &a);
-		if (a.log[0])
-			fputs(a.log, stderr);
-		fprintf(stderr, "wisp: error: %s\n", a.message);
+		print_error(&m);
 	} else {
 		rc = x->stream->on_answer(x->stream->arg, &m);
 	}
@@ -87,11 +93,7 @@ static void on_answer(struct exchange *x, const char *data, size_t len)
 	if (proto_msg_parse(&m, data, len) < 0) {
 		fprintf(stderr, "wisp: malformed answer from the coordinator\n");
 	} else if (m.type == PT_ERROR) {
-		struct proto_answer a;
-		proto_read_answer(&m, &a);
-		if (a.log[0])
-			fputs(a.log, stderr);
-		fprintf(stderr, "wisp: error: %s\n", a.message);
+		print_error(&m);
 	} else if (m.type == x->want) {
 		x->exit_code = x->handle(x->o, &m);
 	} else {

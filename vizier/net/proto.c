@@ -482,11 +482,10 @@ static void pack_stats(msgpack_packer *pk, const struct query_stats *st)
 	field_double(pk, "ms", st->ms);
 }
 
-void proto_pack_result(msgpack_packer *pk, int64_t id, struct table *const *tables, int n, char *const *warnings,
-		       int nwarn, const char *log, const struct query_stats *st)
+/* The four fields a result and a tick share: tables, warnings, log, stats. */
+static void pack_outcome(msgpack_packer *pk, struct table *const *tables, int n, char *const *warnings, int nwarn,
+			 const char *log, const struct query_stats *st)
 {
-	begin(pk, PT_RESULT, 5);
-	field_int(pk, "id", id);
 	mp_pack_str(pk, "tables");
 	msgpack_pack_array(pk, n);
 	for (int d = 0; d < n; d++)
@@ -498,6 +497,14 @@ void proto_pack_result(msgpack_packer *pk, int64_t id, struct table *const *tabl
 	pack_stats(pk, st);
 }
 
+void proto_pack_result(msgpack_packer *pk, int64_t id, struct table *const *tables, int n, char *const *warnings,
+		       int nwarn, const char *log, const struct query_stats *st)
+{
+	begin(pk, PT_RESULT, 5);
+	field_int(pk, "id", id);
+	pack_outcome(pk, tables, n, warnings, nwarn, log, st);
+}
+
 void proto_pack_tick_body(msgpack_packer *pk, const struct live_tick *t, struct table *const *tables, int n,
 			  char *const *warnings, int nwarn, const char *log, const struct query_stats *st)
 {
@@ -506,15 +513,7 @@ void proto_pack_tick_body(msgpack_packer *pk, const struct live_tick *t, struct 
 	field_int(pk, "time", t->time_ns);
 	field_int(pk, "window_start", t->window_start_ns);
 	field_int(pk, "watchers", t->watchers);
-	mp_pack_str(pk, "tables");
-	msgpack_pack_array(pk, n);
-	for (int d = 0; d < n; d++)
-		codec_pack_table(pk, tables[d]);
-	mp_pack_str(pk, "warnings");
-	pack_strings(pk, warnings, nwarn);
-	field_str(pk, "log", log);
-	mp_pack_str(pk, "stats");
-	pack_stats(pk, st);
+	pack_outcome(pk, tables, n, warnings, nwarn, log, st);
 }
 
 void proto_pack_tick_head(msgpack_packer *pk, int64_t id, uint64_t skipped)
