@@ -80,16 +80,19 @@ static void answer_snapshot(struct agent *a, const struct exec_request *e, msgpa
 	free(buf);
 }
 
+static bool scans_samples(const struct plan_node *n)
+{
+	return n->kind == N_SOURCE && n->table && !strcmp(n->table, "stack_samples");
+}
+
 /* Points every scan of stack_samples in plan at [t0, t1). */
 static void set_range(struct plan *plan, int64_t t0, int64_t t1)
 {
-	for (int i = 0; i < plan->nnodes; i++) {
-		struct plan_node *n = plan->nodes[i];
-		if (n->kind == N_SOURCE && n->table && !strcmp(n->table, "stack_samples")) {
-			n->t0 = t0;
-			n->t1 = t1;
+	for (int i = 0; i < plan->nnodes; i++)
+		if (scans_samples(plan->nodes[i])) {
+			plan->nodes[i]->t0 = t0;
+			plan->nodes[i]->t1 = t1;
 		}
-	}
 }
 
 /* An exec request: every bridge of the plan over the ring, answered with their tables; with
@@ -106,18 +109,22 @@ static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_p
 		proto_pack_result_error(pk, e->qid, a->node, plan ? "out of memory" : err);
 		goto out;
 	}
-	/* The range the plan's scans of stack_samples reach, for a source that loads on demand. */
+	/* The range the plan's scans of stack_samples reach (the request's ranges in place of their
+	 * own), for a source that loads on demand. */
 	int64_t lo = INT64_MAX, hi = INT64_MIN;
-	for (int i = 0; i < plan->nnodes; i++) {
-		const struct plan_node *n = plan->nodes[i];
-		if (n->kind == N_SOURCE && n->table && !strcmp(n->table, "stack_samples")) {
-			lo = n->t0 < lo ? n->t0 : lo;
-			hi = n->t1 > hi ? n->t1 : hi;
+	bool scans = false;
+	for (int i = 0; i < plan->nnodes; i++)
+		if (scans_samples(plan->nodes[i])) {
+			scans = true;
+			lo = plan->nodes[i]->t0 < lo ? plan->nodes[i]->t0 : lo;
+			hi = plan->nodes[i]->t1 > hi ? plan->nodes[i]->t1 : hi;
 		}
-	}
-	for (int r = 0; r < e->nranges && lo < hi; r++) {
-		lo = r == 0 || e->ranges[r][0] < lo ? e->ranges[r][0] : lo;
-		hi = r == 0 || e->ranges[r][1] > hi ? e->ranges[r][1] : hi;
+	if (scans && e->nranges) {
+		lo = INT64_MAX, hi = INT64_MIN;
+		for (int r = 0; r < e->nranges; r++) {
+			lo = e->ranges[r][0] < lo ? e->ranges[r][0] : lo;
+			hi = e->ranges[r][1] > hi ? e->ranges[r][1] : hi;
+		}
 	}
 	if (lo < hi && source_prepare(a->source, lo, hi, err, sizeof(err)) < 0) {
 		proto_pack_result_error(pk, e->qid, a->node, err);
