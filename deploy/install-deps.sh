@@ -7,8 +7,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 build_pkgs=(build-essential cmake pkg-config clang llvm libclang-rt-14-dev bpftool libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libssl-dev
             libbpf-dev libelf-dev libdw-dev libiberty-dev liblzma-dev zlib1g-dev liblua5.4-dev libwebsockets-dev
-            libmsgpack-dev libzstd-dev libcmocka-dev)
-test_pkgs=(nodejs procps iproute2 ca-certificates libc6-dbg rustc linux-perf golang-go s3cmd)
+            libmsgpack-dev libzstd-dev libcmocka-dev nodejs)
+test_pkgs=(chromium procps iproute2 ca-certificates libc6-dbg rustc linux-perf golang-go s3cmd)
 runtime_pkgs=(libbpf1 libelf1 libdw1 liblzma5 liblua5.4-0 libwebsockets17 libmsgpackc2 libzstd1 libprotobuf-c1 zlib1g libcurl4 libssl3)
 
 want=("${build_pkgs[@]}")
@@ -27,11 +27,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages for tests and benchmarks (kept in tests/node_modules, never committed).
-if [ "${1:-}" != "--runtime-only" ] && [ -f "$here/tests/package.json" ]; then
-  if [ ! -d "$here/tests/node_modules" ] || [ "$here/tests/package.json" -nt "$here/tests/node_modules" ]; then
-    echo "install-deps: npm packages for tests"
-    (cd "$here/tests" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
-  fi
+# npm packages (kept in DIR/node_modules, never committed): the browser libraries the dashboard
+# bundles when building (vizier/web), and what the tests and benchmarks use (tests).
+if [ "${1:-}" != "--runtime-only" ]; then
+  for dir in vizier/web tests; do
+    if [ ! -d "$here/$dir/node_modules" ] || [ "$here/$dir/package.json" -nt "$here/$dir/node_modules" ]; then
+      echo "install-deps: npm packages for $dir"
+      (cd "$here/$dir" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
+    fi
+  done
 fi
 echo "install-deps: ok"

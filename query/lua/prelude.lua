@@ -547,7 +547,10 @@ end
 -- Script arguments --------------------------------------------------------------------------
 -- px.args{ start = {default = '-5m', type = 'time', help = '...'}, pid = {type = 'int'} }
 -- Values come from `wisp run script.lua -- --start -10m --pid 42`. A bool may stand alone as a
--- flag (`--lines` is `--lines true`).
+-- flag (`--lines` is `--lines true`). `--help` alone (for a script that takes no --help of its
+-- own) fails with the arguments described, one per line, sorted, in a form tools parse (the
+-- dashboard builds its forms from it):
+--   "  --NAME TYPE = DEFAULT  HELP"   (" = DEFAULT" only where there is one; HELP may be empty)
 
 local converters = {
   string = function(v) return v end,
@@ -561,8 +564,27 @@ local converters = {
   duration = function(v) local ok = C.parse_duration(v); return ok and v end,
 }
 
+local function arg_type(s)
+  local ty = s.type or (math.type(s.default) == 'integer' and 'int') or type(s.default)
+  return ty == 'nil' and 'string' or ty
+end
+
+local function describe_args(spec)
+  local names = {}
+  for name in pairs(spec) do names[#names + 1] = name end
+  table.sort(names)
+  local lines = {'script arguments (--name value):'}
+  for _, name in ipairs(names) do
+    local s = type(spec[name]) == 'table' and spec[name] or {default = spec[name]}
+    local default = s.default ~= nil and (' = ' .. tostring(s.default)) or ''
+    lines[#lines + 1] = '  --' .. name:gsub('_', '-') .. ' ' .. arg_type(s) .. default .. '  ' .. (s.help or '')
+  end
+  return table.concat(lines, '\n')
+end
+
 function px.args(spec)
   if type(spec) ~= 'table' then fail('px.args{name = {type = ..., default = ...}} needs a table') end
+  if #argv == 1 and argv[1] == '--help' and spec.help == nil then fail(describe_args(spec)) end
   local given = {}
   local i = 1
   while i <= #argv do
@@ -594,8 +616,7 @@ function px.args(spec)
   local out = {}
   for k, s in pairs(spec) do
     if type(s) ~= 'table' then s = {default = s} end
-    local ty = s.type or (math.type(s.default) == 'integer' and 'int') or type(s.default)
-    if ty == 'nil' then ty = 'string' end
+    local ty = arg_type(s)
     local conv = converters[ty]
     if not conv then fail("px.args: unknown type '" .. tostring(ty) .. "' for " .. k) end
     local v = given[k]

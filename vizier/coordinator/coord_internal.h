@@ -16,6 +16,7 @@
 #define WISP_COORD_INTERNAL_H
 
 #include "coordinator.h"
+#include "web.h"
 #include "net/proto.h"
 #include "net/ws_peer.h"
 #include "core/qctx.h"
@@ -63,6 +64,7 @@ struct session {
 	bool linked;            /* in c->sessions (session_open .. session_end) */
 	bool closing;           /* being closed: what it still sends is ignored */
 	msgpack_sbuffer status; /* agents: last status map (msgpack) */
+	struct web_reply web;   /* a plain HTTP connection (never a session above): the file it gets */
 };
 
 /* What one agent answered to a query, or why it did not. */

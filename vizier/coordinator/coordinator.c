@@ -233,6 +233,10 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	}
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ws_peer_on_writeable(&s->peer);
+	case LWS_CALLBACK_HTTP: /* the dashboard: GET of a file (web.h) */
+		return web_request(wsi, &s->web, in);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return web_writeable(wsi, &s->web);
 	case LWS_CALLBACK_CLOSED:
 		if (c)
 			session_end(c, s);

@@ -1,0 +1,170 @@
+// dashboard.js - drives the coordinator's dashboard in a real browser (Debian's chromium through
+// playwright-core), against a real standalone wispd with eBPF. Called by dashboard.sh:
+//   node dashboard.js URL BURN NOFP SHOTS_DIR
+// Prints "ok: ..." lines; exits non-zero with "FAIL: ..." on the first check that does not hold.
+const { chromium } = require('playwright-core');
+const { spawn } = require('child_process');
+
+const [url, burnExe, nofpExe, shots] = process.argv.slice(2);
+const problems = []; // console errors, page errors, requests that left the machine
+const children = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const fail = (msg) => { throw new Error(msg); };
+const ok = (msg) => console.log(`ok: ${msg}`);
+const iso = (ms) => new Date(Math.round(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+function workload(exe, seconds) {
+  const p = spawn(exe, [String(seconds)], { stdio: 'ignore' });
+  children.push(p);
+  return p;
+}
+
+// [[name, fill]] of every frame drawn in the flame graph inside `sel`.
+const frames = (page, sel) => page.evaluate((sel) => {
+  const out = [];
+  d3.selectAll(`${sel} g`).each(function (d) {
+    const rect = this.querySelector('rect');
+    if (d && d.data && rect) out.push([d.data.name, rect.getAttribute('fill'), Number(rect.getAttribute('width'))]);
+  });
+  return out;
+}, sel);
+
+const rgb = (s) => (/rgb\((\d+)\s*,\s*(\d+)\s*,\s*(\d+)\)/.exec(s) || []).slice(1).map(Number);
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const origin = new URL(url);
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.host !== origin.host) problems.push(`a request off the coordinator: ${r.url()}`);
+  });
+  try {
+    // ---- loads, offline, and connects ----------------------------------------------------------
+    await page.goto(url);
+    await page.waitForSelector('#conn.connected', { timeout: 5000 });
+    await page.waitForSelector('#agents td', { timeout: 5000 });
+    const agents = await page.textContent('#agents');
+    if (!/solo/.test(agents) || !/up/.test(agents)) fail(`the agents panel shows ${agents}`);
+    await page.waitForFunction(() => document.querySelectorAll('#script option').length > 5);
+    await page.waitForSelector('#args input[name="limit"]', { timeout: 5000 });
+    const help = await page.textContent('#args');
+    if (!/only this process/.test(help)) fail(`top_functions' form lacks its help texts: ${help}`);
+    ok(`the dashboard loaded from the coordinator alone and connected; agents: ${agents.replace(/\s+/g, ' ').trim()}`);
+
+    // ---- a live table: a workload started after subscribing shows within 2 s ---------------------
+    await page.fill('#args input[name="limit"]', '15');
+    await page.click('#start');
+    await page.waitForSelector('#tables table[data-name="top_functions"]', { timeout: 5000 });
+    await sleep(1500);
+    const t0 = Date.now();
+    workload(burnExe, 60);
+    await page.waitForFunction(() => /spend_three_quarters/.test(document.querySelector('#tables').textContent),
+      null, { timeout: 5000, polling: 20 }).catch(() => fail('burn never showed in the live table within 5 s'));
+    const latency = Date.now() - t0;
+    if (latency > 2000) fail(`burn showed ${latency} ms after it started (bound 2000)`);
+    const rows = await page.$$eval('#tables table[data-name="top_functions"] tbody tr', (r) => r.length);
+    if (rows > 15) fail(`--limit 15 drew ${rows} rows`);
+    ok(`live top_functions: a workload started after subscribing showed ${latency} ms later; --limit 15 drew ${rows} rows`);
+
+    // sortable: by function name, and the order survives the next ticks
+    await page.click('#tables th:has-text("function")');
+    const tick0 = await page.textContent('#tickinfo');
+    await page.waitForFunction((t) => document.querySelector('#tickinfo').textContent !== t, tick0, { timeout: 3000 });
+    const names = await page.$$eval('#tables table[data-name="top_functions"] tbody tr td:first-child', (c) => c.map((x) => x.textContent));
+    const sorted = names.slice().sort((a, b) => a.localeCompare(b));
+    if (names.join('\n') !== sorted.join('\n')) fail(`after a click on "function" and a tick the rows are not sorted: ${names}`);
+    await page.screenshot({ path: `${shots}/live-table.png`, fullPage: true });
+    ok(`the live table sorts by a clicked column, and keeps that order across ticks (${names.length} rows)`);
+
+    // ---- the live flame graph: search, zoom that survives ticks, tooltips ---------------------------
+    await page.selectOption('#script', 'flamegraph');
+    await page.waitForSelector('#args input[name="by"]', { timeout: 5000 });
+    await page.click('#start');
+    await page.waitForFunction(() => document.querySelectorAll('#flame g').length > 5, null, { timeout: 5000 });
+    const fr = await frames(page, '#flame');
+    if (!fr.some(([n]) => n === 'spend_three_quarters')) fail('the live flame graph has no spend_three_quarters frame');
+    await page.fill('#search', 'spend_');
+    await page.waitForFunction(() => /frames, [\d.]+ % of samples/.test(document.querySelector('#searchinfo').textContent));
+    const found = await page.textContent('#searchinfo');
+    // zoom into burn's root frame, wait two ticks: still zoomed (its frame spans the width)
+    await page.evaluate(() => {
+      const g = [...document.querySelectorAll('#flame g')].find((e) => d3.select(e).datum().data.name === 'burn');
+      g.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    });
+    const tick1 = await page.textContent('#tickinfo');
+    await page.waitForFunction((t) => document.querySelector('#tickinfo').textContent !== t, tick1, { timeout: 3000 });
+    await sleep(1100);
+    const zoomed = (await frames(page, '#flame')).find(([n]) => n === 'burn');
+    const width = await page.evaluate(() => Number(document.querySelector('#flame svg').getAttribute('width')));
+    if (!zoomed || zoomed[2] < width * 0.95) fail(`after two ticks the zoom on burn was lost (${zoomed && zoomed[2]} of ${width} px)`);
+    await page.check('#pause'); // hold the picture still while the mouse is on it
+    const box = await page.evaluate(() => {
+      const g = [...document.querySelectorAll('#flame g')].filter((e) => d3.select(e).datum().data.name === 'spend_three_quarters')
+        .sort((a, b) => d3.select(b).datum().value - d3.select(a).datum().value)[0];
+      const r = g.querySelector('rect').getBoundingClientRect();
+      return { x: r.x + Math.min(r.width / 2, 20), y: r.y + r.height / 2 };
+    });
+    await page.mouse.move(box.x, box.y);
+    await page.waitForSelector('.d3-flame-graph-tip', { state: 'visible', timeout: 3000 });
+    const tip = await page.textContent('.d3-flame-graph-tip');
+    if (!/total \d+ samples \([\d.]+ %\)/.test(tip) || !/self \d+ samples/.test(tip)) fail(`the tooltip reads ${tip}`);
+    await page.screenshot({ path: `${shots}/live-flamegraph.png`, fullPage: true });
+    await page.uncheck('#pause');
+    ok(`live flame graph: search "spend_" found ${found}; a zoom into burn held across ticks; tooltip "${tip}"`);
+    await page.click('#stop');
+
+    // ---- the chart: samples per node, drag to select a window --------------------------------------
+    await page.waitForFunction(() => window.wisp.chart.plot && window.wisp.chart.plot.data[0].length > 2, null, { timeout: 10000 });
+    const plot = await page.$('#cpu .u-over');
+    const pb = await plot.boundingBox();
+    await page.mouse.move(pb.x + pb.width * 0.5, pb.y + pb.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(pb.x + pb.width * 0.9, pb.y + pb.height / 2, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForFunction(() => document.querySelector('#cur0').value && document.querySelector('#selflame g'), null, { timeout: 10000 });
+    const sel = [await page.inputValue('#cur0'), await page.inputValue('#cur1')];
+    if (!(Date.parse(sel[0]) < Date.parse(sel[1]))) fail(`the dragged window is ${sel}`);
+    ok(`dragging on the samples-per-node chart selected ${sel[0]} to ${sel[1]} and drew its flame graph`);
+
+    // ---- a regression in red: nofp joins burn; the baseline is burn alone --------------------------
+    // burn has run alone since t0 (it runs 60 s); nofp runs 4 s from n0
+    const n0 = Date.now();
+    workload(nofpExe, 4);
+    const base = [Math.max(t0 + 1000, n0 - 4000), n0 - 300];
+    const cur = [n0 + 800, n0 + 3800];
+    await sleep(Math.max(0, cur[1] + 1500 - Date.now()));
+    await page.fill('#base0', iso(base[0]));
+    await page.fill('#base1', iso(base[1]));
+    await page.fill('#cur0', iso(cur[0]));
+    await page.fill('#cur1', iso(cur[1]));
+    await page.click('#diff');
+    await page.waitForFunction(() => document.querySelectorAll('#diffflame g').length > 5, null, { timeout: 10000 })
+      .catch(async () => fail(`no diff flame graph: ${await page.textContent('#diffinfo')}`));
+    const df = await frames(page, '#diffflame');
+    const cmp = df.find(([n]) => n === 'cmp_ints'), spend = df.find(([n]) => n === 'spend_three_quarters');
+    if (!cmp) fail(`the diff flame graph has no cmp_ints (nofp's hot function): ${df.map((f) => f[0]).slice(0, 30)}`);
+    const [r, g, b] = rgb(cmp[1]);
+    if (!(r >= 200 && g <= 80 && b <= 80)) fail(`cmp_ints, new in the current window, is ${cmp[1]}, not red`);
+    if (!spend) fail('the diff flame graph has no spend_three_quarters');
+    const [r2, , b2] = rgb(spend[1]);
+    if (!(b2 > r2)) fail(`spend_three_quarters, a smaller share once nofp shares the CPU, is ${spend[1]}, not blue`);
+    await page.screenshot({ path: `${shots}/diff-flamegraph.png`, fullPage: true });
+    ok(`differential flame graph: cmp_ints (new) is ${cmp[1]}, spend_three_quarters (a smaller share) is ${spend[1]}`);
+
+    if (problems.length) fail(`the page had problems:\n  ${problems.join('\n  ')}`);
+    ok('no console errors, no page errors, no request off the coordinator');
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await page.screenshot({ path: `${shots}/last.png`, fullPage: true }).catch(() => {});
+    await browser.close();
+  }
+}
+
+main().catch((e) => {
+  console.log(`FAIL: ${e.message}`);
+  if (problems.length) console.log(`page problems:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+});
