@@ -7,8 +7,10 @@
  * and window share one subscription, so fifty dashboards on one script cost one computation.
  *
  * Time. Ticks fall on multiples of `every` (wall clock), LIVE_LAG_MS after each: the slice a tick
- * asks for ends at the multiple, by when the agents have drained what was sampled before it
- * (they drain every 50 ms). Slices are whole: a pane is never split, and the window's oldest
+ * asks for ends at the multiple. An agent asked for a range that ends about now first waits until
+ * every sample stamped before its end is in its ring (source_prepare: it wakes its drain at once,
+ * and waits out a clock that is behind the coordinator's), so a tick misses nothing sampled
+ * before it and sees it a few milliseconds later, not a drain period later. Slices are whole: a pane is never split, and the window's oldest
  * edge moves a pane at a time. Panes are merged pairwise as they age up to pane_ns, so a window
  * is held in about LIVE_PANES panes: a 30 s window at 1 s keeps 30 exact panes; a 1 h window
  * keeps minute panes, and its oldest edge moves by minutes.
@@ -35,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIVE_LAG_MS 150         /* a tick asks for time up to this long before it fires */
+#define LIVE_LAG_MS 10          /* a tick asks for time up to this long before it fires */
 #define LIVE_PANES 60           /* about this many panes hold a window */
 #define LIVE_MAX 256            /* subscriptions one coordinator runs */
 #define LIVE_MAX_PER_CLIENT 16  /* ... and one client may watch */

@@ -5,7 +5,7 @@
 // from being closed as idle).
 
 import { Wire, decodeTable, nsArg, num } from './wire.js';
-import { FlameView, foldedTree, diffTree } from './flame.js';
+import { FlameView, foldedTree, diffTree, prune } from './flame.js';
 import { TableView, CpuChart, parseArgHelp, argForm, agentsTable } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -142,6 +142,7 @@ function onTick(m) {
     return li;
   }));
   if ($('pause').checked) return;
+  const began = performance.now();
   const tables = (m.tables || []).map(decodeTable);
   let drewFlame = false;
   for (const t of tables) {
@@ -149,7 +150,7 @@ function onTick(m) {
     if (fc) {
       drewFlame = true;
       $('flametools').hidden = false;
-      flame.show(foldedTree(t.rows.map((r) => [r[fc[0]], r[fc[1]]])));
+      flame.show(prune(foldedTree(t.rows.map((r) => [r[fc[0]], r[fc[1]]]))));
       continue;
     }
     let view = state.tables.get(t.name);
@@ -162,6 +163,7 @@ function onTick(m) {
     view.show(t);
   }
   if (!drewFlame) $('flametools').hidden = true;
+  $('tickinfo').textContent += ` · drawn in ${Math.round(performance.now() - began)} ms`;
 }
 
 // ---- windows: the chart's selection, a flame graph of it, and the comparison ---------------
@@ -184,7 +186,7 @@ async function showSelection() {
   try {
     const r = await runScript('flamegraph', ['--start', $('cur0').value, '--end', $('cur1').value]);
     const t = r.tables[0];
-    const tree = foldedTree(t.rows.map((row) => [row[0], row[1]]));
+    const tree = prune(foldedTree(t.rows.map((row) => [row[0], row[1]])));
     $('diffflame').hidden = true;
     $('selflame').hidden = false;
     selFlame.show(tree);
@@ -203,7 +205,7 @@ async function compare() {
     const t = r.tables[0];
     const col = (n) => t.columns.findIndex((c) => c.name === n);
     const [si, bi, ci] = [col('stack'), col('baseline'), col('current')];
-    const tree = diffTree(t.rows.map((row) => [row[si], row[ci], row[bi]]));
+    const tree = prune(diffTree(t.rows.map((row) => [row[si], row[ci], row[bi]])));
     $('selflame').hidden = true;
     $('diffflame').hidden = false;
     diffFlame.show(tree);

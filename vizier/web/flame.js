@@ -5,6 +5,7 @@
 // grew from the baseline, blue where it shrank.
 
 // rows: [[folded, value, baseline?]]. Each node's value is its total (itself and below).
+// `kids` indexes children by name while building (and for finding a frame again later).
 export function foldedTree(rows) {
   const root = { name: 'all', value: 0, base: 0, children: [], kids: new Map() };
   for (const [folded, value, base = 0] of rows) {
@@ -23,6 +24,20 @@ export function foldedTree(rows) {
       node = next;
     }
   }
+  return root;
+}
+
+// Drops the frames narrower than 1/PRUNE of the whole (about a pixel on a wide screen:
+// d3-flame-graph would not draw them, but would still lay them out every tick). Their samples
+// stay in their parents' totals, which then show them as self time.
+const PRUNE = 1000;
+export function prune(root) {
+  const min = Math.max(root.value, root.base) / PRUNE;
+  (function walk(n) {
+    n.children = n.children.filter((k) => Math.max(k.value, k.base) >= min);
+    n.kids = new Map(n.children.map((k) => [k.name, k]));
+    n.children.forEach(walk);
+  })(root);
   return root;
 }
 
@@ -86,7 +101,7 @@ export class FlameView {
     const c = flamegraph.default()
       .width(Math.max(300, this.el.clientWidth))
       .cellHeight(18)
-      .minFrameSize(1)
+      .minFrameSize(2)
       .transitionDuration(0)
       .sort(true)
       .inverted(true)

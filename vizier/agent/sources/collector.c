@@ -1,5 +1,6 @@
 /* collector.c - BPF sampler -> symbolizer -> ring (see collector.h). */
 #include "collector.h"
+#include "progress.h"
 #include "agent/symbolize/symbolize.h"
 #include "agent/unwind/unwinder.h"
 #include "profile.skel.h"
@@ -34,6 +35,7 @@ struct collector {
 	struct symbolizer *sym;
 	char *names;               /* the current sample's frame names (drain thread; grown, reused) */
 	size_t names_cap;
+	struct progress *progress; /* not owned (the source's) */
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;
@@ -189,26 +191,35 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Samples are submitted without wakeups (BPF_RB_NO_WAKEUP): drain every DRAIN_MS. At 99 Hz on
- * 16 CPUs the 8 MiB buffer holds ~2.5 s of samples, far more than one period. */
+/* Samples are submitted without wakeups (BPF_RB_NO_WAKEUP): drain every DRAIN_MS, or at once when
+ * a query waits for samples up to a time that has come (progress_wait). At 99 Hz on 16 CPUs the
+ * 8 MiB buffer holds ~2.5 s of samples, far more than one period.
+ *
+ * What a drain publishes: the wall-clock time when it began, less PROGRESS_SLACK_NS. A sample
+ * stamped before that had been submitted by then (the BPF program stamps and submits within
+ * microseconds, and a record still being written stops the drain, to be read by the next); the
+ * slack covers that and the drift of boot_to_wall between its refreshes. */
 #define DRAIN_MS 50
+#define PROGRESS_SLACK_NS 2000000LL
 
 static void *drain_thread(void *arg)
 {
 	struct collector *c = arg;
 	while (!atomic_load(&c->stop)) {
+		int64_t began = clock_ns(CLOCK_REALTIME);
 		int err = ring_buffer__consume(c->rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "wispd: ring buffer drain failed: %s\n", strerror(-err));
 			break;
 		}
-		usleep(DRAIN_MS * 1000);
+		progress_publish(c->progress, began - PROGRESS_SLACK_NS);
 		symbolizer_tick(c->sym);
 		time_t now = time(NULL);
 		if (now >= c->next_expire) {
 			symbolizer_expire(c->sym, 60);
 			c->next_expire = now + 30;
 		}
+		progress_nap(c->progress, DRAIN_MS * 1000000LL);
 	}
 	return NULL;
 }
@@ -230,6 +241,7 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		return NULL;
 	}
 	c->ring = ring;
+	c->progress = cfg->progress;
 	c->hz = cfg->hz;
 	libbpf_set_print(libbpf_quiet);
 	if (cfg->hz < 1 || cfg->hz > 10000) {

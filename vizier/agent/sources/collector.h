@@ -14,12 +14,14 @@
 
 struct ring;
 struct collector;
+struct progress;
 
 struct collector_config {
 	int hz;               /* samples per second per CPU */
 	size_t ringbuf_bytes; /* BPF ring buffer size (power of two, >= page size) */
 	bool include_idle;    /* also record the idle task */
 	uint32_t unwind_mb;   /* unwind rows' budget in MiB; 0: no unwinding, frame pointers only */
+	struct progress *progress; /* published after every drain (progress.h); NULL: none */
 };
 
 struct collector_stats {

@@ -1,6 +1,8 @@
 /* source.c - choosing and running an agent's sample source (see source.h). */
 #include "source.h"
 #include "collector.h"
+#include "core/clock.h"
+#include "progress.h"
 #include "replay.h"
 #include "s3_source.h"
 #include "synth_source.h"
@@ -19,7 +21,13 @@ struct source {
 	struct collector *collector; /* bpf */
 	struct synth_source *synth;  /* synthetic */
 	struct s3_source *s3;        /* s3 */
+	struct progress *progress;   /* bpf, synthetic: how far the ring is complete (owned) */
 };
+
+/* How long a query over a range that ends now waits for the samples stamped before its end (the
+ * drain, woken at once, takes milliseconds; a producer that cannot keep up is not waited for
+ * longer). A range that ends later than this from now is not waited for. */
+#define SOURCE_SYNC_NS 250000000LL
 
 struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring, char *err,
 			    size_t errlen)
@@ -29,15 +37,20 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	bool live = !strcmp(spec, "bpf") || !strncmp(spec, "synthetic", 9);
+	if (live && !(s->progress = progress_new())) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (!strcmp(spec, "bpf")) {
-		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle, opt->unwind_mb};
+		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle, opt->unwind_mb, s->progress};
 		s->kind = SOURCE_BPF;
 		s->collector = collector_start(&cc, ring, err, errlen);
 		if (!s->collector)
 			goto fail;
 	} else if (!strncmp(spec, "synthetic:", 10) || !strcmp(spec, "synthetic")) {
 		s->kind = SOURCE_SYNTHETIC;
-		s->synth = synth_source_start(spec[9] ? spec + 10 : "", ring, err, errlen);
+		s->synth = synth_source_start(spec[9] ? spec + 10 : "", ring, s->progress, err, errlen);
 		if (!s->synth)
 			goto fail;
 	} else if (!strncmp(spec, "replay:", 7)) {
@@ -55,6 +68,7 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 	}
 	return s;
 fail:
+	progress_free(s->progress);
 	free(s);
 	return NULL;
 }
@@ -67,6 +81,7 @@ void source_quiesce(struct source *s)
 	synth_source_stop(s->synth);
 	s->collector = NULL;
 	s->synth = NULL;
+	progress_close(s->progress);
 }
 
 void source_stop(struct source *s)
@@ -75,11 +90,14 @@ void source_stop(struct source *s)
 		return;
 	source_quiesce(s);
 	s3_source_close(s->s3);
+	progress_free(s->progress);
 	free(s);
 }
 
 int source_prepare(struct source *s, int64_t t0, int64_t t1, char *err, size_t errlen)
 {
+	if (s && s->progress && t1 - wall_now_ns() <= SOURCE_SYNC_NS)
+		progress_wait(s->progress, t1, SOURCE_SYNC_NS);
 	return s && s->s3 ? s3_source_prepare(s->s3, t0, t1, err, errlen) : 0;
 }
 

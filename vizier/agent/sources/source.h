@@ -41,8 +41,11 @@ void source_quiesce(struct source *s);
 /* Stops and frees it. No query may be running. */
 void source_stop(struct source *s);
 void source_get_stats(struct source *s, struct source_stats *out);
-/* Before a query over [t0, t1): a source that loads on demand (s3) loads what it needs. 0, or -1
- * with a message (the query fails with it). Thread-safe; NULL is fine. */
+/* Before a query over [t0, t1): a live source (bpf, synthetic) waits, briefly, until every sample
+ * stamped before t1 is in the ring, when t1 is about now (so a query that ends now, and a live
+ * tick, miss nothing that was sampled before their end); a source that loads on demand (s3)
+ * loads what it needs. 0, or -1 with a message (the query fails with it). Thread-safe; NULL is
+ * fine. */
 int source_prepare(struct source *s, int64_t t0, int64_t t1, char *err, size_t errlen);
 
 #endif

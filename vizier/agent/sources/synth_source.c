@@ -1,5 +1,6 @@
 /* synth_source.c - the synthetic source's driver thread (see synth_source.h). */
 #include "synth_source.h"
+#include "progress.h"
 #include "core/clock.h"
 #include "ring/synthetic.h"
 
@@ -13,6 +14,7 @@
 struct synth_source {
 	struct synth *synth;
 	struct synth_config cfg;
+	struct progress *progress; /* not owned (the source's) */
 	pthread_t thread;
 	atomic_bool stop;
 };
@@ -37,20 +39,23 @@ static void *drive(void *arg)
 			if (synth_fill(s->synth, next, due) < 0)
 				fprintf(stderr, "wispd: synthetic source: the ring refused samples (out of memory)\n");
 			next += due;
+			progress_publish(s->progress, next * 1000000000LL);
 			continue;
 		}
-		usleep(100 * 1000);
+		progress_nap(s->progress, 100 * 1000000LL); /* a query for the second just ended cuts it short */
 	}
 	return NULL;
 }
 
-struct synth_source *synth_source_start(const char *spec, struct ring *r, char *err, size_t errlen)
+struct synth_source *synth_source_start(const char *spec, struct ring *r, struct progress *progress, char *err,
+					size_t errlen)
 {
 	struct synth_source *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	s->progress = progress;
 	if (synth_parse(spec, &s->cfg, err, errlen) < 0)
 		goto fail;
 	if (!(s->synth = synth_new(&s->cfg, r))) {

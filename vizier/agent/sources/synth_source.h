@@ -8,9 +8,12 @@
 
 struct ring;
 struct synth_source;
+struct progress;
 
-/* spec: the text after "synthetic:" (see synth_parse). NULL with a message on error. */
-struct synth_source *synth_source_start(const char *spec, struct ring *r, char *err, size_t errlen);
+/* spec: the text after "synthetic:" (see synth_parse). After each second it appends, it publishes
+ * that second's end to progress (progress.h; NULL: none). NULL with a message on error. */
+struct synth_source *synth_source_start(const char *spec, struct ring *r, struct progress *progress, char *err,
+					size_t errlen);
 void synth_source_stop(struct synth_source *s);
 
 #endif
