@@ -81,7 +81,9 @@ struct live {
 	int64_t cursor_ns;       /* the newest pane's end; 0 before the first tick */
 	uint64_t ticks;
 	char nodes[4096];        /* space-separated agents of the last tick: who joined, who left */
-	msgpack_sbuffer body;    /* the last tick's body (proto_pack_tick_body), for new watchers */
+	msgpack_sbuffer body;    /* the tick's body (proto_pack_tick_body), packed by the merge (worker) */
+	struct ws_shared *shared; /* the last tick's body, sent to every watcher and to new ones
+				   * (service thread: a copy of body made in tick_done; owned) */
 	/* the tick in flight */
 	int64_t tick_end_ns;     /* the end of the slice it asked for */
 	int tick_watchers;       /* how many watched when it started */
@@ -161,6 +163,7 @@ static void live_free(struct live *l)
 	plan_free(l->plan);
 	free(l->log);
 	msgpack_sbuffer_destroy(&l->body);
+	ws_shared_unref(l->shared);
 	service_memory_freed(c->svc);
 	free(l);
 }
@@ -234,7 +237,7 @@ void live_stop_all(struct coordinator *c)
 static void send_tick(struct live *l, struct watcher *w)
 {
 	struct session *s = session_by_id(l->c, w->session);
-	if (!s || !l->body.size)
+	if (!s || !l->shared)
 		return;
 	if (s->peer.tx_bytes > 0) {
 		w->skipped++;
@@ -243,8 +246,8 @@ static void send_tick(struct live *l, struct watcher *w)
 	struct proto_buf b;
 	proto_buf_init(&b);
 	proto_pack_tick_head(&b.pk, w->id, w->skipped);
-	msgpack_sbuffer_write(&b.sb, l->body.data, l->body.size);
-	session_send(s, &b.sb);
+	if (s->peer.wsi) /* its own head, then the body every watcher shares */
+		ws_peer_send_shared(&s->peer, b.sb.data, b.sb.size, l->shared);
 	proto_buf_destroy(&b);
 	w->skipped = 0;
 }
@@ -339,6 +342,8 @@ static void tick_done(void *arg)
 		live_free(l);
 		return;
 	}
+	ws_shared_unref(l->shared); /* queued ticks keep their own references */
+	l->shared = l->body.size ? ws_shared_new(l->body.data, l->body.size) : NULL;
 	for (int i = 0; i < l->nwatchers; i++)
 		send_tick(l, &l->watchers[i]);
 	if (l->again) {

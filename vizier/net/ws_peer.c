@@ -7,11 +7,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct ws_msg {
-	struct ws_msg *next;
+struct ws_shared {
+	int refs;
 	size_t len;
 	unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
 };
+
+/* A queued message: len bytes in buf, then, when shared is set, its body as a second fragment
+ * (head_sent: the first is written). */
+struct ws_msg {
+	struct ws_msg *next;
+	size_t len;
+	struct ws_shared *shared;
+	bool head_sent;
+	unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
+};
+
+struct ws_shared *ws_shared_new(const void *data, size_t len)
+{
+	struct ws_shared *sh = malloc(sizeof(*sh) + LWS_PRE + len);
+	if (!sh)
+		return NULL;
+	sh->refs = 1;
+	sh->len = len;
+	memcpy(sh->buf + LWS_PRE, data, len);
+	return sh;
+}
+
+void ws_shared_unref(struct ws_shared *sh)
+{
+	if (sh && --sh->refs == 0)
+		free(sh);
+}
+
+size_t ws_shared_len(const struct ws_shared *sh)
+{
+	return sh ? sh->len : 0;
+}
+
+static void msg_free(struct ws_msg *m)
+{
+	ws_shared_unref(m->shared);
+	free(m);
+}
 
 /* The capacity that holds `need` bytes: rx_cap, or the first power-of-two multiple of it (of
  * 64 KiB when there is none) that is large enough. */
@@ -87,23 +125,37 @@ void ws_peer_drop_rx(struct ws_peer *p)
 	p->rx_cap = p->rx_len = 0;
 }
 
-int ws_peer_send(struct ws_peer *p, const void *data, size_t len)
+static int queue(struct ws_peer *p, const void *data, size_t len, struct ws_shared *shared)
 {
 	struct ws_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
 	if (!m)
 		return -1;
 	m->next = NULL;
 	m->len = len;
+	m->shared = shared;
+	m->head_sent = false;
 	memcpy(m->buf + LWS_PRE, data, len);
+	if (shared)
+		shared->refs++;
 	if (p->tx_tail)
 		p->tx_tail->next = m;
 	else
 		p->tx_head = m;
 	p->tx_tail = m;
-	p->tx_bytes += len;
+	p->tx_bytes += len + ws_shared_len(shared);
 	if (p->wsi)
 		lws_callback_on_writable(p->wsi);
 	return 0;
+}
+
+int ws_peer_send(struct ws_peer *p, const void *data, size_t len)
+{
+	return queue(p, data, len, NULL);
+}
+
+int ws_peer_send_shared(struct ws_peer *p, const void *head, size_t hlen, struct ws_shared *body)
+{
+	return queue(p, head, hlen, body);
 }
 
 int ws_peer_on_writeable(struct ws_peer *p)
@@ -112,14 +164,24 @@ int ws_peer_on_writeable(struct ws_peer *p)
 	if (!m)
 		return 0;
 	/* lws buffers whatever the socket does not take and calls WRITEABLE again once drained. */
-	int n = lws_write(p->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
-	if (n < (int)m->len)
+	if (!m->shared || !m->head_sent) {
+		int flags = m->shared ? LWS_WRITE_BINARY | LWS_WRITE_NO_FIN : LWS_WRITE_BINARY;
+		if (lws_write(p->wsi, m->buf + LWS_PRE, m->len, flags) < (int)m->len)
+			return -1;
+		if (m->shared) { /* the body goes in the next callback: one write per WRITEABLE */
+			m->head_sent = true;
+			lws_callback_on_writable(p->wsi);
+			return 0;
+		}
+	} else if (lws_write(p->wsi, m->shared->buf + LWS_PRE, m->shared->len, LWS_WRITE_CONTINUATION) <
+		   (int)m->shared->len) {
 		return -1;
+	}
 	p->tx_head = m->next;
 	if (!p->tx_head)
 		p->tx_tail = NULL;
-	p->tx_bytes -= m->len;
-	free(m);
+	p->tx_bytes -= m->len + ws_shared_len(m->shared);
+	msg_free(m);
 	if (p->tx_head)
 		lws_callback_on_writable(p->wsi);
 	return 0;
@@ -133,7 +195,7 @@ void ws_peer_clear(struct ws_peer *p)
 	p->rx_since_ns = 0;
 	while (p->tx_head) {
 		struct ws_msg *n = p->tx_head->next;
-		free(p->tx_head);
+		msg_free(p->tx_head);
 		p->tx_head = n;
 	}
 	p->tx_tail = NULL;

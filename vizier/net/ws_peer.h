@@ -41,6 +41,17 @@ void ws_peer_drop_rx(struct ws_peer *p);
 
 /* Queues a copy of data as one binary message and asks lws for a WRITEABLE callback. */
 int ws_peer_send(struct ws_peer *p, const void *data, size_t len);
+
+/* A message body many peers send (a live tick to its watchers): held once, counted references,
+ * freed with the last. Each peer sends its own head (copied) then the shared body, as two
+ * fragments of one message: lws frames each in the LWS_PRE bytes before it, and writes or
+ * copies it before the callback returns, so the one buffer serves every peer in turn. */
+struct ws_shared;
+struct ws_shared *ws_shared_new(const void *data, size_t len); /* a reference; NULL: no memory */
+void ws_shared_unref(struct ws_shared *sh);                    /* NULL is fine */
+size_t ws_shared_len(const struct ws_shared *sh);
+/* Queues head (copied; at least 1 byte) and body (a reference taken) as one binary message. */
+int ws_peer_send_shared(struct ws_peer *p, const void *head, size_t hlen, struct ws_shared *body);
 /* Writes the next queued message; call from the WRITEABLE callback. -1 = close the connection. */
 int ws_peer_on_writeable(struct ws_peer *p);
 /* Frees buffers and queued messages (on close). */
