@@ -32,9 +32,9 @@ const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Ma
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.goto(url);
-  await page.waitForSelector('#args input[name="limit"]');
+  await page.waitForSelector('#args[data-script="top_functions.lua"]');
   await page.selectOption('#script', 'flamegraph');
-  await page.waitForSelector('#args input[name="by"]');
+  await page.waitForSelector('#args[data-script="flamegraph.lua"]');
   await page.click('#start');
   await page.waitForFunction(() => /drawn in/.test(document.querySelector('#tickinfo').textContent));
   if (mode === 'draw') {

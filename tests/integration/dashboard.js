@@ -49,7 +49,7 @@ async function main() {
     const agents = await page.textContent('#agents');
     if (!/solo/.test(agents) || !/up/.test(agents)) fail(`the agents panel shows ${agents}`);
     await page.waitForFunction(() => document.querySelectorAll('#script option').length > 5);
-    await page.waitForSelector('#args input[name="limit"]', { timeout: 5000 });
+    await page.waitForSelector('#args[data-script="top_functions.lua"] input[name="limit"]', { timeout: 5000 });
     const help = await page.textContent('#args');
     if (!/only this process/.test(help)) fail(`top_functions' form lacks its help texts: ${help}`);
     ok(`the dashboard loaded from the coordinator alone and connected; agents: ${agents.replace(/\s+/g, ' ').trim()}`);
@@ -57,7 +57,7 @@ async function main() {
     // ---- the live flame graph: a workload started after the page loaded shows within 2 s; search,
     // a zoom that holds across ticks, tooltips
     await page.selectOption('#script', 'flamegraph');
-    await page.waitForSelector('#args input[name="by"]', { timeout: 5000 });
+    await page.waitForSelector('#args[data-script="flamegraph.lua"] input[name="by"]', { timeout: 5000 });
     await page.click('#start');
     await page.waitForFunction(() => document.querySelectorAll('#flame g').length > 5, null, { timeout: 5000 });
     await sleep(1500);
@@ -106,7 +106,7 @@ async function main() {
 
     // ---- a live table: top_functions with an argument set, sortable --------------------------------
     await page.selectOption('#script', 'top_functions');
-    await page.waitForSelector('#args input[name="limit"]', { timeout: 5000 });
+    await page.waitForSelector('#args[data-script="top_functions.lua"]', { timeout: 5000 });
     await page.fill('#args input[name="limit"]', '15');
     await page.click('#start');
     await page.waitForFunction(() => /spend_three_quarters/.test(document.querySelector('#tables').textContent),

@@ -75,20 +75,26 @@ async function pickScript(name) {
   const src = name ? await (await fetch(`/scripts/${name}.lua`)).text() :
     "-- Any Lua the scripts use (see docs/SCRIPTS.md)\nlocal df = px.DataFrame{table = 'stack_samples'}\n" +
     "local t = df:groupby('comm'):agg{samples = px.sum('count')}\npx.display(t:sort{{'samples', 'desc'}}:head(20), 'by_comm')\n";
+  if (state.name !== `${name || 'adhoc'}.lua`) return; // another pick came meanwhile
   $('source').value = src;
   if (!name) $('source').hidden = false;
   await refreshForm();
 }
 
+// Builds the form for the script in the editor. A later pick wins over an earlier one still
+// being described; the form says whose it is (data-script).
 async function refreshForm() {
+  const name = state.name, source = $('source').value;
+  let args = [], err = '';
   try {
-    const args = await describe($('source').value);
-    state.form = argForm($('args'), args, new Set(['start', 'end']));
-    status('');
+    args = await describe(source);
   } catch (e) {
-    state.form = argForm($('args'), []);
-    status(e.message, true);
+    err = e.message;
   }
+  if (name !== state.name || source !== $('source').value) return;
+  state.form = argForm($('args'), args, new Set(['start', 'end']));
+  $('args').dataset.script = name;
+  status(err, Boolean(err));
 }
 
 // ---- live ------------------------------------------------------------------------------------
