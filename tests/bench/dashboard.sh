@@ -57,10 +57,11 @@ const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Ma
       const name = `burst${i}`; // a comm of its own: a root frame no earlier tick had
       const t0 = Date.now();
       const p = spawn(`${burn}/${name}`, ['1'], { stdio: 'ignore' });
+      const exited = new Promise((r) => p.on('exit', r));
       await page.waitForFunction((n) => window.wisp.flame.root && window.wisp.flame.root.kids.has(n), name,
         { timeout: 10000, polling: 10 });
       lat.push(Date.now() - t0);
-      await new Promise((r) => p.on('exit', r));
+      await exited;
     }
     console.log(`dashboard_latency_p50_ms ${q(lat, 0.5)} ms`);
     console.log(`dashboard_latency_max_ms ${Math.max(...lat)} ms (${lat.length} runs)`);
