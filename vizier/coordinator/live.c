@@ -10,8 +10,8 @@
  * asks for ends at the multiple. An agent asked for a range that ends about now first waits until
  * every sample stamped before its end is in its ring (source_prepare: it wakes its drain at once,
  * and waits out a clock that is behind the coordinator's), so a tick misses nothing sampled
- * before it and sees it a few milliseconds later, not a drain period later. Slices are whole: a pane is never split, and the window's oldest
- * edge moves a pane at a time. Panes are merged pairwise as they age up to pane_ns, so a window
+ * before it and sees it a few milliseconds later, not a drain period later. Slices are whole: a
+ * pane is never split, and the window's oldest edge moves a pane at a time. Panes are merged pairwise as they age up to pane_ns, so a window
  * is held in about LIVE_PANES panes: a 30 s window at 1 s keeps 30 exact panes; a 1 h window
  * keeps minute panes, and its oldest edge moves by minutes.
  *
