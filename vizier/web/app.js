@@ -4,7 +4,7 @@
 // over two windows) and the agents list, polled every 2 s (which also keeps the connection
 // from being closed as idle).
 
-import { Wire, decodeTable, nsArg, num } from './wire.js';
+import { Wire, decodeTable, num } from './wire.js';
 import { FlameView, foldedTree, diffTree, prune } from './flame.js';
 import { TableView, CpuChart, parseArgHelp, argForm, agentsTable } from './views.js';
 

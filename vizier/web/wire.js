@@ -11,9 +11,6 @@ const CODEC = { useBigInt64: true };
 
 export const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
 
-// "-5m", "now", or an ns count as a decimal string: what script time arguments accept.
-export const nsArg = (seconds) => (BigInt(Math.round(seconds * 1000)) * 1000000n).toString();
-
 // A frame string is "name" or "name\x1fpath:line\x1f..." (docs/PROTOCOL.md, Payloads).
 export const frameName = (s) => s.split('\x1f', 1)[0];
 
