@@ -120,8 +120,7 @@ function start() {
   }
   state.tables.clear();
   $('tables').replaceChildren();
-  $('flame').replaceChildren();
-  flame.chart = null;
+  flame.reset();
   status(`watching ${state.name}: every ${$('every').value}, window ${$('window').value}`);
   state.sub = wire.subscribe(req, onTick, (msg) => {
     status(msg, true);

@@ -98,6 +98,7 @@ export class FlameView {
 
   make() {
     const tip = flamegraph.tooltip.defaultFlamegraphTooltip().html((d) => this.tooltip(d));
+    this.tip = tip;
     const c = flamegraph.default()
       .width(Math.max(300, this.el.clientWidth))
       .cellHeight(18)
@@ -158,6 +159,13 @@ export class FlameView {
       this.chart.clear();
       this.opts.onSearch && this.opts.onSearch('');
     }
+  }
+
+  // Forgets the graph (a new query starts): its drawing, zoom, and tooltip element.
+  reset() {
+    if (this.tip) this.tip.destroy();
+    this.el.replaceChildren();
+    this.chart = this.root = this.zoom = this.tip = null;
   }
 
   resetZoom() {

@@ -118,10 +118,11 @@ export class CpuChart {
     const last = BigInt(end) - BigInt(binNs);
     t = { ...t, rows: t.rows.filter((r) => BigInt(r[ti]) <= last) };
     const nodes = [...new Set(t.rows.map((r) => r[ni]))].sort();
-    const times = [...new Set(t.rows.map((r) => Number(BigInt(r[ti]) / 1000000n) / 1000))].sort((a, b) => a - b);
+    const sec = t.rows.map((r) => Number(BigInt(r[ti]) / 1000000n) / 1000); // uPlot's x: seconds
+    const times = [...new Set(sec)].sort((a, b) => a - b);
     const at = new Map(times.map((x, i) => [x, i]));
     const ys = nodes.map(() => new Array(times.length).fill(null));
-    for (const r of t.rows) ys[nodes.indexOf(r[ni])][at.get(Number(BigInt(r[ti]) / 1000000n) / 1000)] = r[vi];
+    t.rows.forEach((r, i) => { ys[nodes.indexOf(r[ni])][at.get(sec[i])] = r[vi]; });
     if (!this.plot || nodes.join() !== this.nodes.join()) this.make(nodes);
     this.plot.setData([times, ...ys]);
   }

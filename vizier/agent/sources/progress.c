@@ -14,7 +14,7 @@ struct progress {
 	pthread_cond_t moved;    /* readers wait on it: published moved, or closed */
 	int64_t published;       /* ns; under mu */
 	bool want;               /* a reader waits for a time that has come: drain now; under mu */
-	bool closed;
+	bool closed;             /* the producer is gone; under mu */
 };
 
 struct progress *progress_new(void)
@@ -42,10 +42,9 @@ void progress_free(struct progress *p)
 	free(p);
 }
 
-static struct timespec mono_deadline(int64_t after_ns)
+static struct timespec timespec_of(int64_t ns)
 {
-	int64_t t = mono_now_ns() + after_ns;
-	return (struct timespec){t / 1000000000LL, t % 1000000000LL};
+	return (struct timespec){ns / 1000000000LL, ns % 1000000000LL};
 }
 
 void progress_publish(struct progress *p, int64_t ns)
@@ -63,11 +62,11 @@ void progress_publish(struct progress *p, int64_t ns)
 void progress_nap(struct progress *p, int64_t max_ns)
 {
 	if (!p) {
-		struct timespec ts = {max_ns / 1000000000LL, max_ns % 1000000000LL};
+		struct timespec ts = timespec_of(max_ns);
 		nanosleep(&ts, NULL);
 		return;
 	}
-	struct timespec until = mono_deadline(max_ns);
+	struct timespec until = timespec_of(mono_now_ns() + max_ns);
 	pthread_mutex_lock(&p->mu);
 	if (!p->want) /* a reader that came during the last batch wants the next one now */
 		pthread_cond_timedwait(&p->wanted, &p->mu, &until);
@@ -101,7 +100,7 @@ bool progress_wait(struct progress *p, int64_t t, int64_t timeout_ns)
 		} else if (now + ahead < until) { /* not yet (another clock): sleep until then */
 			wake = now + ahead;
 		}
-		struct timespec ts = {wake / 1000000000LL, wake % 1000000000LL};
+		struct timespec ts = timespec_of(wake);
 		pthread_cond_timedwait(&p->moved, &p->mu, &ts);
 	}
 	bool done = p->published >= t;
