@@ -4,13 +4,15 @@
  * (cpu) and what (kernel + user stack) into a BPF ring buffer; the agent drains and symbolizes.
  * The kernel stack is the kernel's own walk; the user stack is walked by the agent's unwind
  * tables (unwind.bpf.h) where it has one for the process, else by the kernel's frame-pointer
- * walk. Two scheduler hooks drop a process's table when it execs or exits.
+ * walk. A Python process's frames are walked too (python.bpf.h), for the agent to splice into
+ * the native stack. Two scheduler hooks drop a process's tables when it execs or exits.
  * Nothing is aggregated here: dedup happens in user space, where stacks become content ids. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "profile.h"
 #include "unwind.bpf.h"
+#include "python.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -86,6 +88,20 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 				ubytes = 0;
 		}
 	}
+	s->py_n = 0;
+	s->py_end = WISP_PY_END_NONE;
+	if (pid != 0) {
+		__u32 zero = 0;
+		struct wisp_py_scratch *ps = bpf_map_lookup_elem(&wisp_py_scratch, &zero);
+		int np = ps ? wisp_py_walk(pid, tid, ps, &s->py_end) : 0;
+		if (np > 0) {
+			__u32 cnt = (__u32)np & (WISP_PY_MAX_FRAMES * 2 - 1); /* np <= WISP_PY_MAX_FRAMES */
+			if (cnt > WISP_PY_MAX_FRAMES)
+				cnt = WISP_PY_MAX_FRAMES;
+			s->py_n = (__u16)cnt;
+			bpf_probe_read_kernel(s->py, cnt * sizeof(struct wisp_py_frame), ps->frames);
+		}
+	}
 	s->kstack_n = kbytes / sizeof(__u64);
 	s->ustack_n = ubytes / sizeof(__u64);
 	/* No wakeup per sample: the agent drains on a timer, which costs far fewer context switches. */
@@ -100,6 +116,7 @@ int BPF_PROG(wisp_on_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 {
 	__u32 pid = p->tgid;
 	bpf_map_delete_elem(&wisp_unwind_procs, &pid);
+	bpf_map_delete_elem(&wisp_py_procs, &pid);
 	bpf_ringbuf_output(&wisp_exec_events, &pid, sizeof(pid), 0);
 	return 0;
 }
@@ -109,7 +126,11 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(wisp_on_exit, struct task_struct *p)
 {
 	__u32 pid = p->tgid;
-	if (p->pid == p->tgid)
+	__u32 tid = p->pid;
+	bpf_map_delete_elem(&wisp_py_threads, &tid);
+	if (p->pid == p->tgid) {
 		bpf_map_delete_elem(&wisp_unwind_procs, &pid);
+		bpf_map_delete_elem(&wisp_py_procs, &pid);
+	}
 	return 0;
 }

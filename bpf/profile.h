@@ -4,6 +4,8 @@
 #ifndef WISP_PROFILE_H
 #define WISP_PROFILE_H
 
+#include "python.h"
+
 #define WISP_MAX_FRAMES 127 /* kernel.perf_event_max_stack: the kernel stops walking here */
 #define WISP_COMM_LEN 16
 
@@ -15,8 +17,9 @@ enum wisp_counter {
 	WISP_CNT_MAX = 3,
 };
 
-/* One CPU sample. Variable length on the wire: the kernel frames come first, then the user
- * frames, packed in `ips`; only (kstack_n + ustack_n) entries are meaningful. */
+/* One CPU sample. The kernel frames come first, then the user frames, packed in `ips`; only
+ * (kstack_n + ustack_n) entries are meaningful, and only py_n entries of `py` (a Python process's
+ * frames, innermost first). */
 struct wisp_sample {
 	__u64 time_ns;            /* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, nanoseconds */
 	__u64 cgroup_id;          /* cgroup v2 id of the task (1 = root) */
@@ -28,8 +31,12 @@ struct wisp_sample {
 	char comm[WISP_COMM_LEN]; /* task comm, NUL-padded */
 	__u8 unwind_end;          /* enum wisp_unwind_end (bpf/unwind.h): how the user walk ended */
 	__u8 unwind_flags;        /* WISP_UNWIND_F_* */
-	__u8 pad[6];
+	__u8 py_end;              /* enum wisp_py_end (bpf/python.h): how the Python walk ended */
+	__u8 pad;
+	__u16 py_n;               /* Python frames in py[0 .. py_n) */
+	__u16 pad2;
 	__u64 ips[2 * WISP_MAX_FRAMES];
+	struct wisp_py_frame py[WISP_PY_MAX_FRAMES];
 };
 
 #endif

@@ -26,17 +26,17 @@ bool frame_is_plain(const char *frame)
 
 void frame_split(const char *frame, struct frame_parts *out)
 {
-	const char *field[5] = {frame, "", "", "", ""};
-	size_t len[5] = {0};
+	const char *field[6] = {frame, "", "", "", "", ""};
+	size_t len[6] = {0};
 	for (int i = 0;; i++) {
-		const char *sep = i < 4 ? strchr(field[i], FRAME_SEP) : NULL; /* the last runs to the end */
+		const char *sep = i < 5 ? strchr(field[i], FRAME_SEP) : NULL; /* the last runs to the end */
 		len[i] = sep ? (size_t)(sep - field[i]) : strlen(field[i]);
 		if (!sep)
 			break;
 		field[i + 1] = sep + 1;
 	}
-	*out = (struct frame_parts){field[0], field[1], field[2], field[3], field[4],
-				    len[0], len[1], len[2], len[3], len[4]};
+	*out = (struct frame_parts){field[0], field[1], field[2], field[3], field[4], field[5],
+				    len[0], len[1], len[2], len[3], len[4], len[5]};
 }
 
 size_t frame_format(const char *frame, enum frame_view v, char *buf, size_t cap)

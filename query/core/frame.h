@@ -3,7 +3,7 @@
  * A frame is one interned string: the function's name, optionally followed by fields, each after
  * FRAME_SEP (0x1f, ASCII's unit separator; the agent removes it from names it reads):
  *
- *     NAME [SEP FILE:LINE [SEP RAW [SEP MODULE SEP BUILD_ID]]]
+ *     NAME [SEP FILE:LINE [SEP RAW [SEP MODULE SEP BUILD_ID [SEP KIND]]]]
  *
  * NAME is the function as people read it: demangled, "function [module]" for a kernel module,
  * or a pseudo-frame ("[unknown]", "[truncated: ...]", "libfoo.so+0x1c"). FILE:LINE is where
@@ -12,8 +12,10 @@
  * the symbol as the binary spells it (mangled), empty or absent when it is NAME. MODULE is the
  * path of the executable or library the address is in, as the process maps it, and BUILD_ID its
  * GNU build id in hex ("" when it has none); both absent for kernel frames, JIT code and frames
- * made before modules were recorded. Frames made before lines existed are plain names; every
- * reader takes every form.
+ * made before modules were recorded. KIND says what ran: absent for native code (and kernel
+ * code, which a stack counts apart), "python" for a Python frame (NAME its qualified name,
+ * FILE:LINE its source; RAW, MODULE and BUILD_ID empty). Frames made before lines existed are
+ * plain names; every reader takes every form.
  *
  * Views (the optional last argument of px.leaf, px.folded and df:frames):
  *   function  NAME (the default: lines of one function fold together, as perf and pprof do)
@@ -32,8 +34,8 @@ enum frame_view { FRAME_FUNCTION, FRAME_LINE, FRAME_RAW, FRAME_VIEWS };
 
 /* The fields of a frame; pointers into it, lengths without terminators. */
 struct frame_parts {
-	const char *name, *loc, *raw, *module, *build_id;
-	size_t name_len, loc_len, raw_len, module_len, build_id_len;
+	const char *name, *loc, *raw, *module, *build_id, *kind;
+	size_t name_len, loc_len, raw_len, module_len, build_id_len, kind_len;
 };
 
 /* The view named s ("function", "line", "raw"), or -1. */

@@ -1,6 +1,7 @@
 /* collector.c - BPF sampler -> symbolizer -> ring (see collector.h). */
 #include "collector.h"
 #include "progress.h"
+#include "agent/python/pyprocs.h"
 #include "agent/symbolize/symbolize.h"
 #include "agent/unwind/unwinder.h"
 #include "profile.skel.h"
@@ -28,6 +29,7 @@ struct collector {
 	struct bpf_link **links;   /* one per sampled CPU */
 	struct bpf_link *exec_link, *exit_link;
 	struct unwinder *unwinder;
+	struct py_procs *python;   /* CPython processes (the unwinder's loader tells it of them) */
 	int *perf_fds;
 	int nlinks;
 	struct ring_buffer *rb;
@@ -44,6 +46,7 @@ struct collector {
 	time_t next_expire;
 	atomic_uint_fast64_t appended, append_failed;
 	atomic_uint_fast64_t unwind_end[WISP_UNWIND_END_MAX], unwind_fp_used;
+	atomic_uint_fast64_t py_end[WISP_PY_END_MAX];
 	int hz;
 };
 
@@ -89,9 +92,10 @@ static int online_cpus(int *cpus, int max)
 /* A user address expands to at most this many frames (the function and the callees inlined
  * into it), and a sample to at most SAMPLE_MAX_FRAMES. */
 #define INLINE_MAX 8
-#define SAMPLE_MAX_FRAMES (WISP_MAX_FRAMES * (1 + INLINE_MAX) + 1)
+#define SAMPLE_MAX_FRAMES (WISP_MAX_FRAMES * (1 + INLINE_MAX) + WISP_PY_MAX_FRAMES + 1)
 _Static_assert(SAMPLE_MAX_FRAMES <= STACK_MAX_FRAMES, "a sample's frames (and a truncation mark) fit in one stack");
 _Static_assert(COLLECTOR_UNWIND_ENDS == WISP_UNWIND_END_MAX, "collector.h counts every way a walk ends");
+_Static_assert(COLLECTOR_PY_ENDS == WISP_PY_END_MAX, "collector.h counts every way a Python walk ends");
 
 /* The root frame that says why a user stack is incomplete, or NULL when it is not. */
 static const char *truncation_frame(int end)
@@ -136,15 +140,23 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	char comm[WISP_COMM_LEN + 1];
 	size_t used = 0;
 
-	if (size < offsetof(struct wisp_sample, ips))
+	if (size < offsetof(struct wisp_sample, py))
 		return 0;
-	int nk = s->kstack_n, nu = s->ustack_n;
+	int nk = s->kstack_n, nu = s->ustack_n, npy = s->py_n;
 	if (nk > WISP_MAX_FRAMES)
 		nk = WISP_MAX_FRAMES;
 	if (nu > WISP_MAX_FRAMES)
 		nu = WISP_MAX_FRAMES;
 	if (offsetof(struct wisp_sample, ips) + (size_t)(nk + nu) * sizeof(__u64) > size)
 		return 0;
+	if (npy > WISP_PY_MAX_FRAMES || offsetof(struct wisp_sample, py) + (size_t)npy * sizeof(s->py[0]) > size)
+		npy = 0;
+	/* A Python process: each frame of the interpreter's eval function gives way to the Python
+	 * frames it was running (innermost first, up to the one that entered it). */
+	uint64_t eval_lo = 0, eval_hi = 0;
+	if (npy && (!c->python || !py_procs_eval_range(c->python, s->pid, &eval_lo, &eval_hi)))
+		npy = 0;
+	int py_at = 0;
 	/* A name the symbolizer returns is valid until its next call: each is copied, whole. */
 	int n = 0;
 	for (int i = 0; i < nk; i++)
@@ -152,10 +164,20 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	for (int i = 0; i < nu; i++) {
 		/* Callers' addresses are return addresses: look up the call instruction (ip - 1). */
 		uint64_t ip = s->ips[nk + i] - (i > 0);
+		if (py_at < npy && ip >= eval_lo && ip < eval_hi) {
+			do
+				offs[n++] = keep_name(c, &used, py_procs_frame(c->python, s->pid, &s->py[py_at]));
+			while (!(s->py[py_at++].flags & WISP_PY_F_ENTRY) && py_at < npy);
+			continue;
+		}
 		int m = symbolize_user(c->sym, s->pid, ip, user, INLINE_MAX);
 		for (int k = 0; k < m; k++)
 			offs[n++] = keep_name(c, &used, user[k]);
 	}
+	/* Python frames the native walk did not reach (it was cut short) go at its root end. */
+	while (py_at < npy)
+		offs[n++] = keep_name(c, &used, py_procs_frame(c->python, s->pid, &s->py[py_at++]));
+	atomic_fetch_add(&c->py_end[s->py_end < WISP_PY_END_MAX ? s->py_end : WISP_PY_END_READ], 1);
 	for (int i = 0; i < n; i++)
 		frames[i] = offs[i] >= 0 ? c->names + offs[i] : "[out of memory]";
 	int end = s->unwind_end < WISP_UNWIND_END_MAX ? s->unwind_end : WISP_UNWIND_END_READ;
@@ -268,6 +290,10 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 			 strerror(-rc));
 		goto fail;
 	}
+	if (cfg->unwind_mb && !(c->python = py_procs_new(bpf_map__fd(c->skel->maps.wisp_py_procs)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	struct unwinder_maps um = {
 		.procs_fd = bpf_map__fd(c->skel->maps.wisp_unwind_procs),
 		.procs_cap = bpf_map__max_entries(c->skel->maps.wisp_unwind_procs),
@@ -277,6 +303,7 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		.pages_fd = bpf_map__fd(c->skel->maps.wisp_unwind_pages),
 		.pages_cap = bpf_map__max_entries(c->skel->maps.wisp_unwind_pages),
 		.exec_events_fd = bpf_map__fd(c->skel->maps.wisp_exec_events),
+		.python = c->python,
 	};
 	if (cfg->unwind_mb && !(c->unwinder = unwinder_new(&um, err, errlen)))
 		goto fail;
@@ -353,7 +380,8 @@ void collector_stop(struct collector *c)
 	free(c->perf_fds);
 	bpf_link__destroy(c->exec_link);
 	bpf_link__destroy(c->exit_link);
-	unwinder_free(c->unwinder); /* before the maps it writes go */
+	unwinder_free(c->unwinder); /* before the maps it writes go, and the registry it tells */
+	py_procs_free(c->python);
 	free(c->names);
 	wisp_profile__destroy(c->skel);
 	symbolizer_free(c->sym);
@@ -370,6 +398,10 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 	for (int i = 0; i < WISP_UNWIND_END_MAX; i++)
 		out->unwind_end[i] = atomic_load(&c->unwind_end[i]);
 	out->unwind_fp_used = atomic_load(&c->unwind_fp_used);
+	for (int i = 0; i < WISP_PY_END_MAX; i++)
+		out->py_end[i] = atomic_load(&c->py_end[i]);
+	if (c->python)
+		py_procs_get_stats(c->python, &out->python);
 	if (c->unwinder)
 		unwinder_get_stats(c->unwinder, &out->unwinder);
 	int ncpu = libbpf_num_possible_cpus();

@@ -1,6 +1,7 @@
 /* collector.h - the agent's sampling pipeline: loads the BPF profiler (bpf/profile.bpf.c),
  * opens a CPU-clock perf event at `hz` on every online CPU, and runs a thread that drains the BPF
- * ring buffer, symbolizes each sample's stacks (symbolize.h) and appends it to the ring. */
+ * ring buffer, symbolizes each sample's stacks (symbolize.h), splices in a Python process's
+ * frames (agent/python/pyprocs.h) and appends it to the ring. */
 #ifndef WISP_COLLECTOR_H
 #define WISP_COLLECTOR_H
 
@@ -8,9 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/python/pyprocs.h"
 #include "agent/unwind/unwinder.h"
 
 #define COLLECTOR_UNWIND_ENDS 7 /* WISP_UNWIND_END_MAX (bpf/unwind.h) */
+#define COLLECTOR_PY_ENDS 6     /* WISP_PY_END_MAX (bpf/python.h) */
 
 struct ring;
 struct collector;
@@ -35,6 +38,8 @@ struct collector_stats {
 	uint64_t unwind_end[COLLECTOR_UNWIND_ENDS]; /* samples by how their user walk ended */
 	uint64_t unwind_fp_used;  /* samples with a frame from the frame-pointer fallback */
 	struct unwinder_stats unwinder;
+	uint64_t py_end[COLLECTOR_PY_ENDS]; /* samples by how their Python walk ended */
+	struct py_procs_stats python;
 };
 
 /* Loads, attaches and starts draining. NULL with a message in err on failure (e.g. not root). */

@@ -3,6 +3,7 @@
 #include "cfi.h"
 #include "store.h"
 
+#include "agent/python/pyprocs.h"
 #include "agent/symbolize/symbolize.h"
 #include "core/clock.h"
 
@@ -41,6 +42,8 @@ struct ufile {
 	int64_t mtime_ns;
 	uint32_t id;             /* store id; 0: no table (no CFI, refused, or evicted since) */
 	bool tried;              /* built once: do not retry a file without CFI */
+	bool py_scanned;
+	struct py_elf *py;       /* the CPython interpreter in it, or NULL (owned) */
 	struct seg segs[MAX_SEGS];
 	int nsegs;
 };
@@ -53,6 +56,7 @@ struct uproc {
 	int64_t backoff_ms;      /* no reload before this (the kernel's map was full) */
 	bool loaded;             /* the kernel holds its table */
 	uint32_t *files;         /* store ids its mappings use (touched while it lives) */
+	bool python;             /* py_procs knows it */
 	size_t nfiles;
 };
 
@@ -144,6 +148,10 @@ static struct ufile *file_get(struct unwinder *u, int fd)
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		read_segs(f, elf);
 		build_table(u, f, elf);
+		if (!f->py_scanned && u->maps.python) {
+			f->py = py_elf_scan(elf, NULL);
+			f->py_scanned = true;
+		}
 	} else {
 		f->tried = true;
 	}
@@ -211,12 +219,15 @@ static void proc_forget(struct unwinder *u, struct uproc *p)
 	*pp = p->next;
 	if (p->loaded)
 		u->st.procs--;
+	if (p->python && u->maps.python)
+		py_procs_forget(u->maps.python, p->pid);
 	free(p->files);
 	free(p);
 }
 
-/* Reads /proc/PID/maps into u->scratch and p->files. 0, or -1 when the process is gone. */
-static int read_maps(struct unwinder *u, struct uproc *p)
+/* Reads /proc/PID/maps into u->scratch and p->files. 0, or -1 when the process is gone. A
+ * CPython interpreter among its files goes to *py, with its load bias in *py_bias. */
+static int read_maps(struct unwinder *u, struct uproc *p, const struct py_elf **py, uint64_t *py_bias)
 {
 	char path[64], line[4096];
 	struct wisp_unwind_proc *w = u->scratch;
@@ -255,6 +266,10 @@ static int read_maps(struct unwinder *u, struct uproc *p)
 				close(fd);
 			}
 		}
+		if (f && f->py && !*py) {
+			*py = f->py;
+			*py_bias = mapping_bias(f, lo, off, false);
+		}
 		/* Anonymous code (JIT) stays in the table with no file: frame pointers, no reload. */
 		if (f && f->id) {
 			m->file = f->id;
@@ -275,11 +290,15 @@ static int load_proc(struct unwinder *u, uint32_t pid)
 	p->last_load_ms = now_ms();
 	if (!p->first_load_ms)
 		p->first_load_ms = p->last_load_ms;
-	if (read_maps(u, p) != 0) {
+	const struct py_elf *py = NULL;
+	uint64_t py_bias = 0;
+	if (read_maps(u, p, &py, &py_bias) != 0) {
 		u->st.proc_failed++;
 		proc_forget(u, p);
 		return -1;
 	}
+	if (py && py_procs_load(u->maps.python, pid, py, py_bias) == 0)
+		p->python = true;
 	uint64_t now = (uint64_t)now_ms();
 	for (size_t i = 0; i < p->nfiles; i++)
 		unwind_store_touch(u->store, p->files[i], now);
@@ -521,12 +540,15 @@ void unwinder_free(struct unwinder *u)
 		while (u->procs[b]) {
 			struct uproc *p = u->procs[b];
 			u->procs[b] = p->next;
+			if (p->python && u->maps.python)
+				py_procs_forget(u->maps.python, p->pid);
 			free(p->files);
 			free(p);
 		}
 		while (u->files[b]) {
 			struct ufile *f = u->files[b];
 			u->files[b] = f->next;
+			free(f->py);
 			free(f);
 		}
 	}

@@ -7,7 +7,8 @@
  * and modification time, shared by every process mapping it), loads them into the store
  * (store.c) and writes the process's mapping table. The BPF side deletes a process's table when
  * it execs or exits; the loader notices and forgets it. Files are held within a budget and
- * evicted least recently used; a file mapped by a live process counts as used. */
+ * evicted least recently used; a file mapped by a live process counts as used. A process that
+ * maps a CPython interpreter is shown to the Python walker's registry (agent/python/pyprocs.h). */
 #ifndef WISP_UNWINDER_H
 #define WISP_UNWINDER_H
 
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 struct unwinder;
+struct py_procs;
 
 /* The BPF maps the walker reads (file descriptors; the BPF object owns them). */
 struct unwinder_maps {
@@ -27,6 +29,7 @@ struct unwinder_maps {
 	int pages_fd;                 /* (file, page) -> struct wisp_unwind_page */
 	uint32_t pages_cap;
 	int exec_events_fd;           /* ring buffer of pids that exec'd (-1: none) */
+	struct py_procs *python;      /* told of every CPython process it loads (NULL: none; not owned) */
 };
 
 struct unwinder_stats {
