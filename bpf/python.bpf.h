@@ -2,8 +2,9 @@
  * for profile.bpf.c. Owns the map of Python processes (the agent fills it), the cache of thread
  * states by tid, and the walk.
  *
- * Cost: a cached thread state costs one map lookup and one read to re-check; every frame is one
- * read of a small window holding all the fields it needs. A miss walks the interpreter's thread
+ * Cost: a cached thread state costs one map lookup and one read to re-check; every frame is two
+ * reads: a small window of the frame holding all the fields it needs, and its code object's
+ * signature window. A miss walks the interpreter's thread
  * list (two reads per thread, at most WISP_PY_MAX_THREADS). Reads that fault end the walk and say
  * why; nothing here loops unbounded. */
 #ifndef WISP_PYTHON_BPF_H
@@ -161,6 +162,12 @@ static long wisp_py_step(__u64 index, void *ctx)
 	f->lasti = instr > first ? (__u32)((instr - first) / 2) : 0;
 	f->flags = proc->f_entry != WISP_PY_NO_OFFSET && out->window[proc->f_entry & WISP_PY_FIELD_MASK]
 			   ? WISP_PY_F_ENTRY : 0;
+	f->sig = 0;
+	/* The frame's window is used up: the code object's signature goes through it next. */
+	if (proc->code_sig_at != WISP_PY_NO_OFFSET &&
+	    !bpf_probe_read_user(out->window, WISP_PY_SIG_WINDOW, (void *)(code + proc->code_sig_at)))
+		f->sig = wisp_py_sig(wisp_py_u64(out->window, proc->code_sig_file),
+				     *(const __u32 *)(out->window + (proc->code_sig_line & WISP_PY_FIELD_MASK)));
 	w->n = n + 1;
 	return 0;
 }

@@ -7,10 +7,13 @@
  *   interp + interp_threads          -> its first thread state; then ts + ts_next, ...
  *   ts + ts_native_tid == the tid    -> the sampled thread's state (cached per tid, re-checked)
  *   ts + ts_frame [+ cframe_frame]   -> its innermost frame (3.11, 3.12: through the _PyCFrame)
- *   frame + f_code, f_previous, f_instr, f_entry or f_owner: one read per frame.
+ *   frame + f_code, f_previous, f_instr, f_entry or f_owner: one read per frame;
+ *   code + code_sig_at: one read of the code object's file and first line (its signature).
  * The agent fills one wisp_py_proc per Python process from the binary (versions and offsets:
- * vizier/agent/python/pyversion.c); BPF records per frame the code object's address and the
- * instruction offset, and user space names it (reading the code object once). */
+ * vizier/agent/python/pyversion.c); BPF records per frame the code object's address, its
+ * signature and the instruction offset, and user space names it (reading the code object once).
+ * The signature is how user space knows that the code object it reads, later, is the one that
+ * ran: a freed code object's address is soon another's (imports, exec, eval). */
 #ifndef WISP_PYTHON_H
 #define WISP_PYTHON_H
 
@@ -33,8 +36,20 @@ struct wisp_py_proc {
 	__u16 f_entry;        /* .is_entry (3.11): the first frame of an _PyEval_EvalFrameDefault call */
 	__u16 f_owner;        /* .owner (3.12+): FRAME_OWNED_BY_CSTACK marks such a call's start */
 	__u16 code_bytecode;  /* PyCodeObject.co_code_adaptive: instructions begin here */
-	__u16 pad[3];
+	__u16 code_sig_at;    /* where the signature window starts in a code object (NO_OFFSET: none) */
+	__u16 code_sig_file;  /* co_filename's offset in that window */
+	__u16 code_sig_line;  /* co_firstlineno's offset in that window */
 };
+
+#define WISP_PY_SIG_WINDOW 64 /* bytes of a code object read for its signature */
+
+/* A code object's signature: its file (the str object's address) and first line. Never 0 (0 in
+ * a frame: not read). */
+static inline __u32 wisp_py_sig(__u64 file, __u32 first_line)
+{
+	__u32 s = (__u32)file ^ (__u32)(file >> 32) ^ first_line * 0x9e3779b1u;
+	return s ? s : 1;
+}
 
 /* One Python frame of a sample. */
 #define WISP_PY_F_ENTRY 0x1      /* the outermost frame of its _PyEval_EvalFrameDefault call */
@@ -43,6 +58,8 @@ struct wisp_py_frame {
 	__u64 code;   /* PyCodeObject * in the process */
 	__u32 lasti;  /* instruction offset in code units (the instruction it executes, or calls from) */
 	__u32 flags;  /* WISP_PY_F_* */
+	__u32 sig;    /* wisp_py_sig of the code object when it ran (0: not read) */
+	__u32 pad;
 };
 
 /* How the Python walk of a sample ended (wisp_sample.py_end). */

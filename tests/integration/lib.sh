@@ -60,6 +60,17 @@ wait_agents() {
 	fail "coordinator on port $1 did not list $2 agents (saw $n)"
 }
 
+# wait_log NAME PATTERN [SECONDS]: until $TMP/NAME.log has a line matching PATTERN (grep -E;
+# 30 s unless told), for daemons whose start time is not ours to bound (BPF loads on a busy host).
+wait_log() {
+	local i
+	for i in $(seq $((${3:-30} * 10))); do
+		grep -qE "$2" "$TMP/$1.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # json_eval EXPR: reads one JSON document on stdin as `d`, prints EXPR.
 json_eval() { node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{const d=JSON.parse(s);console.log($1)})"; }
 

@@ -28,7 +28,6 @@ pass "query merged rows from both nodes"
 "$WISP" -c "$URL" run processes -o json -- --start -1m --node beta |
 	json_eval 'd.tables[0].rows.every(r=>r[0]==="beta") && d.tables[0].rows.length>0' | grep -q true || fail "--node"
 start dup "$WISPD" agent --coordinator "$URL" --node beta --ring-mb 4
-sleep 2
-grep -q "already registered" "$TMP/dup.log" || fail "duplicate node name not refused"
+wait_log dup "already registered" || fail "duplicate node name not refused"
 [ "$("$WISP" -c "$URL" agents -o json | json_eval 'd.tables[0].rows.length')" = 2 ] || fail "duplicate joined"
 pass "--node filter; duplicate node refused"

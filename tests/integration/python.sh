@@ -70,7 +70,9 @@ read -r N WITH CHAIN <<<"$(awk '{c = $NF; n += c}
 	END {print n + 0, p + 0, ch + 0}' "$TMP/split.folded")"
 echo "split: $N samples, $WITH with Python frames, $CHAIN with the whole chain"
 [ "$N" -ge 2000 ] || fail "only $N samples (want >= 2000 at 499 Hz for 7 s)"
-node -e "process.exit($WITH * 100 >= 95 * $N ? 0 : 1)" || fail "only $WITH of $N samples carry Python frames (want >= 95 %)"
+node -e "process.exit($WITH * 100 >= 95 * $N ? 0 : 1)" ||
+	fail "only $WITH of $N samples carry Python frames (want >= 95 %); the heaviest without:
+$(grep -vE ';(hot|cold)_compute(;| [0-9]+$)' "$TMP/split.folded" | sort -k2 -n -r -t' ' | head -8)"
 node -e "process.exit($CHAIN * 100 >= 95 * $N ? 0 : 1)" || fail "only $CHAIN of $N samples read <module>;main;handler;..."
 pass "split: >= 95 % of samples carry Python frames, from module level down"
 

@@ -2,7 +2,8 @@
  *
  * Process memory is read with process_vm_readv and never trusted: a code object must have
  * PyCode_Type as its type, lengths are bounded, and a read that fails names the frame
- * "[python: unreadable]" and is counted. Each process keeps its named code objects in a map by
+ * "[python: unreadable]" and is counted; a code object whose signature is not the one BPF saw
+ * when the frame ran was freed in between (its address reused) and names it "[python: gone]". Each process keeps its named code objects in a map by
  * address; the map is dropped whole when it grows past CODES_MAX (a process that keeps making
  * code) and with the process. */
 #include "python_internal.h"
@@ -33,6 +34,7 @@
 struct py_code {
 	char *name, *file;  /* malloc'd */
 	int first_line;
+	uint32_t sig;       /* wisp_py_sig: a frame with another was a code object since freed */
 	uint8_t *lines;     /* the location table (3.11+), malloc'd */
 	size_t nlines;
 };
@@ -174,6 +176,14 @@ int py_procs_load(struct py_procs *p, uint32_t pid, const struct py_elf *e, uint
 		goto out;
 	w.runtime = e->runtime + bias;
 	w.code_bytecode = pp->co_bytecode;
+	uint16_t lo = pp->co_filename < pp->co_firstlineno ? pp->co_filename : pp->co_firstlineno;
+	uint16_t hi = pp->co_filename < pp->co_firstlineno ? pp->co_firstlineno : pp->co_filename;
+	w.code_sig_at = w.code_sig_file = w.code_sig_line = WISP_PY_NO_OFFSET;
+	if (hi + 8 - lo <= WISP_PY_SIG_WINDOW) { /* both fit the window BPF reads */
+		w.code_sig_at = lo;
+		w.code_sig_file = (uint16_t)(pp->co_filename - lo);
+		w.code_sig_line = (uint16_t)(pp->co_firstlineno - lo);
+	}
 	if (bpf_map_update_elem(p->procs_fd, &pid, &w, BPF_ANY) != 0)
 		goto out;
 	pthread_mutex_lock(&p->lock);
@@ -302,6 +312,7 @@ static struct py_code *read_code(struct py_proc *pp, uint64_t addr)
 	if (!c)
 		return NULL;
 	c->first_line = first_line;
+	c->sig = wisp_py_sig(filename, (uint32_t)first_line);
 	c->name = read_str(pp->pid, &pp->str, qualname);
 	c->file = read_str(pp->pid, &pp->str, filename);
 	if (!c->name || !c->file || read_u64(pp->pid, linetable + BYTES_SIZE, &bytes_len)) {
@@ -385,38 +396,58 @@ static int line_of(const struct py_code *c, uint32_t lasti)
 	return 0;
 }
 
+/* The cached name of the code object frame f ran, read (again) when the address is new or now
+ * holds another code object; NULL with the reason counted when it cannot be had. */
+static struct py_code *frame_code(struct py_procs *p, struct py_proc *pp, const struct wisp_py_frame *f)
+{
+	uint64_t *v = hashmap_get(&pp->codes, (const void *)(uintptr_t)f->code);
+	struct py_code *c = v ? (struct py_code *)(uintptr_t)*v : NULL;
+	if (c && (!f->sig || c->sig == f->sig))
+		return c;
+	struct py_code *now = read_code(pp, f->code);
+	if (!now || (f->sig && now->sig != f->sig)) {
+		/* A frame with a signature had a code object there when it ran: freed since. */
+		if (f->sig)
+			p->st.code_gone++;
+		else
+			p->st.code_failed++;
+		code_free(now);
+		return NULL;
+	}
+	if (c) { /* the address was reused: the new code object takes the old one's slot */
+		code_free(c);
+		*v = (uint64_t)(uintptr_t)now;
+		return now;
+	}
+	if (pp->codes.count >= CODES_MAX)
+		codes_clear(p, pp);
+	if (hashmap_put(&pp->codes, (const void *)(uintptr_t)f->code, (uint64_t)(uintptr_t)now) != 0) {
+		code_free(now);
+		return NULL;
+	}
+	p->st.codes++;
+	return now;
+}
+
 const char *py_procs_frame(struct py_procs *p, uint32_t pid, const struct wisp_py_frame *f)
 {
 	const char *out = "[python: unreadable]\x1f\x1f\x1f\x1f\x1fpython";
 	pthread_mutex_lock(&p->lock);
 	struct py_proc *pp = *proc_slot(p, pid);
-	if (!pp)
-		goto done;
-	uint64_t *v = hashmap_get(&pp->codes, (const void *)(uintptr_t)f->code);
-	struct py_code *c = v ? (struct py_code *)(uintptr_t)*v : NULL;
-	if (!c) {
-		if (!(c = read_code(pp, f->code))) {
-			p->st.code_failed++;
-			goto done;
-		}
-		if (pp->codes.count >= CODES_MAX)
-			codes_clear(p, pp);
-		if (hashmap_put(&pp->codes, (const void *)(uintptr_t)f->code, (uint64_t)(uintptr_t)c) != 0) {
-			code_free(c);
-			goto done;
-		}
-		p->st.codes++;
+	struct py_code *c = pp ? frame_code(p, pp, f) : NULL;
+	if (c) {
+		int line = line_of(c, f->lasti);
+		if (line > 0)
+			snprintf(p->frame, sizeof(p->frame), "%s%c%s:%d%c%c%c%cpython", c->name, FRAME_SEP, c->file, line,
+				 FRAME_SEP, FRAME_SEP, FRAME_SEP, FRAME_SEP);
+		else /* the file without a line */
+			snprintf(p->frame, sizeof(p->frame), "%s%c%s%c%c%c%cpython", c->name, FRAME_SEP, c->file, FRAME_SEP,
+				 FRAME_SEP, FRAME_SEP, FRAME_SEP);
+		out = p->frame;
+		p->st.frames++;
+	} else if (pp && f->sig) {
+		out = "[python: gone]\x1f\x1f\x1f\x1f\x1fpython";
 	}
-	int line = line_of(c, f->lasti);
-	if (line > 0)
-		snprintf(p->frame, sizeof(p->frame), "%s%c%s:%d%c%c%c%cpython", c->name, FRAME_SEP, c->file, line, FRAME_SEP,
-			 FRAME_SEP, FRAME_SEP, FRAME_SEP);
-	else /* the file without a line */
-		snprintf(p->frame, sizeof(p->frame), "%s%c%s%c%c%c%cpython", c->name, FRAME_SEP, c->file, FRAME_SEP,
-			 FRAME_SEP, FRAME_SEP, FRAME_SEP);
-	out = p->frame;
-	p->st.frames++;
-done:
 	pthread_mutex_unlock(&p->lock);
 	return out;
 }

@@ -10,7 +10,8 @@
  *
  * The collector thread names each recorded frame (py_procs_frame): the code object's qualified
  * name, file and first line and its line table are read from the process once and cached per
- * process and code object; the line comes from the instruction offset. The collector splices
+ * process and code object, checked against the signature BPF read with the frame (bpf/python.h);
+ * the line comes from the instruction offset. The collector splices
  * the frames into the native stack in place of the interpreter's (py_procs_eval_range).
  *
  * Threads: py_elf_scan and py_procs_load/forget run on the loader thread, py_procs_eval_range and
@@ -47,6 +48,7 @@ struct py_procs_stats {
 	uint64_t loads, load_failed;
 	uint64_t codes;          /* code objects named (cached now) */
 	uint64_t code_failed;    /* code objects that could not be read (process gone, garbage) */
+	uint64_t code_gone;      /* frames whose code object was freed before it was read */
 	uint64_t frames;         /* frames named */
 };
 
@@ -63,7 +65,8 @@ void py_procs_forget(struct py_procs *p, uint32_t pid);
 /* Where pid's _PyEval_EvalFrameDefault is, [*lo, *hi); false when pid is no Python process known. */
 bool py_procs_eval_range(struct py_procs *p, uint32_t pid, uint64_t *lo, uint64_t *hi);
 /* The frame f of process pid as core/frame.h spells it (kind "python": qualified name, file:line);
- * "[python: unreadable]" when its code object cannot be read. Valid until the next call. */
+ * "[python: unreadable]" when its code object cannot be read, "[python: gone]" when it was freed
+ * (its address reused) before it could be. Valid until the next call. */
 const char *py_procs_frame(struct py_procs *p, uint32_t pid, const struct wisp_py_frame *f);
 
 void py_procs_get_stats(struct py_procs *p, struct py_procs_stats *out);

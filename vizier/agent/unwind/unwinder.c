@@ -121,9 +121,13 @@ static void build_table(struct unwinder *u, struct ufile *f, Elf *elf)
 	cfi_table_free(&t);
 }
 
-/* The file behind an open descriptor, its table built when new (or evicted since). */
-static struct ufile *file_get(struct unwinder *u, int fd)
+/* The file behind an open descriptor, its segments and CPython scan done. When its table is
+ * still to be built (new, or evicted since) *build is the open ELF for the caller to hand to
+ * file_build, which ends it; else NULL. Split so that a Python process is registered before the
+ * interpreter's table, its longest build, is made. */
+static struct ufile *file_get(struct unwinder *u, int fd, Elf **build)
 {
+	*build = NULL;
 	struct stat st;
 	if (fstat(fd, &st) != 0)
 		return NULL;
@@ -147,17 +151,24 @@ static struct ufile *file_get(struct unwinder *u, int fd)
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		read_segs(f, elf);
-		build_table(u, f, elf);
 		if (!f->py_scanned && u->maps.python) {
 			f->py = py_elf_scan(elf, NULL);
 			f->py_scanned = true;
 		}
-	} else {
-		f->tried = true;
+		*build = elf;
+		return f;
 	}
+	f->tried = true;
 	if (elf)
 		elf_end(elf);
 	return f;
+}
+
+/* Builds f's table from the ELF file_get left open, and ends it. */
+static void file_build(struct unwinder *u, struct ufile *f, Elf *elf)
+{
+	build_table(u, f, elf);
+	elf_end(elf);
 }
 
 /* The vDSO's table, from this process's copy (the same image everywhere). */
@@ -226,9 +237,10 @@ static void proc_forget(struct unwinder *u, struct uproc *p)
 }
 
 /* Reads /proc/PID/maps into u->scratch and p->files. 0, or -1 when the process is gone. A
- * CPython interpreter among its files goes to *py, with its load bias in *py_bias. */
-static int read_maps(struct unwinder *u, struct uproc *p, const struct py_elf **py, uint64_t *py_bias)
+ * CPython interpreter among its files is shown to the Python registry as soon as it is found. */
+static int read_maps(struct unwinder *u, struct uproc *p)
 {
+	bool python = false;
 	char path[64], line[4096];
 	struct wisp_unwind_proc *w = u->scratch;
 	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
@@ -261,14 +273,18 @@ static int read_maps(struct unwinder *u, struct uproc *p, const struct py_elf **
 			int fd = open(mfp, O_RDONLY | O_CLOEXEC); /* works after the file was replaced */
 			if (fd < 0)
 				fd = open(alt, O_RDONLY | O_CLOEXEC);
-			if (fd >= 0) {
-				f = file_get(u, fd);
-				close(fd);
+			Elf *build = NULL;
+			struct ufile *nf = fd >= 0 ? file_get(u, fd, &build) : NULL;
+			if (nf && nf->py && !python) { /* walkable now, while its table is built */
+				python = true;
+				if (py_procs_load(u->maps.python, p->pid, nf->py, mapping_bias(nf, lo, off, false)) == 0)
+					p->python = true;
 			}
-		}
-		if (f && f->py && !*py) {
-			*py = f->py;
-			*py_bias = mapping_bias(f, lo, off, false);
+			if (build)
+				file_build(u, nf, build);
+			if (fd >= 0)
+				close(fd);
+			f = nf;
 		}
 		/* Anonymous code (JIT) stays in the table with no file: frame pointers, no reload. */
 		if (f && f->id) {
@@ -290,15 +306,11 @@ static int load_proc(struct unwinder *u, uint32_t pid)
 	p->last_load_ms = now_ms();
 	if (!p->first_load_ms)
 		p->first_load_ms = p->last_load_ms;
-	const struct py_elf *py = NULL;
-	uint64_t py_bias = 0;
-	if (read_maps(u, p, &py, &py_bias) != 0) {
+	if (read_maps(u, p) != 0) {
 		u->st.proc_failed++;
 		proc_forget(u, p);
 		return -1;
 	}
-	if (py && py_procs_load(u->maps.python, pid, py, py_bias) == 0)
-		p->python = true;
 	uint64_t now = (uint64_t)now_ms();
 	for (size_t i = 0; i < p->nfiles; i++)
 		unwind_store_touch(u->store, p->files[i], now);
