@@ -65,6 +65,8 @@ static void usage(FILE *f)
 		"  --unwind-mb N          budget of the unwind tables (walking stacks without frame\n"
 		"                         pointers) in MiB of kernel memory (default 16; 0: frame\n"
 		"                         pointers only)\n"
+		"  --python on|off        name the frames of CPython 3.11 processes: function, file\n"
+		"                         and line (default on; needs --unwind-mb > 0)\n"
 		"  --source SRC           where samples come from (agent, standalone):\n"
 		"                         bpf (default): this machine, through eBPF\n"
 		"                         synthetic:cpus=16,hz=99,stacks=5000,procs=200,threads=1000,seed=1,\n"
@@ -87,7 +89,7 @@ struct flags {
 	const char *listen, *coordinator, *source, *cache_dir, *export_url;
 	int64_t export_every_ns;
 	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb;
-	bool include_idle, verbose;
+	bool include_idle, verbose, python;
 };
 
 /* 0, or the exit status (usage printed) when the command line is wrong or asked for help. */
@@ -102,11 +104,12 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"unwind-mb", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
 		{"cache-dir", required_argument, NULL, 'd'}, {"cache-mb", required_argument, NULL, 'm'},
 		{"export", required_argument, NULL, 'x'},   {"export-every", required_argument, NULL, 'e'},
+		{"python", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 8192,
-			    .unwind_mb = 16, .export_every_ns = 600000000000LL};
+			    .unwind_mb = 16, .python = true, .export_every_ns = 600000000000LL};
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
@@ -139,6 +142,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 'd': f->cache_dir = optarg; break;
 		case 'm': f->cache_mb = atoi(optarg); break;
 		case 'x': f->export_url = optarg; break;
+		case 'p':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "wispd: --python must be on or off\n");
+				return 2;
+			}
+			f->python = !strcmp(optarg, "on");
+			break;
 		case 'e':
 			if (parse_duration(optarg, &f->export_every_ns) < 0 || f->export_every_ns < 1000000000LL) {
 				fprintf(stderr, "wispd: --export-every must be a duration of at least 1s (10m, 1h)\n");
@@ -238,7 +248,7 @@ int main(int argc, char **argv)
 	inbox_set_context(svc.inbox, svc.ctx);
 	if (is_agent) {
 		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
-					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb, f.node,
+					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb, f.python, f.node,
 					   f.cache_dir, (size_t)(f.cache_mb > 0 ? f.cache_mb : 0) << 20},
 					  f.export_url, f.export_every_ns};
 		if (!(agent = agent_new(&ac, err, sizeof(err)))) {

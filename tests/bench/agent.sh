@@ -22,11 +22,17 @@
 #                               BPF maps wispd maps: the unwind rows (--unwind-mb) and the ring
 #                               buffer (--ringbuf-kb)
 #   agent_unwind_mb             kernel memory of the unwind tables then (not in the RSS above)
+#   python_ns_per_sample        the BPF program's extra run time per sample for the Python walk of
+#                               two busy interpreters 30 frames deep (pyburn.py deep), against a
+#                               second agent with --python off in the same run (goal <= 1,000)
+#   agent_cpu_percent_python    wispd's threads plus its BPF program over the host's CPU time,
+#                               with those two Python processes at 99 Hz (goal <= 0.2)
 #   unwind_table_build_ms_per_mb  (and the rest of tests/tools unwind_bench's lines)
 # With CHURN_SECONDS=N: the machine rebuilds this project with make -j2 in a loop for N seconds:
 #   agent_cpu_percent_churn, agent_rss_mb_churn, ring_bytes_per_sample_churn
 set -euo pipefail
 : "${BUILD_DIR:=build}" "${BUSY_SECONDS:=20}" "${CHURN_SECONDS:=0}"
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 WISPD=$BUILD_DIR/vizier/wispd WISP=$BUILD_DIR/cli/wisp PROBE=$BUILD_DIR/tests/wsprobe NOFP=$BUILD_DIR/tests/nofp
 TMP=$(mktemp -d /tmp/wisp-agent-bench.XXXXXX)
 PIDS=()
@@ -98,6 +104,31 @@ ring_mb=$(status ring_mb)
 echo "agent_rss_mb $(awk -v r="$rss_kb" -v m="$ring_mb" 'BEGIN{printf "%.1f", r / 1024 - m}') MiB"
 echo "agent_unwind_mb $(status unwind_mb | awk '{printf "%.1f", $1}') MiB"
 kill $DPID; wait $DPID 2>/dev/null || true
+
+# --- Python: two busy interpreters 30 frames deep (pyburn.py deep), an agent walking their frames
+# beside one that does not (--python off), in the same run ---
+PY=/usr/bin/python3.11
+if [ -x "$PY" ]; then
+	start_agent pyoff --python off
+	OFFPID=$DPID OFFID=$PROG
+	start_agent pyon
+	ONPID=$DPID ONID=$PROG
+	BUSY=()
+	for i in 1 2; do "$PY" "$SRC/tests/workloads/pyburn.py" $((BUSY_SECONDS + 6)) deep >/dev/null & BUSY+=($!); done
+	sleep 5
+	u0=$(cpu_ns $ONPID); read -r b0 c0 <<<"$(bpf_stat $ONID)"; read -r f0 g0 <<<"$(bpf_stat $OFFID)"; s0=$(date +%s%N)
+	sleep "$BUSY_SECONDS"
+	u1=$(cpu_ns $ONPID); read -r b1 c1 <<<"$(bpf_stat $ONID)"; read -r f1 g1 <<<"$(bpf_stat $OFFID)"; s1=$(date +%s%N)
+	wait "${BUSY[@]}"
+	on=$(awk -v a=$((b1 - b0)) -v n=$((c1 - c0)) 'BEGIN{printf "%.0f", n ? a / n : 0}')
+	off=$(awk -v a=$((f1 - f0)) -v n=$((g1 - g0)) 'BEGIN{printf "%.0f", n ? a / n : 0}')
+	"$WISP" -c "$URL" run flamegraph -o folded -- --comm python3.11 --by none --start "-$((BUSY_SECONDS + 8))s" >"$TMP/py.folded"
+	depth=$(awk '{c = $NF; n += c; k = split(substr($0, 1, length($0) - length($NF) - 1), f, ";")
+		for (i = 1; i <= k; i++) if (f[i] ~ /^(<module>|main|descend|hot_compute)$/) d += c} END{printf "%.1f", n ? d / n : 0}' "$TMP/py.folded")
+	echo "python_ns_per_sample $((on - off)) ns (the BPF program's run time per sample, $on ns walking Python frames less $off ns with --python off, same run; $depth Python frames a sample)"
+	echo "agent_cpu_percent_python $(pct $((u1 - u0 + b1 - b0)) $(( (s1 - s0) * ncpu ))) % (wispd's threads and its BPF program, two busy Python processes at 99 Hz)"
+	kill $OFFPID $ONPID; wait $OFFPID $ONPID 2>/dev/null || true
+fi
 sysctl -qw kernel.bpf_stats_enabled=0
 
 # --- perf on the same load, in the same run ---
@@ -124,7 +155,6 @@ done
 # --- a churning host ---
 if [ "$CHURN_SECONDS" -gt 0 ]; then
 	start_agent churn
-	SRC=$(cd "$(dirname "$0")/../.." && pwd)
 	cmake -S "$SRC" -B "$TMP/churn-build" >/dev/null
 	( end=$(( $(date +%s) + CHURN_SECONDS ))
 	  while [ "$(date +%s)" -lt "$end" ]; do make -s -C "$TMP/churn-build" clean >/dev/null 2>&1; make -s -j2 -C "$TMP/churn-build" >/dev/null 2>&1 || true; done ) &

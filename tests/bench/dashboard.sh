@@ -5,7 +5,7 @@
 #                                       agents, 5,000 stacks each, 30 s window): the page's own
 #                                       time to decode, build and draw each tick (its "drawn in"),
 #                                       over 20 ticks
-#   dashboard_flame_frames              frames drawn (after pruning those under a pixel)
+#   dashboard_flame_frames              frames drawn (after pruning those under 1/1000, and under 4 px)
 #   dashboard_latency_p50_ms, _max_ms   real eBPF (root): a workload (a copy of tests/burn under a
 #                                       new name each time) started while the live flame graph
 #                                       watches, to the first screen that shows it (TRIALS runs,

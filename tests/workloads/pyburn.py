@@ -5,6 +5,8 @@ Usage: pyburn.py SECONDS [MODE]. Prints its pid, then for SECONDS burns CPU:
            both called from handler under main, by wall time slices of 40 ms
   cext     json.loads and hashlib.sha256 from c_extension_phase (C code under a Python frame)
   threads  two threads, each in its own function (thread_alpha, thread_beta), plus main waiting
+  deep     hot_compute 30 Python frames deep (<module>, main, descend x 27, hot_compute), for
+           tests/bench/agent.sh's cost of walking a Python stack
 """
 import hashlib
 import json
@@ -45,6 +47,12 @@ def c_extension_phase(end):
         hashlib.sha256(blob).hexdigest()
 
 
+def descend(levels, end):
+    if levels > 1:
+        return descend(levels - 1, end)
+    return hot_compute(end)
+
+
 def thread_alpha(end):
     hot_compute(end)
 
@@ -62,6 +70,8 @@ def main():
         handler(end)
     elif mode == "cext":
         c_extension_phase(end)
+    elif mode == "deep":
+        descend(27, end)
     elif mode == "threads":
         ts = [threading.Thread(target=f, args=(end,), name=f.__name__) for f in (thread_alpha, thread_beta)]
         for t in ts:

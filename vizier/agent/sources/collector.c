@@ -290,7 +290,7 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 			 strerror(-rc));
 		goto fail;
 	}
-	if (cfg->unwind_mb && !(c->python = py_procs_new(bpf_map__fd(c->skel->maps.wisp_py_procs)))) {
+	if (cfg->unwind_mb && cfg->python && !(c->python = py_procs_new(bpf_map__fd(c->skel->maps.wisp_py_procs)))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

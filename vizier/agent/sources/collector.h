@@ -24,6 +24,7 @@ struct collector_config {
 	size_t ringbuf_bytes; /* BPF ring buffer size (power of two, >= page size) */
 	bool include_idle;    /* also record the idle task */
 	uint32_t unwind_mb;   /* unwind rows' budget in MiB; 0: no unwinding, frame pointers only */
+	bool python;          /* walk CPython frames (needs unwind_mb: its loader finds interpreters) */
 	struct progress *progress; /* published after every drain (progress.h); NULL: none */
 };
 

@@ -43,7 +43,8 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 		goto fail;
 	}
 	if (!strcmp(spec, "bpf")) {
-		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle, opt->unwind_mb, s->progress};
+		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle, opt->unwind_mb, opt->python,
+					     s->progress};
 		s->kind = SOURCE_BPF;
 		s->collector = collector_start(&cc, ring, err, errlen);
 		if (!s->collector)

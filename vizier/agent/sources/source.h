@@ -19,6 +19,7 @@ struct source_options {
 	size_t ringbuf_bytes; /* bpf: BPF ring buffer size (a power of two) */
 	bool include_idle;    /* bpf: also record the idle task */
 	uint32_t unwind_mb;   /* bpf: unwind tables' budget in MiB (0: frame pointers only) */
+	bool python;          /* bpf: walk CPython frames */
 	const char *node;     /* s3: whose exports to load (the agent's node) */
 	const char *cache_dir; /* s3: where fetched objects are kept (NULL: the default) */
 	size_t cache_bytes;   /* s3: the cache's budget (0: the default) */
