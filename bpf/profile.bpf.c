@@ -32,11 +32,16 @@ struct {
 	__type(value, __u64);
 } wisp_counters SEC(".maps");
 
-static __always_inline void count(__u32 slot)
+static __always_inline void add(__u32 slot, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&wisp_counters, &slot);
 	if (v)
-		*v += 1; /* per-CPU slot: no atomics needed */
+		*v += n; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline void count(__u32 slot)
+{
+	add(slot, 1);
 }
 
 SEC("perf_event")
@@ -90,10 +95,12 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 	}
 	s->py_n = 0;
 	s->py_end = WISP_PY_END_NONE;
-	if (pid != 0) {
+	struct wisp_py_proc *py = pid ? bpf_map_lookup_elem(&wisp_py_procs, &pid) : NULL;
+	if (py) {
 		__u32 zero = 0;
+		__u64 t0 = bpf_ktime_get_ns();
 		struct wisp_py_scratch *ps = bpf_map_lookup_elem(&wisp_py_scratch, &zero);
-		int np = ps ? wisp_py_walk(pid, tid, ps, &s->py_end) : 0;
+		int np = ps ? wisp_py_walk(py, tid, ps, &s->py_end) : 0;
 		if (np > 0) {
 			__u32 cnt = (__u32)np & (WISP_PY_MAX_FRAMES * 2 - 1); /* np <= WISP_PY_MAX_FRAMES */
 			if (cnt > WISP_PY_MAX_FRAMES)
@@ -101,6 +108,8 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 			s->py_n = (__u16)cnt;
 			bpf_probe_read_kernel(s->py, cnt * sizeof(struct wisp_py_frame), ps->frames);
 		}
+		count(WISP_CNT_PY_WALKS);
+		add(WISP_CNT_PY_NS, bpf_ktime_get_ns() - t0);
 	}
 	s->kstack_n = kbytes / sizeof(__u64);
 	s->ustack_n = ubytes / sizeof(__u64);

@@ -14,7 +14,9 @@ enum wisp_counter {
 	WISP_CNT_SAMPLES = 0, /* perf events seen by the program (idle included) */
 	WISP_CNT_LOST = 1,    /* samples dropped because the ring buffer was full */
 	WISP_CNT_IDLE = 2,    /* idle-task samples skipped (pid 0) */
-	WISP_CNT_MAX = 3,
+	WISP_CNT_PY_WALKS = 3, /* samples of Python processes (their frames walked) */
+	WISP_CNT_PY_NS = 4,   /* nanoseconds those walks took, the copy into the sample included */
+	WISP_CNT_MAX = 5,
 };
 
 /* One CPU sample. The kernel frames come first, then the user frames, packed in `ips`; only

@@ -2,9 +2,12 @@
  * for profile.bpf.c. Owns the map of Python processes (the agent fills it), the cache of thread
  * states by tid, and the walk.
  *
- * Cost: a cached thread state costs one map lookup and one read to re-check; every frame is two
- * reads: a small window of the frame holding all the fields it needs, and its code object's
- * signature window. A miss walks the interpreter's thread
+ * Cost: a cached thread state costs one map lookup and one read to re-check. Frames are read a
+ * block at a time: CPython pushes a thread's frames one after another on its data stack, the
+ * caller below the callee, so the block that ends at a frame holds its callers too and a walk
+ * reads again only when a caller lies outside it (another stack chunk, a generator's frame). A
+ * block that cannot be read (it reaches below the stack's memory) gives way to the frame alone.
+ * Every frame also costs one read of its code object's signature window. A miss walks the interpreter's thread
  * list (two reads per thread, at most WISP_PY_MAX_THREADS). Reads that fault end the walk and say
  * why; nothing here loops unbounded. */
 #ifndef WISP_PYTHON_BPF_H
@@ -13,8 +16,9 @@
 #include <bpf/bpf_core_read.h>
 #include "python.h"
 
-#define WISP_PY_WINDOW 80        /* bytes read per frame: every field offset of 3.11-3.14 is below */
+#define WISP_PY_WINDOW 80        /* bytes of a frame used: every field offset of 3.11-3.14 is below */
 #define WISP_PY_FIELD_MASK 127   /* offsets into the window are masked by this for the verifier */
+#define WISP_PY_BLOCK 2048       /* bytes of stack read at once, ending at a frame's window */
 #define WISP_PY_OWNED_BY_CSTACK 3 /* _PyInterpreterFrame.owner of the shim an eval call starts with */
 
 struct {
@@ -35,7 +39,8 @@ struct {
 
 struct wisp_py_scratch {
 	struct wisp_py_frame frames[WISP_PY_MAX_FRAMES];
-	__u8 window[WISP_PY_FIELD_MASK + 1 + 8]; /* the frame being read; +8: a u64 at the last offset */
+	__u8 window[WISP_PY_FIELD_MASK + 1 + 8]; /* a code object's signature; +8: a u64 at the last offset */
+	__u8 block[WISP_PY_BLOCK + WISP_PY_FIELD_MASK + 1 + 8]; /* frames: a window at any offset fits */
 };
 
 struct {
@@ -124,9 +129,31 @@ struct wisp_py_walk {
 	struct wisp_py_proc *proc;
 	struct wisp_py_scratch *out;
 	__u64 frame;
+	__u64 block_lo, block_hi; /* the process addresses out->block holds (empty: equal) */
 	__u32 n;
 	__u8 end;
 };
+
+/* The window of the walk's frame inside out->block, read when the block does not hold it; NULL
+ * when it cannot be read. */
+static __always_inline const __u8 *wisp_py_frame_window(struct wisp_py_walk *w)
+{
+	__u64 fr = w->frame, top = fr + WISP_PY_WINDOW;
+	if (fr < w->block_lo || top > w->block_hi) {
+		__u64 lo = top - WISP_PY_BLOCK, page = fr & ~4095ULL;
+		if (top < WISP_PY_BLOCK || bpf_probe_read_user(w->out->block, WISP_PY_BLOCK, (void *)lo)) {
+			/* The block reaches below the stack: from the frame's own page, which is there. */
+			lo = page > lo ? page : lo;
+			__u64 len = (top - lo) & (2 * WISP_PY_BLOCK - 1);
+			if (len > WISP_PY_BLOCK || len < WISP_PY_WINDOW ||
+			    bpf_probe_read_user(w->out->block, len, (void *)lo))
+				return NULL;
+		}
+		w->block_lo = lo;
+		w->block_hi = top;
+	}
+	return w->out->block + ((fr - w->block_lo) & (WISP_PY_BLOCK - 1));
+}
 
 static long wisp_py_step(__u64 index, void *ctx)
 {
@@ -137,16 +164,16 @@ static long wisp_py_step(__u64 index, void *ctx)
 		w->end = WISP_PY_END_OK;
 		return 1;
 	}
-	if (bpf_probe_read_user(out->window, WISP_PY_WINDOW, (void *)w->frame)) {
+	const __u8 *win = wisp_py_frame_window(w);
+	if (!win) {
 		w->end = WISP_PY_END_READ;
 		return 1;
 	}
-	__u64 code = wisp_py_u64(out->window, proc->f_code) & ~7ULL; /* 3.14 tags the reference's low bits */
-	__u64 instr = wisp_py_u64(out->window, proc->f_instr);
-	w->frame = wisp_py_u64(out->window, proc->f_previous);
+	__u64 code = wisp_py_u64(win, proc->f_code) & ~7ULL; /* 3.14 tags the reference's low bits */
+	__u64 instr = wisp_py_u64(win, proc->f_instr);
+	w->frame = wisp_py_u64(win, proc->f_previous);
 	__u32 n = w->n;
-	if (proc->f_owner != WISP_PY_NO_OFFSET &&
-	    out->window[proc->f_owner & WISP_PY_FIELD_MASK] == WISP_PY_OWNED_BY_CSTACK) {
+	if (proc->f_owner != WISP_PY_NO_OFFSET && win[proc->f_owner & WISP_PY_FIELD_MASK] == WISP_PY_OWNED_BY_CSTACK) {
 		/* The shim an eval call starts with (3.12+): the frame before it was that call's first. */
 		if (n > 0 && n <= WISP_PY_MAX_FRAMES)
 			out->frames[(n - 1) & (WISP_PY_MAX_FRAMES - 1)].flags |= WISP_PY_F_ENTRY;
@@ -160,10 +187,8 @@ static long wisp_py_step(__u64 index, void *ctx)
 	__u64 first = code + proc->code_bytecode;
 	f->code = code;
 	f->lasti = instr > first ? (__u32)((instr - first) / 2) : 0;
-	f->flags = proc->f_entry != WISP_PY_NO_OFFSET && out->window[proc->f_entry & WISP_PY_FIELD_MASK]
-			   ? WISP_PY_F_ENTRY : 0;
+	f->flags = proc->f_entry != WISP_PY_NO_OFFSET && win[proc->f_entry & WISP_PY_FIELD_MASK] ? WISP_PY_F_ENTRY : 0;
 	f->sig = 0;
-	/* The frame's window is used up: the code object's signature goes through it next. */
 	if (proc->code_sig_at != WISP_PY_NO_OFFSET &&
 	    !bpf_probe_read_user(out->window, WISP_PY_SIG_WINDOW, (void *)(code + proc->code_sig_at)))
 		f->sig = wisp_py_sig(wisp_py_u64(out->window, proc->code_sig_file),
@@ -172,17 +197,15 @@ static long wisp_py_step(__u64 index, void *ctx)
 	return 0;
 }
 
-/* Walks the Python frames of the current thread of process pid into out->frames, innermost
- * first. Returns how many; *end says how the walk ended (WISP_PY_END_NONE: not Python). */
-static __always_inline int wisp_py_walk(__u32 pid, __u32 tid, struct wisp_py_scratch *out, __u8 *end)
+/* Walks the Python frames of the current thread (tid) of the Python process proc (its entry in
+ * wisp_py_procs) into out->frames, innermost first. Returns how many; *end says how the walk
+ * ended. */
+static __always_inline int wisp_py_walk(struct wisp_py_proc *proc, __u32 tid, struct wisp_py_scratch *out,
+					__u8 *end)
 {
-	struct wisp_py_proc *proc = bpf_map_lookup_elem(&wisp_py_procs, &pid);
-	struct wisp_py_walk w = {.out = out, .end = WISP_PY_END_DEPTH};
+	struct wisp_py_walk w = {.proc = proc, .out = out, .end = WISP_PY_END_DEPTH};
 	__u64 at = 0;
 	*end = WISP_PY_END_NONE;
-	if (!proc)
-		return 0;
-	w.proc = proc;
 	__u64 ts = wisp_py_thread(proc, tid, end);
 	if (!ts)
 		return 0;

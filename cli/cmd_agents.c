@@ -1,7 +1,7 @@
 /* cmd_agents.c - `wisp agents`: the agents a coordinator has, one row each (node, kind, address,
  * how long connected, samples and rows held, ring size, oldest sample's age, rate, CPUs, lost
- * samples, samples with truncated user stacks, unwind tables' memory), as an aligned table or
- * JSON. */
+ * samples, samples with truncated user stacks, unwind tables' memory, export lag, Python samples
+ * and the BPF time a Python walk takes), as an aligned table or JSON. */
 #include "cli.h"
 #include "core/clock.h"
 #include "core/qctx.h"
@@ -14,11 +14,12 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 {
 	static const char *const names[] = {"node", "kind", "address", "connected_s", "samples", "rows", "ring_mb",
 					    "oldest_s", "hz", "cpus", "lost", "truncated", "unwind_mb",
-					    "export_lag_s"};
+					    "export_lag_s", "py_samples", "py_walk_ns"};
 	static const enum vtype types[] = {VT_STRING, VT_STRING, VT_STRING, VT_FLOAT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT,
-					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT};
+					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT, VT_INT, VT_INT};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(types) / sizeof(types[0]), "a type per column");
 	struct proto_answer ans;
-	struct table *t = table_new(14, names, types);
+	struct table *t = table_new(sizeof(names) / sizeof(names[0]), names, types);
 	struct qctx q;
 	int64_t now = wall_now_ns();
 	int rc = 1;
@@ -48,6 +49,8 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 					       a.status.truncated_no_info);
 		t->cols[12].v.f[r] = (double)a.status.unwind_bytes / 1048576.0;
 		t->cols[13].v.f[r] = a.status.export_cursor_ns ? (double)(now - a.status.export_cursor_ns) / 1e9 : 0;
+		t->cols[14].v.i[r] = (int64_t)a.status.py_samples;
+		t->cols[15].v.i[r] = a.status.py_samples ? (int64_t)(a.status.py_walk_ns / a.status.py_samples) : 0;
 	}
 	render_tables(stdout, &q, &t, 1, o->fmt == OUT_JSON ? OUT_JSON : OUT_TABLE, NULL, 0);
 	rc = 0;

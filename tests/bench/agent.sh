@@ -112,7 +112,7 @@ if [ -x "$PY" ]; then
 	start_agent pyoff --python off
 	OFFPID=$DPID OFFID=$PROG
 	start_agent pyon
-	ONPID=$DPID ONID=$PROG
+	ONPID=$DPID ONID=$PROG ONURL=$URL
 	BUSY=()
 	for i in 1 2; do "$PY" "$SRC/tests/workloads/pyburn.py" $((BUSY_SECONDS + 6)) deep >/dev/null & BUSY+=($!); done
 	sleep 5
@@ -122,10 +122,12 @@ if [ -x "$PY" ]; then
 	wait "${BUSY[@]}"
 	on=$(awk -v a=$((b1 - b0)) -v n=$((c1 - c0)) 'BEGIN{printf "%.0f", n ? a / n : 0}')
 	off=$(awk -v a=$((f1 - f0)) -v n=$((g1 - g0)) 'BEGIN{printf "%.0f", n ? a / n : 0}')
-	"$WISP" -c "$URL" run flamegraph -o folded -- --comm python3.11 --by none --start "-$((BUSY_SECONDS + 8))s" >"$TMP/py.folded"
+	"$WISP" -c "$ONURL" run flamegraph -o folded -- --comm python3.11 --by none --start "-$((BUSY_SECONDS + 8))s" >"$TMP/py.folded"
 	depth=$(awk '{c = $NF; n += c; k = split(substr($0, 1, length($0) - length($NF) - 1), f, ";")
 		for (i = 1; i <= k; i++) if (f[i] ~ /^(<module>|main|descend|hot_compute)$/) d += c} END{printf "%.1f", n ? d / n : 0}' "$TMP/py.folded")
-	echo "python_ns_per_sample $((on - off)) ns (the BPF program's run time per sample, $on ns walking Python frames less $off ns with --python off, same run; $depth Python frames a sample)"
+	URL=$ONURL
+	echo "python_ns_per_sample $(status py_walk_ns) ns (the BPF program's own clock around the Python walk, mean over $(status py_samples) samples; $depth Python frames a sample)"
+	echo "python_ns_per_sample_difference $((on - off)) ns (the BPF program's run time per sample, $on ns walking Python frames less $off ns beside it with --python off: noisier)"
 	echo "agent_cpu_percent_python $(pct $((u1 - u0 + b1 - b0)) $(( (s1 - s0) * ncpu ))) % (wispd's threads and its BPF program, two busy Python processes at 99 Hz)"
 	kill $OFFPID $ONPID; wait $OFFPID $ONPID 2>/dev/null || true
 fi

@@ -188,7 +188,9 @@ void agent_get_status(struct agent *a, struct agent_status *st)
 		.truncated_depth = ss.truncated_depth, .truncated_no_info = ss.truncated_no_info,
 		.fp_fallback_samples = ss.fp_fallback_samples, .unwind_files = ss.unwind_files,
 		.unwind_bytes = ss.unwind_bytes, .unwind_build_ns = ss.unwind_build_ns,
-		.unwind_cfi_bytes = ss.unwind_cfi_bytes, .export_cursor_ns = xs.cursor_ns,
+		.unwind_cfi_bytes = ss.unwind_cfi_bytes, .py_samples = ss.py_samples, .py_walk_ns = ss.py_walk_ns,
+		.py_frames = ss.py_frames, .py_code_gone = ss.py_code_gone, .py_code_failed = ss.py_code_failed,
+		.export_cursor_ns = xs.cursor_ns,
 		.export_every_ns = xs.every_ns, .export_intervals = xs.intervals, .export_failures = xs.failures,
 	};
 }

@@ -127,7 +127,7 @@ void proto_buf_destroy(struct proto_buf *b)
 
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st)
 {
-	msgpack_pack_map(pk, 25);
+	msgpack_pack_map(pk, 30);
 	field_uint(pk, "rows", st->rows);
 	field_uint(pk, "samples", st->samples);
 	field_uint(pk, "ring_bytes", st->ring_bytes);
@@ -148,6 +148,11 @@ void proto_pack_status(msgpack_packer *pk, const struct agent_status *st)
 	field_uint(pk, "unwind_bytes", st->unwind_bytes);
 	field_uint(pk, "unwind_build_ns", st->unwind_build_ns);
 	field_uint(pk, "unwind_cfi_bytes", st->unwind_cfi_bytes);
+	field_uint(pk, "py_samples", st->py_samples);
+	field_uint(pk, "py_walk_ns", st->py_walk_ns);
+	field_uint(pk, "py_frames", st->py_frames);
+	field_uint(pk, "py_code_gone", st->py_code_gone);
+	field_uint(pk, "py_code_failed", st->py_code_failed);
 	field_int(pk, "export_cursor_ns", st->export_cursor_ns);
 	field_int(pk, "export_every_ns", st->export_every_ns);
 	field_uint(pk, "export_intervals", st->export_intervals);
@@ -178,6 +183,11 @@ void proto_read_status(const msgpack_object *o, struct agent_status *st)
 	st->unwind_bytes = (uint64_t)get_int(o, "unwind_bytes", 0);
 	st->unwind_build_ns = (uint64_t)get_int(o, "unwind_build_ns", 0);
 	st->unwind_cfi_bytes = (uint64_t)get_int(o, "unwind_cfi_bytes", 0);
+	st->py_samples = (uint64_t)get_int(o, "py_samples", 0);
+	st->py_walk_ns = (uint64_t)get_int(o, "py_walk_ns", 0);
+	st->py_frames = (uint64_t)get_int(o, "py_frames", 0);
+	st->py_code_gone = (uint64_t)get_int(o, "py_code_gone", 0);
+	st->py_code_failed = (uint64_t)get_int(o, "py_code_failed", 0);
 	st->export_cursor_ns = get_int(o, "export_cursor_ns", 0);
 	st->export_every_ns = get_int(o, "export_every_ns", 0);
 	st->export_intervals = (uint64_t)get_int(o, "export_intervals", 0);

@@ -89,6 +89,9 @@ struct agent_status {
 	uint64_t unwind_bytes;           /* kernel memory they hold, with the processes' tables */
 	uint64_t unwind_build_ns;        /* time spent building tables, and from how many bytes */
 	uint64_t unwind_cfi_bytes;       /*   of .eh_frame */
+	/* Python (bpf source): samples of Python processes and the BPF time their walks took; frames
+	 * named; frames whose code object was freed before it was read, or could not be read */
+	uint64_t py_samples, py_walk_ns, py_frames, py_code_gone, py_code_failed;
 	/* continuous export (agent/exporter.h); all 0 without it */
 	int64_t export_cursor_ns;        /* end of the last interval uploaded */
 	int64_t export_every_ns;

@@ -408,7 +408,8 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 	if (ncpu <= 0 || ncpu > 4096)
 		return;
 	uint64_t vals[ncpu];
-	uint64_t *dst[WISP_CNT_MAX] = {&out->bpf_samples, &out->bpf_lost, &out->bpf_idle};
+	uint64_t *dst[WISP_CNT_MAX] = {&out->bpf_samples, &out->bpf_lost, &out->bpf_idle, &out->py_walks,
+				       &out->py_walk_ns};
 	int fd = bpf_map__fd(c->skel->maps.wisp_counters);
 	for (uint32_t k = 0; k < WISP_CNT_MAX; k++) {
 		if (bpf_map_lookup_elem(fd, &k, vals) != 0)

@@ -40,6 +40,7 @@ struct collector_stats {
 	uint64_t unwind_fp_used;  /* samples with a frame from the frame-pointer fallback */
 	struct unwinder_stats unwinder;
 	uint64_t py_end[COLLECTOR_PY_ENDS]; /* samples by how their Python walk ended */
+	uint64_t py_walks, py_walk_ns; /* BPF: Python samples, and the time their walks took */
 	struct py_procs_stats python;
 };
 

@@ -121,4 +121,9 @@ void source_get_stats(struct source *s, struct source_stats *out)
 	out->unwind_bytes = cs.unwinder.bytes;
 	out->unwind_build_ns = cs.unwinder.build_ns;
 	out->unwind_cfi_bytes = cs.unwinder.cfi_bytes;
+	out->py_samples = cs.py_walks;
+	out->py_walk_ns = cs.py_walk_ns;
+	out->py_frames = cs.python.frames;
+	out->py_code_gone = cs.python.code_gone;
+	out->py_code_failed = cs.python.code_failed;
 }

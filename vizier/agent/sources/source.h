@@ -31,6 +31,7 @@ struct source_stats {
 	uint64_t lost;          /* samples lost in the kernel or refused by the ring */
 	uint64_t truncated_unreadable, truncated_depth, truncated_no_info, fp_fallback_samples;
 	uint64_t unwind_files, unwind_bytes, unwind_build_ns, unwind_cfi_bytes; /* see agent_status */
+	uint64_t py_samples, py_walk_ns, py_frames, py_code_gone, py_code_failed; /* see agent_status */
 };
 
 /* Starts the source `spec` appending to ring (which must outlive it). NULL with a message in err
