@@ -24,6 +24,34 @@ bool frame_is_plain(const char *frame)
 	return !strchr(frame, FRAME_SEP);
 }
 
+unsigned frame_kinds_parse(const char *s)
+{
+	static const struct { const char *name; enum frame_kind kind; } kinds[] = {
+		{"kernel", FRAME_KERNEL}, {"native", FRAME_NATIVE}, {"python", FRAME_PYTHON},
+	};
+	unsigned set = 0;
+	while (*s) {
+		size_t len = strcspn(s, ","), k;
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (strlen(kinds[k].name) == len && !strncmp(s, kinds[k].name, len))
+				break;
+		if (k == sizeof(kinds) / sizeof(kinds[0]))
+			return 0;
+		set |= kinds[k].kind;
+		s += len + (s[len] == ',');
+	}
+	return set;
+}
+
+enum frame_kind frame_user_kind(const char *frame)
+{
+	struct frame_parts p;
+	if (frame_is_plain(frame))
+		return FRAME_NATIVE;
+	frame_split(frame, &p);
+	return p.kind_len == 6 && !memcmp(p.kind, "python", 6) ? FRAME_PYTHON : FRAME_NATIVE;
+}
+
 void frame_split(const char *frame, struct frame_parts *out)
 {
 	const char *field[6] = {frame, "", "", "", "", ""};

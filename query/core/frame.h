@@ -21,7 +21,10 @@
  *   function  NAME (the default: lines of one function fold together, as perf and pprof do)
  *   line      "NAME BASENAME:LINE" where the line is known, else NAME
  *   raw       RAW where present, else NAME
- * px.has_function matches the whole frame string, so it finds a file, a line or a raw name too. */
+ * px.has_function matches the whole frame string, so it finds a file, a line or a raw name too.
+ *
+ * Kinds (px.frames(stack, 'python'), --lang): a stack's first nkernel frames are kernel code; of
+ * the rest a frame whose KIND is "python" is Python, any other native (pseudo-frames included). */
 #ifndef WISP_FRAME_H
 #define WISP_FRAME_H
 
@@ -32,6 +35,8 @@
 
 enum frame_view { FRAME_FUNCTION, FRAME_LINE, FRAME_RAW, FRAME_VIEWS };
 
+enum frame_kind { FRAME_KERNEL = 1, FRAME_NATIVE = 2, FRAME_PYTHON = 4 };
+
 /* The fields of a frame; pointers into it, lengths without terminators. */
 struct frame_parts {
 	const char *name, *loc, *raw, *module, *build_id, *kind;
@@ -41,6 +46,11 @@ struct frame_parts {
 /* The view named s ("function", "line", "raw"), or -1. */
 int frame_view_parse(const char *s);
 const char *frame_view_name(enum frame_view v);
+/* The set of kinds in s, a comma-separated list of "kernel", "native" and "python" (a bit mask
+ * of enum frame_kind), or 0 when s names none or something else. */
+unsigned frame_kinds_parse(const char *s);
+/* A user frame's kind: FRAME_PYTHON or FRAME_NATIVE. */
+enum frame_kind frame_user_kind(const char *frame);
 /* Whether frame has no fields beyond its name (every view of it is itself). */
 bool frame_is_plain(const char *frame);
 void frame_split(const char *frame, struct frame_parts *out);

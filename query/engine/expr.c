@@ -360,6 +360,16 @@ static int rule_stack_bool(struct expr *e, char *err, size_t errlen)
 	return rule_stack_to(e, err, errlen, VT_BOOL);
 }
 
+/* frames(stack, 'kinds'): the kinds are a literal (core/frame.h). */
+static int rule_frames(struct expr *e, char *err, size_t errlen)
+{
+	if (rule_stack_to(e, err, errlen, VT_STACK) < 0)
+		return -1;
+	if (e->args[1]->kind != EX_LIT || e->args[1]->type != VT_STRING || !frame_kinds_parse(e->args[1]->lit.s))
+		return type_err(e, err, errlen, "the kinds must be 'python', 'native' or 'kernel', or a list of them ('python,native')");
+	return 0;
+}
+
 /* ---- the built-in functions ------------------------------------------------------------------ */
 
 static const struct func_def functions[] = {
@@ -396,6 +406,7 @@ static const struct func_def functions[] = {
 	{"kernel_depth", 1, 1, rule_depth, eval_kernel_depth, NULL},
 	{"bin", 2, 2, rule_bin, eval_bin, NULL},
 	{"qbucket", 1, 1, rule_to_int, eval_qbucket, NULL},
+	{"frames", 2, 2, rule_frames, eval_frames, NULL},
 };
 #define NFUNCTIONS (int)(sizeof(functions) / sizeof(functions[0]))
 

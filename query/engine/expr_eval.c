@@ -5,6 +5,7 @@
 #include "expr.h"
 #include "expr_internal.h"
 #include "sketch.h"
+#include "core/frame.h"
 #include "core/intern.h"
 #include "core/qctx.h"
 
@@ -425,6 +426,48 @@ int eval_folded(struct qctx *q, const struct expr *e, struct column *a, size_t n
 	for (size_t i = 0; i < n; i++)
 		if (!(out->v.s[i] = qctx_stack_folded(q, a[0].v.k[i], v)))
 			return -1;
+	return 0;
+}
+
+/* frames(stack, kinds): each stack with only the frames of those kinds, in order. A stack they
+ * all are stays itself; the others are made in the query's intern table (one reference each,
+ * held by the table until the query ends), their frames interned there. */
+int eval_frames(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
+{
+	unsigned want = frame_kinds_parse(e->args[1]->lit.s);
+	struct intern *it = qctx_intern(q);
+	const char *keep[STACK_MAX_FRAMES];
+	if (!it)
+		return qctx_fail(q, "out of memory");
+	if (alloc_out(q, out, VT_STACK, n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct stack *st = a[0].v.k[i];
+		if (i && st == a[0].v.k[i - 1]) {
+			out->v.k[i] = out->v.k[i - 1];
+			continue;
+		}
+		uint16_t nf = 0, nk = 0;
+		for (uint16_t f = 0; f < st->nframes; f++) {
+			enum frame_kind kind = f < st->nkernel ? FRAME_KERNEL : frame_user_kind(st->frames[f]);
+			if (want & kind)
+				keep[nf++] = st->frames[f];
+			nk += (want & kind) && kind == FRAME_KERNEL;
+		}
+		if (nf == st->nframes) {
+			out->v.k[i] = st;
+			continue;
+		}
+		for (uint16_t f = 0; f < nf; f++)
+			if (!(keep[f] = intern_str(it, keep[f])))
+				return qctx_fail(q, "out of memory");
+		struct stack *ns = intern_stack(it, keep, nf, nk);
+		if (!ns)
+			return qctx_fail(q, "out of memory");
+		if (ns->refs > 1) /* the intern table keeps one reference per distinct stack */
+			intern_stack_unref(it, ns);
+		out->v.k[i] = ns;
+	}
 	return 0;
 }
 

@@ -64,6 +64,7 @@ EVAL_FN(eval_compare);
 EVAL_FN(eval_depth);
 EVAL_FN(eval_folded);
 EVAL_FN(eval_has_function);
+EVAL_FN(eval_frames);
 EVAL_FN(eval_in);
 EVAL_FN(eval_in_kernel);
 EVAL_FN(eval_kernel_depth);

@@ -107,6 +107,7 @@ function px.depth(s) return call('depth', s) end
 function px.has_function(s, pattern) return call('has_function', s, pattern) end
 function px.in_kernel(s) return call('in_kernel', s) end
 function px.kernel_depth(s) return call('kernel_depth', s) end
+function px.frames(s, kinds) return call('frames', s, kinds) end
 
 -- Time --------------------------------------------------------------------------------------
 
@@ -209,7 +210,7 @@ DF.__tostring = function(df) return 'DataFrame(' .. table.concat(df._names, ', '
 local expr_functions = {
   matches = true, contains = true, startswith = true, endswith = true, select = true,
   concat = true, string = true, int = true, float = true, leaf = true, folded = true,
-  depth = true, has_function = true, in_kernel = true, kernel_depth = true, bin = true,
+  depth = true, has_function = true, in_kernel = true, kernel_depth = true, frames = true, bin = true,
   time = true, duration = true, qbucket = true,
 }
 
@@ -642,6 +643,7 @@ function px.sample_args(extra)
     comm = {type = 'string', help = 'only threads with this name'},
     node = {type = 'string', help = 'only this node'},
     limit = {default = 50, help = 'rows to show'},
+    lang = {type = 'string', help = 'only frames of these kinds, and samples with one: python, native, kernel, or a list (python,native)'},
   }
   for k, v in pairs(extra or {}) do spec[k] = v end
   return px.args(spec)
@@ -652,6 +654,10 @@ function px.samples(args, t0, t1)
   if args.pid then df = df:filter(df.pid:eq(args.pid)) end
   if args.comm then df = df:filter(df.comm:eq(args.comm)) end
   if args.node then df = df:filter(df.node:eq(args.node)) end
+  if args.lang then
+    df.stack = px.frames(df.stack, args.lang)
+    df = df:filter(px.depth(df.stack):gt(0))
+  end
   return df
 end
 

@@ -5,7 +5,8 @@
 #     against Debian's own internal headers (python3.11-dev), when they are installed;
 #   - a program spending 3/4 and 1/4 of its CPU in two Python functions: >= 95 % of its samples
 #     carry Python frames, top_functions' total shares are within 3 points of the split, --lines
-#     names file:line, and the flame graph reads <module>;main;handler;hot_compute;
+#     names file:line, the flame graph reads <module>;main;handler;hot_compute, and with
+#     --lang python it reads that alone;
 #   - json.loads: the C extension's frames sit above the Python frame that called it;
 #   - two threads: each shows its own Python stack.
 . "$(dirname "$0")/lib.sh"
@@ -87,6 +88,14 @@ pass "top_functions: both functions, shares within 3 points"
 HOTLINE=$(grep -n 'x = (x \* 31' "$WL" | cut -d: -f1)
 grep -q "^hot_compute pyburn.py:$HOTLINE " "$TMP/lines.txt" || fail "--lines: no hot_compute pyburn.py:$HOTLINE in $(head -5 "$TMP/lines.txt")"
 pass "--lines: hot_compute at pyburn.py:$HOTLINE"
+
+# --lang python: the Python frames alone, as a Python profiler shows them.
+"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$PYPID" --start -8s --lang python >"$TMP/lang.folded" || fail "--lang failed"
+read -r LN LCH <<<"$(awk '{c = $NF; n += c} /^python3\.11;<module>;main;handler;(hot|cold)_compute [0-9]+$/ {ch += c}
+	END {print n + 0, ch + 0}' "$TMP/lang.folded")"
+node -e "process.exit($LCH * 100 >= 95 * $LN ? 0 : 1)" ||
+	fail "--lang python: $LCH of $LN samples read exactly python3.11;<module>;main;handler;..._compute: $(head -3 "$TMP/lang.folded")"
+pass "--lang python: $LCH of $LN samples read python3.11;<module>;main;handler;..._compute and nothing else"
 
 run cext 5
 "$WISP" -c "$URL" run flamegraph -o folded -- --pid "$PYPID" --start -5s >"$TMP/cext.folded" || fail "flamegraph failed"

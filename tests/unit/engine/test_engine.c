@@ -311,6 +311,55 @@ static void frame_views(void **state)
 	ring_free(r);
 }
 
+/* Frame kinds (core/frame.h): px.frames keeps the frames of the kinds asked for, in order, and
+ * --lang does it for the bundled scripts, dropping samples left without frames; here and through
+ * the wire, where the stacks it made travel as any other. */
+static void frame_kinds(void **state)
+{
+	(void)state;
+	struct ring_config cfg = {16u << 20, "n1", 0};
+	struct ring *r = ring_new(&cfg);
+	assert_non_null(r);
+	static const char *const a[] = {"k_fn", "c_fn", "hot\x1f/app.py:3\x1f\x1f\x1f\x1fpython",
+					"<module>\x1f/app.py:9\x1f\x1f\x1f\x1fpython", "main\x1f\x1f\x1f/usr/bin/python3\x1f"};
+	static const char *const b[] = {"c_only", "main"};
+	for (int i = 0; i < 3; i++) {
+		struct ring_sample rs = {.time_ns = FIX_T0 + i * 10000000LL, .pid = 7, .tid = 7, .count = 1, .comm = "py",
+					 .frames = (const char **)(i < 2 ? a : b), .nframes = (uint16_t)(i < 2 ? 5 : 2),
+					 .nkernel = (uint16_t)(i < 2 ? 1 : 0)};
+		assert_int_equal(ring_append(r, &rs), 0);
+	}
+	char path[512];
+	size_t len;
+	char *fg = fix_read_file(script_path("flamegraph.lua", path, sizeof(path)), &len);
+	const char *py[] = {"--start", "-2h", "--by", "none", "--lang", "python", NULL};
+	const char *mixed[] = {"--start", "-2h", "--by", "none", "--lang", "python,native", NULL};
+	const char *kernel[] = {"--start", "-2h", "--by", "none", "--lang", "kernel", NULL};
+	struct {
+		const char *const *argv;
+		const char *want;
+	} cases[] = {
+		{py, "<module>;hot=2;"},
+		{mixed, "main;<module>;hot;c_fn=2;main;c_only=1;"},
+		{kernel, "k_fn_[k]=2;"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (int wire = 0; wire < 2; wire++) {
+			struct qctx q;
+			qctx_init(&q);
+			struct table *t = wire ? run_distributed(&q, fg, cases[i].argv, &r, 1) : run_local(&q, fg, cases[i].argv, &r, 1);
+			assert_string_equal(rows_of(t, "stack", "samples"), cases[i].want);
+			table_free(t);
+			qctx_destroy(&q);
+		}
+	char err[512];
+	const char *bad = "local df = px.DataFrame{table='stack_samples'}\ndf.s = px.frames(df.stack, 'pyhton')\npx.display(df, 'x')\n";
+	assert_null(fix_compile("bad.lua", bad, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "'python', 'native' or 'kernel'"));
+	free(fg);
+	ring_free(r);
+}
+
 /* Distributed == single node, for every bundled script and some ad-hoc plans. */
 /* Script `distributed` (with argv), merged from the three rings through the wire, answers what `local` does
  * over them in one process, and with some rows. */
@@ -680,6 +729,7 @@ int main(void)
 		cmocka_unit_test(left_join_fills_zero),
 		cmocka_unit_test(top_functions_script),
 		cmocka_unit_test(frame_views),
+		cmocka_unit_test(frame_kinds),
 		cmocka_unit_test(merged_equals_single_node),
 		cmocka_unit_test(collapsing_changes_nothing),
 		cmocka_unit_test(quantiles_within_bound),
