@@ -8,14 +8,19 @@
 #     names file:line, the flame graph reads <module>;main;handler;hot_compute, and with
 #     --lang python it reads that alone;
 #   - json.loads: the C extension's frames sit above the Python frame that called it;
-#   - two threads: each shows its own Python stack.
+#   - two threads: each shows its own Python stack;
+#   - where this machine has them, 3.11 built as libpython3.11.so, 3.12 and 3.13: their tables
+#     equal their headers, and the split reads <module>;main;handler;... as under Debian's.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3.11
 [ -x "$PY" ] || fail "no $PY (deploy/install-deps.sh installs python3.11)"
 WL=$SRC_DIR/tests/workloads/pyburn.py
 
-HDR=/usr/include/python3.11/internal/pycore_frame.h
-if [ -f "$HDR" ]; then
+# check_offsets INCLUDE_DIR MINOR WHO: the layout_3MINOR table of pyversion.c equals offsetof()
+# compiled against that version's internal headers.
+check_offsets() {
+	local inc=$1 minor=$2 who=$3 want=10
+	[ "$minor" = 13 ] && want=9 # 3.13 has no _PyCFrame
 	cat >"$TMP/off.c" <<'C'
 #define Py_BUILD_CORE 1
 #include <Python.h>
@@ -24,30 +29,60 @@ if [ -f "$HDR" ]; then
 #include <internal/pycore_frame.h>
 #include <stdio.h>
 #include <stddef.h>
+#define P(name, off) printf("%s %zu\n", name, (size_t)(off))
 int main(void)
 {
-	printf("interp_head %zu\ninterp_threads %zu\nts_next %zu\nts_native_tid %zu\nts_frame %zu\n",
-	       offsetof(_PyRuntimeState, interpreters.head), offsetof(PyInterpreterState, threads.head),
-	       offsetof(PyThreadState, next), offsetof(PyThreadState, native_thread_id), offsetof(PyThreadState, cframe));
-	printf("cframe_frame %zu\nf_code %zu\nf_previous %zu\nf_instr %zu\nf_entry %zu\n",
-	       offsetof(_PyCFrame, current_frame), offsetof(_PyInterpreterFrame, f_code),
-	       offsetof(_PyInterpreterFrame, previous), offsetof(_PyInterpreterFrame, prev_instr),
-	       offsetof(_PyInterpreterFrame, is_entry));
+	P("interp_head", offsetof(_PyRuntimeState, interpreters.head));
+	P("interp_threads", offsetof(PyInterpreterState, threads.head));
+	P("ts_next", offsetof(PyThreadState, next));
+	P("ts_native_tid", offsetof(PyThreadState, native_thread_id));
+	P("f_previous", offsetof(_PyInterpreterFrame, previous));
+#if PY_MINOR_VERSION <= 12
+	P("ts_frame", offsetof(PyThreadState, cframe));
+	P("cframe_frame", offsetof(_PyCFrame, current_frame));
+	P("f_code", offsetof(_PyInterpreterFrame, f_code));
+	P("f_instr", offsetof(_PyInterpreterFrame, prev_instr));
+#else
+	P("ts_frame", offsetof(PyThreadState, current_frame));
+	P("f_code", offsetof(_PyInterpreterFrame, f_executable));
+	P("f_instr", offsetof(_PyInterpreterFrame, instr_ptr));
+#endif
+#if PY_MINOR_VERSION == 11
+	P("f_entry", offsetof(_PyInterpreterFrame, is_entry));
+#else
+	P("f_owner", offsetof(_PyInterpreterFrame, owner));
+#endif
 	return 0;
 }
 C
-	cc -I/usr/include/python3.11 "$TMP/off.c" -o "$TMP/off" || fail "cannot compile against the 3.11 headers"
-	"$TMP/off" >"$TMP/off.want"
-	# The table as the agent has it: ".name = N" pairs of layout_311.
-	sed -n '/^static const struct wisp_py_proc layout_311/,/^};/p' "$SRC_DIR/vizier/agent/python/pyversion.c" |
-		grep -o '\.[a-z_]* = [0-9]*' | sed 's/^\.//; s/ = / /' | sort >"$TMP/off.have"
-	sort "$TMP/off.want" | join - "$TMP/off.have" | awk '$2 != $3 {bad = 1; print "offset", $1, "headers", $2, "table", $3} END {exit bad}' ||
-		fail "the 3.11 table disagrees with the headers"
-	[ "$(join <(sort "$TMP/off.want") "$TMP/off.have" | wc -l)" -eq 10 ] || fail "the 3.11 table lacks offsets"
-	pass "3.11 offsets equal Debian's headers"
+	cc -I"$inc" "$TMP/off.c" -o "$TMP/off" || fail "cannot compile against the 3.$minor headers in $inc"
+	"$TMP/off" | sort >"$TMP/off.want"
+	# The table as the agent has it: ".name = N" pairs of layout_3MINOR.
+	sed -n "/^static const struct wisp_py_proc layout_3$minor /,/^};/p" "$SRC_DIR/vizier/agent/python/pyversion.c" |
+		grep -o '\.[a-z_]* = [0-9]\+' | sed 's/^\.//; s/ = / /' | sort >"$TMP/off.have"
+	join "$TMP/off.want" "$TMP/off.have" | awk '$2 != $3 {bad = 1; print "offset", $1, "headers", $2, "table", $3} END {exit bad}' ||
+		fail "the 3.$minor table disagrees with $who's headers"
+	[ "$(join "$TMP/off.want" "$TMP/off.have" | wc -l)" -eq "$want" ] || fail "the 3.$minor table lacks offsets"
+	pass "3.$minor offsets equal $who's headers"
+}
+if [ -f /usr/include/python3.11/internal/pycore_frame.h ]; then
+	check_offsets /usr/include/python3.11 11 Debian
 else
 	echo "skip: no python3.11-dev headers; offsets not cross-checked"
 fi
+
+# Other interpreters, where this machine has them (pyenv's shared-library builds, or
+# WISP_TEST_PYTHONS="PATH ..."): 3.11 as libpython3.11.so, 3.12, 3.13. None comes from
+# deploy/install-deps.sh (Debian 12 has 3.11 alone), so without them these checks are skipped.
+EXTRA=()
+for py in ${WISP_TEST_PYTHONS:-} /root/.pyenv/versions/3.1[123].*/bin/python3.1[123]; do
+	[ -x "$py" ] && EXTRA+=("$py")
+done
+for py in "${EXTRA[@]}"; do
+	minor=$("$py" -c 'import sys; print(sys.version_info[1])')
+	inc=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+	[ "$minor" != 11 ] && [ -f "$inc/internal/pycore_frame.h" ] && check_offsets "$inc" "$minor" "$py"
+done
 
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
@@ -102,6 +137,20 @@ run cext 5
 grep -q ';c_extension_phase;loads;JSONDecoder.decode;JSONDecoder.raw_decode;.*_json\.' "$TMP/cext.folded" ||
 	fail "no _json C frames above JSONDecoder.raw_decode: $(head -c 600 "$TMP/cext.folded")"
 pass "cext: C extension frames above the Python frame that called them"
+
+# The split again under each other interpreter.
+for py in "${EXTRA[@]}"; do
+	"$py" "$WL" 4 split >"$TMP/extra.pid" &
+	PIDS+=($!)
+	sleep 4.5
+	P=$(cat "$TMP/extra.pid")
+	"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$P" --start -6s >"$TMP/extra.folded" || fail "flamegraph failed ($py)"
+	read -r N CHAIN <<<"$(awk '{c = $NF; n += c} /;<module>;main;handler;(hot|cold)_compute/ {ch += c} END {print n + 0, ch + 0}' "$TMP/extra.folded")"
+	node -e "process.exit($N >= 1000 && $CHAIN * 100 >= 95 * $N ? 0 : 1)" ||
+		fail "$py: $CHAIN of $N samples read <module>;main;handler;...: $(head -c 400 "$TMP/extra.folded")"
+	pass "$py ($(ldd "$py" | grep -o -m1 'libpython[0-9.]*so' | head -1 || echo static)): $CHAIN of $N samples read <module>;main;handler;..."
+done
+[ ${#EXTRA[@]} -gt 0 ] || echo "skip: no other CPython 3.11-3.13 on this machine (WISP_TEST_PYTHONS)"
 
 run threads 5
 "$WISP" -c "$URL" run flamegraph -o folded -- --pid "$PYPID" --start -5s >"$TMP/threads.folded" || fail "flamegraph failed"

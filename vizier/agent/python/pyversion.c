@@ -1,10 +1,12 @@
 /* pyversion.c - which CPython a file holds, and where the walker finds its state (pyprocs.h).
  *
  * The version is the file's own Py_Version (PY_VERSION_HEX, 3.11+). The offsets of the runtime,
- * thread and frame structures are a table per minor version, checked against each version's
- * headers (tests/integration/python.sh compiles offsetof against Debian's 3.11 ones), or for
- * 3.13+ the _Py_DebugOffsets the interpreter publishes at the start of _PyRuntime. The layout of
- * code objects is read from the running process (pyprocs.c), not from this table. */
+ * thread and frame structures are a table per minor version, taken from each version's internal
+ * headers with offsetof (tests/integration/python.sh checks 3.11's against Debian's headers, and
+ * 3.12's and 3.13's against any other build it finds); for 3.13 the _Py_DebugOffsets the
+ * interpreter publishes at the start of _PyRuntime come first, so a patch release that moves a
+ * field is still read right. The layout of code objects is read from the running process
+ * (pyprocs.c), not from this table. */
 #include "python_internal.h"
 
 #include <stdlib.h>
@@ -102,13 +104,83 @@ static const struct wisp_py_proc layout_311 = {
 	.f_owner = WISP_PY_NO_OFFSET,
 };
 
+/* 3.12 (3.12.1's headers): still through the _PyCFrame, whose first field is the frame; an eval
+ * call starts with a shim frame owned by the C stack instead of an is_entry flag. */
+static const struct wisp_py_proc layout_312 = {
+	.version = 0x030c, .interp_head = 40, .interp_threads = 72, .ts_next = 8, .ts_native_tid = 144,
+	.ts_frame = 56, .cframe_frame = 0, .f_code = 0, .f_previous = 8, .f_instr = 56,
+	.f_entry = WISP_PY_NO_OFFSET, .f_owner = 70,
+};
+
+/* 3.13 (3.13.0's headers): the thread state points at its frame; f_executable, instr_ptr. */
+static const struct wisp_py_proc layout_313 = {
+	.version = 0x030d, .interp_head = 632, .interp_threads = 7344, .ts_next = 8, .ts_native_tid = 160,
+	.ts_frame = 72, .cframe_frame = WISP_PY_NO_OFFSET, .f_code = 0, .f_previous = 8, .f_instr = 56,
+	.f_entry = WISP_PY_NO_OFFSET, .f_owner = 70,
+};
+
+/* 3.13's _Py_DebugOffsets, as uint64_t after its 8-byte cookie "xdebugpy": the slots used. */
+enum {
+	DBG_FREE_THREADED = 1, DBG_INTERPRETERS_HEAD = 4, DBG_THREADS_HEAD = 8, DBG_TS_NEXT = 20,
+	DBG_TS_CURRENT_FRAME = 22, DBG_TS_NATIVE_TID = 24, DBG_F_PREVIOUS = 28, DBG_F_EXECUTABLE = 29,
+	DBG_F_INSTR_PTR = 30, DBG_F_OWNER = 32, DBG_SLOTS = 33,
+};
+
+/* The 3.13 layout from the file's debug offsets; -1 when they are not there or absurd. */
+static int layout_from_debug_offsets(const struct py_elf *e, struct wisp_py_proc *out, const char **why)
+{
+	uint64_t v[DBG_SLOTS];
+	if (e->debug_len < 8 + sizeof(v) || memcmp(e->debug_offsets, "xdebugpy", 8))
+		return -1;
+	memcpy(v, e->debug_offsets + 8, sizeof(v));
+	if (v[DBG_FREE_THREADED]) {
+		*why = "a free-threaded CPython build: its frames are not walked";
+		return -2;
+	}
+	static const int slots[] = {DBG_INTERPRETERS_HEAD, DBG_THREADS_HEAD, DBG_TS_NEXT, DBG_TS_CURRENT_FRAME,
+				    DBG_TS_NATIVE_TID, DBG_F_PREVIOUS, DBG_F_EXECUTABLE, DBG_F_INSTR_PTR, DBG_F_OWNER};
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (v[slots[i]] >= WISP_PY_NO_OFFSET)
+			return -1;
+	/* The walker reads a frame's fields from one window. */
+	if (v[DBG_F_PREVIOUS] + 8 > 80 || v[DBG_F_EXECUTABLE] + 8 > 80 || v[DBG_F_INSTR_PTR] + 8 > 80 || v[DBG_F_OWNER] >= 80)
+		return -1;
+	*out = layout_313;
+	out->interp_head = (uint16_t)v[DBG_INTERPRETERS_HEAD];
+	out->interp_threads = (uint16_t)v[DBG_THREADS_HEAD];
+	out->ts_next = (uint16_t)v[DBG_TS_NEXT];
+	out->ts_frame = (uint16_t)v[DBG_TS_CURRENT_FRAME];
+	out->ts_native_tid = (uint16_t)v[DBG_TS_NATIVE_TID];
+	out->f_previous = (uint16_t)v[DBG_F_PREVIOUS];
+	out->f_code = (uint16_t)v[DBG_F_EXECUTABLE];
+	out->f_instr = (uint16_t)v[DBG_F_INSTR_PTR];
+	out->f_owner = (uint16_t)v[DBG_F_OWNER];
+	return 0;
+}
+
 int py_layout(const struct py_elf *e, struct wisp_py_proc *out, struct py_str_layout *str, const char **why)
 {
+	/* 3.12 dropped the str object's wstr: its characters start 8 bytes sooner. */
+	static const struct py_str_layout str_311 = {.state = 32, .ascii_data = 48, .compact_data = 72, .length = 16};
+	static const struct py_str_layout str_312 = {.state = 32, .ascii_data = 40, .compact_data = 56, .length = 16};
 	switch (e->version) {
 	case 0x030b:
 		*out = layout_311;
-		*str = (struct py_str_layout){.state = 32, .ascii_data = 48, .compact_data = 72, .length = 16};
+		*str = str_311;
 		return 0;
+	case 0x030c:
+		*out = layout_312;
+		*str = str_312;
+		return 0;
+	case 0x030d: {
+		int rc = layout_from_debug_offsets(e, out, why);
+		if (rc == -2)
+			return -1;
+		if (rc < 0)
+			*out = layout_313;
+		*str = str_312;
+		return 0;
+	}
 	default:
 		*why = "a CPython version whose frames the walker does not know";
 		return -1;
