@@ -6,10 +6,10 @@
  * block at a time: CPython pushes a thread's frames one after another on its data stack, the
  * caller below the callee, so the block that ends at a frame holds its callers too and a walk
  * reads again only when a caller lies outside it (another stack chunk, a generator's frame). A
- * block that cannot be read (it reaches below the stack's memory) gives way to the frame alone.
- * Every frame also costs one read of its code object's signature window. A miss walks the interpreter's thread
- * list (two reads per thread, at most WISP_PY_MAX_THREADS). Reads that fault end the walk and say
- * why; nothing here loops unbounded. */
+ * block that cannot be read (it reaches below the stack's memory) gives way to one from the
+ * frame's own page. Every frame also costs one read of its code object's signature window. A
+ * thread-state miss walks the interpreter's thread list (two reads per thread, at most
+ * WISP_PY_MAX_THREADS). Reads that fault end the walk and say why; nothing here loops unbounded. */
 #ifndef WISP_PYTHON_BPF_H
 #define WISP_PYTHON_BPF_H
 

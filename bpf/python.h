@@ -7,7 +7,8 @@
  *   interp + interp_threads          -> its first thread state; then ts + ts_next, ...
  *   ts + ts_native_tid == the tid    -> the sampled thread's state (cached per tid, re-checked)
  *   ts + ts_frame [+ cframe_frame]   -> its innermost frame (3.11, 3.12: through the _PyCFrame)
- *   frame + f_code, f_previous, f_instr, f_entry or f_owner: one read per frame;
+ *   frame + f_code, f_previous, f_instr, f_entry or f_owner: a window of each frame, read with
+ *                                    its callers in one block of the thread's stack;
  *   code + code_sig_at: one read of the code object's file and first line (its signature).
  * The agent fills one wisp_py_proc per Python process from the binary (versions and offsets:
  * vizier/agent/python/pyversion.c); BPF records per frame the code object's address, its

@@ -3,9 +3,9 @@
  * Process memory is read with process_vm_readv and never trusted: a code object must have
  * PyCode_Type as its type, lengths are bounded, and a read that fails names the frame
  * "[python: unreadable]" and is counted; a code object whose signature is not the one BPF saw
- * when the frame ran was freed in between (its address reused) and names it "[python: gone]". Each process keeps its named code objects in a map by
- * address; the map is dropped whole when it grows past CODES_MAX (a process that keeps making
- * code) and with the process. */
+ * when the frame ran was freed in between (its address reused) and names it "[python: gone]".
+ * Each process keeps its named code objects in a map by address; the map is dropped whole when
+ * it grows past CODES_MAX (a process that keeps making code) and with the process. */
 #include "python_internal.h"
 
 #include "core/frame.h"

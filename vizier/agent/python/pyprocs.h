@@ -11,8 +11,8 @@
  * The collector thread names each recorded frame (py_procs_frame): the code object's qualified
  * name, file and first line and its line table are read from the process once and cached per
  * process and code object, checked against the signature BPF read with the frame (bpf/python.h);
- * the line comes from the instruction offset. The collector splices
- * the frames into the native stack in place of the interpreter's (py_procs_eval_range).
+ * the line comes from the instruction offset. The collector splices the frames into the native
+ * stack in place of the interpreter's (py_procs_eval_range).
  *
  * Threads: py_elf_scan and py_procs_load/forget run on the loader thread, py_procs_eval_range and
  * py_procs_frame on the collector's; a mutex guards the processes. */
