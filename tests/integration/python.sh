@@ -7,8 +7,10 @@
 #     carry Python frames, top_functions' total shares are within 3 points of the split, --lines
 #     names file:line, the flame graph reads <module>;main;handler;hot_compute, and with
 #     --lang python it reads that alone;
+#   - one started before the agent is walked as well;
 #   - json.loads: the C extension's frames sit above the Python frame that called it;
 #   - two threads: each shows its own Python stack;
+#   - a snapshot of them, replayed by a second agent, names the same frames and lines;
 #   - where this machine has them, 3.11 built as libpython3.11.so, 3.12 and 3.13: their tables
 #     equal their headers, and the split reads <module>;main;handler;... as under Debian's.
 . "$(dirname "$0")/lib.sh"
@@ -84,6 +86,10 @@ for py in "${EXTRA[@]}"; do
 	[ "$minor" != 11 ] && [ -f "$inc/internal/pycore_frame.h" ] && check_offsets "$inc" "$minor" "$py"
 done
 
+# An interpreter started before the agent: it is found on its first sample.
+"$PY" "$WL" 14 split >"$TMP/early.pid" &
+PIDS+=($!)
+sleep 1
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
 start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node pytest --ring-mb 32 --hz 499
@@ -99,6 +105,7 @@ run() {
 }
 
 run split 7
+SPLIT=$PYPID
 "$WISP" -c "$URL" run flamegraph -o folded -- --pid "$PYPID" --start -8s >"$TMP/split.folded" || fail "flamegraph failed"
 read -r N WITH CHAIN <<<"$(awk '{c = $NF; n += c}
 	/;(hot|cold)_compute(;| [0-9]+$)/ {p += c}
@@ -111,6 +118,12 @@ node -e "process.exit($WITH * 100 >= 95 * $N ? 0 : 1)" ||
 $(grep -vE ';(hot|cold)_compute(;| [0-9]+$)' "$TMP/split.folded" | sort -k2 -n -r -t' ' | head -8)"
 node -e "process.exit($CHAIN * 100 >= 95 * $N ? 0 : 1)" || fail "only $CHAIN of $N samples read <module>;main;handler;..."
 pass "split: >= 95 % of samples carry Python frames, from module level down"
+
+"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$(cat "$TMP/early.pid")" --start -5s >"$TMP/early.folded" || fail "flamegraph failed"
+read -r EN ECH <<<"$(awk '{c = $NF; n += c} /;<module>;main;handler;(hot|cold)_compute/ {ch += c} END {print n + 0, ch + 0}' "$TMP/early.folded")"
+node -e "process.exit($EN >= 1000 && $ECH * 100 >= 95 * $EN ? 0 : 1)" ||
+	fail "started before the agent: $ECH of $EN samples read <module>;main;handler;...: $(head -c 400 "$TMP/early.folded")"
+pass "an interpreter started before the agent: $ECH of $EN samples read <module>;main;handler;..."
 
 "$WISP" -c "$URL" run top_functions -o json -- --pid "$PYPID" --start -8s >"$TMP/top.json" || fail "top_functions failed"
 read -r HOT COLD <<<"$(json_eval "(()=>{const t=d.tables[0],f=t.columns.indexOf('function'),p=t.columns.indexOf('total_percent');
@@ -159,3 +172,16 @@ read -r A B MIX <<<"$(awk '{c = $NF} /;thread_alpha;hot_compute/ {a += c} /;thre
 echo "threads: alpha $A, beta $B, crossed $MIX"
 [ "$A" -ge 300 ] && [ "$B" -ge 300 ] && [ "$MIX" -eq 0 ] || fail "threads: alpha $A beta $B crossed $MIX"
 pass "threads: each thread has its own Python stack"
+
+# Python frames survive a snapshot and its replay: a second agent serving the snapshot, merged
+# beside the live one, names the same Python frames and lines.
+mkdir -p "$TMP/snaps"
+"$WISP" -c "$URL" snapshot --start -2m --dir "$TMP/snaps" >"$TMP/snap.out" || fail "snapshot"
+SNAP=$(cut -f1 "$TMP/snap.out" | head -1)
+start replay "$WISPD" agent --coordinator "$URL" --node replayed --ring-mb 64 --source "replay:$SNAP"
+wait_agents "$PORT" 2
+"$WISP" -c "$URL" run flamegraph -o folded -- --node replayed --pid "$SPLIT" --start -3m --lang python --lines \
+	>"$TMP/replayed.folded" || fail "flamegraph of the replay failed"
+grep -qE "^python3\.11;<module> pyburn\.py:[0-9]+;main pyburn\.py:[0-9]+;handler pyburn\.py:[0-9]+;hot_compute pyburn\.py:$HOTLINE [0-9]+$" \
+	"$TMP/replayed.folded" || fail "the replayed snapshot lost the Python frames: $(head -3 "$TMP/replayed.folded")"
+pass "a snapshot's replay names the same Python frames and lines"
