@@ -1,4 +1,11 @@
-/* unwinder.c - the loader thread, its file and process caches (see unwinder.h). */
+/* unwinder.c - the loader thread, its file and process caches, and the builder thread (see
+ * unwinder.h).
+ *
+ * The loader reads a process's maps and writes its table at once with the files that have one;
+ * a file still without one is handed to the builder thread (its descriptor duplicated) and the
+ * process marked incomplete: its mappings there walk by frame pointers until the builder is done,
+ * and then it is loaded again. So one large file (node's 2.7 MB of .eh_frame: over a second
+ * under ASan) delays no other process, and a Python process is walkable from its first load. */
 #include "unwinder.h"
 #include "cfi.h"
 #include "store.h"
@@ -30,6 +37,7 @@
 #define MAX_SEGS 16
 #define EXEC_PENDING 4096     /* exec'd processes waiting to be loaded */
 #define EXEC_DELAY_MS 10      /* after the exec: the dynamic loader has mapped the libraries */
+#define BUILD_PENDING 64      /* files waiting for the builder (more: built by the loader itself) */
 
 struct seg {
 	uint64_t offset, vaddr, filesz;
@@ -42,6 +50,7 @@ struct ufile {
 	int64_t mtime_ns;
 	uint32_t id;             /* store id; 0: no table (no CFI, refused, or evicted since) */
 	bool tried;              /* built once: do not retry a file without CFI */
+	bool building;           /* a job of the builder's holds it (which then sets id and tried) */
 	bool py_scanned;
 	struct py_elf *py;       /* the CPython interpreter in it, or NULL (owned) */
 	struct seg segs[MAX_SEGS];
@@ -57,6 +66,7 @@ struct uproc {
 	bool loaded;             /* the kernel holds its table */
 	uint32_t *files;         /* store ids its mappings use (touched while it lives) */
 	bool python;             /* py_procs knows it */
+	bool incomplete;         /* a file it maps was being built: load it again when one is done */
 	size_t nfiles;
 };
 
@@ -82,6 +92,16 @@ struct unwinder {
 	bool thread_started;
 
 	struct unwinder_stats st;         /* under load_lock */
+
+	/* The builder's jobs: a file without a table and a descriptor of it (the job owns it). The
+	 * builder takes load_lock only to store a table it built. */
+	pthread_mutex_t b_lock;
+	pthread_cond_t b_cond;            /* a job was queued, or stop */
+	struct { struct ufile *f; int fd; } jobs[BUILD_PENDING];
+	size_t j_head, j_len;
+	pthread_t builder;
+	bool builder_started;
+	atomic_bool built;                /* a table was stored since the loader last looked */
 };
 
 static int64_t now_ms(void)
@@ -103,31 +123,92 @@ static void read_segs(struct ufile *f, Elf *elf)
 	}
 }
 
-/* Builds and stores f's table from elf. */
+/* Stores the table cfi_build made of f (rc 0; it is freed here) or notes that f has none;
+ * under load_lock. t0: when the build began. */
+static void store_table(struct unwinder *u, struct ufile *f, int rc, struct cfi_table *t, int64_t t0)
+{
+	f->tried = true;
+	if (rc != 0) {
+		u->st.files_no_cfi++;
+		return;
+	}
+	f->id = unwind_store_add(u->store, t, (uint64_t)now_ms());
+	u->st.files_built++;
+	u->st.cfi_bytes += t->cfi_bytes;
+	u->st.build_ns += (uint64_t)(mono_now_ns() - t0);
+	cfi_table_free(t);
+}
+
+/* Builds and stores f's table from elf, on the calling thread (which holds load_lock). */
 static void build_table(struct unwinder *u, struct ufile *f, Elf *elf)
 {
 	struct cfi_table t;
 	char err[128];
 	int64_t t0 = mono_now_ns();
-	f->tried = true;
-	if (cfi_build(elf, &t, err, sizeof(err)) != 0) {
-		u->st.files_no_cfi++;
-		return;
-	}
-	f->id = unwind_store_add(u->store, &t, (uint64_t)now_ms());
-	u->st.files_built++;
-	u->st.cfi_bytes += t.cfi_bytes;
-	u->st.build_ns += (uint64_t)(mono_now_ns() - t0);
-	cfi_table_free(&t);
+	store_table(u, f, cfi_build(elf, &t, err, sizeof(err)), &t, t0);
 }
 
-/* The file behind an open descriptor, its segments and CPython scan done. When its table is
- * still to be built (new, or evicted since) *build is the open ELF for the caller to hand to
- * file_build, which ends it; else NULL. Split so that a Python process is registered before the
- * interpreter's table, its longest build, is made. */
-static struct ufile *file_get(struct unwinder *u, int fd, Elf **build)
+/* Hands f to the builder with a duplicate of fd. 0, or -1 (the queue is full). */
+static int queue_build(struct unwinder *u, struct ufile *f, int fd)
 {
-	*build = NULL;
+	int rc = -1;
+	pthread_mutex_lock(&u->b_lock);
+	if (u->builder_started && u->j_len < BUILD_PENDING) {
+		int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (dfd >= 0) {
+			size_t at = (u->j_head + u->j_len++) % BUILD_PENDING;
+			u->jobs[at].f = f;
+			u->jobs[at].fd = dfd;
+			f->building = true;
+			pthread_cond_signal(&u->b_cond);
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&u->b_lock);
+	return rc;
+}
+
+static void wake(struct unwinder *u);
+
+static void *builder_main(void *arg)
+{
+	struct unwinder *u = arg;
+	for (;;) {
+		pthread_mutex_lock(&u->b_lock);
+		while (!u->j_len && !atomic_load(&u->stop))
+			pthread_cond_wait(&u->b_cond, &u->b_lock);
+		if (atomic_load(&u->stop)) {
+			pthread_mutex_unlock(&u->b_lock);
+			return NULL; /* unwinder_free closes what is left */
+		}
+		struct ufile *f = u->jobs[u->j_head].f;
+		int fd = u->jobs[u->j_head].fd;
+		u->j_head = (u->j_head + 1) % BUILD_PENDING;
+		u->j_len--;
+		pthread_mutex_unlock(&u->b_lock);
+
+		struct cfi_table t;
+		char err[128];
+		int64_t t0 = mono_now_ns();
+		Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		int rc = elf && elf_kind(elf) == ELF_K_ELF ? cfi_build(elf, &t, err, sizeof(err)) : -1;
+		pthread_mutex_lock(&u->load_lock);
+		f->building = false;
+		store_table(u, f, rc, &t, t0);
+		pthread_mutex_unlock(&u->load_lock);
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		atomic_store(&u->built, true);
+		wake(u);
+	}
+}
+
+/* The file behind an open descriptor, its segments and CPython scan done, and its table when
+ * it has one; one still to be built (new, or evicted since) goes to the builder, and says so in
+ * f->building until it is done. */
+static struct ufile *file_get(struct unwinder *u, int fd)
+{
 	struct stat st;
 	if (fstat(fd, &st) != 0)
 		return NULL;
@@ -137,7 +218,7 @@ static struct ufile *file_get(struct unwinder *u, int fd, Elf **build)
 	for (f = u->files[b]; f; f = f->next)
 		if (f->dev == st.st_dev && f->ino == st.st_ino && f->size == (uint64_t)st.st_size && f->mtime_ns == mtime)
 			break;
-	if (f && (f->id ? unwind_store_has(u->store, f->id) : f->tried))
+	if (f && (f->building || (f->id ? unwind_store_has(u->store, f->id) : f->tried)))
 		return f;
 	if (!f) {
 		if (!(f = calloc(1, sizeof(*f))))
@@ -155,20 +236,14 @@ static struct ufile *file_get(struct unwinder *u, int fd, Elf **build)
 			f->py = py_elf_scan(elf, NULL);
 			f->py_scanned = true;
 		}
-		*build = elf;
-		return f;
+		if (queue_build(u, f, fd) != 0)
+			build_table(u, f, elf);
+	} else {
+		f->tried = true;
 	}
-	f->tried = true;
 	if (elf)
 		elf_end(elf);
 	return f;
-}
-
-/* Builds f's table from the ELF file_get left open, and ends it. */
-static void file_build(struct unwinder *u, struct ufile *f, Elf *elf)
-{
-	build_table(u, f, elf);
-	elf_end(elf);
 }
 
 /* The vDSO's table, from this process's copy (the same image everywhere). */
@@ -241,6 +316,7 @@ static void proc_forget(struct unwinder *u, struct uproc *p)
 static int read_maps(struct unwinder *u, struct uproc *p)
 {
 	bool python = false;
+	p->incomplete = false;
 	char path[64], line[4096];
 	struct wisp_unwind_proc *w = u->scratch;
 	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
@@ -273,17 +349,16 @@ static int read_maps(struct unwinder *u, struct uproc *p)
 			int fd = open(mfp, O_RDONLY | O_CLOEXEC); /* works after the file was replaced */
 			if (fd < 0)
 				fd = open(alt, O_RDONLY | O_CLOEXEC);
-			Elf *build = NULL;
-			struct ufile *nf = fd >= 0 ? file_get(u, fd, &build) : NULL;
-			if (nf && nf->py && !python) { /* walkable now, while its table is built */
+			struct ufile *nf = fd >= 0 ? file_get(u, fd) : NULL;
+			if (fd >= 0)
+				close(fd);
+			if (nf && nf->py && !python) { /* walkable now, whether or not its table is built */
 				python = true;
 				if (py_procs_load(u->maps.python, p->pid, nf->py, mapping_bias(nf, lo, off, false)) == 0)
 					p->python = true;
 			}
-			if (build)
-				file_build(u, nf, build);
-			if (fd >= 0)
-				close(fd);
+			if (nf && nf->building)
+				p->incomplete = true;
 			f = nf;
 		}
 		/* Anonymous code (JIT) stays in the table with no file: frame pointers, no reload. */
@@ -409,6 +484,17 @@ static int load_due_execs(struct unwinder *u)
 	return SWEEP_MS;
 }
 
+/* Loads again the processes that waited for a table the builder has made since. */
+static void load_incomplete(struct unwinder *u)
+{
+	for (int b = 0; b < BUCKETS; b++)
+		for (struct uproc *p = u->procs[b], *next; p; p = next) {
+			next = p->next; /* load_proc may forget p */
+			if (p->incomplete)
+				load_proc(u, p->pid);
+		}
+}
+
 static void *loader_main(void *arg)
 {
 	struct unwinder *u = arg;
@@ -441,6 +527,8 @@ static void *loader_main(void *arg)
 			handle(u, pid, stale);
 		}
 		timeout = load_due_execs(u);
+		if (atomic_exchange(&u->built, false))
+			load_incomplete(u);
 		if (now_ms() >= next_sweep) {
 			sweep(u);
 			next_sweep = now_ms() + SWEEP_MS;
@@ -504,6 +592,8 @@ struct unwinder *unwinder_new(const struct unwinder_maps *maps, char *err, size_
 	u->maps = *maps;
 	pthread_mutex_init(&u->load_lock, NULL);
 	pthread_mutex_init(&u->q_lock, NULL);
+	pthread_mutex_init(&u->b_lock, NULL);
+	pthread_cond_init(&u->b_cond, NULL);
 	u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	u->epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -523,6 +613,11 @@ struct unwinder *unwinder_new(const struct unwinder_maps *maps, char *err, size_
 	if (!u->store)
 		goto fail;
 	load_vdso(u);
+	if (pthread_create(&u->builder, NULL, builder_main, u) != 0) {
+		snprintf(err, errlen, "cannot start the unwind builder thread");
+		goto fail;
+	}
+	u->builder_started = true;
 	if (pthread_create(&u->thread, NULL, loader_main, u) != 0) {
 		snprintf(err, errlen, "cannot start the unwind loader thread");
 		goto fail;
@@ -538,11 +633,19 @@ void unwinder_free(struct unwinder *u)
 {
 	if (!u)
 		return;
+	atomic_store(&u->stop, true);
 	if (u->thread_started) {
-		atomic_store(&u->stop, true);
 		wake(u);
 		pthread_join(u->thread, NULL);
 	}
+	if (u->builder_started) {
+		pthread_mutex_lock(&u->b_lock);
+		pthread_cond_broadcast(&u->b_cond);
+		pthread_mutex_unlock(&u->b_lock);
+		pthread_join(u->builder, NULL);
+	}
+	for (; u->j_len; u->j_len--, u->j_head = (u->j_head + 1) % BUILD_PENDING)
+		close(u->jobs[u->j_head].fd);
 	ring_buffer__free(u->exec_rb);
 	if (u->epfd >= 0)
 		close(u->epfd);
@@ -568,6 +671,8 @@ void unwinder_free(struct unwinder *u)
 	unwind_store_free(u->store);
 	pthread_mutex_destroy(&u->load_lock);
 	pthread_mutex_destroy(&u->q_lock);
+	pthread_mutex_destroy(&u->b_lock);
+	pthread_cond_destroy(&u->b_cond);
 	free(u->scratch);
 	free(u);
 }

@@ -2,10 +2,11 @@
  *
  * The collector asks for a process when a sample says its table is missing or stale
  * (unwinder_request: never blocks), and the BPF side reports every exec as it happens (so a
- * process's table is there from its first milliseconds). A loader thread then reads /proc/PID/maps, builds the unwind
- * table of every executable file it has not seen (cfi.c; once per file, by device, inode, size
- * and modification time, shared by every process mapping it), loads them into the store
- * (store.c) and writes the process's mapping table. The BPF side deletes a process's table when
+ * process's table is there from its first milliseconds). A loader thread then reads
+ * /proc/PID/maps and writes the process's mapping table; a builder thread builds the unwind
+ * table of every executable file not seen before (cfi.c; once per file, by device, inode, size
+ * and modification time, shared by every process mapping it) and loads it into the store
+ * (store.c), after which the processes that waited for it are loaded again. The BPF side deletes a process's table when
  * it execs or exits; the loader notices and forgets it. Files are held within a budget and
  * evicted least recently used; a file mapped by a live process counts as used. A process that
  * maps a CPython interpreter is shown to the Python walker's registry (agent/python/pyprocs.h). */
