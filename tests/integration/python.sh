@@ -95,6 +95,15 @@ URL=ws://127.0.0.1:$PORT
 start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node pytest --ring-mb 32 --hz 499
 wait_agents "$PORT" 1
 
+# chain PID SECONDS WHO: >= 1000 of pid's samples over the last SECONDS, >= 95 % of them reading
+# <module>;main;handler;..._compute; sets CN (samples) and CCH (with the chain).
+chain() {
+	"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$1" --start "-$2s" >"$TMP/chain.folded" || fail "flamegraph failed ($3)"
+	read -r CN CCH <<<"$(awk '{c = $NF; n += c} /;<module>;main;handler;(hot|cold)_compute/ {ch += c} END {print n + 0, ch + 0}' "$TMP/chain.folded")"
+	node -e "process.exit($CN >= 1000 && $CCH * 100 >= 95 * $CN ? 0 : 1)" ||
+		fail "$3: $CCH of $CN samples read <module>;main;handler;...: $(head -c 400 "$TMP/chain.folded")"
+}
+
 # run MODE SECONDS: starts the workload (after the agent), waits for it, sets PYPID.
 run() {
 	"$PY" "$WL" "$2" "$1" >"$TMP/$1.pid" &
@@ -119,11 +128,8 @@ $(grep -vE ';(hot|cold)_compute(;| [0-9]+$)' "$TMP/split.folded" | sort -k2 -n -
 node -e "process.exit($CHAIN * 100 >= 95 * $N ? 0 : 1)" || fail "only $CHAIN of $N samples read <module>;main;handler;..."
 pass "split: >= 95 % of samples carry Python frames, from module level down"
 
-"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$(cat "$TMP/early.pid")" --start -5s >"$TMP/early.folded" || fail "flamegraph failed"
-read -r EN ECH <<<"$(awk '{c = $NF; n += c} /;<module>;main;handler;(hot|cold)_compute/ {ch += c} END {print n + 0, ch + 0}' "$TMP/early.folded")"
-node -e "process.exit($EN >= 1000 && $ECH * 100 >= 95 * $EN ? 0 : 1)" ||
-	fail "started before the agent: $ECH of $EN samples read <module>;main;handler;...: $(head -c 400 "$TMP/early.folded")"
-pass "an interpreter started before the agent: $ECH of $EN samples read <module>;main;handler;..."
+chain "$(cat "$TMP/early.pid")" 5 "started before the agent"
+pass "an interpreter started before the agent: $CCH of $CN samples read <module>;main;handler;..."
 
 "$WISP" -c "$URL" run top_functions -o json -- --pid "$PYPID" --start -8s >"$TMP/top.json" || fail "top_functions failed"
 read -r HOT COLD <<<"$(json_eval "(()=>{const t=d.tables[0],f=t.columns.indexOf('function'),p=t.columns.indexOf('total_percent');
@@ -156,12 +162,8 @@ for py in "${EXTRA[@]}"; do
 	"$py" "$WL" 4 split >"$TMP/extra.pid" &
 	PIDS+=($!)
 	sleep 4.5
-	P=$(cat "$TMP/extra.pid")
-	"$WISP" -c "$URL" run flamegraph -o folded -- --pid "$P" --start -6s >"$TMP/extra.folded" || fail "flamegraph failed ($py)"
-	read -r N CHAIN <<<"$(awk '{c = $NF; n += c} /;<module>;main;handler;(hot|cold)_compute/ {ch += c} END {print n + 0, ch + 0}' "$TMP/extra.folded")"
-	node -e "process.exit($N >= 1000 && $CHAIN * 100 >= 95 * $N ? 0 : 1)" ||
-		fail "$py: $CHAIN of $N samples read <module>;main;handler;...: $(head -c 400 "$TMP/extra.folded")"
-	pass "$py ($(ldd "$py" | grep -o -m1 'libpython[0-9.]*so' | head -1 || echo static)): $CHAIN of $N samples read <module>;main;handler;..."
+	chain "$(cat "$TMP/extra.pid")" 6 "$py"
+	pass "$py ($(ldd "$py" | grep -o -m1 'libpython[0-9.]*so' | head -1 || echo static)): $CCH of $CN samples read <module>;main;handler;..."
 done
 [ ${#EXTRA[@]} -gt 0 ] || echo "skip: no other CPython 3.11-3.13 on this machine (WISP_TEST_PYTHONS)"
 
