@@ -131,11 +131,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		break;
 	}
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		return ws_client_add_headers(wsi, &x->o->ep, in, len);
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return ws_peer_on_writeable(&x->peer);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		fprintf(stderr, "wisp: cannot connect to the coordinator at %s: %s\n", x->o->url,
-			in ? (const char *)in : "connection failed");
+			ws_client_failure(in, &x->o->ep));
 		finish(x, 2);
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
@@ -155,8 +157,8 @@ static int run(struct exchange *x)
 {
 	static const struct lws_protocols protocols[] = {{PROTO_NAME, callback, 0, 65536, 0, NULL, 0},
 							 {NULL, NULL, 0, 0, 0, NULL, 0}};
-	lws_set_log_level(LLL_ERR, NULL);
-	struct lws_context *ctx = x->ctx = ws_client_context(protocols, x);
+	lws_set_log_level(LLL_ERR, ws_client_log); /* failures are told by the callback, in our words */
+	struct lws_context *ctx = x->ctx = ws_client_context(protocols, x, &x->o->ep);
 	if (!ctx) {
 		fprintf(stderr, "wisp: cannot start the websocket client\n");
 		return 2;

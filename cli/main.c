@@ -9,12 +9,16 @@
  *   wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start T] [--end T | --interval DUR]
  *        [--format wispsnap|pprof]
  *   wisp scripts
+ *   wisp --version
+ *   (global options) --token-file FILE | $WISP_TOKEN, --ca FILE | $WISP_CA
  *
  * Every command but `scripts` connects to the coordinator (-c, else $WISP_COORDINATOR, else
- * ws://127.0.0.1:7070), sends one request, prints the answer (live: every tick until it is told
+ * ws://127.0.0.1:7070; wss:// for TLS), sends one request, prints the answer (live: every tick until it is told
  * to stop) and exits: 0 on success, 1 when the query failed, 2 on usage or connection errors. */
 #include "cli.h"
 #include "core/timeparse.h"
+
+#include <libwebsockets.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +36,47 @@ static void usage(FILE *f)
 		"       wisp [-c ws://HOST:PORT] export s3://BUCKET/PREFIX [--start -1h] [--end now] [--interval 1h]\n"
 		"            [--format wispsnap|pprof]\n"
 		"       wisp scripts\n"
+		"       wisp --version\n"
 		"\n"
-		"The coordinator address comes from -c, else $WISP_COORDINATOR, else " DEFAULT_COORDINATOR ".\n"
-		"NAME finds a bundled script (see `wisp scripts`); $WISP_SCRIPTS_PATH adds directories.\n");
+		"Options before the command:\n"
+		"  -c, --coordinator URL  ws://HOST:PORT, or wss://HOST:PORT for TLS (default $WISP_COORDINATOR,\n"
+		"                         else " DEFAULT_COORDINATOR ")\n"
+		"  --token-file FILE      the token to send: the file's only word, or from lines 'ROLE TOKEN'\n"
+		"                         its admin token, else its read token (default: $WISP_TOKEN_FILE;\n"
+		"                         $WISP_TOKEN gives the token itself)\n"
+		"  --ca FILE              the CA certificates (PEM) a wss:// coordinator is verified against\n"
+		"                         (default $WISP_CA, else the system's)\n"
+		"NAME finds a bundled script (see `wisp scripts`); $WISP_SCRIPTS_PATH adds directories.\n"
+		"Exit status: 0 success, 1 the query failed, 2 usage, connection or credential errors.\n");
+}
+
+/* The token and CA the connection uses: --token-file (or $WISP_TOKEN_FILE), else $WISP_TOKEN;
+ * --ca (or $WISP_CA). 0, or -1 with the reason printed. */
+static int credentials(struct ws_endpoint *ep, const char *token_file, const char *token, const char *ca)
+{
+	char err[512];
+	if (token_file && *token_file) {
+		if (tokens_pick(token_file, GRANT_READ, ep->token, sizeof(ep->token), err, sizeof(err)) < 0) {
+			fprintf(stderr, "wisp: %s\n", err);
+			return -1;
+		}
+	} else if (token && *token) {
+		if (strlen(token) >= sizeof(ep->token)) {
+			fprintf(stderr, "wisp: $WISP_TOKEN is over %d characters\n", TOKEN_MAX);
+			return -1;
+		}
+		snprintf(ep->token, sizeof(ep->token), "%s", token);
+	}
+	if (ca && *ca) {
+		FILE *f = fopen(ca, "r");
+		if (!f) {
+			fprintf(stderr, "wisp: cannot read the CA file %s\n", ca);
+			return -1;
+		}
+		fclose(f);
+		ep->ca = ca;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -45,13 +87,23 @@ int main(int argc, char **argv)
 		.every_ms = LIVE_EVERY_MS, .window_ms = LIVE_WINDOW_MS,
 	};
 	int i = 1;
+	const char *token_file = getenv("WISP_TOKEN_FILE"), *token = getenv("WISP_TOKEN"), *ca = getenv("WISP_CA");
 	if (!o.url || !*o.url)
 		o.url = DEFAULT_COORDINATOR;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--coordinator")) && i + 1 < argc) {
 			o.url = argv[++i];
+		} else if (!strcmp(argv[i], "--token-file") && i + 1 < argc) {
+			token_file = argv[++i];
+			token = NULL;
+		} else if (!strcmp(argv[i], "--ca") && i + 1 < argc) {
+			ca = argv[++i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("wisp %s (protocol %s, libwebsockets %s)\n", proto_wisp_version(), PROTO_NAME,
+			       lws_get_library_version());
 			return 0;
 		} else {
 			fprintf(stderr, "wisp: unknown option '%s'\n", argv[i]);
@@ -142,9 +194,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (ws_endpoint_parse(o.url, &o.ep) < 0) {
-		fprintf(stderr, "wisp: bad coordinator address '%s' (expected ws://HOST:PORT)\n", o.url);
+		fprintf(stderr, "wisp: bad coordinator address '%s' (expected ws://HOST:PORT or wss://HOST:PORT)\n", o.url);
 		return 2;
 	}
+	if (credentials(&o.ep, token_file, token, ca) < 0)
+		return 2;
 	if (live && (o.every_ms < LIVE_MIN_EVERY_MS || o.window_ms < o.every_ms || o.window_ms > LIVE_MAX_WINDOW_MS)) {
 		fprintf(stderr, "wisp: --every must be at least %d ms, and --window at least --every and at most 24h\n",
 			LIVE_MIN_EVERY_MS);

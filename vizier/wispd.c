@@ -2,8 +2,10 @@
  *
  *   wispd standalone  [--listen HOST:PORT] [--hz N] [--ring-mb N] [--node NAME]
  *   wispd coordinator [--listen HOST:PORT] [--node NAME]
- *   wispd agent --coordinator ws://HOST:PORT [--node NAME] [--hz N] [--ring-mb N]
+ *   wispd agent --coordinator ws[s]://HOST:PORT [--node NAME] [--hz N] [--ring-mb N]
  *   (agent and standalone) --source bpf | synthetic:SPEC | replay:FILE[,FILE...] | s3://BUCKET/PREFIX
+ *   (every mode) --tls-cert FILE --tls-key FILE (serve wss://), --tls-ca FILE (agents: verify the
+ *   coordinator), --token-file FILE (net/tokens.h), --insecure, --version
  *
  * Parts: an agent (agent/agent.h: ring + source) in agent and standalone mode; a coordinator
  * (coordinator/coordinator.h) in coordinator and standalone mode; in agent mode the agent's link
@@ -13,7 +15,10 @@
 #include "agent/agent.h"
 #include "agent/link.h"
 #include "coordinator/coordinator.h"
+#include "net/proto.h"
 #include "net/service.h"
+#include "net/tokens.h"
+#include "net/ws_client.h"
 #include "net/ws_server.h"
 #include "lua/script.h"
 #include "core/clock.h"
@@ -49,7 +54,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: wispd standalone  [--listen HOST:PORT] [--hz N] [--ring-mb N] [--node NAME]\n"
 		"       wispd coordinator [--listen HOST:PORT] [--node NAME]\n"
-		"       wispd agent --coordinator ws://HOST:PORT [--node NAME] [--hz N] [--ring-mb N]\n"
+		"       wispd agent --coordinator ws[s]://HOST:PORT [--node NAME] [--hz N] [--ring-mb N]\n"
+		"       wispd --version\n"
 		"\n"
 		"  standalone   agent + coordinator in one process (the default for one machine)\n"
 		"  coordinator  accepts agents and clients, fans queries out, merges results\n"
@@ -80,6 +86,16 @@ static void usage(FILE *f)
 		"                         interval of the ring uploaded exactly once, across restarts\n"
 		"  --export-every DUR     the interval (default 10m; at least 1s)\n"
 		"  --idle-timeout S       close connections idle or mid-message for S seconds (default 30)\n"
+		"  --tls-cert FILE        serve wss:// and https:// with this certificate (PEM; with --tls-key)\n"
+		"  --tls-key FILE         ... and its private key (PEM)\n"
+		"  --tls-ca FILE          agent: the CA certificates (PEM) a wss:// coordinator is verified\n"
+		"                         against (default: the system's)\n"
+		"  --token-file FILE      lines 'ROLE TOKEN' (roles agent, read, admin). Coordinator: a peer\n"
+		"                         needs one of its tokens (Authorization: Bearer, or ?access_token=),\n"
+		"                         reread when the file changes. Agent: registers with its agent token\n"
+		"                         (or the file's only word)\n"
+		"  --insecure             listen on a non-loopback address without TLS and tokens\n"
+		"  --version              print the version and exit\n"
 		"  --verbose              log websocket internals\n");
 }
 
@@ -87,9 +103,11 @@ struct flags {
 	const char *mode;          /* "agent", "coordinator", "standalone" */
 	char node[64];
 	const char *listen, *coordinator, *source, *cache_dir, *export_url;
+	const char *token_file;
+	struct ws_tls tls;
 	int64_t export_every_ns;
 	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb;
-	bool include_idle, verbose, python;
+	bool include_idle, verbose, python, insecure;
 };
 
 /* 0, or the exit status (usage printed) when the command line is wrong or asked for help. */
@@ -104,7 +122,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"unwind-mb", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
 		{"cache-dir", required_argument, NULL, 'd'}, {"cache-mb", required_argument, NULL, 'm'},
 		{"export", required_argument, NULL, 'x'},   {"export-every", required_argument, NULL, 'e'},
-		{"python", required_argument, NULL, 'p'},
+		{"python", required_argument, NULL, 'p'},   {"tls-cert", required_argument, NULL, 'C'},
+		{"tls-key", required_argument, NULL, 'K'},  {"tls-ca", required_argument, NULL, 'A'},
+		{"token-file", required_argument, NULL, 'T'}, {"insecure", no_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -113,6 +133,11 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
+			return -1;
+		}
+		if (argc >= 2 && !strcmp(argv[1], "--version")) {
+			printf("wispd %s (protocol %s, libwebsockets %s)\n", proto_wisp_version(), PROTO_NAME,
+			       lws_get_library_version());
 			return -1;
 		}
 		usage(stderr);
@@ -142,6 +167,11 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 'd': f->cache_dir = optarg; break;
 		case 'm': f->cache_mb = atoi(optarg); break;
 		case 'x': f->export_url = optarg; break;
+		case 'C': f->tls.cert = optarg; break;
+		case 'K': f->tls.key = optarg; break;
+		case 'A': f->tls.ca = optarg; break;
+		case 'T': f->token_file = optarg; break;
+		case 'I': f->insecure = true; break;
 		case 'p':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				fprintf(stderr, "wispd: --python must be on or off\n");
@@ -179,6 +209,26 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		fprintf(stderr, "wispd: --idle-timeout must be 1 to 86400 seconds\n");
 		return 2;
 	}
+	if (!f->tls.cert != !f->tls.key) {
+		fprintf(stderr, "wispd: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
+	bool agent = !strcmp(f->mode, "agent");
+	if (agent && f->tls.cert) {
+		fprintf(stderr, "wispd: an agent does not listen: --tls-cert and --tls-key are for the coordinator\n");
+		return 2;
+	}
+	if (!agent && f->tls.ca) {
+		fprintf(stderr, "wispd: --tls-ca is the CA an agent verifies its coordinator with (agent mode)\n");
+		return 2;
+	}
+	if (!agent && !ws_listen_is_loopback(f->listen) && (!f->tls.cert || !f->token_file) && !f->insecure) {
+		fprintf(stderr,
+			"wispd: refusing to listen on %s without %s: anyone who reaches it could run scripts on every "
+			"node. Give --tls-cert/--tls-key and --token-file, listen on 127.0.0.1, or pass --insecure\n",
+			f->listen, !f->tls.cert && !f->token_file ? "TLS and tokens" : !f->tls.cert ? "TLS" : "tokens");
+		return 2;
+	}
 	if (!f->node[0] || strlen(f->node) > 63) {
 		fprintf(stderr, "wispd: --node must be 1 to 63 characters\n");
 		return 2;
@@ -193,6 +243,7 @@ int main(int argc, char **argv)
 	struct agent *agent = NULL;
 	struct coordinator *coord = NULL;
 	struct agent_link *link = NULL;
+	struct tokens *tokens = NULL;
 	struct lws_protocols protocols[2] = {{0}};
 	char err[512];
 	int rc = 1;
@@ -204,7 +255,7 @@ int main(int argc, char **argv)
 		return bad < 0 ? 0 : bad;
 	bool is_agent = strcmp(f.mode, "coordinator") != 0, is_coord = strcmp(f.mode, "agent") != 0;
 
-	lws_set_log_level(f.verbose ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR, NULL);
+	lws_set_log_level(f.verbose ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR, ws_daemon_log);
 	the_service = &svc;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -229,19 +280,24 @@ int main(int argc, char **argv)
 	}
 	/* The socket first (a port in use fails fast), then the ring and its source. */
 	if (is_coord) {
+		if (f.token_file && !(tokens = tokens_load(f.token_file, err, sizeof(err)))) {
+			fprintf(stderr, "wispd: %s\n", err);
+			goto out;
+		}
 		if (!(coord = coordinator_new(&svc, f.node, f.idle_timeout_s, "/proc/self/exe"))) {
 			fprintf(stderr, "wispd: out of memory\n");
 			goto out;
 		}
+		coordinator_set_tokens(coord, tokens);
 		coordinator_protocol(coord, &protocols[0]);
 	} else {
-		if (!(link = agent_link_new(&svc, f.coordinator, err, sizeof(err)))) {
+		if (!(link = agent_link_new(&svc, f.coordinator, f.token_file, err, sizeof(err)))) {
 			fprintf(stderr, "wispd: %s\n", err);
 			goto out;
 		}
 		agent_link_protocol(link, &protocols[0]);
 	}
-	if (!(svc.ctx = ws_server_context(is_coord ? f.listen : NULL, protocols, &svc, err, sizeof(err)))) {
+	if (!(svc.ctx = ws_server_context(is_coord ? f.listen : NULL, protocols, &svc, &f.tls, err, sizeof(err)))) {
 		fprintf(stderr, "wispd: %s\n", err);
 		goto out;
 	}
@@ -263,8 +319,9 @@ int main(int argc, char **argv)
 	if (link)
 		agent_link_start(link, agent);
 	if (is_coord)
-		fprintf(stderr, "wispd: %s node %s listening on ws://%s%s\n", f.mode, f.node, f.listen,
-			is_agent ? "" : " (no local agent)");
+		fprintf(stderr, "wispd: %s node %s listening on %s://%s%s%s\n", f.mode, f.node, f.tls.cert ? "wss" : "ws",
+			f.listen, is_agent ? "" : " (no local agent)",
+			tokens ? "; a token is needed" : "; no token is needed (no --token-file)");
 	else
 		fprintf(stderr, "wispd: agent node %s sampling at %d Hz, coordinator %s\n", f.node, f.hz, f.coordinator);
 	if (is_agent)
@@ -294,5 +351,6 @@ out:
 	coordinator_free(coord);
 	inbox_free(svc.inbox);
 	agent_free(agent);
+	tokens_free(tokens);
 	return rc;
 }

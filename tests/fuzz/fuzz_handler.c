@@ -37,7 +37,7 @@ static struct service *service(void)
 		lws_set_log_level(LLL_ERR, NULL);
 		svc.inbox = inbox_new();
 		svc.jobs = jobs_new(0);
-		if (!svc.inbox || !svc.jobs || !(svc.ctx = ws_server_context(NULL, protocols, &svc, err, sizeof(err))))
+		if (!svc.inbox || !svc.jobs || !(svc.ctx = ws_server_context(NULL, protocols, &svc, &(struct ws_tls){0}, err, sizeof(err))))
 			abort();
 		inbox_set_context(svc.inbox, svc.ctx);
 	}
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	coordinator_set_local(c, local_agent());
 	for (int i = 0; i < SLOTS; i++)
-		session_open(c, &slots[i], NULL, slot_addr[i]);
+		session_open(c, &slots[i], NULL, slot_addr[i], GRANT_ALL);
 	while (size >= 3) {
 		struct session *s = &slots[data[0] & 3];
 		bool reopen = data[0] & 0x80;
@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size;
 		if (reopen) {
 			session_end(c, s);
-			session_open(c, s, NULL, slot_addr[s - slots]);
+			session_open(c, s, NULL, slot_addr[s - slots], GRANT_ALL);
 		}
 		/* As coord_callback: a closing connection's messages are dropped. */
 		if (s->linked && !s->closing && session_message(c, s, (const char *)data, len) < 0)

@@ -193,7 +193,7 @@ int main(int argc, char **argv)
 	static const struct lws_protocols protocols[] = {{PROTO_NAME, callback, 0, 65536, 0, NULL, 0},
 							 {NULL, NULL, 0, 0, 0, NULL, 0}};
 	lws_set_log_level(LLL_ERR, NULL);
-	struct lws_context *ctx = ws_client_context(protocols, &r);
+	struct lws_context *ctx = ws_client_context(protocols, &r, &r.ep);
 	if (!ctx || !ws_client_connect(ctx, &r.ep, NULL, NULL))
 		return 2;
 	while (!stop && !r.closed)

@@ -68,7 +68,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 int main(int argc, char **argv)
 {
 	struct flood f = {0};
-	struct ws_endpoint ep;
+	struct ws_endpoint ep = {0};
 	bool hold = argc == 5 && !strcmp(argv[1], "hold");
 	f.stall = argc == 6 && !strcmp(argv[1], "stall");
 	if ((!hold && !f.stall) || ws_endpoint_parse(argv[2], &ep) < 0) {
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	static const struct lws_protocols protocols[] = {{PROTO_NAME, cb, sizeof(struct conn), 4096, 0, NULL, 0},
 							 {NULL, NULL, 0, 0, 0, NULL, 0}};
 	lws_set_log_level(LLL_ERR, NULL);
-	struct lws_context *ctx = ws_client_context(protocols, &f);
+	struct lws_context *ctx = ws_client_context(protocols, &f, &ep);
 	if (!ctx)
 		return 2;
 	for (int i = 0; i < n; i++)

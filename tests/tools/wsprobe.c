@@ -145,12 +145,12 @@ int main(int argc, char **argv)
 			p.msg[i] = (char)(hexval(data[2 * i]) << 4 | hexval(data[2 * i + 1]));
 		p.len = n;
 	}
-	struct ws_endpoint ep;
+	struct ws_endpoint ep = {0};
 	if (ws_endpoint_parse(argv[2], &ep) < 0)
 		return 2;
 	static const struct lws_protocols protocols[] = {{PROTO_NAME, cb, 0, 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
 	lws_set_log_level(LLL_ERR, NULL);
-	struct lws_context *ctx = ws_client_context(protocols, &p);
+	struct lws_context *ctx = ws_client_context(protocols, &p, &ep);
 	if (!ctx)
 		return 2;
 	ws_client_connect(ctx, &ep, NULL, NULL);

@@ -193,12 +193,14 @@ static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		}
 		break;
 	}
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		return ws_client_add_headers(wsi, &l->ep, in, len);
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return ws_peer_on_writeable(&l->peer);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (!l->warned && !svc->stop)
 			fprintf(stderr, "wispd: cannot reach the coordinator at %s:%d (%s); retrying\n", l->ep.host,
-				l->ep.port, in ? (const char *)in : "connection failed");
+				l->ep.port, ws_client_failure(in, &l->ep));
 		l->warned = true;
 		schedule_reconnect(l);
 		break;
@@ -214,7 +216,8 @@ static int link_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	return 0;
 }
 
-struct agent_link *agent_link_new(struct service *svc, const char *url, char *err, size_t errlen)
+struct agent_link *agent_link_new(struct service *svc, const char *url, const char *token_file, char *err,
+				  size_t errlen)
 {
 	struct agent_link *l = calloc(1, sizeof(*l));
 	if (!l) {
@@ -229,7 +232,11 @@ struct agent_link *agent_link_new(struct service *svc, const char *url, char *er
 	snprintf(l->instance, sizeof(l->instance), "%016llx", (unsigned long long)id);
 	l->rng = id;
 	if (ws_endpoint_parse(url, &l->ep) < 0) {
-		snprintf(err, errlen, "--coordinator: expected ws://HOST:PORT, got '%s'", url);
+		snprintf(err, errlen, "--coordinator: expected ws://HOST:PORT or wss://HOST:PORT, got '%s'", url);
+		free(l);
+		return NULL;
+	}
+	if (token_file && tokens_pick(token_file, GRANT_REGISTER, l->ep.token, sizeof(l->ep.token), err, errlen) < 0) {
 		free(l);
 		return NULL;
 	}

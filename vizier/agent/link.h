@@ -11,9 +11,11 @@ struct agent_link;
 struct lws_protocols;
 struct service;
 
-/* A link to the coordinator at url ("ws://HOST:PORT"), not yet connected. NULL with a message in
- * err. */
-struct agent_link *agent_link_new(struct service *svc, const char *url, char *err, size_t errlen);
+/* A link to the coordinator at url ("ws://HOST:PORT" or "wss://HOST:PORT"), not yet connected,
+ * registering with the agent token of token_file (net/tokens.h; NULL: none). The lws context
+ * verifies a wss:// coordinator (ws_server.h: struct ws_tls's ca). NULL with a message in err. */
+struct agent_link *agent_link_new(struct service *svc, const char *url, const char *token_file, char *err,
+				  size_t errlen);
 /* The link's protocol, for the lws context (protocol user pointer = the link). */
 void agent_link_protocol(struct agent_link *l, struct lws_protocols *out);
 /* Connects for agent a (svc->ctx must exist by now) and starts the heartbeat. */

@@ -18,6 +18,7 @@
 #include "coordinator.h"
 #include "web.h"
 #include "net/proto.h"
+#include "net/tokens.h"
 #include "net/ws_peer.h"
 #include "core/qctx.h"
 
@@ -48,6 +49,18 @@
 
 enum role { ROLE_NONE, ROLE_AGENT, ROLE_CLIENT };
 
+/* What /metrics counts that no agent status holds (metrics.c). Service thread only. */
+enum { QK_RUN, QK_SNAPSHOT, QK_LIVE, QK_KINDS };
+#define QUERY_BUCKETS 12
+struct coord_metrics {
+	uint64_t queries[QK_KINDS][2];                /* [kind][failed] */
+	uint64_t duration_le[QK_KINDS][QUERY_BUCKETS]; /* queries at most metrics.c's bucket bound */
+	double duration_sum[QK_KINDS];                 /* seconds */
+	uint64_t rx_bytes, tx_bytes;                   /* websocket payload, every session */
+	uint64_t refused_token;                        /* upgrades refused: no or unknown token */
+	uint64_t refused_grant;                        /* requests refused: the token's role lacks it */
+};
+
 /* One websocket connection (lws per-session data). */
 struct session {
 	struct session *next;
@@ -59,6 +72,7 @@ struct session {
 	char contested_by[64];  /* agents: address of another agent refused this name, or "" */
 	int64_t contested_ns;   /* ... when it last tried (CLOCK_MONOTONIC) */
 	char addr[64];          /* peer address */
+	unsigned grants;        /* what its token allows (net/tokens.h), read at the upgrade */
 	int64_t connected_ns, last_seen_ns; /* CLOCK_MONOTONIC; last_seen: its last whole message */
 	size_t rx_held;         /* bytes of its reassembly buffer, as counted in rx_held of c */
 	bool linked;            /* in c->sessions (session_open .. session_end) */
@@ -104,6 +118,7 @@ struct query {
 	bool busy;                /* a worker task owns the query */
 	bool snapshot;            /* a snapshot request: answers are files, not partial results */
 	struct live *live;        /* a live tick: the subscription it serves (plan borrowed from it) */
+	enum { QUERY_DROPPED, QUERY_OK, QUERY_FAILED } outcome; /* as query_free counts it (metrics.c) */
 	int nranges;              /* live: the time ranges asked for (exec_request), 0 otherwise */
 	int64_t (*ranges)[2];     /* owned */
 };
@@ -117,22 +132,34 @@ struct coordinator {
 	int nsessions;
 	struct query *queries;
 	struct live *lives;          /* subscriptions (live.c) */
+	struct tokens *tokens;       /* borrowed; NULL: every peer may do everything */
+	int64_t refused_said_ns;     /* the last "refused a peer" line (said once in 10 s) */
+	int64_t reload_said_ns;      /* the last "token file is bad" line (said once a minute) */
 	uint64_t next_session, next_qid;
 	int64_t idle_timeout_ns;     /* see IDLE_TIMEOUT_S */
 	size_t rx_held;              /* bytes of every session's reassembly buffer */
 	lws_sorted_usec_list_t sweep_sul; /* every second: the timeouts above */
+	struct coord_metrics metrics;     /* metrics.c */
 };
 
 struct live;
 
 /* ---- coordinator.c (the fuzzers drive sessions through these three, without sockets) --------- */
-/* A connection from addr opened (wsi NULL: no socket; what is sent to it is dropped): s is
- * zeroed and linked into c, or -1 when every place is taken (s stays unlinked). */
-int session_open(struct coordinator *c, struct session *s, struct lws *wsi, const char *addr);
+/* A connection from addr opened (wsi NULL: no socket; what is sent to it is dropped), its token
+ * granting grants: s is zeroed and linked into c, or -1 when every place is taken (s stays
+ * unlinked). */
+int session_open(struct coordinator *c, struct session *s, struct lws *wsi, const char *addr, unsigned grants);
 /* One whole message from s. -1: close the connection. */
 int session_message(struct coordinator *c, struct session *s, const char *data, size_t len);
 /* The connection closed: s is unlinked and its answers fail. Nothing when it was never linked. */
 void session_end(struct coordinator *c, struct session *s);
+
+/* ---- metrics.c ------------------------------------------------------------------------------- */
+/* q ends (query_free): counted by kind, outcome and duration, unless it was dropped. */
+void metrics_query_ended(struct coordinator *c, const struct query *q);
+/* The Prometheus text exposition (format 0.0.4) of c and of every agent's last status: malloc'd,
+ * *len its size; NULL when out of memory. */
+char *metrics_render(struct coordinator *c, size_t *len);
 
 /* ---- registry.c ------------------------------------------------------------------------------ */
 /* Counts s's reassembly buffer, as it is now, in c->rx_held. */

@@ -10,6 +10,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a request needs its connection's token to grant (an agent's hello: GRANT_REGISTER). */
+static unsigned grant_needed(enum proto_type t)
+{
+	switch (t) {
+	case PT_HEARTBEAT:
+	case PT_RESULT: return GRANT_REGISTER;
+	case PT_SNAPSHOT: return GRANT_ADMIN;
+	case PT_RUN:
+	case PT_SUBSCRIBE:
+	case PT_UNSUBSCRIBE:
+	case PT_AGENTS: return GRANT_READ;
+	default: return 0;
+	}
+}
+
+/* Whether s's token grants need; if not, s is told what it would take. */
+static bool allowed(struct coordinator *c, struct session *s, int64_t id, unsigned need)
+{
+	if ((s->grants & need) == need)
+		return true;
+	c->metrics.refused_grant++;
+	const char *role = tokens_role_name(s->grants);
+	session_error(s, id, "not allowed: %s needs %s token, and this connection's token is a%s %s token",
+		      need == GRANT_REGISTER ? "registering as an agent" : need == GRANT_ADMIN ? "a snapshot" : "a query",
+		      need == GRANT_REGISTER ? "an agent" : need == GRANT_ADMIN ? "an admin" : "a read or admin",
+		      role[0] == 'a' ? "n" : "", role);
+	return false;
+}
+
 int session_message(struct coordinator *c, struct session *s, const char *data, size_t len)
 {
 	struct proto_msg m;
@@ -23,11 +52,15 @@ int session_message(struct coordinator *c, struct session *s, const char *data, 
 	}
 	s->last_seen_ns = mono_now_ns();
 	bool agent = s->role == ROLE_AGENT;
+	if (!allowed(c, s, m.id, grant_needed(m.type)))
+		goto out;
 	switch (m.type) {
 	case PT_HELLO: {
 		struct hello h;
 		if (proto_read_hello(m.obj, &h, err, sizeof(err)) < 0)
 			session_error(s, m.id, "%s", err);
+		else if (h.agent && !allowed(c, s, m.id, GRANT_REGISTER))
+			rc = -1; /* a refused registration ends the connection */
 		else if (!h.agent)
 			s->role = ROLE_CLIENT;
 		else if (register_agent(c, s, &h) < 0)
@@ -102,10 +135,11 @@ static bool admit(struct coordinator *c, const char *addr)
 	return true;
 }
 
-int session_open(struct coordinator *c, struct session *s, struct lws *wsi, const char *addr)
+int session_open(struct coordinator *c, struct session *s, struct lws *wsi, const char *addr, unsigned grants)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
+	s->grants = grants;
 	if (!admit(c, s->addr)) {
 		static int64_t said_ns;
 		if (mono_now_ns() - said_ns > 10000000000LL) { /* once in 10 s, not once a connection */
@@ -185,8 +219,51 @@ static void sweep(lws_sorted_usec_list_t *sul)
 			session_close(c, s, why);
 		}
 	}
+	if (c->tokens) { /* a rotated token file takes effect for new connections within a second */
+		char err[320];
+		int r = tokens_reload(c->tokens, err, sizeof(err));
+		if (r > 0)
+			fprintf(stderr, "wispd: token file reloaded: %d tokens\n", tokens_count(c->tokens));
+		else if (r < 0 && now - c->reload_said_ns > 60000000000LL) {
+			c->reload_said_ns = now;
+			fprintf(stderr, "wispd: keeping the tokens held: %s\n", err);
+		}
+	}
 	service_trim(c->svc);
 	lws_sul_schedule(c->svc->ctx, 0, &c->sweep_sul, sweep, LWS_US_PER_SEC);
+}
+
+/* A websocket upgrade: 0 lets it proceed; 1 when it was refused with 401 (its token unknown). */
+static int check_token(struct coordinator *c, struct lws *wsi)
+{
+	if (tokens_grants_of_request(c->tokens, wsi))
+		return 0;
+	c->metrics.refused_token++;
+	int64_t now = mono_now_ns();
+	if (now - c->refused_said_ns > 10000000000LL) { /* once in 10 s, not once a connection */
+		char addr[64] = "";
+		lws_get_peer_simple(wsi, addr, sizeof(addr));
+		c->refused_said_ns = now;
+		fprintf(stderr, "wispd: refused a connection from %s: %s\n", addr,
+			lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) ? "unknown token" : "no token");
+	}
+	return lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, "a token is needed (Authorization: Bearer)") ? -1
+														  : 1;
+}
+
+/* A plain HTTP GET: /metrics (Prometheus; a read token when tokens are on), else a dashboard
+ * file. The dashboard's files hold no data: its websocket carries the token. */
+static int http_request(struct coordinator *c, struct lws *wsi, struct web_reply *r, const char *path)
+{
+	if (strcmp(path, "/metrics") && strncmp(path, "/metrics?", 9))
+		return web_request(wsi, r, path);
+	if (!(tokens_grants_of_request(c->tokens, wsi) & GRANT_READ)) {
+		c->metrics.refused_token++;
+		return web_status(wsi, HTTP_STATUS_UNAUTHORIZED, "/metrics needs a read or admin token (Authorization: Bearer)");
+	}
+	size_t len = 0;
+	char *body = metrics_render(c, &len);
+	return web_respond(wsi, r, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
 static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -199,10 +276,17 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		inbox_drain(svc->inbox);
 		break;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* headers at hand: refuse an unknown token here */
+		return c ? check_token(c, wsi) : -1;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* s is allocated, the headers still here */
+		if (!c || !s)
+			return -1;
+		s->grants = tokens_grants_of_request(c->tokens, wsi);
+		return s->grants ? 0 : -1;
 	case LWS_CALLBACK_ESTABLISHED: {
 		char addr[64] = "";
 		lws_get_peer_simple(wsi, addr, sizeof(addr));
-		return c ? session_open(c, s, wsi, addr) : -1;
+		return c ? session_open(c, s, wsi, addr, s->grants) : -1;
 	}
 	case LWS_CALLBACK_RECEIVE: {
 		if (s->closing)
@@ -214,6 +298,7 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 			break;
 		}
 		size_t max = s->role == ROLE_AGENT ? PROTO_MAX_MESSAGE : PROTO_CLIENT_MAX_MESSAGE;
+		c->metrics.rx_bytes += len;
 		int r = ws_peer_receive(&s->peer, in, len, max);
 		session_account_rx(c, s);
 		if (r < 0) {
@@ -231,12 +316,20 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		}
 		break;
 	}
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return ws_peer_on_writeable(&s->peer);
-	case LWS_CALLBACK_HTTP: /* the dashboard: GET of a file (web.h) */
-		return web_request(wsi, &s->web, in);
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		uint64_t before = s->peer.tx_total;
+		int r = ws_peer_on_writeable(&s->peer);
+		c->metrics.tx_bytes += s->peer.tx_total - before;
+		return r;
+	}
+	case LWS_CALLBACK_HTTP: /* /metrics, or the dashboard: GET of a file (web.h) */
+		return c && s ? http_request(c, wsi, &s->web, in) : -1;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return web_writeable(wsi, &s->web);
+		return s ? web_writeable(wsi, &s->web) : -1;
+	case LWS_CALLBACK_CLOSED_HTTP: /* (s is NULL for a connection that never bound it) */
+		if (s)
+			web_reply_clear(&s->web);
+		break;
 	case LWS_CALLBACK_CLOSED:
 		if (c)
 			session_end(c, s);
@@ -269,6 +362,11 @@ struct coordinator *coordinator_new(struct service *svc, const char *node, int i
 	c->idle_timeout_ns = (idle_timeout_s > 0 ? idle_timeout_s : IDLE_TIMEOUT_S) * 1000000000LL;
 	snprintf(c->node, sizeof(c->node), "%s", node);
 	return c;
+}
+
+void coordinator_set_tokens(struct coordinator *c, struct tokens *tokens)
+{
+	c->tokens = tokens;
 }
 
 void coordinator_set_local(struct coordinator *c, struct agent *local)

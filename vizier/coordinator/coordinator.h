@@ -9,6 +9,7 @@ struct agent;
 struct coordinator;
 struct lws_protocols;
 struct service;
+struct tokens;
 
 /* A coordinator named node; connections idle for idle_timeout_s are closed (0: the default,
  * IDLE_TIMEOUT_S). Scripts compile in helper processes running helper_exe --script-helper
@@ -17,6 +18,10 @@ struct coordinator *coordinator_new(struct service *svc, const char *node, int i
 				    const char *helper_exe);
 /* Once the context exists: starts the timer that enforces the connection limits. */
 void coordinator_start(struct coordinator *c);
+/* Who may do what (net/tokens.h; borrowed, and reloaded when its file changes): peers without a
+ * known token are refused at the websocket upgrade, and each request needs its grant. NULL (the
+ * default): every peer may do everything. */
+void coordinator_set_tokens(struct coordinator *c, struct tokens *tokens);
 /* Standalone: the in-process agent, answering every query with the connected agents. */
 void coordinator_set_local(struct coordinator *c, struct agent *local);
 /* The coordinator's protocol, for the lws context (protocol user pointer = the coordinator). */

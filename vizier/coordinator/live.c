@@ -609,6 +609,7 @@ out:
 	free(panes);
 	free(outs);
 	free(trunc);
+	q->outcome = finished ? QUERY_OK : QUERY_FAILED;
 	merge_end(&m);
 	inbox_post(q->c->svc->inbox, tick_done, q);
 }

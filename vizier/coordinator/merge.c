@@ -222,6 +222,7 @@ void merge_run(void *arg)
 				   (long long)q->max_rows);
 	}
 reply:
+	q->outcome = qctx_failed(&m.qc) ? QUERY_FAILED : QUERY_OK;
 	if (qctx_failed(&m.qc)) {
 		proto_pack_error(&pk, q->request_id, m.qc.err, q->log ? q->log : "");
 	} else {

@@ -38,6 +38,7 @@ struct query *query_new(struct coordinator *c, uint64_t client, int64_t id, int6
 void query_free(struct query *q)
 {
 	struct coordinator *c = q->c;
+	metrics_query_ended(c, q);
 	for (struct query **pq = &c->queries; *pq; pq = &(*pq)->next)
 		if (*pq == q) {
 			*pq = q->next;
@@ -63,6 +64,7 @@ void query_free(struct query *q)
 
 void query_fail(struct query *q, const char *msg)
 {
+	q->outcome = QUERY_FAILED;
 	if (q->live)
 		live_tick_failed(q, msg);
 	else

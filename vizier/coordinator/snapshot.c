@@ -62,6 +62,7 @@ void snapshot_collect(void *arg)
 		else
 			files[nfiles++] = (struct snapshot_file){an->node, r.snapshot, r.snapshot_len};
 	}
+	q->outcome = nfiles ? QUERY_OK : QUERY_FAILED;
 	if (nfiles)
 		proto_pack_snapshots(&pk, q->request_id, files, nfiles, warnings, nwarn);
 	else

@@ -4,6 +4,7 @@
 
 #include <libwebsockets.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WEB_PIECE 16384
@@ -24,35 +25,60 @@ const struct web_asset *web_find(const char *path)
 	return NULL;
 }
 
-int web_request(struct lws *wsi, struct web_reply *r, const char *path)
+int web_status(struct lws *wsi, int status, const char *text)
+{
+	if (lws_return_http_status(wsi, (unsigned)status, text))
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Headers of a reply of len bytes of type, then the body on writeable callbacks. */
+static int start_reply(struct lws *wsi, struct web_reply *r, const char *type)
 {
 	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-	*r = (struct web_reply){web_find(path), 0};
-	if (!r->asset) {
-		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such file in the Wisp dashboard"))
-			return -1;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
 	static const char nocache[] = "no-cache";
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, r->asset->type, *r->asset->len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, type, r->len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)nocache,
 					 (int)sizeof(nocache) - 1, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
+	r->active = true;
 	lws_callback_on_writable(wsi);
 	return 0;
 }
 
+int web_request(struct lws *wsi, struct web_reply *r, const char *path)
+{
+	const struct web_asset *a = web_find(path);
+	web_reply_clear(r);
+	if (!a)
+		return web_status(wsi, HTTP_STATUS_NOT_FOUND, "no such file in the Wisp dashboard");
+	r->data = a->data;
+	r->len = *a->len;
+	return start_reply(wsi, r, a->type);
+}
+
+int web_respond(struct lws *wsi, struct web_reply *r, const char *type, char *body, size_t len)
+{
+	web_reply_clear(r);
+	if (!body)
+		return web_status(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+	r->owned = body;
+	r->data = body;
+	r->len = len;
+	return start_reply(wsi, r, type);
+}
+
 int web_writeable(struct lws *wsi, struct web_reply *r)
 {
-	if (!r->asset)
+	if (!r->active)
 		return 0;
 	unsigned char buf[LWS_PRE + WEB_PIECE];
-	size_t n = *r->asset->len - r->off;
+	size_t n = r->len - r->off;
 	if (n > WEB_PIECE)
 		n = WEB_PIECE;
-	bool last = r->off + n == *r->asset->len;
-	memcpy(buf + LWS_PRE, r->asset->data + r->off, n);
+	bool last = r->off + n == r->len;
+	memcpy(buf + LWS_PRE, r->data + r->off, n);
 	if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
 		return -1;
 	r->off += n;
@@ -60,6 +86,12 @@ int web_writeable(struct lws *wsi, struct web_reply *r)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	r->asset = NULL;
+	web_reply_clear(r);
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void web_reply_clear(struct web_reply *r)
+{
+	free(r->owned);
+	*r = (struct web_reply){0};
 }

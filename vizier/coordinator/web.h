@@ -7,6 +7,7 @@
 #ifndef WISP_WEB_H
 #define WISP_WEB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct lws;
@@ -21,17 +22,25 @@ struct web_asset {
 extern const struct web_asset web_assets[];
 extern const size_t web_nassets;
 
-/* A reply in progress on one HTTP connection: the file and how much of it is written. Zeroed by
- * lws with the connection's per-session data; it owns nothing. */
+/* A reply in progress on one HTTP connection: its body and how much of it is written. Zeroed by
+ * lws with the connection's per-session data. It owns `owned` (a generated body, /metrics) until
+ * the body is written or web_reply_clear runs on the connection's close. */
 struct web_reply {
-	const struct web_asset *asset;
-	size_t off;
+	const char *data;
+	size_t len, off;
+	char *owned;
+	bool active;
 };
 
 const struct web_asset *web_find(const char *path);
 /* LWS_CALLBACK_HTTP: starts the reply to path (404 when there is no such file). LWS_CALLBACK_HTTP_
  * WRITEABLE: writes its next piece. Both return what the callback must return (nonzero closes). */
 int web_request(struct lws *wsi, struct web_reply *r, const char *path);
+/* Starts a reply of a generated body (malloc'd; owned by r from here, NULL: 500) of type. */
+int web_respond(struct lws *wsi, struct web_reply *r, const char *type, char *body, size_t len);
+/* An error status with a short text (401, 404...). */
+int web_status(struct lws *wsi, int status, const char *text);
 int web_writeable(struct lws *wsi, struct web_reply *r);
+void web_reply_clear(struct web_reply *r);
 
 #endif

@@ -12,6 +12,11 @@
 #error "WISP_VERSION comes from the build (the project version in CMakeLists.txt)"
 #endif
 
+const char *proto_wisp_version(void)
+{
+	return WISP_VERSION;
+}
+
 static const char *const type_names[] = {
 	[PT_UNKNOWN] = "", [PT_HELLO] = "hello", [PT_WELCOME] = "welcome", [PT_HEARTBEAT] = "heartbeat",
 	[PT_RUN] = "run", [PT_SNAPSHOT] = "snapshot", [PT_AGENTS] = "agents", [PT_EXEC] = "exec",

@@ -62,6 +62,8 @@ struct proto_msg {
 /* Unpacks data[0..len) (mp_unpack: hostile input is safe) and reads its type. 0, or -1 when it
  * is not a msgpack map with a string "type" (m needs proto_msg_destroy either way). */
 int proto_msg_parse(struct proto_msg *m, const char *data, size_t len);
+/* This build's version (the project version in CMakeLists.txt), for --version and statuses. */
+const char *proto_wisp_version(void);
 void proto_msg_destroy(struct proto_msg *m);
 
 /* A message being packed; the buffer is owned until proto_buf_destroy (or taken: .sb.data). */

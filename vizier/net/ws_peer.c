@@ -181,6 +181,7 @@ int ws_peer_on_writeable(struct ws_peer *p)
 	if (!p->tx_head)
 		p->tx_tail = NULL;
 	p->tx_bytes -= m->len + ws_shared_len(m->shared);
+	p->tx_total += m->len + ws_shared_len(m->shared);
 	msg_free(m);
 	if (p->tx_head)
 		lws_callback_on_writable(p->wsi);

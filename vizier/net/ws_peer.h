@@ -21,6 +21,7 @@ struct ws_peer {
 	int64_t rx_since_ns;   /* CLOCK_MONOTONIC: when the message being reassembled began, 0 = none */
 	struct ws_msg *tx_head, *tx_tail;
 	size_t tx_bytes;       /* queued, not yet written */
+	uint64_t tx_total;     /* messages' bytes written, ever */
 };
 
 /* Feeds one received fragment. Returns 1 when a whole message is in peer->rx[0..rx_len),

@@ -21,8 +21,21 @@ const state = {
   baseline: null,   // [t0, t1] seconds, or null
 };
 
-const wire = new Wire(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`, (s) => {
-  $('conn').textContent = s;
+// A coordinator started with --token-file needs a token: open the page as /#access_token=TOKEN.
+// It is kept for this tab (sessionStorage) and taken off the address bar; the websocket carries it
+// as its access_token parameter (browsers cannot set an Authorization header on a websocket).
+const token = new URLSearchParams(location.hash.slice(1)).get('access_token') || sessionStorage.getItem('wisp.token');
+if (token) {
+  sessionStorage.setItem('wisp.token', token);
+  if (location.hash.includes('access_token')) history.replaceState(null, '', location.pathname + location.search);
+}
+let everConnected = false;
+const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/` +
+  (token ? `?access_token=${encodeURIComponent(token)}` : '');
+const wire = new Wire(wsUrl, (s) => {
+  everConnected ||= s === 'connected';
+  $('conn').textContent = s === 'disconnected' && !everConnected
+    ? `disconnected (if the coordinator needs a token, open ${location.pathname}#access_token=TOKEN)` : s;
   $('conn').className = `state ${s}`;
 });
 const flame = new FlameView($('flame'), { onSearch: (t) => { $('searchinfo').textContent = t; } });
