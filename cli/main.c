@@ -126,7 +126,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (; i < argc; i++) {
-		if (!strcmp(argv[i], "--")) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { /* (a script's own help: after --) */
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--")) {
 			o.script_args = argv + i + 1;
 			o.nscript_args = argc - i - 1;
 			break;
