@@ -14,6 +14,15 @@
 #define WISP_SCRIPTS_DIR "/usr/local/share/wisp/scripts"
 #endif
 
+/* Where scripts are looked for, in order: $WISP_SCRIPTS_PATH, the build's scripts directory, the
+ * installed ones (an image or package has only these). */
+static void search_dirs(char *dirs, size_t len)
+{
+	const char *env = getenv("WISP_SCRIPTS_PATH");
+	snprintf(dirs, len, "%s%s%s:/usr/local/share/wisp/scripts:/usr/share/wisp/scripts", env ? env : "",
+		 env ? ":" : "", WISP_SCRIPTS_DIR);
+}
+
 int script_find(const char *arg, char *path, size_t len)
 {
 	struct stat st;
@@ -23,10 +32,8 @@ int script_find(const char *arg, char *path, size_t len)
 	}
 	if (strchr(arg, '/'))
 		return -1;
-	const char *env = getenv("WISP_SCRIPTS_PATH");
 	char dirs[4096];
-	snprintf(dirs, sizeof(dirs), "%s%s%s:/usr/local/share/wisp/scripts:/usr/share/wisp/scripts",
-		 env ? env : "", env ? ":" : "", WISP_SCRIPTS_DIR);
+	search_dirs(dirs, sizeof(dirs));
 	bool has_ext = strlen(arg) > 4 && !strcmp(arg + strlen(arg) - 4, ".lua");
 	for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 		snprintf(path, len, "%s/%s%s", d, arg, has_ext ? "" : ".lua");
@@ -72,9 +79,9 @@ char *script_load(const char *arg, size_t *len, char *name, size_t namelen)
 
 int cmd_scripts(void)
 {
-	const char *env = getenv("WISP_SCRIPTS_PATH");
-	char dirs[4096];
-	snprintf(dirs, sizeof(dirs), "%s%s%s", env ? env : "", env ? ":" : "", WISP_SCRIPTS_DIR);
+	char dirs[4096], seen[256][64];
+	int nseen = 0;
+	search_dirs(dirs, sizeof(dirs));
 	for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 		DIR *dir = opendir(d);
 		struct dirent *e;
@@ -82,8 +89,15 @@ int cmd_scripts(void)
 			continue;
 		while ((e = readdir(dir)) != NULL) {
 			size_t l = strlen(e->d_name);
-			if (l <= 4 || strcmp(e->d_name + l - 4, ".lua"))
+			if (l <= 4 || l - 4 >= sizeof(seen[0]) || strcmp(e->d_name + l - 4, ".lua"))
 				continue;
+			bool dup = false; /* a name found first in an earlier directory is the one run finds */
+			for (int i = 0; i < nseen && !dup; i++)
+				dup = strlen(seen[i]) == l - 4 && !strncmp(seen[i], e->d_name, l - 4);
+			if (dup)
+				continue;
+			if (nseen < 256)
+				snprintf(seen[nseen++], sizeof(seen[0]), "%.*s", (int)(l - 4), e->d_name);
 			char p[4096], line[512] = "";
 			snprintf(p, sizeof(p), "%s/%s", d, e->d_name);
 			FILE *f = fopen(p, "r");

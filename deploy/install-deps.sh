@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config clang llvm libclang-rt-14-dev bpfto
             libbpf-dev libelf-dev libdw-dev libiberty-dev liblzma-dev zlib1g-dev liblua5.4-dev libwebsockets-dev
             libmsgpack-dev libzstd-dev libcmocka-dev nodejs)
 test_pkgs=(chromium procps iproute2 ca-certificates libc6-dbg rustc linux-perf golang-go s3cmd python3.11 python3.11-dev
-           openssl curl prometheus)
+           openssl curl prometheus podman buildah runc debootstrap yamllint)
 runtime_pkgs=(libbpf1 libelf1 libdw1 liblzma5 liblua5.4-0 libwebsockets17 libmsgpackc2 libzstd1 libprotobuf-c1 zlib1g libcurl4 libssl3)
 
 want=("${build_pkgs[@]}")
