@@ -108,7 +108,10 @@ pass "/metrics: 401 without a token; promtool accepts it; queries ($RUNS1 -> $RU
 
 # The dashboard over https://: its files need no token (its websocket does).
 [ "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/")" = 200 ] || fail "dashboard over https"
-pass "the dashboard is served over https://"
+NODE_PATH="$SRC_DIR/tests/node_modules" node "$SRC_DIR/tests/integration/dashboard_token.js" \
+	"https://127.0.0.1:$PORT/" "$READ_TOK" >"$TMP/browser.out" 2>&1 || fail "the dashboard with a token: $(cat "$TMP/browser.out")"
+pass "the dashboard is served over https://; in chromium it asks for a token, and connects with #access_token"
+
 
 # A rotated token file: the new read token works within a few seconds, the old one no longer.
 NEW_TOK=read-rotated-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
