@@ -2,7 +2,7 @@
 # tests/bench/auth.sh - what TLS, tokens and /metrics cost, as `name value unit` lines. Two
 # standalone wispd on loopback with the same synthetic source (2 CPUs at 99 Hz, an hour
 # back-filled): one plain, one with TLS (a CA made here) and a token file. Same run, same load:
-#   query_ms_ws                 a small query end to end (`wisp run processes`, the CLI's whole
+#   query_ms_ws                 a small request end to end (`wisp agents`, the CLI's whole
 #                               life: connect, upgrade, request, answer), plain ws:// (median of 21)
 #   query_ms_wss_token          the same over wss:// with a token (TLS handshake included)
 #   query_tls_overhead_ms       their difference
@@ -44,8 +44,8 @@ median_ms() {
 		echo $(( $(date +%s%N) - t0 ))
 	done | sort -n | awk '{v[NR]=$1} END{printf "%.2f", v[11] / 1e6}'
 }
-ws=$(median_ms "$WISP" -c "ws://127.0.0.1:$P1" run processes -- --start -1m --limit 5)
-wss=$(WISP_TOKEN=$TOK median_ms "$WISP" -c "wss://127.0.0.1:$P2" --ca "$TMP/ca.pem" run processes -- --start -1m --limit 5)
+ws=$(median_ms "$WISP" -c "ws://127.0.0.1:$P1" agents)
+wss=$(WISP_TOKEN=$TOK median_ms "$WISP" -c "wss://127.0.0.1:$P2" --ca "$TMP/ca.pem" agents)
 echo "query_ms_ws $ws ms"
 echo "query_ms_wss_token $wss ms"
 awk -v a="$ws" -v b="$wss" 'BEGIN{printf "query_tls_overhead_ms %.2f ms\n", b - a}'
