@@ -18,13 +18,8 @@ case $BUILD_DIR in /*) ;; *) BUILD_DIR=$SRC_DIR/$BUILD_DIR ;; esac
 N=${AGENTS:-20}
 spec=cpus=2,hz=99,backfill=1h,speed=100000
 
-cd "$TMP"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=bench-ca 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >ext
-openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext 2>/dev/null
-cd - >/dev/null
-TOK=read-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+make_certs
+TOK=$(new_token read)
 printf 'read %s\nagent agent-%s\n' "$TOK" "$TOK" >"$TMP/tokens"
 chmod 600 "$TMP/tokens"
 

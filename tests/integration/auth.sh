@@ -9,16 +9,9 @@ command -v openssl >/dev/null || fail "openssl is missing: run deploy/install-de
 command -v promtool >/dev/null || fail "promtool (Debian's prometheus) is missing: run deploy/install-deps.sh"
 
 # A CA, a server certificate it signs for 127.0.0.1, and a second CA that signed nothing here.
-cd "$TMP"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=wisp-test-ca 2>/dev/null
-openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext
-openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext 2>/dev/null
-cd - >/dev/null
-AGENT_TOK=agent-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-READ_TOK=read-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-ADMIN_TOK=admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+make_certs
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/other.key" -out "$TMP/other.pem" -days 2 -subj /CN=other-ca 2>/dev/null
+AGENT_TOK=$(new_token agent) READ_TOK=$(new_token read) ADMIN_TOK=$(new_token admin)
 printf '# roles and tokens\nagent %s\nread %s\n\nadmin %s\n' "$AGENT_TOK" "$READ_TOK" "$ADMIN_TOK" >"$TMP/tokens"
 chmod 600 "$TMP/tokens"
 echo "$READ_TOK" >"$TMP/read.token"
@@ -114,7 +107,7 @@ pass "the dashboard is served over https://; in chromium it asks for a token, an
 
 
 # A rotated token file: the new read token works within a few seconds, the old one no longer.
-NEW_TOK=read-rotated-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+NEW_TOK=$(new_token read-rotated)
 printf 'agent %s\nread %s\nadmin %s\n' "$AGENT_TOK" "$NEW_TOK" "$ADMIN_TOK" >"$TMP/tokens.new"
 mv "$TMP/tokens.new" "$TMP/tokens"
 wait_log coord "token file reloaded: 3 tokens" 10 || fail "the rotated token file was not reloaded"

@@ -93,3 +93,18 @@ start_store() {
 	done
 	fail "s3rver did not listen on $S3PORT"
 }
+
+# make_certs: in $TMP, a CA (ca.pem, ca.key) and a server certificate it signs for 127.0.0.1 and
+# localhost (srv.pem, srv.key), for daemons started with --tls-cert/--tls-key.
+make_certs() {
+	(
+		cd "$TMP"
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=wisp-test-ca 2>/dev/null
+		openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext
+		openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext 2>/dev/null
+	)
+}
+
+# new_token ROLE: a fresh random token, prefixed by its role.
+new_token() { echo "$1-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"; }
