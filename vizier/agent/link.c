@@ -36,6 +36,8 @@ struct agent_link {
 	lws_sorted_usec_list_t reconnect_sul, heartbeat_sul;
 	int backoff_ms;
 	bool connected, warned;
+	char said[256];               /* the coordinator's last error, said once until it changes or
+				       * the agent registers (a refused token is retried every 2 s) */
 };
 
 static void send_buf(struct agent_link *l, const struct proto_buf *b)
@@ -152,10 +154,14 @@ static void on_message(struct agent_link *l, const char *data, size_t len)
 		fprintf(stderr, "wispd: agent %s registered with the coordinator at %s:%d\n", agent_node(l->agent),
 			l->ep.host, l->ep.port);
 		l->warned = false;
+		l->said[0] = '\0';
 	} else if (m.type == PT_ERROR) {
 		struct proto_answer a;
 		proto_read_answer(&m, &a);
-		fprintf(stderr, "wispd: coordinator says: %s\n", a.message);
+		if (strncmp(l->said, a.message, sizeof(l->said) - 1)) {
+			fprintf(stderr, "wispd: coordinator says: %s\n", a.message);
+			snprintf(l->said, sizeof(l->said), "%.*s", (int)sizeof(l->said) - 1, a.message);
+		}
 	}
 out:
 	proto_msg_destroy(&m);
