@@ -54,16 +54,16 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A family of one value per agent: the field at offset off (uint64_t or int64_t) times scale. */
-enum field_kind { F_U64, F_I64, F_INT };
+/* A family of one value per agent: the field at offset off (uint64_t or int64_t) times scale,
+ * extra_label (",k=\"v\"" or NULL) after its node label. */
+enum field_kind { F_U64, F_I64 };
 static void per_node(FILE *f, const struct node_status *ns, int n, const char *name, const char *type,
 		     const char *help, size_t off, enum field_kind fk, double scale, const char *extra_label)
 {
 	family(f, name, type, help);
 	for (int i = 0; i < n; i++) {
 		const char *p = (const char *)&ns[i].st + off;
-		double v = fk == F_U64 ? (double)*(const uint64_t *)p : fk == F_I64 ? (double)*(const int64_t *)p
-										    : (double)*(const int *)p;
+		double v = fk == F_U64 ? (double)*(const uint64_t *)p : (double)*(const int64_t *)p;
 		fputs(name, f);
 		fputs("{node=\"", f);
 		put_label(f, ns[i].node);

@@ -98,9 +98,17 @@ out:
 	return buf;
 }
 
-/* Parses text into *out (malloc'd): every `ROLE TOKEN` line. With bare_ok, a text holding one
- * word alone is that token, granting nothing known (0). 0, or -1 with err set. */
-static int parse(const char *path, char *text, bool bare_ok, struct token **out, int *nout, char *err, size_t errlen)
+static int check_length(const char *path, int lineno, size_t len, char *err, size_t errlen)
+{
+	if (len >= TOKEN_MIN && len <= TOKEN_MAX)
+		return 0;
+	snprintf(err, errlen, "%s:%d: a token must be %d to %d characters (this one has %zu)", path, lineno, TOKEN_MIN,
+		 TOKEN_MAX, len);
+	return -1;
+}
+
+/* Parses text into *out (malloc'd): every `ROLE TOKEN` line. 0, or -1 with err set. */
+static int parse(const char *path, char *text, struct token **out, int *nout, char *err, size_t errlen)
 {
 	struct token *v = NULL;
 	int n = 0, lineno = 0, rc = -1;
@@ -114,24 +122,18 @@ static int parse(const char *path, char *text, bool bare_ok, struct token **out,
 		int nw = split_words(line, w, wl);
 		if (nw == 0 || w[0][0] == '#')
 			continue;
-		unsigned grants = 0;
-		const char *tok = w[nw - 1];
-		size_t len = wl[nw - 1];
-		bool bare = nw == 1 && bare_ok && n == 0;
-		if (nw > 2 || (nw == 1 && !bare)) {
+		unsigned grants;
+		if (nw != 2) {
 			snprintf(err, errlen, "%s:%d: expected ROLE TOKEN (roles: agent, read, admin)", path, lineno);
 			goto out;
 		}
-		if (nw == 2 && role_of(w[0], wl[0], &grants) < 0) {
+		if (role_of(w[0], wl[0], &grants) < 0) {
 			snprintf(err, errlen, "%s:%d: unknown role '%.*s' (roles: agent, read, admin)", path, lineno,
 				 (int)(wl[0] > 32 ? 32 : wl[0]), w[0]);
 			goto out;
 		}
-		if (len < TOKEN_MIN || len > TOKEN_MAX) {
-			snprintf(err, errlen, "%s:%d: a token must be %d to %d characters (this one has %zu)", path, lineno,
-				 TOKEN_MIN, TOKEN_MAX, len);
+		if (check_length(path, lineno, wl[1], err, errlen) < 0)
 			goto out;
-		}
 		struct token *nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
 		if (!nv) {
 			snprintf(err, errlen, "out of memory");
@@ -139,19 +141,13 @@ static int parse(const char *path, char *text, bool bare_ok, struct token **out,
 		}
 		v = nv;
 		v[n].grants = grants;
-		v[n].len = len;
-		memcpy(v[n].text, tok, len);
-		v[n].text[len] = '\0';
+		v[n].len = wl[1];
+		memcpy(v[n].text, w[1], wl[1]);
+		v[n].text[wl[1]] = '\0';
 		n++;
-		if (bare) /* a lone word must be alone */
-			bare_ok = false;
 	}
 	if (n == 0) {
 		snprintf(err, errlen, "the token file %s holds no token", path);
-		goto out;
-	}
-	if (n > 1 && v[0].grants == 0) {
-		snprintf(err, errlen, "%s:1: expected ROLE TOKEN (roles: agent, read, admin)", path);
 		goto out;
 	}
 	*out = v;
@@ -171,7 +167,7 @@ static int load_into(struct tokens *t, char *err, size_t errlen)
 	char *text = read_file(t->path, &st, err, errlen);
 	if (!text)
 		return -1;
-	int rc = parse(t->path, text, false, &v, &n, err, errlen);
+	int rc = parse(t->path, text, &v, &n, err, errlen);
 	free(text);
 	if (rc < 0)
 		return -1;
@@ -264,33 +260,53 @@ unsigned tokens_grants_of_request(const struct tokens *t, struct lws *wsi)
 	return token ? tokens_grants(t, token) : 0;
 }
 
+/* The single word text holds and nothing else (a Kubernetes Secret's key: the token alone), or
+ * NULL; *len its length. */
+static const char *lone_word(const char *text, size_t *len)
+{
+	const char *p = text + strspn(text, " \t\r\n"), *end = p + strcspn(p, " \t\r\n");
+	*len = (size_t)(end - p);
+	return *len && !end[strspn(end, " \t\r\n")] ? p : NULL;
+}
+
 int tokens_pick(const char *path, unsigned want, char *out, size_t outlen, char *err, size_t errlen)
 {
 	struct stat st;
 	struct token *v = NULL;
-	int n = 0, best = -1;
+	int n = 0, rc = -1;
+	size_t len = 0;
+	const char *pick = NULL;
 	char *text = read_file(path, &st, err, errlen);
-	if (!text || parse(path, text, true, &v, &n, err, errlen) < 0)
+	if (!text)
 		goto out;
-	if (n == 1 && v[0].grants == 0) { /* a token alone */
-		best = 0;
+	if ((pick = lone_word(text, &len))) {
+		if (check_length(path, 1, len, err, errlen) < 0)
+			goto out;
+	} else if (parse(path, text, &v, &n, err, errlen) < 0) {
+		goto out;
 	} else {
+		int best = -1;
 		for (int i = 0; i < n; i++)
 			if ((v[i].grants & want) == want &&
 			    (best < 0 || __builtin_popcount(v[i].grants) > __builtin_popcount(v[best].grants)))
 				best = i;
-		if (best < 0)
+		if (best < 0) {
 			snprintf(err, errlen, "the token file %s has no %s token", path,
 				 want & GRANT_REGISTER ? "agent" : want & GRANT_ADMIN ? "admin" : "read or admin");
+			goto out;
+		}
+		pick = v[best].text;
+		len = v[best].len;
 	}
-	if (best >= 0 && v[best].len >= outlen) {
+	if (len >= outlen) {
 		snprintf(err, errlen, "a token in %s is too long", path);
-		best = -1;
+		goto out;
 	}
-	if (best >= 0)
-		memcpy(out, v[best].text, v[best].len + 1);
+	memcpy(out, pick, len);
+	out[len] = '\0';
+	rc = 0;
 out:
 	free(text);
 	free(v);
-	return best >= 0 ? 0 : -1;
+	return rc;
 }

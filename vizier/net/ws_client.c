@@ -96,15 +96,11 @@ const char *ws_client_failure(const char *in, const struct ws_endpoint *ep)
 		snprintf(buf, sizeof(buf), "%s (a server that speaks TLS? then use wss://)", in);
 		return buf;
 	}
-	if (ep->tls && strstr(in, "SSL")) {
-		snprintf(buf, sizeof(buf), "the TLS handshake failed (%s): a server that does not speak TLS (then use "
+	if (ep->tls && (strstr(in, "SSL") || strstr(in, "cert"))) { /* lws words it either way */
+		snprintf(buf, sizeof(buf), "the TLS handshake failed (%.*s): a server that does not speak TLS (then use "
 			 "ws://), or a certificate that does not verify against the CA given (wisp --ca or WISP_CA, "
-			 "wispd --tls-ca) or the system's", last_log[0] ? last_log : in);
-		return buf;
-	}
-	if (strstr(in, "cert")) {
-		snprintf(buf, sizeof(buf), "the server's TLS certificate does not verify (%.*s): is the CA that signed "
-			 "it given (wisp --ca or WISP_CA, wispd --tls-ca)?", (int)strcspn(in, "\n"), in);
+			 "wispd --tls-ca) or the system's", (int)strcspn(last_log[0] ? last_log : in, "\n"),
+			 last_log[0] ? last_log : in);
 		return buf;
 	}
 	return in;
