@@ -7,10 +7,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 build_pkgs=(build-essential cmake pkg-config clang llvm libclang-rt-14-dev bpftool libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libssl-dev
             libbpf-dev libelf-dev libdw-dev libiberty-dev liblzma-dev zlib1g-dev liblua5.4-dev libwebsockets-dev
-            libmsgpack-dev libzstd-dev libcmocka-dev nodejs)
+            libmsgpack-dev libzstd-dev libjansson-dev libcmocka-dev nodejs)
 test_pkgs=(chromium procps iproute2 ca-certificates libc6-dbg rustc linux-perf golang-go s3cmd python3.11 python3.11-dev
            openssl curl prometheus podman buildah runc debootstrap yamllint)
-runtime_pkgs=(libbpf1 libelf1 libdw1 liblzma5 liblua5.4-0 libwebsockets17 libmsgpackc2 libzstd1 libprotobuf-c1 zlib1g libcurl4 libssl3)
+runtime_pkgs=(libbpf1 libelf1 libdw1 liblzma5 liblua5.4-0 libwebsockets17 libmsgpackc2 libzstd1 libprotobuf-c1 zlib1g libcurl4 libssl3 libjansson4)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--runtime-only" ]; then want=("${runtime_pkgs[@]}"); else want+=("${test_pkgs[@]}"); fi

@@ -95,6 +95,15 @@ static void usage(FILE *f)
 		"                         reread when the file changes. Agent: registers with its agent token\n"
 		"                         (or the file's only word)\n"
 		"  --insecure             listen on a non-loopback address without TLS and tokens\n"
+		"  --kube-pods URL|auto|off  where the pod, namespace and container names of the\n"
+		"                         stack_samples columns come from: a PodList URL, e.g. the kubelet's\n"
+		"                         https://NODE:10250/pods. auto (default): in a pod with a service\n"
+		"                         account, the API server's pods of this --node; else off (container\n"
+		"                         ids and pod uids from the cgroups only)\n"
+		"  --kube-token FILE      bearer token for --kube-pods, reread at each fetch (default: the\n"
+		"                         service account's, when there is one)\n"
+		"  --kube-ca FILE         CA certificates (PEM) for --kube-pods (default with auto: the\n"
+		"                         service account's; else the system's)\n"
 		"  --version              print the version and exit\n"
 		"  --verbose              log websocket internals\n");
 }
@@ -104,11 +113,43 @@ struct flags {
 	char node[64];
 	const char *listen, *coordinator, *source, *cache_dir, *export_url;
 	const char *token_file;
+	const char *kube_pods, *kube_token, *kube_ca;
+	char kube_url[512];        /* --kube-pods auto, resolved */
 	struct ws_tls tls;
 	int64_t export_every_ns;
 	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb;
 	bool include_idle, verbose, python, insecure;
 };
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* Resolves --kube-pods (auto: the API server, when this runs in a pod with a service account)
+ * and the token's default. 0, or exit status 2 with a message. */
+static int kube_flags(struct flags *f)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+	bool in_pod = host && *host && access(SA_DIR "/token", R_OK) == 0;
+	if (!strcmp(f->kube_pods, "off") || (!strcmp(f->kube_pods, "auto") && !in_pod)) {
+		f->kube_pods = NULL;
+	} else if (!strcmp(f->kube_pods, "auto")) {
+		bool v6 = strchr(host, ':') != NULL;
+		snprintf(f->kube_url, sizeof(f->kube_url), "https://%s%s%s:%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s",
+			 v6 ? "[" : "", host, v6 ? "]" : "", port && *port ? port : "443", f->node);
+		f->kube_pods = f->kube_url;
+		if (!f->kube_ca)
+			f->kube_ca = SA_DIR "/ca.crt";
+	} else if (strncmp(f->kube_pods, "https://", 8) && strncmp(f->kube_pods, "http://", 7)) {
+		fprintf(stderr, "wispd: --kube-pods must be an http(s):// URL, auto or off\n");
+		return 2;
+	}
+	if (f->kube_pods && !f->kube_token && access(SA_DIR "/token", R_OK) == 0)
+		f->kube_token = SA_DIR "/token";
+	if (!f->kube_pods && (f->kube_token || f->kube_ca)) {
+		fprintf(stderr, "wispd: --kube-token and --kube-ca go with --kube-pods URL\n");
+		return 2;
+	}
+	return 0;
+}
 
 /* 0, or the exit status (usage printed) when the command line is wrong or asked for help. */
 static int parse_flags(int argc, char **argv, struct flags *f)
@@ -125,11 +166,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"python", required_argument, NULL, 'p'},   {"tls-cert", required_argument, NULL, 'C'},
 		{"tls-key", required_argument, NULL, 'K'},  {"tls-ca", required_argument, NULL, 'A'},
 		{"token-file", required_argument, NULL, 'T'}, {"insecure", no_argument, NULL, 'I'},
+		{"kube-pods", required_argument, NULL, 'P'}, {"kube-token", required_argument, NULL, 'k'},
+		{"kube-ca", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 8192,
-			    .unwind_mb = 16, .python = true, .export_every_ns = 600000000000LL};
+			    .unwind_mb = 16, .python = true, .export_every_ns = 600000000000LL, .kube_pods = "auto"};
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
@@ -172,6 +215,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 'A': f->tls.ca = optarg; break;
 		case 'T': f->token_file = optarg; break;
 		case 'I': f->insecure = true; break;
+		case 'P': f->kube_pods = optarg; break;
+		case 'k': f->kube_token = optarg; break;
+		case 'a': f->kube_ca = optarg; break;
 		case 'p':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				fprintf(stderr, "wispd: --python must be on or off\n");
@@ -233,7 +279,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		fprintf(stderr, "wispd: --node must be 1 to 63 characters\n");
 		return 2;
 	}
-	return 0;
+	return kube_flags(f);
 }
 
 int main(int argc, char **argv)
@@ -305,7 +351,8 @@ int main(int argc, char **argv)
 	if (is_agent) {
 		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
 					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb, f.python, f.node,
-					   f.cache_dir, (size_t)(f.cache_mb > 0 ? f.cache_mb : 0) << 20},
+					   f.cache_dir, (size_t)(f.cache_mb > 0 ? f.cache_mb : 0) << 20,
+					   {f.kube_pods, f.kube_token, f.kube_ca, NULL}},
 					  f.export_url, f.export_every_ns};
 		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
 			fprintf(stderr, "wispd: %s\n", err);

@@ -10,7 +10,9 @@ static struct column stack_samples_cols[SS_NCOLS] = {
 	[SS_TIME] = {"time_", VT_TIME, {0}},     [SS_NODE] = {"node", VT_STRING, {0}},
 	[SS_PID] = {"pid", VT_INT, {0}},         [SS_TID] = {"tid", VT_INT, {0}},
 	[SS_CPU] = {"cpu", VT_INT, {0}},         [SS_COMM] = {"comm", VT_STRING, {0}},
-	[SS_CGROUP] = {"cgroup", VT_INT, {0}},   [SS_STACK] = {"stack", VT_STACK, {0}},
+	[SS_CGROUP] = {"cgroup", VT_INT, {0}},   [SS_CONTAINER] = {"container", VT_STRING, {0}},
+	[SS_POD] = {"pod", VT_STRING, {0}},      [SS_NAMESPACE] = {"namespace", VT_STRING, {0}},
+	[SS_STACK] = {"stack", VT_STACK, {0}},
 	[SS_COUNT] = {"count", VT_INT, {0}},
 };
 

@@ -18,6 +18,9 @@ enum stack_samples_col {
 	SS_CPU,    /* cpu    INT    CPU number */
 	SS_COMM,   /* comm   STRING thread name */
 	SS_CGROUP, /* cgroup INT    cgroup v2 id (1 = root) */
+	SS_CONTAINER, /* container STRING Kubernetes container name ("" outside Kubernetes) */
+	SS_POD,       /* pod       STRING pod name (its uid until the name is known) */
+	SS_NAMESPACE, /* namespace STRING the pod's namespace */
 	SS_STACK,  /* stack  STACK  kernel + user frames */
 	SS_COUNT,  /* count  INT    samples this row stands for */
 	SS_NCOLS

@@ -345,17 +345,29 @@ uint32_t intern_stack_id_limit(const struct intern *it)
 
 /* ---- threads --------------------------------------------------------------------------------- */
 
-struct thread_rec *intern_thread(struct intern *it, int64_t pid, int64_t tid, int64_t cgroup, const char *comm)
+/* The strings of a thread record, in the order intern_thread hashes them. */
+#define THREAD_NSTRS 4
+static void thread_strs(const struct thread_rec *th, const char *out[THREAD_NSTRS])
 {
-	const char *c = intern_str(it, comm);
-	if (!c)
-		return NULL;
-	int64_t key[3] = {pid, tid, cgroup};
-	uint32_t h = mix32(hash_bytes(key, sizeof(key), intern_str_hash(c)));
+	out[0] = th->comm, out[1] = th->container, out[2] = th->pod, out[3] = th->namespace;
+}
+
+struct thread_rec *intern_thread(struct intern *it, const struct thread_key *k)
+{
+	const char *in[THREAD_NSTRS] = {k->comm, k->container, k->pod, k->namespace}, *c[THREAD_NSTRS];
+	uint64_t seed = 0;
+	for (int i = 0; i < THREAD_NSTRS; i++) {
+		if (!(c[i] = intern_str(it, in[i] ? in[i] : "")))
+			return NULL;
+		seed = (seed ^ intern_str_hash(c[i])) * 0x100000001b3ULL;
+	}
+	int64_t key[3] = {k->pid, k->tid, k->cgroup};
+	uint32_t h = mix32(hash_bytes(key, sizeof(key), seed));
 	struct pset *ps = &it->threads;
 	for (size_t i = h & (ps->cap - 1); ps->slots[i]; i = (i + 1) & (ps->cap - 1)) {
 		struct thread_rec *th = ps->slots[i];
-		if (th->hash == h && th->pid == pid && th->tid == tid && th->cgroup == cgroup && th->comm == c) {
+		if (th->hash == h && th->pid == k->pid && th->tid == k->tid && th->cgroup == k->cgroup &&
+		    th->comm == c[0] && th->container == c[1] && th->pod == c[2] && th->namespace == c[3]) {
 			th->refs++;
 			return th;
 		}
@@ -370,8 +382,9 @@ struct thread_rec *intern_thread(struct intern *it, int64_t pid, int64_t tid, in
 		free(th);
 		return NULL;
 	}
-	*th = (struct thread_rec){h, 1, (uint32_t)id, 0, pid, tid, cgroup, c};
-	str_entry_of(c)->refs++;
+	*th = (struct thread_rec){h, 1, (uint32_t)id, 0, k->pid, k->tid, k->cgroup, c[0], c[1], c[2], c[3]};
+	for (int i = 0; i < THREAD_NSTRS; i++)
+		str_entry_of(c[i])->refs++;
 	pset_insert(ps, th);
 	it->thread_bytes += sizeof(*th);
 	return th;
@@ -390,7 +403,10 @@ void intern_thread_unref(struct intern *it, struct thread_rec *th)
 	pset_remove(&it->threads, th);
 	idmap_release(&it->thread_ids, th->id);
 	it->thread_bytes -= sizeof(*th);
-	str_unref(it, th->comm);
+	const char *strs[THREAD_NSTRS];
+	thread_strs(th, strs);
+	for (int i = 0; i < THREAD_NSTRS; i++)
+		str_unref(it, strs[i]);
 	free(th);
 }
 

@@ -1,11 +1,11 @@
 /* intern.h - content-addressed storage for strings, stacks and threads.
  *
  * Every distinct string (process names, function names), stack (frames + kernel/user split) and
- * thread (pid, tid, comm, cgroup) is stored once: equal content gives the same pointer inside one
+ * thread (pid, tid, cgroup, comm and its Kubernetes names) is stored once: equal content gives the same pointer inside one
  * intern table. Stacks and threads carry a small dense id (reused after free) so batches can
  * store 4-byte ids and look them up in O(1) (intern_stack_by_id, intern_thread_by_id).
  *
- * Reference counts: a stack holds its frame strings, a thread holds its comm string; the ring
+ * Reference counts: a stack holds its frame strings, a thread holds its name strings; the ring
  * holds stacks and threads once per batch that uses them. An entry is freed when its count
  * drops to zero. intern_stack/intern_thread return a new reference; intern_str does not (a
  * string nobody adopts lives until the table is freed).
@@ -36,13 +36,20 @@ struct stack {
 	const char *frames[]; /* leaf first; interned strings of the same table */
 };
 
+/* A thread as a sample names it: what intern_thread stores. The strings need not be interned
+ * and NULL stands for "". container, pod and namespace are "" outside Kubernetes (agent/kube/). */
+struct thread_key {
+	int64_t pid, tid, cgroup;
+	const char *comm, *container, *pod, *namespace;
+};
+
 struct thread_rec {
 	uint32_t hash;
 	uint32_t refs;
 	uint32_t id;          /* dense id in its table */
 	uint32_t mark;        /* scratch for the owner, like stack.mark */
 	int64_t pid, tid, cgroup;
-	const char *comm;     /* interned */
+	const char *comm, *container, *pod, *namespace; /* interned, never NULL */
 };
 
 struct intern;
@@ -63,8 +70,9 @@ void intern_stack_unref(struct intern *it, struct stack *st);
 struct stack *intern_stack_by_id(const struct intern *it, uint32_t id);
 uint32_t intern_stack_id_limit(const struct intern *it);
 
-/* Interns a thread record (comm interned here); returns it with one new reference. */
-struct thread_rec *intern_thread(struct intern *it, int64_t pid, int64_t tid, int64_t cgroup, const char *comm);
+/* Interns a thread record (its strings interned here); returns it with one new reference. NULL on
+ * OOM. */
+struct thread_rec *intern_thread(struct intern *it, const struct thread_key *k);
 void intern_thread_ref(struct thread_rec *th);
 void intern_thread_unref(struct intern *it, struct thread_rec *th);
 struct thread_rec *intern_thread_by_id(const struct intern *it, uint32_t id);

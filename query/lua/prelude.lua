@@ -633,8 +633,9 @@ function px.args(spec)
 end
 
 -- The arguments and filters most scripts share ------------------------------------------------
--- px.sample_args{extra specs}: --start (-5m), --end, --pid, --comm, --node, --limit (50) plus extras.
--- px.samples(args): stack_samples over [start, end) with the --pid/--comm/--node filters applied.
+-- px.sample_args{extra specs}: --start (-5m), --end, --pid, --comm, --node, --namespace, --pod,
+-- --container, --lang, --limit (50) plus extras.
+-- px.samples(args): stack_samples over [start, end) with those filters applied.
 function px.sample_args(extra)
   local spec = {
     start = {default = '-5m', type = 'time', help = 'window start (-30s, -5m, -2h, or a time)'},
@@ -642,6 +643,9 @@ function px.sample_args(extra)
     pid = {type = 'int', help = 'only this process'},
     comm = {type = 'string', help = 'only threads with this name'},
     node = {type = 'string', help = 'only this node'},
+    namespace = {type = 'string', help = 'only pods of this Kubernetes namespace'},
+    pod = {type = 'string', help = 'only this pod (its name, or its uid while unnamed)'},
+    container = {type = 'string', help = 'only containers of this name'},
     limit = {default = 50, help = 'rows to show'},
     lang = {type = 'string', help = 'only frames of these kinds, and samples with one: python, native, kernel, or a list (python,native)'},
   }
@@ -654,6 +658,9 @@ function px.samples(args, t0, t1)
   if args.pid then df = df:filter(df.pid:eq(args.pid)) end
   if args.comm then df = df:filter(df.comm:eq(args.comm)) end
   if args.node then df = df:filter(df.node:eq(args.node)) end
+  if args.namespace then df = df:filter(df.namespace:eq(args.namespace)) end
+  if args.pod then df = df:filter(df.pod:eq(args.pod)) end
+  if args.container then df = df:filter(df.container:eq(args.container)) end
   if args.lang then
     df.stack = px.frames(df.stack, args.lang)
     df = df:filter(px.depth(df.stack):gt(0))

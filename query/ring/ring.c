@@ -172,10 +172,10 @@ out:
 	return st;
 }
 
-struct thread_rec *ring_thread(struct ring *r, int64_t pid, int64_t tid, int64_t cgroup, const char *comm)
+struct thread_rec *ring_thread(struct ring *r, const struct thread_key *k)
 {
 	pthread_mutex_lock(&r->lock);
-	struct thread_rec *th = intern_thread(r->intern, pid, tid, cgroup, comm);
+	struct thread_rec *th = intern_thread(r->intern, k);
 	pthread_mutex_unlock(&r->lock);
 	return th;
 }
@@ -370,7 +370,8 @@ int ring_append_rows(struct ring *r, const struct ring_row *rows, size_t n)
 int ring_append(struct ring *r, const struct ring_sample *s)
 {
 	struct stack *st = ring_stack(r, s->frames, s->nframes, s->nkernel);
-	struct thread_rec *th = ring_thread(r, s->pid, s->tid, s->cgroup, s->comm ? s->comm : "");
+	struct thread_key k = {s->pid, s->tid, s->cgroup, s->comm, s->container, s->pod, s->namespace};
+	struct thread_rec *th = ring_thread(r, &k);
 	int rc = -1;
 	if (st && th) {
 		struct ring_row row = {s->time_ns, th, st, (uint32_t)s->cpu, (uint32_t)s->count};

@@ -1,7 +1,7 @@
 /* ring.h - the agent's in-memory columnar store: a byte budget, oldest data evicted first.
  *
  * Layout. Rows are appended to a *hot* batch: arrays of (time, thread id, cpu, stack id, count),
- * where threads (pid, tid, comm, cgroup) and stacks are interned records (intern.h) held once
+ * where threads (pid, tid, cgroup, comm, Kubernetes names) and stacks are interned records (intern.h) held once
  * per batch. After BATCH_SECONDS (or RING_HOT_ROWS rows) the hot batch is *sealed*: its rows are
  * aggregated to 1-second resolution and stored as series (thread, cpu, stack) with one point
  * (second, count) per second the series was seen. Series headers (thread, cpu, stack, points,
@@ -27,6 +27,7 @@
 
 struct ring;
 struct stack;
+struct thread_key;
 struct thread_rec;
 
 #define RING_BATCH_SECONDS 60 /* a hot batch spans at most this much sample time */
@@ -52,6 +53,7 @@ struct ring_sample {
 	int64_t time_ns;
 	int64_t pid, tid, cpu, cgroup, count;
 	const char *comm;
+	const char *container, *pod, *namespace; /* Kubernetes names; NULL: "" */
 	const char *const *frames;  /* leaf first: kernel frames, then user frames */
 	uint16_t nframes, nkernel;
 };
@@ -77,7 +79,7 @@ void ring_free(struct ring *r); /* no scan may be running */
 
 /* Interned records for appending; each returns one reference the caller must release. */
 struct stack *ring_stack(struct ring *r, const char *const *frames, uint16_t nframes, uint16_t nkernel);
-struct thread_rec *ring_thread(struct ring *r, int64_t pid, int64_t tid, int64_t cgroup, const char *comm);
+struct thread_rec *ring_thread(struct ring *r, const struct thread_key *k);
 void ring_release_stack(struct ring *r, struct stack *st);
 void ring_release_thread(struct ring *r, struct thread_rec *th);
 

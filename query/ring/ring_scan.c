@@ -26,7 +26,8 @@ static enum projection projection_of(int flags)
 	int cols = flags >> SCAN_COLUMN_SHIFT;
 	if (!cols)
 		return PROJ_SERIES;
-	bool thread = cols & ((1 << SS_PID) | (1 << SS_TID) | (1 << SS_COMM) | (1 << SS_CGROUP));
+	bool thread = cols & ((1 << SS_PID) | (1 << SS_TID) | (1 << SS_COMM) | (1 << SS_CGROUP) |
+			      (1 << SS_CONTAINER) | (1 << SS_POD) | (1 << SS_NAMESPACE));
 	bool cpu = cols & (1 << SS_CPU), stack = cols & (1 << SS_STACK);
 	if (cpu || (thread && stack))
 		return PROJ_SERIES;
@@ -88,6 +89,9 @@ static inline void view_row(struct view *v, size_t i, int64_t time, const struct
 	v->cols[SS_TID].v.i[i] = th ? th->tid : 0;
 	v->cols[SS_CGROUP].v.i[i] = th ? th->cgroup : 0;
 	v->cols[SS_COMM].v.s[i] = th ? th->comm : "";
+	v->cols[SS_CONTAINER].v.s[i] = th ? th->container : "";
+	v->cols[SS_POD].v.s[i] = th ? th->pod : "";
+	v->cols[SS_NAMESPACE].v.s[i] = th ? th->namespace : "";
 	v->cols[SS_CPU].v.i[i] = cpu;
 	v->cols[SS_STACK].v.k[i] = st ? st : &no_stack;
 	v->cols[SS_COUNT].v.i[i] = count;

@@ -101,9 +101,12 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 			if (hashmap_index(&strs, st->frames[f]) < 0)
 				goto oom;
 	}
-	for (uint32_t i = 0; i < nth; i++)
-		if (hashmap_index(&strs, intern_thread_by_id(r->intern, thread_ring[i])->comm) < 0)
+	for (uint32_t i = 0; i < nth; i++) {
+		const struct thread_rec *th = intern_thread_by_id(r->intern, thread_ring[i]);
+		if (hashmap_index(&strs, th->comm) < 0 || hashmap_index(&strs, th->container) < 0 ||
+		    hashmap_index(&strs, th->pod) < 0 || hashmap_index(&strs, th->namespace) < 0)
 			goto oom;
+	}
 
 	msgpack_pack_map(&pk, 8);
 	mp_pack_str(&pk, "node"); mp_pack_str(&pk, r->node);
@@ -127,11 +130,14 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 	msgpack_pack_array(&pk, nth);
 	for (uint32_t i = 0; i < nth; i++) {
 		const struct thread_rec *th = intern_thread_by_id(r->intern, thread_ring[i]);
-		msgpack_pack_array(&pk, 4);
+		msgpack_pack_array(&pk, 7);
 		msgpack_pack_int64(&pk, th->pid);
 		msgpack_pack_int64(&pk, th->tid);
 		msgpack_pack_int64(&pk, th->cgroup);
 		msgpack_pack_uint32(&pk, (uint32_t)hashmap_index(&strs, th->comm));
+		msgpack_pack_uint32(&pk, (uint32_t)hashmap_index(&strs, th->container));
+		msgpack_pack_uint32(&pk, (uint32_t)hashmap_index(&strs, th->pod));
+		msgpack_pack_uint32(&pk, (uint32_t)hashmap_index(&strs, th->namespace));
 	}
 	mp_pack_str(&pk, "batches");
 	msgpack_pack_array(&pk, n);
@@ -447,15 +453,25 @@ int ring_load_snapshot_range(struct ring *r, const void *buf, size_t len, int64_
 		L.nstacks++;
 	}
 	for (uint32_t i = 0; L.nstacks == stacks->via.array.size && i < threads->via.array.size; i++) {
-		const msgpack_object *t = arr(&threads->via.array.ptr[i], 4, 4);
+		/* [pid, tid, cgroup, comm, container, pod, namespace]; files written before the
+		 * Kubernetes names have the first four. */
+		const msgpack_object *t = arr(&threads->via.array.ptr[i], 4, 7);
 		int64_t pid, tid, cg, idx;
-		char comm[256];
-		if (!t || !get_i64(&t->via.array.ptr[0], &pid) || !get_i64(&t->via.array.ptr[1], &tid) ||
-		    !get_i64(&t->via.array.ptr[2], &cg) || !get_i64(&t->via.array.ptr[3], &idx) || idx < 0 ||
-		    idx >= strs->via.array.size)
+		char names[4][256];
+		uint32_t nnames = t ? t->via.array.size - 3 : 0, f;
+		if (!t || (nnames != 1 && nnames != 4) || !get_i64(&t->via.array.ptr[0], &pid) ||
+		    !get_i64(&t->via.array.ptr[1], &tid) || !get_i64(&t->via.array.ptr[2], &cg))
 			break;
-		mp_str(&strs->via.array.ptr[idx], comm, sizeof(comm));
-		if (!(L.threads[i] = intern_thread(r->intern, pid, tid, cg, comm)))
+		for (f = 0; f < 4; f++) {
+			names[f][0] = '\0';
+			if (f >= nnames)
+				continue;
+			if (!get_i64(&t->via.array.ptr[3 + f], &idx) || idx < 0 || idx >= strs->via.array.size)
+				break;
+			mp_str(&strs->via.array.ptr[idx], names[f], sizeof(names[f]));
+		}
+		struct thread_key key = {pid, tid, cg, names[0], names[1], names[2], names[3]};
+		if (f < 4 || !(L.threads[i] = intern_thread(r->intern, &key)))
 			break;
 		L.nthreads++;
 	}

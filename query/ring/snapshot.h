@@ -7,7 +7,8 @@
  *     {"node": str, "created_ns": int, "t0": int, "t1": int,
  *      "strings": [str...],
  *      "stacks":  [[nkernel, string index (leaf first)...]...],
- *      "threads": [[pid, tid, cgroup, comm string index]...],
+ *      "threads": [[pid, tid, cgroup, comm, container, pod, namespace]...] (string indexes;
+ *                  files from before the Kubernetes names stop after comm),
  *      "batches": [[tmin, tmax, base_sec, nseries, npoints, headers, points]...]}
  *   headers/points are the batch's uncompressed series and points streams (see ring.c) with
  *   thread and stack ids replaced by indexes into this file's tables.

@@ -1,5 +1,6 @@
 /* synthetic.c - the synthetic profile source (see synthetic.h). */
 #include "synthetic.h"
+#include "core/hashmap.h"
 #include "core/intern.h"
 #include "ring.h"
 
@@ -342,7 +343,17 @@ struct synth *synth_new(const struct synth_config *cfg, struct ring *r)
 		th->proc = p;
 		th->group = k % 3;
 		th->cpu_salt = (uint32_t)rnd(rng);
-		th->rec = ring_thread(s->ring, pr->pid, k == 0 ? pr->pid : pr->pid + (int64_t)k, pr->cgroup, comm);
+		/* Kubernetes names, a function of the cgroup as on a real node: the cgroup's pod is
+		 * named after its first process (procs[j] has cgroup 4000 + j), every process in it is
+		 * a container named after its kind; one cgroup in ten is a node daemon outside pods. */
+		uint32_t j = (uint32_t)(pr->cgroup - 4000);
+		static const char *const namespaces[] = {"default", "payments", "search", "kube-system"};
+		char pod[48];
+		bool in_pod = j % 10 != 9;
+		snprintf(pod, sizeof(pod), "%s-%05x", kinds[s->procs[j].kind], (unsigned)(hash_mix64(j + 1) & 0xfffff));
+		struct thread_key key = {pr->pid, k == 0 ? pr->pid : pr->pid + (int64_t)k, pr->cgroup, comm,
+					 in_pod ? kinds[pr->kind] : "", in_pod ? pod : "", in_pod ? namespaces[j % 4] : ""};
+		th->rec = ring_thread(s->ring, &key);
 		w[t] = pw[p] / pow(1.0 + k, 1.0);
 		if (!th->rec) {
 			free(per_proc);

@@ -89,7 +89,7 @@ static void samples_this_process(void **state)
 	prctl(PR_SET_NAME, "wisp-bpf-test");
 	struct ring_config rc = {16u << 20, "test", 0};
 	struct ring *r = ring_new(&rc);
-	struct collector_config cc = {199, 1 << 20, false, 16, true, NULL};
+	struct collector_config cc = {199, 1 << 20, false, 16, true, NULL, {0}};
 	char err[256];
 	int64_t wall0 = wall_now_ns();
 	struct collector *c = collector_start(&cc, r, err, sizeof(err));
@@ -122,7 +122,7 @@ static void bad_config_is_an_error(void **state)
 	(void)state;
 	struct ring_config rc = {1u << 20, "test", 0};
 	struct ring *r = ring_new(&rc);
-	struct collector_config cc = {0, 1 << 20, false, 0, false, NULL};
+	struct collector_config cc = {0, 1 << 20, false, 0, false, NULL, {0}};
 	char err[256];
 	assert_null(collector_start(&cc, r, err, sizeof(err)));
 	assert_non_null(strstr(err, "--hz"));

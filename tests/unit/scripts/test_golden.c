@@ -27,6 +27,7 @@ static const struct script_args cases[] = {
 	{"processes.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
 	{"threads.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
 	{"containers.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
+	{"pods.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
 	{"node_cpu.lua", {"--start", T0, "--end", T1, "--bin", "5m", NULL}},
 	{"kernel_vs_user.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
 	{"diff.lua", {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--limit", "15", NULL}},

@@ -1,6 +1,7 @@
 /* collector.c - BPF sampler -> symbolizer -> ring (see collector.h). */
 #include "collector.h"
 #include "progress.h"
+#include "agent/kube/kube.h"
 #include "agent/python/pyprocs.h"
 #include "agent/symbolize/symbolize.h"
 #include "agent/unwind/unwinder.h"
@@ -35,6 +36,7 @@ struct collector {
 	struct ring_buffer *rb;
 	struct ring *ring;
 	struct symbolizer *sym;
+	struct kube *kube;         /* drain thread's, like sym */
 	char *names;               /* the current sample's frame names (drain thread; grown, reused) */
 	size_t names_cap;
 	struct progress *progress; /* not owned (the source's) */
@@ -194,6 +196,8 @@ static int handle_sample(void *ctx, void *data, size_t size)
 
 	if ((int64_t)s->time_ns > c->next_clock_sync)
 		sync_clocks(c);
+	struct kube_names kn;
+	kube_names(c->kube, s->pid, (int64_t)s->cgroup_id, &kn);
 	struct ring_sample rs = {
 		.time_ns = (int64_t)s->time_ns + c->boot_to_wall,
 		.pid = s->pid,
@@ -202,6 +206,9 @@ static int handle_sample(void *ctx, void *data, size_t size)
 		.cgroup = (int64_t)s->cgroup_id,
 		.count = 1,
 		.comm = comm,
+		.container = kn.container,
+		.pod = kn.pod,
+		.namespace = kn.namespace,
 		.frames = frames,
 		.nframes = (uint16_t)n,
 		.nkernel = (uint16_t)nk,
@@ -239,6 +246,7 @@ static void *drain_thread(void *arg)
 		time_t now = time(NULL);
 		if (now >= c->next_expire) {
 			symbolizer_expire(c->sym, 60);
+			kube_expire(c->kube, 60);
 			c->next_expire = now + 30;
 		}
 		progress_nap(c->progress, DRAIN_MS * 1000000LL);
@@ -274,6 +282,8 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (!(c->kube = kube_new(&cfg->kube, err, errlen)))
+		goto fail;
 	if (!(c->skel = wisp_profile__open())) {
 		snprintf(err, errlen, "cannot open the BPF program: %s", strerror(errno));
 		goto fail;
@@ -385,6 +395,7 @@ void collector_stop(struct collector *c)
 	free(c->names);
 	wisp_profile__destroy(c->skel);
 	symbolizer_free(c->sym);
+	kube_free(c->kube);
 	free(c);
 }
 
@@ -404,6 +415,7 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 		py_procs_get_stats(c->python, &out->python);
 	if (c->unwinder)
 		unwinder_get_stats(c->unwinder, &out->unwinder);
+	kube_get_stats(c->kube, &out->kube);
 	int ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0 || ncpu > 4096)
 		return;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/kube/kube.h"
 #include "agent/python/pyprocs.h"
 #include "agent/unwind/unwinder.h"
 
@@ -26,6 +27,7 @@ struct collector_config {
 	uint32_t unwind_mb;   /* unwind rows' budget in MiB; 0: no unwinding, frame pointers only */
 	bool python;          /* walk CPython frames (needs unwind_mb: its loader finds interpreters) */
 	struct progress *progress; /* published after every drain (progress.h); NULL: none */
+	struct kube_config kube;   /* Kubernetes names (kube.h) */
 };
 
 struct collector_stats {
@@ -42,6 +44,7 @@ struct collector_stats {
 	uint64_t py_end[COLLECTOR_PY_ENDS]; /* samples by how their Python walk ended */
 	uint64_t py_walks, py_walk_ns; /* BPF: Python samples, and the time their walks took */
 	struct py_procs_stats python;
+	struct kube_stats kube;
 };
 
 /* Loads, attaches and starts draining. NULL with a message in err on failure (e.g. not root). */

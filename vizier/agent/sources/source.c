@@ -44,7 +44,7 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 	}
 	if (!strcmp(spec, "bpf")) {
 		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle, opt->unwind_mb, opt->python,
-					     s->progress};
+					     s->progress, opt->kube};
 		s->kind = SOURCE_BPF;
 		s->collector = collector_start(&cc, ring, err, errlen);
 		if (!s->collector)
@@ -126,4 +126,5 @@ void source_get_stats(struct source *s, struct source_stats *out)
 	out->py_frames = cs.python.frames;
 	out->py_code_gone = cs.python.code_gone;
 	out->py_code_failed = cs.python.code_failed;
+	out->kube = cs.kube;
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/kube/kube.h"
+
 struct ring;
 struct source;
 
@@ -23,6 +25,7 @@ struct source_options {
 	const char *node;     /* s3: whose exports to load (the agent's node) */
 	const char *cache_dir; /* s3: where fetched objects are kept (NULL: the default) */
 	size_t cache_bytes;   /* s3: the cache's budget (0: the default) */
+	struct kube_config kube; /* bpf: where Kubernetes names come from (kube.h) */
 };
 
 struct source_stats {
@@ -32,6 +35,7 @@ struct source_stats {
 	uint64_t truncated_unreadable, truncated_depth, truncated_no_info, fp_fallback_samples;
 	uint64_t unwind_files, unwind_bytes, unwind_build_ns, unwind_cfi_bytes; /* see agent_status */
 	uint64_t py_samples, py_walk_ns, py_frames, py_code_gone, py_code_failed; /* see agent_status */
+	struct kube_stats kube; /* bpf */
 };
 
 /* Starts the source `spec` appending to ring (which must outlive it). NULL with a message in err
