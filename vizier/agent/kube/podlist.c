@@ -84,7 +84,12 @@ struct kube_podlist *kube_podlist_parse(const char *json, size_t len, char *err,
 		goto fail;
 	}
 	if (strcmp(str_at(root, "kind"), "PodList") || !json_is_array(items)) {
-		snprintf(err, errlen, "not a PodList (kind \"%s\")", str_at(root, "kind"));
+		char head[61];
+		size_t n = len < sizeof(head) - 1 ? len : sizeof(head) - 1;
+		for (size_t j = 0; j < n; j++) /* the answer's start, printable, for the log */
+			head[j] = json[j] >= 0x20 && json[j] < 0x7f ? json[j] : '.';
+		head[n] = '\0';
+		snprintf(err, errlen, "not a PodList (kind \"%s\"; the answer starts: %s)", str_at(root, "kind"), head);
 		goto fail;
 	}
 	if (!(pl->pods = calloc(json_array_size(items) + 1, sizeof(*pl->pods)))) {
