@@ -171,6 +171,13 @@ cat "$TMP/pods2.rows"
 [ "$(field "$TMP/pods2.rows" "r.pod === 'report-x9'" 'r.top_container')" = job ] || fail "the lacking pod was not named after the fetch"
 pass "a new pod is named within seconds, and the pod that was lacking with it"
 
+# /metrics: the pod list's size and fetches, per node (promtool accepts it).
+curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics.txt" || fail "/metrics failed"
+promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1 || fail "promtool: $(cat "$TMP/promtool.out")"
+grep -q '^wisp_kube_pods{node="ktest"} 4$' "$TMP/metrics.txt" || fail "/metrics: wisp_kube_pods is not 4: $(grep kube "$TMP/metrics.txt")"
+grep -Eq '^wisp_kube_fetches_total\{node="ktest"\} ([2-9]|[1-9][0-9]+)$' "$TMP/metrics.txt" || fail "/metrics: fewer than 2 fetches counted"
+pass "/metrics counts the pod list (4 pods) and its fetches"
+
 # A wrong token: the agent says why, and samples keep their ids. (Only pod A's burner goes on:
 # a BPF agent starting on a host whose CPUs are all busy takes long to load.)
 for p in "$PB" "$PB2" "$PC" "$PD" "$BPID"; do kill "$p"; done
@@ -182,4 +189,6 @@ wait_agents "$PORT2" 1
 sleep 2
 "$WISP" -c "ws://127.0.0.1:$PORT2" run pods -o json -- --start -1s --pod "$UA" >"$TMP/bad.json" || fail "pods failed"
 [ "$(json_eval 'd.tables[0].rows.length' <"$TMP/bad.json")" = 1 ] || fail "with a refused token, pod $UA should show by uid"
+curl -sf "http://127.0.0.1:$PORT2/metrics" | grep -q '^wisp_kube_fetch_failures_total{node="ktest2"} [1-9]' ||
+	fail "/metrics: the refused fetch is not counted"
 pass "a refused token is logged (HTTP 401) and samples keep the pod uid"

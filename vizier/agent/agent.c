@@ -192,5 +192,7 @@ void agent_get_status(struct agent *a, struct agent_status *st)
 		.py_frames = ss.py_frames, .py_code_gone = ss.py_code_gone, .py_code_failed = ss.py_code_failed,
 		.export_cursor_ns = xs.cursor_ns,
 		.export_every_ns = xs.every_ns, .export_intervals = xs.intervals, .export_failures = xs.failures,
+		.kube_fetches = ss.kube.fetches, .kube_fetch_failures = ss.kube.fetch_failures, .kube_pods = ss.kube.pods,
+		.kube_processes = ss.kube.processes, .kube_unnamed = ss.kube.unnamed,
 	};
 }

@@ -206,6 +206,14 @@ char *metrics_render(struct coordinator *c, size_t *len)
 		 U64(export_intervals), 1, NULL);
 	per_node(f, ns, n, "wisp_export_failures_total", "counter", "Failed uploads of continuous export (retried).",
 		 U64(export_failures), 1, NULL);
+	per_node(f, ns, n, "wisp_kube_fetches_total", "counter", "Pod list fetches (--kube-pods), failed or not.",
+		 U64(kube_fetches), 1, NULL);
+	per_node(f, ns, n, "wisp_kube_fetch_failures_total", "counter", "Pod list fetches that failed (retried).",
+		 U64(kube_fetch_failures), 1, NULL);
+	per_node(f, ns, n, "wisp_kube_pods", "gauge", "Pods in the agent's current pod list.", U64(kube_pods), 1, NULL);
+	per_node(f, ns, n, "wisp_kube_unnamed_processes", "gauge",
+		 "Sampled processes in a pod or container the pod list does not name (shown by uid and id).",
+		 U64(kube_unnamed), 1, NULL);
 	family(f, "wisp_agent_info", "gauge", "An agent's version, as a label (value 1).");
 	for (int i = 0; i < n; i++) {
 		fputs("wisp_agent_info{node=\"", f);

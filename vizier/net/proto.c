@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #ifndef WISP_VERSION
@@ -130,73 +131,81 @@ void proto_buf_destroy(struct proto_buf *b)
 
 /* ---- agent status ---------------------------------------------------------------------------- */
 
+/* Every numeric field of a status, once: packed and read by name, so a field added to struct
+ * agent_status and here travels both ways (a missing one reads as 0: older agents). */
+enum status_kind { SF_U64, SF_I64, SF_INT };
+#define F(name, kind) {#name, offsetof(struct agent_status, name), kind}
+static const struct status_field {
+	const char *name;
+	size_t off;
+	enum status_kind kind;
+} status_fields[] = {
+	F(rows, SF_U64),
+	F(samples, SF_U64),
+	F(ring_bytes, SF_U64),
+	F(ring_budget, SF_U64),
+	F(evicted_rows, SF_U64),
+	F(stacks, SF_U64),
+	F(oldest_ns, SF_I64),
+	F(newest_ns, SF_I64),
+	F(hz, SF_INT),
+	F(cpus, SF_INT),
+	F(bpf_samples, SF_U64),
+	F(lost_samples, SF_U64),
+	F(truncated_unreadable, SF_U64),
+	F(truncated_depth, SF_U64),
+	F(truncated_no_info, SF_U64),
+	F(fp_fallback_samples, SF_U64),
+	F(unwind_files, SF_U64),
+	F(unwind_bytes, SF_U64),
+	F(unwind_build_ns, SF_U64),
+	F(unwind_cfi_bytes, SF_U64),
+	F(py_samples, SF_U64),
+	F(py_walk_ns, SF_U64),
+	F(py_frames, SF_U64),
+	F(py_code_gone, SF_U64),
+	F(py_code_failed, SF_U64),
+	F(export_cursor_ns, SF_I64),
+	F(export_every_ns, SF_I64),
+	F(export_intervals, SF_U64),
+	F(export_failures, SF_U64),
+	F(kube_fetches, SF_U64),
+	F(kube_fetch_failures, SF_U64),
+	F(kube_pods, SF_U64),
+	F(kube_processes, SF_U64),
+	F(kube_unnamed, SF_U64),
+};
+#undef F
+#define NSTATUS_FIELDS (sizeof(status_fields) / sizeof(status_fields[0]))
+
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st)
 {
-	msgpack_pack_map(pk, 30);
-	field_uint(pk, "rows", st->rows);
-	field_uint(pk, "samples", st->samples);
-	field_uint(pk, "ring_bytes", st->ring_bytes);
-	field_uint(pk, "ring_budget", st->ring_budget);
-	field_uint(pk, "evicted_rows", st->evicted_rows);
-	field_uint(pk, "stacks", st->stacks);
-	field_int(pk, "oldest_ns", st->oldest_ns);
-	field_int(pk, "newest_ns", st->newest_ns);
-	field_int(pk, "hz", st->hz);
-	field_int(pk, "cpus", st->cpus);
-	field_uint(pk, "bpf_samples", st->bpf_samples);
-	field_uint(pk, "lost_samples", st->lost_samples);
-	field_uint(pk, "truncated_unreadable", st->truncated_unreadable);
-	field_uint(pk, "truncated_depth", st->truncated_depth);
-	field_uint(pk, "truncated_no_info", st->truncated_no_info);
-	field_uint(pk, "fp_fallback_samples", st->fp_fallback_samples);
-	field_uint(pk, "unwind_files", st->unwind_files);
-	field_uint(pk, "unwind_bytes", st->unwind_bytes);
-	field_uint(pk, "unwind_build_ns", st->unwind_build_ns);
-	field_uint(pk, "unwind_cfi_bytes", st->unwind_cfi_bytes);
-	field_uint(pk, "py_samples", st->py_samples);
-	field_uint(pk, "py_walk_ns", st->py_walk_ns);
-	field_uint(pk, "py_frames", st->py_frames);
-	field_uint(pk, "py_code_gone", st->py_code_gone);
-	field_uint(pk, "py_code_failed", st->py_code_failed);
-	field_int(pk, "export_cursor_ns", st->export_cursor_ns);
-	field_int(pk, "export_every_ns", st->export_every_ns);
-	field_uint(pk, "export_intervals", st->export_intervals);
-	field_uint(pk, "export_failures", st->export_failures);
+	const char *base = (const char *)st;
+	msgpack_pack_map(pk, NSTATUS_FIELDS + 1); /* and the version */
+	for (size_t i = 0; i < NSTATUS_FIELDS; i++) {
+		const struct status_field *sf = &status_fields[i];
+		switch (sf->kind) {
+		case SF_U64: field_uint(pk, sf->name, *(const uint64_t *)(base + sf->off)); break;
+		case SF_I64: field_int(pk, sf->name, *(const int64_t *)(base + sf->off)); break;
+		case SF_INT: field_int(pk, sf->name, *(const int *)(base + sf->off)); break;
+		}
+	}
 	field_str(pk, "version", st->version[0] ? st->version : WISP_VERSION);
 }
 
 void proto_read_status(const msgpack_object *o, struct agent_status *st)
 {
+	char *base = (char *)st;
 	memset(st, 0, sizeof(*st));
-	st->rows = (uint64_t)get_int(o, "rows", 0);
-	st->samples = (uint64_t)get_int(o, "samples", 0);
-	st->ring_bytes = (uint64_t)get_int(o, "ring_bytes", 0);
-	st->ring_budget = (uint64_t)get_int(o, "ring_budget", 0);
-	st->evicted_rows = (uint64_t)get_int(o, "evicted_rows", 0);
-	st->stacks = (uint64_t)get_int(o, "stacks", 0);
-	st->oldest_ns = get_int(o, "oldest_ns", 0);
-	st->newest_ns = get_int(o, "newest_ns", 0);
-	st->hz = (int)get_int(o, "hz", 0);
-	st->cpus = (int)get_int(o, "cpus", 0);
-	st->bpf_samples = (uint64_t)get_int(o, "bpf_samples", 0);
-	st->lost_samples = (uint64_t)get_int(o, "lost_samples", 0);
-	st->truncated_unreadable = (uint64_t)get_int(o, "truncated_unreadable", 0);
-	st->truncated_depth = (uint64_t)get_int(o, "truncated_depth", 0);
-	st->truncated_no_info = (uint64_t)get_int(o, "truncated_no_info", 0);
-	st->fp_fallback_samples = (uint64_t)get_int(o, "fp_fallback_samples", 0);
-	st->unwind_files = (uint64_t)get_int(o, "unwind_files", 0);
-	st->unwind_bytes = (uint64_t)get_int(o, "unwind_bytes", 0);
-	st->unwind_build_ns = (uint64_t)get_int(o, "unwind_build_ns", 0);
-	st->unwind_cfi_bytes = (uint64_t)get_int(o, "unwind_cfi_bytes", 0);
-	st->py_samples = (uint64_t)get_int(o, "py_samples", 0);
-	st->py_walk_ns = (uint64_t)get_int(o, "py_walk_ns", 0);
-	st->py_frames = (uint64_t)get_int(o, "py_frames", 0);
-	st->py_code_gone = (uint64_t)get_int(o, "py_code_gone", 0);
-	st->py_code_failed = (uint64_t)get_int(o, "py_code_failed", 0);
-	st->export_cursor_ns = get_int(o, "export_cursor_ns", 0);
-	st->export_every_ns = get_int(o, "export_every_ns", 0);
-	st->export_intervals = (uint64_t)get_int(o, "export_intervals", 0);
-	st->export_failures = (uint64_t)get_int(o, "export_failures", 0);
+	for (size_t i = 0; i < NSTATUS_FIELDS; i++) {
+		const struct status_field *sf = &status_fields[i];
+		int64_t v = get_int(o, sf->name, 0);
+		switch (sf->kind) {
+		case SF_U64: *(uint64_t *)(base + sf->off) = (uint64_t)v; break;
+		case SF_I64: *(int64_t *)(base + sf->off) = v; break;
+		case SF_INT: *(int *)(base + sf->off) = (int)v; break;
+		}
+	}
 	mp_str(mp_get(o, "version"), st->version, sizeof(st->version));
 }
 

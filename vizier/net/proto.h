@@ -98,6 +98,8 @@ struct agent_status {
 	int64_t export_cursor_ns;        /* end of the last interval uploaded */
 	int64_t export_every_ns;
 	uint64_t export_intervals, export_failures;
+	/* Kubernetes names (agent/kube/kube.h); all 0 without --kube-pods */
+	uint64_t kube_fetches, kube_fetch_failures, kube_pods, kube_processes, kube_unnamed;
 	char version[32];
 };
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st);

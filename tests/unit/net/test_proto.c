@@ -373,7 +373,7 @@ static void answers_to_clients(void **state)
 	proto_buf_destroy(&b);
 
 	struct proto_buf status;
-	struct agent_status ast = {.samples = 77};
+	struct agent_status ast = {.samples = 77, .hz = 99, .oldest_ns = -5, .export_every_ns = 1, .kube_unnamed = 3};
 	proto_buf_init(&status);
 	proto_pack_status(&status.pk, &ast);
 	struct agent_entry agents[] = {{"a1", "remote", "127.0.0.1", 2.0, 0.5, status.sb.data, status.sb.size},
@@ -391,6 +391,12 @@ static void answers_to_clients(void **state)
 	assert_string_equal(info.address, "127.0.0.1");
 	assert_true(info.connected_s == 2.0 && info.last_seen_s == 0.5);
 	assert_int_equal(info.status.samples, 77);
+	assert_int_equal(info.status.hz, 99);
+	assert_int_equal(info.status.oldest_ns, -5);
+	assert_int_equal(info.status.export_every_ns, 1);
+	assert_int_equal(info.status.kube_unnamed, 3);
+	assert_int_equal(info.status.kube_pods, 0);
+	assert_string_equal(info.status.version, proto_wisp_version());
 	proto_read_agent_info(&a.agents->via.array.ptr[1], &info);
 	assert_int_equal(info.status.samples, 0); /* no status: an empty map */
 	proto_msg_destroy(&m);
