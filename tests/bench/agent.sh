@@ -28,6 +28,8 @@
 #   agent_cpu_percent_python    wispd's threads plus its BPF program over the host's CPU time,
 #                               with those two Python processes at 99 Hz (goal <= 0.2)
 #   unwind_table_build_ms_per_mb  (and the rest of tests/tools unwind_bench's lines)
+#   kube_names_ns_per_sample, kube_podlist_parse_ms  (and the rest of kube_bench's lines:
+#                               what Kubernetes names cost per sample and per pod list fetch)
 # With CHURN_SECONDS=N: the machine rebuilds this project with make -j2 in a loop for N seconds:
 #   agent_cpu_percent_churn, agent_rss_mb_churn, ring_bytes_per_sample_churn
 set -euo pipefail
@@ -153,6 +155,7 @@ for mode in dwarf fp; do
 done
 
 "$BUILD_DIR/tests/unwind_bench"
+"$BUILD_DIR/tests/kube_bench"
 
 # --- a churning host ---
 if [ "$CHURN_SECONDS" -gt 0 ]; then
