@@ -16,6 +16,27 @@ static struct column stack_samples_cols[SS_NCOLS] = {
 	[SS_COUNT] = {"count", VT_INT, {0}},
 };
 
+static struct column offcpu_samples_cols[OC_NCOLS] = {
+	[OC_TIME] = {"time_", VT_TIME, {0}},     [OC_NODE] = {"node", VT_STRING, {0}},
+	[OC_PID] = {"pid", VT_INT, {0}},         [OC_TID] = {"tid", VT_INT, {0}},
+	[OC_STATE] = {"state", VT_STRING, {0}},  [OC_COMM] = {"comm", VT_STRING, {0}},
+	[OC_CGROUP] = {"cgroup", VT_INT, {0}},   [OC_CONTAINER] = {"container", VT_STRING, {0}},
+	[OC_POD] = {"pod", VT_STRING, {0}},      [OC_NAMESPACE] = {"namespace", VT_STRING, {0}},
+	[OC_STACK] = {"stack", VT_STACK, {0}},
+	[OC_BLOCKED_NS] = {"blocked_ns", VT_INT, {0}},
+	[OC_COUNT] = {"count", VT_INT, {0}},
+};
+
+static const char *const offcpu_states[OFFCPU_NSTATES] = {
+	[OFFCPU_RUNNABLE] = "runnable", [OFFCPU_SLEEPING] = "sleeping",
+	[OFFCPU_UNINTERRUPTIBLE] = "uninterruptible", [OFFCPU_OTHER] = "other",
+};
+
+const char *catalog_offcpu_state(unsigned state)
+{
+	return offcpu_states[state < OFFCPU_NSTATES ? state : OFFCPU_OTHER];
+}
+
 static struct column ring_stats_cols[RS_NCOLS] = {
 	[RS_NODE] = {"node", VT_STRING, {0}},       [RS_TABLE] = {"table", VT_STRING, {0}},
 	[RS_BYTES] = {"bytes", VT_INT, {0}},        [RS_BUDGET] = {"budget", VT_INT, {0}},
@@ -29,10 +50,12 @@ static struct column ring_stats_cols[RS_NCOLS] = {
 };
 
 static const struct table stack_samples = {"stack_samples", SS_NCOLS, stack_samples_cols, 0, 0, true};
+static const struct table offcpu_samples = {"offcpu_samples", OC_NCOLS, offcpu_samples_cols, 0, 0, true};
 static const struct table ring_stats = {"ring_stats", RS_NCOLS, ring_stats_cols, 0, 0, true};
 
 static const struct catalog_entry entries[] = {
 	{"stack_samples", &stack_samples, true},
+	{"offcpu_samples", &offcpu_samples, true},
 	{"ring_stats", &ring_stats, false},
 };
 #define NENTRIES (sizeof(entries) / sizeof(entries[0]))

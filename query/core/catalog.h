@@ -26,6 +26,38 @@ enum stack_samples_col {
 	SS_NCOLS
 };
 
+/* Columns of offcpu_samples, in storage order: stack_samples' columns with the off-CPU state in
+ * place of the CPU and the time blocked before count, so the thread and stack columns sit at
+ * the same positions in both (the ring relies on it). A row is a sampled set of periods off the
+ * CPU, counted when each ended. */
+enum offcpu_samples_col {
+	OC_TIME = SS_TIME,     /* time_      TIME   when the thread came back (ns since the epoch) */
+	OC_NODE = SS_NODE,     /* node       STRING */
+	OC_PID = SS_PID,       /* pid        INT */
+	OC_TID = SS_TID,       /* tid        INT */
+	OC_STATE = SS_CPU,     /* state      STRING why it left: runnable, sleeping, uninterruptible, other */
+	OC_COMM = SS_COMM,     /* comm       STRING */
+	OC_CGROUP = SS_CGROUP, /* cgroup     INT */
+	OC_CONTAINER = SS_CONTAINER, /* container STRING */
+	OC_POD = SS_POD,             /* pod       STRING */
+	OC_NAMESPACE = SS_NAMESPACE, /* namespace STRING */
+	OC_STACK = SS_STACK,   /* stack      STACK  where it left the CPU: kernel + user frames */
+	OC_BLOCKED_NS = SS_COUNT, /* blocked_ns INT  nanoseconds off the CPU (estimated, see count) */
+	OC_COUNT,              /* count      INT    periods off the CPU this row stands for */
+	OC_NCOLS
+};
+
+/* Why a thread left the CPU (the state column of offcpu_samples). */
+enum offcpu_state {
+	OFFCPU_RUNNABLE,        /* preempted: it could have run on */
+	OFFCPU_SLEEPING,        /* waiting, interruptibly (locks, sockets, pipes, sleeps) */
+	OFFCPU_UNINTERRUPTIBLE, /* waiting uninterruptibly (disk I/O, some kernel locks) */
+	OFFCPU_OTHER,           /* stopped, traced, parked ... */
+	OFFCPU_NSTATES
+};
+/* The state's name in the state column ("runnable" ...); "other" past the end. */
+const char *catalog_offcpu_state(unsigned state);
+
 /* Columns of ring_stats: one row per table of each agent's ring. */
 enum ring_stats_col {
 	RS_NODE,          /* node             STRING */
@@ -55,7 +87,7 @@ struct catalog_entry {
 const struct table *catalog_schema(const char *name);
 /* Does the table have a time_ column to window (column 0)? */
 bool catalog_is_timeseries(const char *name);
-/* "stack_samples, ring_stats" for error messages. */
+/* "stack_samples, offcpu_samples, ring_stats" for error messages. */
 const char *catalog_names(void);
 
 #endif

@@ -33,6 +33,7 @@ static struct ring_batch *batch_new_hot(struct ring *r)
 		return NULL;
 	b->pins = 1;
 	b->owns_refs = true;
+	b->has_value = r->table == RING_OFFCPU_SAMPLES;
 	b->first_row = r->next_row;
 	b->mark = ++r->next_mark;
 	b->bytes = sizeof(*b);
@@ -76,8 +77,10 @@ static void batch_release_refs(struct ring *r, struct ring_batch *b)
 static void batch_free(struct ring *r, struct ring_batch *b)
 {
 	batch_release_refs(r, b);
-	for (int c = 0; c < HOT_CHUNKS; c++)
+	for (int c = 0; c < HOT_CHUNKS; c++) {
 		free(b->chunks[c]);
+		free(b->values[c]);
+	}
 	free(b->stacks.ids);
 	free(b->threads.ids);
 	struct ring_batch *successor = b->successor;
@@ -134,6 +137,8 @@ struct ring *ring_new(const struct ring_config *cfg)
 	r->budget = cfg->budget_bytes;
 	r->batch_ns = (int64_t)(cfg->batch_seconds > 0 ? cfg->batch_seconds : RING_BATCH_SECONDS) * 1000000000LL;
 	r->node = strdup(cfg->node ? cfg->node : "");
+	r->table = cfg->table;
+	assert(r->table == RING_STACK_SAMPLES || r->table == RING_OFFCPU_SAMPLES);
 	r->intern = intern_new();
 	if (!r->node || !r->intern) {
 		ring_free(r);
@@ -156,6 +161,16 @@ void ring_free(struct ring *r)
 	free(r->node);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+}
+
+const char *ring_table_name(const struct ring *r)
+{
+	return r->table == RING_OFFCPU_SAMPLES ? "offcpu_samples" : "stack_samples";
+}
+
+enum ring_table ring_table_of(const struct ring *r)
+{
+	return r->table;
 }
 
 struct stack *ring_stack(struct ring *r, const char *const *frames, uint16_t nframes, uint16_t nkernel)
@@ -302,6 +317,13 @@ static int hot_append(struct ring *r, struct ring_batch *b, const struct ring_ro
 		b->bytes += sizeof(*c);
 		r->batch_bytes += sizeof(*c);
 	}
+	int64_t *values = b->values[i / HOT_CHUNK];
+	if (b->has_value && !values) {
+		if (!(values = b->values[i / HOT_CHUNK] = malloc(HOT_CHUNK * sizeof(*values))))
+			return -1;
+		b->bytes += HOT_CHUNK * sizeof(*values);
+		r->batch_bytes += HOT_CHUNK * sizeof(*values);
+	}
 	if (row->stack->mark != b->mark) {
 		if (idlist_add(&b->stacks, row->stack->id) < 0)
 			return -1;
@@ -320,6 +342,10 @@ static int hot_append(struct ring *r, struct ring_batch *b, const struct ring_ro
 	c->stack[k] = row->stack->id;
 	c->count[k] = row->count;
 	c->cpu[k] = (uint16_t)(row->cpu > MAX_CPU ? MAX_CPU : row->cpu);
+	if (values) {
+		assert(row->value >= 0);
+		values[k] = row->value;
+	}
 	if (i == 0 || row->time_ns < b->tmin)
 		b->tmin = row->time_ns;
 	if (i == 0 || row->time_ns > b->tmax)
@@ -374,7 +400,7 @@ int ring_append(struct ring *r, const struct ring_sample *s)
 	struct thread_rec *th = ring_thread(r, &k);
 	int rc = -1;
 	if (st && th) {
-		struct ring_row row = {s->time_ns, th, st, (uint32_t)s->cpu, (uint32_t)s->count};
+		struct ring_row row = {s->time_ns, th, st, (uint32_t)s->cpu, (uint32_t)s->count, s->value};
 		rc = ring_append_rows(r, &row, 1);
 	}
 	if (st)

@@ -1,10 +1,14 @@
 /* ring.h - the agent's in-memory columnar store: a byte budget, oldest data evicted first.
+ * One ring holds one stored table (enum ring_table): an agent keeps a ring for stack_samples
+ * and, with off-CPU capture, a second for offcpu_samples, each with its share of the budget.
  *
  * Layout. Rows are appended to a *hot* batch: arrays of (time, thread id, cpu, stack id, count),
  * where threads (pid, tid, cgroup, comm, Kubernetes names) and stacks are interned records (intern.h) held once
  * per batch. After BATCH_SECONDS (or RING_HOT_ROWS rows) the hot batch is *sealed*: its rows are
  * aggregated to 1-second resolution and stored as series (thread, cpu, stack) with one point
- * (second, count) per second the series was seen. Series headers (thread, cpu, stack, points,
+ * (second, count) per second the series was seen. An offcpu_samples ring keeps one more number
+ * per row, its `value` (nanoseconds blocked), summed alongside count, and stores the off-CPU
+ * state where stack_samples stores the CPU. Series headers (thread, cpu, stack, points,
  * total) and points are varint-coded column by column and compressed with zstd, headers and
  * points separately, so a query that ignores time reads only the headers.
  *
@@ -33,10 +37,17 @@ struct thread_rec;
 #define RING_BATCH_SECONDS 60 /* a hot batch spans at most this much sample time */
 #define RING_HOT_ROWS 262144  /* ... and at most this many rows */
 
+/* The stored tables a ring can hold (catalog.h has their columns). */
+enum ring_table {
+	RING_STACK_SAMPLES,  /* stack_samples: CPU samples */
+	RING_OFFCPU_SAMPLES, /* offcpu_samples: periods off the CPU, with the time blocked */
+};
+
 struct ring_config {
 	size_t budget_bytes; /* total bytes: batches + interned records + indexes */
 	const char *node;    /* value of the `node` column (copied) */
 	int batch_seconds;   /* 0 = RING_BATCH_SECONDS */
+	enum ring_table table; /* what the ring holds (0: stack_samples) */
 };
 
 /* One row, already resolved to interned records (see ring_stack / ring_thread). */
@@ -44,14 +55,16 @@ struct ring_row {
 	int64_t time_ns;           /* ns since the epoch */
 	struct thread_rec *thread;
 	struct stack *stack;
-	uint32_t cpu;
+	uint32_t cpu;              /* the CPU; in offcpu_samples the state (enum offcpu_state) */
 	uint32_t count;            /* samples this row stands for */
+	int64_t value;             /* offcpu_samples: ns blocked (>= 0); stack_samples: ignored */
 };
 
 /* One sample by names (the collector's path): the ring interns the strings. */
 struct ring_sample {
 	int64_t time_ns;
-	int64_t pid, tid, cpu, cgroup, count;
+	int64_t pid, tid, cpu, cgroup, count; /* cpu: the state in offcpu_samples */
+	int64_t value;              /* offcpu_samples: ns blocked */
 	const char *comm;
 	const char *container, *pod, *namespace; /* Kubernetes names; NULL: "" */
 	const char *const *frames;  /* leaf first: kernel frames, then user frames */
@@ -92,8 +105,21 @@ int ring_flush(struct ring *r);
 
 /* The ring as a scan source (core/scan.h; ud is the ring): calls chunk() for each batch
  * overlapping [t0, t1), oldest first, with a borrowed table in catalog column order. Rows
- * outside [t0, t1) may appear. Tables: stack_samples and ring_stats. */
+ * outside [t0, t1) may appear. Tables: the ring's own (ring_table_name), ring_stats (one row
+ * about it), and any other stored table, which has no rows here. */
 scan_fn ring_scan;
+
+/* The rings of an agent, one per stored table, scanned as one source (ud is the set): each table
+ * comes from its own ring; ring_stats has one row per ring. */
+#define RING_SET_MAX 2
+struct ring_set {
+	struct ring *rings[RING_SET_MAX];
+	int n;
+};
+scan_fn ring_set_scan;
+
+const char *ring_table_name(const struct ring *r); /* "stack_samples" or "offcpu_samples" */
+enum ring_table ring_table_of(const struct ring *r);
 
 void ring_get_stats(struct ring *r, struct ring_stats *out);
 

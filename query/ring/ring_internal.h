@@ -35,6 +35,7 @@ struct ring_batch {
 	struct ring_batch *newer;   /* list from oldest (ring->oldest) to hot (ring->hot) */
 	int pins;                   /* 1 while in the list + 1 per scan + 1 per batch it replaced */
 	bool sealed;
+	bool has_value;             /* rows carry a value (offcpu_samples: ns blocked) */
 	bool owns_refs;             /* holds one reference per distinct stack and thread it uses */
 	uint64_t first_row, nrow_ids; /* its row ids: [first_row, first_row + nrow_ids) */
 	int64_t tmin, tmax;         /* time range, ns */
@@ -44,6 +45,7 @@ struct ring_batch {
 	struct ring_batch *successor; /* a replaced hot batch pins the sealed batch that took over */
 	/* hot */
 	struct hot_chunk *chunks[HOT_CHUNKS];
+	int64_t *values[HOT_CHUNKS]; /* has_value: HOT_CHUNK values beside each chunk */
 	struct idlist stacks, threads; /* distinct ids referenced */
 	uint32_t mark;              /* marks records this batch has seen */
 	/* sealed */
@@ -69,6 +71,7 @@ struct ring {
 	uint32_t next_mark;
 	bool sealing;                 /* a seal is in progress (one writer) */
 	char *node;
+	enum ring_table table;        /* what it holds; has_value for offcpu_samples */
 };
 
 /* ---- varints --------------------------------------------------------------------------------- */
@@ -124,9 +127,10 @@ struct point {
 	uint64_t key;   /* see seal_key */
 	uint32_t sec;   /* seconds after base_sec */
 	uint32_t count;
+	uint64_t value; /* summed like count; stored only by batches with has_value */
 };
 
-/* thread id (22 bits) | cpu (14 bits) | stack id (24 bits). Live ids stay far below these
+/* thread id (22 bits) | cpu or off-CPU state (14 bits) | stack id (24 bits). Live ids stay far below these
  * (intern.c caps ids at 2^24; a ring holds thousands of threads), CPUs below 16384. */
 #define KEY_THREAD(k) ((k) >> 38)
 #define KEY_CPU(k) (((k) >> 24) & 0x3fff)
@@ -158,8 +162,10 @@ void series_free(struct series *s);
 /* A buffer of at least n bytes in *buf (capacity *cap), reused when big enough. */
 void *scratch(void **buf, size_t *cap, size_t n);
 /* Encodes points (keys and seconds after base_sec; sorted and merged here, so any order and
- * duplicates are fine) into a new sealed batch that owns no references yet. NULL on OOM. */
-struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, int64_t tmin, int64_t tmax);
+ * duplicates are fine) into a new sealed batch that owns no references yet; with has_value their
+ * values too. NULL on OOM. */
+struct ring_batch *seal_points(struct point *pts, size_t n, bool has_value, int64_t base_sec, int64_t tmin,
+			       int64_t tmax);
 /* Encodes hot batch h (not modified) into a new sealed batch with h's row ids. No lock needed:
  * h is detached from the ring while this runs. NULL on OOM. */
 struct ring_batch *batch_seal(const struct ring_batch *h);

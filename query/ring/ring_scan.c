@@ -1,7 +1,7 @@
 /* ring_scan.c - reading the ring: pins the batches a scan overlaps, decodes them outside the
  * lock into borrowed chunks in catalog column order, and, for plans that only sum count,
  * collapses time (per series, per stack or per thread, from series totals or rollups). Also
- * the ring_stats table. */
+ * the ring_stats table, and the set of an agent's rings scanned as one source. */
 #include "ring_internal.h"
 #include "core/catalog.h"
 #include "core/intern.h"
@@ -9,7 +9,10 @@
 #include <assert.h>
 #include <zstd.h>
 
-_Static_assert(SCAN_COLUMN_SHIFT + SS_NCOLS < 31, "a column bit for every stack_samples column fits in the flags");
+_Static_assert(SCAN_COLUMN_SHIFT + OC_NCOLS < 31, "a column bit for every stored column fits in the flags");
+_Static_assert((int)OC_NCOLS == (int)SS_NCOLS + 1 && (int)OC_COUNT == (int)SS_NCOLS,
+	       "offcpu_samples is stack_samples with the state for the cpu and blocked_ns before count");
+#define MAX_NCOLS OC_NCOLS
 
 /* What a time-collapsed scan may aggregate away (from the columns the plan reads). */
 enum projection {
@@ -19,11 +22,15 @@ enum projection {
 	PROJ_THREAD, /* collapsed to threads: cpu and stack meaningless */
 };
 
-static enum projection projection_of(int flags)
+/* Collapsing sums counts only (exec.c never collapses a plan that sums anything else): a plan
+ * that reads offcpu_samples' blocked_ns at all gets every row. */
+static enum projection projection_of(int flags, bool has_value)
 {
 	if (!(flags & SCAN_COLLAPSE_TIME))
 		return PROJ_ROWS;
 	int cols = flags >> SCAN_COLUMN_SHIFT;
+	if (has_value && (!cols || (cols & (1 << OC_BLOCKED_NS))))
+		return PROJ_ROWS;
 	if (!cols)
 		return PROJ_SERIES;
 	bool thread = cols & ((1 << SS_PID) | (1 << SS_TID) | (1 << SS_COMM) | (1 << SS_CGROUP) |
@@ -40,11 +47,13 @@ static const struct stack no_stack; /* stands in when stacks were aggregated awa
  * batches of one scan. */
 struct view {
 	size_t cap;
-	struct column cols[SS_NCOLS];
+	struct column cols[MAX_NCOLS];
+	int ncols;          /* of the table scanned */
 	uint64_t *acc;      /* per stack or thread id */
 	uint32_t *touched;  /* ids with acc != 0 */
 	size_t acc_cap, ntouched;
 	const struct ring *r;
+	bool has_value;     /* offcpu_samples: state and blocked_ns columns */
 	int64_t t0, t1;
 	enum projection proj;
 	struct series s;    /* decoded headers, reused */
@@ -59,7 +68,7 @@ static int view_reserve(struct view *v, size_t n)
 	size_t ncap = v->cap ? v->cap : 4096;
 	while (ncap < n)
 		ncap *= 2;
-	for (int c = 0; c < SS_NCOLS; c++) {
+	for (int c = 0; c < v->ncols; c++) {
 		void *p = realloc(v->cols[c].v.p, ncap * 8);
 		if (!p)
 			return -1;
@@ -71,7 +80,7 @@ static int view_reserve(struct view *v, size_t n)
 
 static void view_free(struct view *v)
 {
-	for (int c = 0; c < SS_NCOLS; c++)
+	for (int c = 0; c < MAX_NCOLS; c++)
 		free(v->cols[c].v.p);
 	free(v->acc);
 	free(v->touched);
@@ -79,9 +88,10 @@ static void view_free(struct view *v)
 	series_free(&v->s);
 }
 
-/* Writes one row. th or st may be NULL when aggregated away. */
+/* Writes one row. th or st may be NULL when aggregated away; value is offcpu_samples' blocked_ns
+ * and cpu its state. */
 static inline void view_row(struct view *v, size_t i, int64_t time, const struct thread_rec *th, uint32_t cpu,
-			    const struct stack *st, int64_t count)
+			    const struct stack *st, int64_t count, int64_t value)
 {
 	v->cols[SS_TIME].v.i[i] = time;
 	v->cols[SS_NODE].v.s[i] = v->r->node;
@@ -92,9 +102,15 @@ static inline void view_row(struct view *v, size_t i, int64_t time, const struct
 	v->cols[SS_CONTAINER].v.s[i] = th ? th->container : "";
 	v->cols[SS_POD].v.s[i] = th ? th->pod : "";
 	v->cols[SS_NAMESPACE].v.s[i] = th ? th->namespace : "";
-	v->cols[SS_CPU].v.i[i] = cpu;
 	v->cols[SS_STACK].v.k[i] = st ? st : &no_stack;
-	v->cols[SS_COUNT].v.i[i] = count;
+	if (v->has_value) {
+		v->cols[OC_STATE].v.s[i] = catalog_offcpu_state(cpu);
+		v->cols[OC_BLOCKED_NS].v.i[i] = value;
+		v->cols[OC_COUNT].v.i[i] = count;
+	} else {
+		v->cols[SS_CPU].v.i[i] = cpu;
+		v->cols[SS_COUNT].v.i[i] = count;
+	}
 }
 
 /* A time inside [t0, t1) for collapsed rows, so exact time filters downstream keep them. */
@@ -119,9 +135,9 @@ static long acc_emit(struct view *v, int64_t t)
 	for (size_t k = 0; k < v->ntouched; k++) {
 		uint32_t id = v->touched[k];
 		if (v->proj == PROJ_STACK)
-			view_row(v, k, t, NULL, 0, intern_stack_by_id(v->r->intern, id), (int64_t)v->acc[id]);
+			view_row(v, k, t, NULL, 0, intern_stack_by_id(v->r->intern, id), (int64_t)v->acc[id], 0);
 		else
-			view_row(v, k, t, intern_thread_by_id(v->r->intern, id), 0, NULL, (int64_t)v->acc[id]);
+			view_row(v, k, t, intern_thread_by_id(v->r->intern, id), 0, NULL, (int64_t)v->acc[id], 0);
 		v->acc[id] = 0;
 	}
 	long n = (long)v->ntouched;
@@ -147,7 +163,8 @@ static long view_hot(struct view *v, const struct ring_batch *b, size_t nrows)
 		const struct hot_chunk *c = b->chunks[i / HOT_CHUNK];
 		size_t k = i % HOT_CHUNK;
 		view_row(v, i, c->time[k], intern_thread_by_id(r->intern, c->thread[k]), c->cpu[k],
-			 intern_stack_by_id(r->intern, c->stack[k]), c->count[k]);
+			 intern_stack_by_id(r->intern, c->stack[k]), c->count[k],
+			 b->has_value ? b->values[i / HOT_CHUNK][k] : 0);
 	}
 	return (long)nrows;
 }
@@ -197,7 +214,7 @@ static long view_sealed(struct view *v, const struct ring_batch *b)
 		int64_t t = collapsed_time(v, b);
 		for (uint32_t i = 0; i < se->n; i++)
 			view_row(v, i, t, intern_thread_by_id(r->intern, se->thread[i]), se->cpu[i],
-				 intern_stack_by_id(r->intern, se->stack[i]), (int64_t)se->total[i]);
+				 intern_stack_by_id(r->intern, se->stack[i]), (int64_t)se->total[i], 0);
 		rows = se->n;
 		goto out;
 	}
@@ -206,11 +223,15 @@ static long view_sealed(struct view *v, const struct ring_batch *b)
 	size_t got = ZSTD_decompress(pts, b->pts_len, b->zpts, b->zpts_len);
 	if (ZSTD_isError(got) || got != b->pts_len || view_reserve(v, v->proj == PROJ_ROWS ? b->rows : se->n) < 0)
 		goto out;
-	/* The count column starts after every point's second delta. */
-	const uint8_t *sp = pts, *end = pts + b->pts_len, *cp = pts;
-	uint64_t v64;
+	/* The count column starts after every point's second delta, the values after every count. */
+	const uint8_t *sp = pts, *end = pts + b->pts_len, *cp = pts, *vp;
+	uint64_t v64, val = 0;
 	for (size_t i = 0; i < b->rows; i++)
 		if (!get_varint(&cp, end, &v64))
+			goto out;
+	vp = cp;
+	for (size_t i = 0; b->has_value && i < b->rows; i++)
+		if (!get_varint(&vp, end, &v64))
 			goto out;
 	size_t out = 0;
 	int64_t ct = collapsed_time(v, b);
@@ -220,19 +241,20 @@ static long view_sealed(struct view *v, const struct ring_batch *b)
 		uint64_t sec = 0, cnt, sum = 0;
 		for (uint32_t k = 0; k < se->npoints[i]; k++) {
 			uint64_t d;
-			if (!get_varint(&sp, end, &d) || !get_varint(&cp, end, &cnt))
+			if (!get_varint(&sp, end, &d) || !get_varint(&cp, end, &cnt) ||
+			    (b->has_value && !get_varint(&vp, end, &val)))
 				goto out;
 			sec += d;
 			int64_t t = (b->base_sec + (int64_t)sec) * 1000000000LL;
 			if (v->proj == PROJ_ROWS)
-				view_row(v, out++, t, th, se->cpu[i], st, (int64_t)cnt);
+				view_row(v, out++, t, th, se->cpu[i], st, (int64_t)cnt, (int64_t)val);
 			else if (t >= v->t0 && t < v->t1)
 				sum += cnt;
 		}
 		if (!sum)
 			continue;
 		if (v->proj == PROJ_SERIES)
-			view_row(v, out++, ct, th, se->cpu[i], st, (int64_t)sum);
+			view_row(v, out++, ct, th, se->cpu[i], st, (int64_t)sum, 0);
 		else
 			acc_add(v, v->proj == PROJ_STACK ? se->stack[i] : se->thread[i], sum);
 	}
@@ -241,7 +263,7 @@ out:
 	return rows;
 }
 
-/* ring_stats: one row describing the stack_samples table. */
+/* ring_stats: one row describing the ring's table. */
 static int scan_stats(struct ring *r, int (*chunk)(void *arg, const struct table *rows), void *arg)
 {
 	const struct table *schema = catalog_schema("ring_stats");
@@ -264,7 +286,7 @@ static int scan_stats(struct ring *r, int (*chunk)(void *arg, const struct table
 		vals[c].i = ints[c];
 	}
 	vals[RS_NODE].s = r->node;
-	vals[RS_TABLE].s = "stack_samples";
+	vals[RS_TABLE].s = ring_table_name(r);
 	vals[RS_COMPRESSION].f = st.compression;
 	struct table view = {.name = (char *)"ring_stats", .ncols = RS_NCOLS, .cols = cols, .nrows = 1, .cap = 1,
 			     .borrowed = true};
@@ -278,13 +300,18 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags, 
 		return scan_stats(r, chunk, arg);
 	struct ring_batch **pinned = NULL;
 	size_t *visible = NULL, n = 0, cap = 0;
-	struct view v = {.r = r, .t0 = t0, .t1 = t1, .proj = projection_of(flags)};
+	bool has_value = r->table == RING_OFFCPU_SAMPLES;
+	struct view v = {.r = r, .t0 = t0, .t1 = t1, .proj = projection_of(flags, has_value), .has_value = has_value};
 	int rc = 0;
 
-	if (!table || strcmp(table, "stack_samples") != 0)
+	if (!table || !catalog_is_timeseries(table))
 		return -1;
-	const struct table *schema = catalog_schema("stack_samples");
-	for (int c = 0; c < SS_NCOLS; c++) {
+	if (strcmp(table, ring_table_name(r)))
+		return 0; /* another stored table: none of its rows are here */
+	const struct table *schema = catalog_schema(table);
+	assert(schema->ncols <= MAX_NCOLS);
+	v.ncols = schema->ncols;
+	for (int c = 0; c < v.ncols; c++) {
 		v.cols[c].name = schema->cols[c].name;
 		v.cols[c].type = schema->cols[c].type;
 	}
@@ -327,7 +354,7 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags, 
 			rc = -1;
 			break;
 		}
-		struct table view = {.name = (char *)"stack_samples", .ncols = SS_NCOLS, .cols = v.cols,
+		struct table view = {.name = (char *)schema->name, .ncols = v.ncols, .cols = v.cols,
 				     .nrows = (size_t)rows, .cap = v.cap, .borrowed = true};
 		if (rows)
 			rc = chunk(arg, &view);
@@ -335,7 +362,7 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags, 
 	/* Stack and thread projections accumulate over every batch and come out as one chunk. */
 	if (rc == 0 && n && v.ntouched) {
 		long rows = acc_emit(&v, collapsed_time(&v, pinned[0]));
-		struct table view = {.name = (char *)"stack_samples", .ncols = SS_NCOLS, .cols = v.cols,
+		struct table view = {.name = (char *)schema->name, .ncols = v.ncols, .cols = v.cols,
 				     .nrows = rows < 0 ? 0 : (size_t)rows, .cap = v.cap, .borrowed = true};
 		rc = rows < 0 ? -1 : chunk(arg, &view);
 	}
@@ -348,4 +375,22 @@ int ring_scan(void *ring, const char *table, int64_t t0, int64_t t1, int flags, 
 	free(pinned);
 	free(visible);
 	return rc < 0 ? -1 : 0;
+}
+
+int ring_set_scan(void *set, const char *table, int64_t t0, int64_t t1, int flags, scan_chunk_fn *chunk, void *arg)
+{
+	const struct ring_set *rs = set;
+	bool stats = table && !strcmp(table, "ring_stats");
+	if (!stats && (!table || !catalog_is_timeseries(table)))
+		return -1;
+	for (int i = 0; i < rs->n; i++) {
+		int rc = 0;
+		if (stats)
+			rc = scan_stats(rs->rings[i], chunk, arg);
+		else if (!strcmp(table, ring_table_name(rs->rings[i])))
+			return ring_scan(rs->rings[i], table, t0, t1, flags, chunk, arg);
+		if (rc)
+			return rc;
+	}
+	return 0; /* ring_stats done, or a stored table this agent keeps no ring for: no rows */
 }

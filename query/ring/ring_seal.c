@@ -9,7 +9,7 @@
  *            thread id delta | cpu | stack id | points | total count
  *   points:  for each series in the same order, its points' second offsets (delta from the
  *            previous point of the series; the first from the batch's base second), then all
- *            points' counts in the same order.
+ *            points' counts in the same order, then (batches with has_value) all their values.
  *   rollups: the batch's total per stack (stack id delta, total; sorted by id), then per thread
  *            (thread id delta, total): what a day-long "top stacks" or "top processes" reads
  *            instead of every series.
@@ -195,14 +195,16 @@ static int encode_rollups(struct ring_batch *s, const struct point *pts, size_t 
 
 /* Encodes points (thread/cpu/stack keys and seconds after base_sec; sorted and merged here,
  * so any order and duplicates are fine) into a new sealed batch that owns no references yet. */
-struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, int64_t tmin, int64_t tmax)
+struct ring_batch *seal_points(struct point *pts, size_t n, bool has_value, int64_t base_sec, int64_t tmin,
+			       int64_t tmax)
 {
 	struct ring_batch *s = calloc(1, sizeof(*s));
-	struct buf hdr = {0}, cols[4] = {{0}}, secs = {0}, cnts = {0}, roll = {0};
+	struct buf hdr = {0}, cols[4] = {{0}}, secs = {0}, cnts = {0}, vals = {0}, roll = {0};
 	void *zh = NULL, *zp = NULL, *zr = NULL;
 	if (!s)
 		goto fail;
 	s->sealed = true;
+	s->has_value = has_value;
 	s->pins = 1;
 	s->tmin = tmin;
 	s->tmax = tmax;
@@ -213,9 +215,10 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 	size_t np = 0;
 	for (size_t i = 0; i < n; i++) {
 		s->samples += pts[i].count;
-		if (np && pts[np - 1].key == pts[i].key && pts[np - 1].sec == pts[i].sec)
+		if (np && pts[np - 1].key == pts[i].key && pts[np - 1].sec == pts[i].sec) {
 			pts[np - 1].count += pts[i].count;
-		else
+			pts[np - 1].value += pts[i].value;
+		} else
 			pts[np++] = pts[i];
 	}
 	size_t ns = 0;
@@ -225,7 +228,7 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 		if (buf_reserve(&cols[c], ns * 10 + 16) < 0)
 			goto fail;
 	if (buf_reserve(&hdr, ns * 10 * 5 + 16) < 0 || buf_reserve(&secs, np * 10 + 16) < 0 ||
-	    buf_reserve(&cnts, np * 10 + 16) < 0)
+	    buf_reserve(&cnts, np * 10 + 16) < 0 || (has_value && buf_reserve(&vals, np * 10 + 16) < 0))
 		goto fail;
 	uint64_t prev_thread = 0;
 	for (size_t i = 0; i < np;) {
@@ -237,6 +240,8 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 			put_varint(&secs, pts[j].sec - prev_sec);
 			prev_sec = pts[j].sec;
 			put_varint(&cnts, pts[j].count);
+			if (has_value)
+				put_varint(&vals, pts[j].value);
 			total += pts[j].count;
 		}
 		uint64_t thread = KEY_THREAD(pts[i].key);
@@ -252,10 +257,13 @@ struct ring_batch *seal_points(struct point *pts, size_t n, int64_t base_sec, in
 		memcpy(hdr.p + hdr.len, cols[c].p, cols[c].len);
 		hdr.len += cols[c].len;
 	}
-	if (buf_reserve(&secs, cnts.len) < 0)
+	if (buf_reserve(&secs, cnts.len + vals.len) < 0)
 		goto fail;
 	memcpy(secs.p + secs.len, cnts.p, cnts.len);
 	secs.len += cnts.len;
+	if (vals.len)
+		memcpy(secs.p + secs.len, vals.p, vals.len);
+	secs.len += vals.len;
 	s->nseries = (uint32_t)ns;
 	s->rows = np;
 	s->hdr_len = hdr.len;
@@ -295,6 +303,7 @@ out:
 	free(hdr.p);
 	free(secs.p);
 	free(cnts.p);
+	free(vals.p);
 	for (int c = 0; c < 4; c++)
 		free(cols[c].p);
 	return s;
@@ -313,8 +322,9 @@ struct ring_batch *batch_seal(const struct ring_batch *h)
 		pts[i].key = seal_key(c->thread[k], c->cpu[k], c->stack[k]);
 		pts[i].sec = (uint32_t)(c->time[k] / 1000000000LL - base_sec);
 		pts[i].count = c->count[k];
+		pts[i].value = h->has_value ? (uint64_t)h->values[i / HOT_CHUNK][k] : 0;
 	}
-	struct ring_batch *s = seal_points(pts, n, base_sec, h->tmin, h->tmax);
+	struct ring_batch *s = seal_points(pts, n, h->has_value, base_sec, h->tmin, h->tmax);
 	free(pts);
 	if (s) {
 		s->first_row = h->first_row;

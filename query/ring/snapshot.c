@@ -38,6 +38,8 @@ int ring_snapshot(struct ring *r, int64_t t0, int64_t t1, void **out, size_t *le
 	uint32_t nst = 0, nth = 0;
 
 	*out = NULL;
+	if (r->table != RING_STACK_SAMPLES) /* the file format has no values yet */
+		return fail(err, errlen, "snapshot: %s cannot be snapshotted yet (stack_samples only)", ring_table_name(r));
 	hashmap_init(&strs, false);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -320,7 +322,7 @@ static struct ring_batch *load_batch(const msgpack_object *e, const struct loade
 				goto bad;
 			total += cnt;
 			pts[k++] = (struct point){seal_key(L->threads[thr[i]]->id, (uint32_t)cpu[i], L->stacks[stk[i]]->id),
-						  (uint32_t)sec, (uint32_t)cnt};
+						  (uint32_t)sec, (uint32_t)cnt, 0};
 		}
 		if (total != tot[i])
 			goto bad;
@@ -347,7 +349,7 @@ static struct ring_batch *load_batch(const msgpack_object *e, const struct loade
 			tmax = L->hi_sec * 1000000000LL - 1;
 		base_sec = lo;
 	}
-	b = seal_points(pts, k, base_sec, tmin, tmax);
+	b = seal_points(pts, k, false, base_sec, tmin, tmax);
 	if (!b)
 		fail(err, errlen, "snapshot: out of memory", NULL);
 	goto out;
@@ -375,6 +377,8 @@ int ring_load_snapshot_range(struct ring *r, const void *buf, size_t len, int64_
 {
 	const uint8_t *in = buf;
 	struct loaded L = {.clip = t0 != INT64_MIN || t1 != INT64_MAX};
+	if (r->table != RING_STACK_SAMPLES)
+		return fail(err, errlen, "snapshot: a snapshot loads into a stack_samples ring, not %s", ring_table_name(r));
 	if (L.clip) {
 		L.lo_sec = t0 == INT64_MIN ? INT64_MIN / 1000000000LL : ceil_sec(t0);
 		L.hi_sec = t1 == INT64_MAX ? INT64_MAX / 1000000000LL : ceil_sec(t1);

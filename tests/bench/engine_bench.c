@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	const char *dir = argc == 3 && !strcmp(argv[1], "--export") ? argv[2] : NULL;
 	struct synth_config cfg = SYNTH_DEFAULTS;
-	struct ring_config rc = {256u << 20, "bench", 0};
+	struct ring_config rc = {256u << 20, "bench", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&rc);
 	struct synth *s = synth_new(&cfg, r);
 	if (!r || !s || synth_fill(s, H0, 3600) < 0)

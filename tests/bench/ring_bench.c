@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 	}
 	struct synth_config cfg = SYNTH_DEFAULTS;
 	long rss0 = rss_kb("VmRSS:");
-	struct ring_config rc = {budget_mb << 20, "bench", 0};
+	struct ring_config rc = {budget_mb << 20, "bench", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&rc);
 	struct synth *s = synth_new(&cfg, r);
 	if (!r || !s) {
@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 	ring_free(r);
 
 	/* Ingest: pre-generated samples into a fresh ring, one core, sealing included. */
-	struct ring_config rc2 = {budget_mb << 20, "ingest", 0};
+	struct ring_config rc2 = {budget_mb << 20, "ingest", 0, RING_STACK_SAMPLES};
 	struct ring *r2 = ring_new(&rc2);
 	struct synth *s2 = synth_new(&cfg, r2);
 	size_t per = (size_t)cfg.cpus * cfg.hz, nsec = 600; /* rows of one simulated second */

@@ -25,7 +25,7 @@ static int count_rows(void *arg, const struct table *t)
 
 static void load_and_scan(const uint8_t *buf, size_t len)
 {
-	struct ring_config cfg = {16u << 20, "fuzz", 0};
+	struct ring_config cfg = {16u << 20, "fuzz", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&cfg);
 	char err[512];
 	if (r && ring_load_snapshot(r, buf, len, err, sizeof(err)) == 0) {
@@ -83,7 +83,7 @@ static int write_mode_seed(const char *dir, const char *name, uint8_t mode, cons
 int fuzz_make_seeds(const char *dir)
 {
 	struct synth_config sc = {2, 20, 30, 4, 8, 7, 1.0, 0, 0};
-	struct ring_config cfg = {16u << 20, "seed", 0};
+	struct ring_config cfg = {16u << 20, "seed", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&cfg);
 	struct synth *s = r ? synth_new(&sc, r) : NULL;
 	char err[256];

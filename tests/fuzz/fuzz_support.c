@@ -33,7 +33,7 @@ int fuzz_write_seed(const char *dir, const char *name, const void *p, size_t n)
 struct ring *fuzz_ring_new(const char *node)
 {
 	struct synth_config sc = {2, 20, 30, 4, 8, 7, 1.0, 0, 0};
-	struct ring_config cfg = {16u << 20, node, 0};
+	struct ring_config cfg = {16u << 20, node, 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&cfg);
 	struct synth *s = r ? synth_new(&sc, r) : NULL;
 	if (!s || synth_fill(s, FUZZ_DATA_SEC, FUZZ_DATA_SECONDS) < 0) {

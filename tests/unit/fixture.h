@@ -59,7 +59,7 @@ static inline void fix_fill(struct ring *r, uint64_t seed, int n)
 
 static inline struct ring *fix_ring(const char *node, uint64_t seed, int n)
 {
-	struct ring_config cfg = {64u << 20, node, 0};
+	struct ring_config cfg = {64u << 20, node, 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&cfg);
 	assert_non_null(r);
 	fix_fill(r, seed, n);

@@ -229,7 +229,7 @@ static void top_functions_script(void **state)
  * keep them apart with 'line', give the raw name with 'raw'; the bundled scripts follow --lines. */
 static struct ring *lines_ring(void)
 {
-	struct ring_config cfg = {16u << 20, "n1", 0};
+	struct ring_config cfg = {16u << 20, "n1", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&cfg);
 	assert_non_null(r);
 	/* Frames of every form (core/frame.h): plain, with a line, a raw name, a module. */
@@ -317,7 +317,7 @@ static void frame_views(void **state)
 static void frame_kinds(void **state)
 {
 	(void)state;
-	struct ring_config cfg = {16u << 20, "n1", 0};
+	struct ring_config cfg = {16u << 20, "n1", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&cfg);
 	assert_non_null(r);
 	static const char *const a[] = {"k_fn", "c_fn", "hot\x1f/app.py:3\x1f\x1f\x1f\x1fpython",

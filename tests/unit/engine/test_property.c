@@ -178,7 +178,7 @@ static void merged_equals_single_source(void **state)
 	for (int a = 0; a < nagents_max; a++) {
 		struct synth_config sc = {2, 50, 150, 8, 24, (uint64_t)(100 + a), 1.0, 0, 0};
 		snprintf(name, sizeof(name), "a%d", a);
-		struct ring_config rc = {32u << 20, name, 0};
+		struct ring_config rc = {32u << 20, name, 0, RING_STACK_SAMPLES};
 		rings[a] = ring_new(&rc);
 		struct synth *s = synth_new(&sc, rings[a]);
 		assert_int_equal(synth_fill(s, S0, SPAN), 0);

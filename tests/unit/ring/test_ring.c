@@ -1,12 +1,14 @@
 /* test_ring.c - the ring: sealed encoding round trips (against a reference aggregation), time-
  * collapsed scans, edge cases (empty, one row, max values, long strings), eviction order, budget
  * accounting, reclamation of stacks/threads/strings, time pruning, pinned batches surviving
- * eviction and sealing, and a writer racing scanners (run under TSan too). */
+ * eviction and sealing, a writer racing scanners (run under TSan too), and an offcpu_samples
+ * ring's values and states, hot and sealed, with the set of rings scanned as one source. */
 #include "fixture.h"
 #include "core/hashmap.h"
 #include "core/clock.h"
 #include "core/catalog.h"
 #include "core/intern.h"
+#include "ring/snapshot.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,7 +38,7 @@ static int collect_chunk(void *arg, const struct table *t)
 
 static struct ring *ring_with(size_t budget)
 {
-	struct ring_config cfg = {budget, "n1", 0};
+	struct ring_config cfg = {budget, "n1", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&cfg);
 	assert_non_null(r);
 	return r;
@@ -399,6 +401,101 @@ static void concurrent_writer_and_scanners(void **state)
 	ring_free(rc.r);
 }
 
+struct offcpu_sums {
+	int64_t rows, count, blocked, sleeping, states_ok;
+};
+
+static int sum_offcpu(void *arg, const struct table *t)
+{
+	struct offcpu_sums *o = arg;
+	assert_int_equal(t->ncols, OC_NCOLS);
+	assert_string_equal(t->cols[OC_BLOCKED_NS].name, "blocked_ns");
+	for (size_t i = 0; i < t->nrows; i++) {
+		o->rows++;
+		o->count += t->cols[OC_COUNT].v.i[i];
+		o->blocked += t->cols[OC_BLOCKED_NS].v.i[i];
+		const char *state = t->cols[OC_STATE].v.s[i];
+		if (!strcmp(state, "sleeping"))
+			o->sleeping += t->cols[OC_BLOCKED_NS].v.i[i];
+		o->states_ok += !strcmp(state, "sleeping") || !strcmp(state, "runnable") ||
+				!strcmp(state, "uninterruptible") || !strcmp(state, "other");
+	}
+	return 0;
+}
+
+static int count_rows_of(void *arg, const struct table *t)
+{
+	*(size_t *)arg += t->nrows;
+	return 0;
+}
+
+/* Values ride along with counts: summed where rows merge into a point, exact hot and sealed,
+ * and read back beside the state names. */
+static void offcpu_ring_values(void **state)
+{
+	(void)state;
+	struct ring_config cfg = {16u << 20, "n1", 0, RING_OFFCPU_SAMPLES};
+	struct ring *r = ring_new(&cfg);
+	assert_non_null(r);
+	assert_string_equal(ring_table_name(r), "offcpu_samples");
+	const char *frames[2][3] = {{"__schedule", "do_nanosleep", "main"}, {"__schedule", "pipe_read", "main"}};
+	int64_t want_blocked = 0, want_sleeping = 0, want_count = 0;
+	for (int i = 0; i < 3000; i++) { /* 300 s: several sealed batches, then a hot one */
+		int64_t ns = (int64_t)(i % 7 + 1) * 1000000 + (i == 5 ? INT64_C(1) << 40 : 0);
+		struct ring_sample s = {.time_ns = FIX_T0 + i * 100000000LL, .pid = 10, .tid = 10 + i % 3, .cpu = (uint32_t)(i % 4),
+					.cgroup = 1, .count = 1 + i % 2, .value = ns, .comm = "w", .frames = frames[i % 2],
+					.nframes = 3, .nkernel = 2};
+		assert_int_equal(ring_append(r, &s), 0);
+		want_blocked += ns;
+		want_count += 1 + i % 2;
+		want_sleeping += i % 4 == OFFCPU_SLEEPING ? ns : 0;
+	}
+	struct ring_stats st;
+	ring_get_stats(r, &st);
+	assert_true(st.sealed_batches >= 4);
+	for (int collapse = 0; collapse < 2; collapse++) {
+		/* Reading blocked_ns keeps every row even when time may collapse. */
+		int flags = collapse ? SCAN_COLLAPSE_TIME | SCAN_COLUMN(OC_BLOCKED_NS) | SCAN_COLUMN(OC_STATE) : 0;
+		struct offcpu_sums o = {0};
+		assert_int_equal(ring_scan(r, "offcpu_samples", INT64_MIN, INT64_MAX, flags, sum_offcpu, &o), 0);
+		assert_int_equal(o.blocked, want_blocked);
+		assert_int_equal(o.sleeping, want_sleeping);
+		assert_int_equal(o.count, want_count);
+		assert_int_equal(o.states_ok, o.rows);
+	}
+	/* Counts alone may collapse, as in stack_samples. */
+	struct offcpu_sums o = {0};
+	assert_int_equal(ring_scan(r, "offcpu_samples", INT64_MIN, INT64_MAX, SCAN_COLLAPSE_TIME | SCAN_COLUMN(OC_COUNT),
+				   sum_offcpu, &o), 0);
+	assert_int_equal(o.count, want_count);
+	assert_true(o.rows < 100);
+	/* The other stored table has no rows here; an unknown one is an error. A set of two rings
+	 * serves each table from its own ring and ring_stats from both. */
+	size_t n = 0;
+	assert_int_equal(ring_scan(r, "stack_samples", INT64_MIN, INT64_MAX, 0, count_rows_of, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ring_scan(r, "nonesuch", INT64_MIN, INT64_MAX, 0, count_rows_of, &n), -1);
+	struct ring *cpu = fix_ring("n1", 1, 1000);
+	struct ring_set set = {{cpu, r}, 2};
+	struct collect c = {0};
+	assert_int_equal(ring_set_scan(&set, "stack_samples", INT64_MIN, INT64_MAX, 0, collect_chunk, &c), 0);
+	assert_int_equal(c.sum_count, 1000);
+	o = (struct offcpu_sums){0};
+	assert_int_equal(ring_set_scan(&set, "offcpu_samples", INT64_MIN, INT64_MAX, 0, sum_offcpu, &o), 0);
+	assert_int_equal(o.blocked, want_blocked);
+	n = 0;
+	assert_int_equal(ring_set_scan(&set, "ring_stats", INT64_MIN, INT64_MAX, 0, count_rows_of, &n), 0);
+	assert_int_equal(n, 2);
+	/* Snapshots hold stack_samples only, and say so. */
+	void *buf = NULL;
+	size_t len = 0;
+	char err[256];
+	assert_int_equal(ring_snapshot(r, INT64_MIN, INT64_MAX, &buf, &len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "offcpu_samples"));
+	ring_free(cpu);
+	ring_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +508,7 @@ int main(void)
 		cmocka_unit_test(reclamation),
 		cmocka_unit_test(pinned_batches_survive_eviction),
 		cmocka_unit_test(concurrent_writer_and_scanners),
+		cmocka_unit_test(offcpu_ring_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

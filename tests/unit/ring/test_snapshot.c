@@ -47,7 +47,7 @@ static void assert_same(struct qctx *qa, const struct table *a, struct qctx *qb,
 
 static struct ring *empty_ring(const char *node)
 {
-	struct ring_config cfg = {64u << 20, node, 0};
+	struct ring_config cfg = {64u << 20, node, 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&cfg);
 	assert_non_null(r);
 	return r;

@@ -41,7 +41,7 @@ static char shift_fn[64];
 static struct ring *golden_ring(void)
 {
 	struct synth_config sc = {4, 99, 400, 12, 40, 11, 1.0, 0, 900};
-	struct ring_config rc = {64u << 20, "golden", 0};
+	struct ring_config rc = {64u << 20, "golden", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&rc);
 	struct synth *s = synth_new(&sc, r);
 	assert_non_null(s);
