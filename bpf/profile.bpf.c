@@ -6,10 +6,15 @@
  * tables (unwind.bpf.h) where it has one for the process, else by the kernel's frame-pointer
  * walk. A Python process's frames are walked too (python.bpf.h), for the agent to splice into
  * the native stack. Two scheduler hooks drop a process's tables when it execs or exits.
+ *
+ * Off-CPU (offcpu_rate > 0): on every context switch, a sampled share of the user threads leaving
+ * the CPU get a start record with the same stacks (where they wait, and why), and when such a
+ * thread comes back an end record says how long it was off. The agent pairs them by tid.
  * Nothing is aggregated here: dedup happens in user space, where stacks become content ids. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "profile.h"
 #include "unwind.bpf.h"
 #include "python.bpf.h"
@@ -19,6 +24,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Configured by the loader before load (rodata). */
 const volatile bool include_idle = false; /* also record the idle task (pid 0)? */
 const volatile bool unwind_user = true;   /* walk user stacks by the unwind tables (else FP only) */
+const volatile __u32 offcpu_rate = 0;     /* off-CPU periods to take a second per CPU (0: none) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -44,24 +50,11 @@ static __always_inline void count(__u32 slot)
 	add(slot, 1);
 }
 
-SEC("perf_event")
-int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
+/* Fills s with the current task: who, where, and its kernel, user and Python stacks. */
+static __always_inline void fill_sample(void *ctx, struct wisp_sample *s, __u32 pid, __u32 tid)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 pid = id >> 32, tid = (__u32)id;
-	struct wisp_sample *s;
 	long kbytes, ubytes;
 
-	count(WISP_CNT_SAMPLES);
-	if (tid == 0 && !include_idle) {
-		count(WISP_CNT_IDLE);
-		return 0;
-	}
-	s = bpf_ringbuf_reserve(&wisp_events, sizeof(*s), 0);
-	if (!s) {
-		count(WISP_CNT_LOST);
-		return 0;
-	}
 	s->time_ns = bpf_ktime_get_boot_ns();
 	s->cgroup_id = bpf_get_current_cgroup_id();
 	s->pid = pid;
@@ -113,8 +106,158 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 	}
 	s->kstack_n = kbytes / sizeof(__u64);
 	s->ustack_n = ubytes / sizeof(__u64);
+}
+
+SEC("perf_event")
+int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	struct wisp_sample *s;
+
+	count(WISP_CNT_SAMPLES);
+	if (tid == 0 && !include_idle) {
+		count(WISP_CNT_IDLE);
+		return 0;
+	}
+	s = bpf_ringbuf_reserve(&wisp_events, sizeof(*s), 0);
+	if (!s) {
+		count(WISP_CNT_LOST);
+		return 0;
+	}
+	s->kind = WISP_REC_CPU;
+	s->offcpu_state = 0;
+	fill_sample(ctx, s, pid, tid);
 	/* No wakeup per sample: the agent drains on a timer, which costs far fewer context switches. */
 	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+/* ---- off-CPU ----------------------------------------------------------------------------------- */
+
+/* A thread's taken off-CPU period, from its start record until it is back on a CPU. */
+struct wisp_offcpu_task {
+	__u64 start_ns; /* boot ns when it left; 0: no period taken */
+	__u32 weight;   /* x WISP_OFFCPU_WEIGHT_ONE */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct wisp_offcpu_task);
+} wisp_offcpu_tasks SEC(".maps");
+
+/* Each CPU's sampling probability, re-estimated every window from its switch rate. */
+struct wisp_offcpu_cpu {
+	__u64 window_start; /* ns (bpf_ktime_get_ns) */
+	__u64 seen;         /* candidate switches since window_start */
+	__u64 threshold;    /* take when a random u32 is below it: p = threshold / 2^32 (> 2^32: all) */
+	__u32 weight;       /* 1/p x WISP_OFFCPU_WEIGHT_ONE */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wisp_offcpu_cpu);
+} wisp_offcpu_cpus SEC(".maps");
+
+#define WISP_PF_KTHREAD 0x00200000 /* PF_KTHREAD: a kernel thread, no user stack */
+#define WISP_TASK_DEAD 0x80        /* TASK_DEAD: it is exiting, it will not come back */
+
+/* The thread coming back: the end of its period, if one was taken. */
+static __always_inline void offcpu_end(struct task_struct *next)
+{
+	struct wisp_offcpu_task *t = bpf_task_storage_get(&wisp_offcpu_tasks, next, 0, 0);
+	if (!t || !t->start_ns)
+		return;
+	struct wisp_offcpu_end *e = bpf_ringbuf_reserve(&wisp_events, sizeof(*e), 0);
+	if (!e) {
+		count(WISP_CNT_OFFCPU_LOST);
+	} else {
+		__u64 now = bpf_ktime_get_boot_ns();
+		e->time_ns = now;
+		e->blocked_ns = now - t->start_ns;
+		e->pid = BPF_CORE_READ(next, tgid);
+		e->tid = BPF_CORE_READ(next, pid);
+		e->weight = t->weight;
+		e->pad = 0;
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	}
+	t->start_ns = 0;
+}
+
+/* Should this switch away be taken? Sets *weight. Every 64th switch reads the clock, and once a
+ * window has passed sets p so that the next window takes about offcpu_rate x its length. */
+static __always_inline bool offcpu_take(__u32 *weight)
+{
+	__u32 zero = 0;
+	struct wisp_offcpu_cpu *c = bpf_map_lookup_elem(&wisp_offcpu_cpus, &zero);
+	if (!c)
+		return false;
+	c->seen++;
+	if ((c->seen & 63) == 1) {
+		__u64 now = bpf_ktime_get_ns(), span = now - c->window_start;
+		if (!c->window_start) {
+			c->window_start = now;
+			c->threshold = 1ULL << 33; /* until the first estimate: every one */
+			c->weight = WISP_OFFCPU_WEIGHT_ONE;
+		} else if (span >= WISP_OFFCPU_WINDOW_NS) {
+			/* p = rate x span / seen; threshold = p x 2^32, and 2^32 / 10^6 ~ 4295 */
+			__u64 th = (__u64)offcpu_rate * (span / 1000) / c->seen * 4295;
+			if (th == 0)
+				th = 1;
+			c->threshold = th;
+			c->weight = th >= (1ULL << 32) ? WISP_OFFCPU_WEIGHT_ONE
+						       : (__u32)(((__u64)WISP_OFFCPU_WEIGHT_ONE << 32) / th);
+			c->window_start = now;
+			c->seen = 1;
+		}
+	}
+	*weight = c->weight;
+	return c->threshold >= (1ULL << 32) || bpf_get_prandom_u32() < c->threshold;
+}
+
+/* The thread leaving: maybe the start of a period, with its stacks. */
+static __always_inline void offcpu_start(void *ctx, struct task_struct *prev, bool preempt, unsigned int state)
+{
+	__u32 pid = BPF_CORE_READ(prev, tgid), tid = BPF_CORE_READ(prev, pid), weight;
+	if (tid == 0 || (BPF_CORE_READ(prev, flags) & WISP_PF_KTHREAD) || (state & WISP_TASK_DEAD))
+		return;
+	count(WISP_CNT_OFFCPU_SWITCHES);
+	if (!offcpu_take(&weight))
+		return;
+	struct wisp_offcpu_task *t = bpf_task_storage_get(&wisp_offcpu_tasks, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t)
+		return;
+	struct wisp_sample *s = bpf_ringbuf_reserve(&wisp_events, sizeof(*s), 0);
+	if (!s) {
+		count(WISP_CNT_OFFCPU_LOST);
+		return;
+	}
+	s->kind = WISP_REC_OFFCPU_START;
+	s->offcpu_state = preempt || state == 0 ? WISP_OFFCPU_RUNNABLE
+			  : state & 1		 ? WISP_OFFCPU_SLEEPING
+			  : state & 2		 ? WISP_OFFCPU_UNINTERRUPTIBLE
+						 : WISP_OFFCPU_OTHER;
+	fill_sample(ctx, s, pid, tid);
+	t->start_ns = s->time_ns;
+	t->weight = weight;
+	count(WISP_CNT_OFFCPU_TAKEN);
+	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+}
+
+/* Runs on the CPU being switched, as prev: prev's stacks are the current ones. The loader
+ * attaches it only with off-CPU capture on. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(wisp_on_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	offcpu_end(next);
+	offcpu_start(ctx, prev, preempt, prev_state);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
-/* profile.h - the sample record shared by the BPF program (profile.bpf.c) and the agent's
- * collector (vizier/agent/sources/collector.c). Fixed-width types only: both compilers must
- * agree on layout. */
+/* profile.h - the records shared by the BPF program (profile.bpf.c) and the agent's collector
+ * (vizier/agent/sources/collector.c, offcpu.c): CPU samples, and the two halves of a sampled
+ * period off the CPU. Fixed-width types only: both compilers must agree on layout. */
 #ifndef WISP_PROFILE_H
 #define WISP_PROFILE_H
 
@@ -16,10 +16,42 @@ enum wisp_counter {
 	WISP_CNT_IDLE = 2,    /* idle-task samples skipped (pid 0) */
 	WISP_CNT_PY_WALKS = 3, /* samples of Python processes (their frames walked) */
 	WISP_CNT_PY_NS = 4,   /* nanoseconds those walks took, the copy into the sample included */
-	WISP_CNT_MAX = 5,
+	WISP_CNT_OFFCPU_SWITCHES = 5, /* switches away from a user thread (candidates for off-CPU) */
+	WISP_CNT_OFFCPU_TAKEN = 6,    /* ... of which sampled: their start records written */
+	WISP_CNT_OFFCPU_LOST = 7,     /* off-CPU records dropped because the ring buffer was full */
+	WISP_CNT_MAX = 8,
 };
 
-/* One CPU sample. The kernel frames come first, then the user frames, packed in `ips`; only
+/* What a wisp_sample record is (wisp_sample.kind). */
+enum wisp_record_kind {
+	WISP_REC_CPU = 0,          /* a CPU sample */
+	WISP_REC_OFFCPU_START = 1, /* a thread left the CPU: where (the stack) and why (offcpu_state) */
+};
+
+/* Off-CPU sampling. On each CPU, switches away from user threads are taken with probability p,
+ * re-estimated every WISP_OFFCPU_WINDOW_NS from that CPU's switch rate so that about
+ * `offcpu_rate` periods a second are taken (p = 1 below that rate). A taken period stands for
+ * 1/p of them: its weight, in units of 1/WISP_OFFCPU_WEIGHT_ONE. */
+#define WISP_OFFCPU_WINDOW_NS 10000000ULL
+#define WISP_OFFCPU_WEIGHT_ONE 1024
+
+/* wisp_sample.offcpu_state (the kernel's reasons, grouped): catalog.h's enum offcpu_state. */
+#define WISP_OFFCPU_RUNNABLE 0
+#define WISP_OFFCPU_SLEEPING 1
+#define WISP_OFFCPU_UNINTERRUPTIBLE 2
+#define WISP_OFFCPU_OTHER 3
+
+/* The end of a taken off-CPU period, written when the thread is switched back in. It follows its
+ * start record (same tid) in the ring buffer: a start is reserved before the thread is off. */
+struct wisp_offcpu_end {
+	__u64 time_ns;    /* CLOCK_BOOTTIME ns: when it came back */
+	__u64 blocked_ns; /* how long it was off */
+	__u32 pid, tid;
+	__u32 weight;     /* periods it stands for, x WISP_OFFCPU_WEIGHT_ONE */
+	__u32 pad;
+};
+
+/* One CPU sample, or the start of an off-CPU period (kind). The kernel frames come first, then the user frames, packed in `ips`; only
  * (kstack_n + ustack_n) entries are meaningful, and only py_n entries of `py` (a Python process's
  * frames, innermost first). */
 struct wisp_sample {
@@ -34,9 +66,10 @@ struct wisp_sample {
 	__u8 unwind_end;          /* enum wisp_unwind_end (bpf/unwind.h): how the user walk ended */
 	__u8 unwind_flags;        /* WISP_UNWIND_F_* */
 	__u8 py_end;              /* enum wisp_py_end (bpf/python.h): how the Python walk ended */
-	__u8 pad;
+	__u8 kind;                /* enum wisp_record_kind */
 	__u16 py_n;               /* Python frames in py[0 .. py_n) */
-	__u16 pad2;
+	__u8 offcpu_state;        /* WISP_REC_OFFCPU_START: WISP_OFFCPU_* */
+	__u8 pad;
 	__u64 ips[2 * WISP_MAX_FRAMES];
 	struct wisp_py_frame py[WISP_PY_MAX_FRAMES];
 };

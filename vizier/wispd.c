@@ -73,6 +73,11 @@ static void usage(FILE *f)
 		"                         pointers only)\n"
 		"  --python on|off        name the frames of CPython 3.11 to 3.13 processes: function,\n"
 		"                         file and line (default on; needs --unwind-mb > 0)\n"
+		"  --offcpu on|off        record where threads wait off the CPU, and for how long, in the\n"
+		"                         offcpu_samples table (default on; bpf source)\n"
+		"  --offcpu-rate N        off-CPU periods sampled a second per CPU, at most; busier CPUs\n"
+		"                         are sampled, each period weighted (default 250; 10 to 100000)\n"
+		"  --ring-share offcpu=P  percent of --ring-mb for offcpu_samples (default 25; 0 to 90)\n"
 		"  --source SRC           where samples come from (agent, standalone):\n"
 		"                         bpf (default): this machine, through eBPF\n"
 		"                         synthetic:cpus=16,hz=99,stacks=5000,procs=200,threads=1000,seed=1,\n"
@@ -118,7 +123,8 @@ struct flags {
 	struct ws_tls tls;
 	int64_t export_every_ns;
 	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb;
-	bool include_idle, verbose, python, insecure;
+	int offcpu_rate, offcpu_share;
+	bool include_idle, verbose, python, insecure, offcpu;
 };
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -167,12 +173,14 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"tls-key", required_argument, NULL, 'K'},  {"tls-ca", required_argument, NULL, 'A'},
 		{"token-file", required_argument, NULL, 'T'}, {"insecure", no_argument, NULL, 'I'},
 		{"kube-pods", required_argument, NULL, 'P'}, {"kube-token", required_argument, NULL, 'k'},
-		{"kube-ca", required_argument, NULL, 'a'},
+		{"kube-ca", required_argument, NULL, 'a'},  {"offcpu", required_argument, NULL, 'o'},
+		{"offcpu-rate", required_argument, NULL, 'O'}, {"ring-share", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 8192,
-			    .unwind_mb = 16, .python = true, .export_every_ns = 600000000000LL, .kube_pods = "auto"};
+			    .unwind_mb = 16, .python = true, .export_every_ns = 600000000000LL, .kube_pods = "auto",
+			    .offcpu = true, .offcpu_rate = 250, .offcpu_share = 25};
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
@@ -225,6 +233,24 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 			}
 			f->python = !strcmp(optarg, "on");
 			break;
+		case 'o':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "wispd: --offcpu must be on or off\n");
+				return 2;
+			}
+			f->offcpu = !strcmp(optarg, "on");
+			break;
+		case 'O': f->offcpu_rate = atoi(optarg); break;
+		case 'S': {
+			char *end = NULL;
+			long v = strncmp(optarg, "offcpu=", 7) ? -1 : strtol(optarg + 7, &end, 10);
+			if (v < 0 || v > 90 || !end || *end || end == optarg + 7) {
+				fprintf(stderr, "wispd: --ring-share must be offcpu=P, P a percent from 0 to 90\n");
+				return 2;
+			}
+			f->offcpu_share = (int)v;
+			break;
+		}
 		case 'e':
 			if (parse_duration(optarg, &f->export_every_ns) < 0 || f->export_every_ns < 1000000000LL) {
 				fprintf(stderr, "wispd: --export-every must be a duration of at least 1s (10m, 1h)\n");
@@ -249,6 +275,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	}
 	if (f->unwind_mb < 0 || f->unwind_mb > 1024) {
 		fprintf(stderr, "wispd: --unwind-mb must be 0 (frame pointers only) to 1024\n");
+		return 2;
+	}
+	if (f->offcpu_rate < 10 || f->offcpu_rate > 100000) {
+		fprintf(stderr, "wispd: --offcpu-rate must be 10 to 100000 periods a second per CPU\n");
 		return 2;
 	}
 	if (f->idle_timeout_s < 0 || f->idle_timeout_s > 86400) {
@@ -352,8 +382,8 @@ int main(int argc, char **argv)
 		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
 					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb, f.python, f.node,
 					   f.cache_dir, (size_t)(f.cache_mb > 0 ? f.cache_mb : 0) << 20,
-					   {f.kube_pods, f.kube_token, f.kube_ca, NULL}},
-					  f.export_url, f.export_every_ns};
+					   {f.kube_pods, f.kube_token, f.kube_ca, NULL}, f.offcpu, (uint32_t)f.offcpu_rate},
+					  f.export_url, f.export_every_ns, f.offcpu_share};
 		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
 			fprintf(stderr, "wispd: %s\n", err);
 			goto out;

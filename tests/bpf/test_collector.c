@@ -1,6 +1,7 @@
 /* test_collector.c - the real eBPF path on this kernel (needs root): load and attach the
  * profiler, burn CPU in a known function of this process, and find those samples in the ring,
- * symbolized, with sane pid/tid/cpu/comm/time fields and readable BPF counters. */
+ * symbolized, with sane pid/tid/cpu/comm/time fields and readable BPF counters; then sleep in a
+ * known function and find the time slept in the off-CPU ring, at that function, sleeping. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -87,12 +88,12 @@ static void samples_this_process(void **state)
 		skip();
 	}
 	prctl(PR_SET_NAME, "wisp-bpf-test");
-	struct ring_config rc = {16u << 20, "test", 0};
+	struct ring_config rc = {16u << 20, "test", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&rc);
-	struct collector_config cc = {199, 1 << 20, false, 16, true, NULL, {0}};
+	struct collector_config cc = {199, 1 << 20, false, 16, true, NULL, {0}, 0};
 	char err[256];
 	int64_t wall0 = wall_now_ns();
-	struct collector *c = collector_start(&cc, r, err, sizeof(err));
+	struct collector *c = collector_start(&cc, r, NULL, err, sizeof(err));
 	if (!c)
 		fail_msg("collector_start: %s", err);
 	wisp_test_burn_cpu(1.5);
@@ -117,14 +118,100 @@ static void samples_this_process(void **state)
 	ring_free(r);
 }
 
+/* Sleeps in ten naps of 100 ms. */
+__attribute__((noinline)) void wisp_test_nap(void)
+{
+	for (int i = 0; i < 10; i++)
+		usleep(100 * 1000);
+	__asm__ volatile("" ::: "memory"); /* not a tail call: this frame stays on the stack */
+}
+
+struct naps {
+	int64_t tid;
+	int64_t blocked_ns, in_nap_ns, count, sleeping_ns;
+};
+
+static int inspect_naps(void *arg, const struct table *t)
+{
+	struct naps *n = arg;
+	assert_int_equal(t->ncols, OC_NCOLS);
+	for (size_t i = 0; i < t->nrows; i++) {
+		if (t->cols[OC_TID].v.i[i] != n->tid)
+			continue;
+		int64_t ns = t->cols[OC_BLOCKED_NS].v.i[i];
+		n->blocked_ns += ns;
+		n->count += t->cols[OC_COUNT].v.i[i];
+		if (!strcmp(t->cols[OC_STATE].v.s[i], "sleeping"))
+			n->sleeping_ns += ns;
+		const struct stack *st = t->cols[OC_STACK].v.k[i];
+		for (int k = 0; k < st->nframes; k++) {
+			struct frame_parts fp;
+			frame_split(st->frames[k], &fp);
+			if (fp.name_len == strlen("wisp_test_nap") && !memcmp(fp.name, "wisp_test_nap", fp.name_len)) {
+				n->in_nap_ns += ns;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* At the highest rate every period is taken (this process's CPU switches a few thousand times a
+ * second at most), so the ring holds the naps exactly: 1 s asleep, plus the wakeups' latency. */
+static void offcpu_periods(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	struct ring_config rc = {16u << 20, "test", 0, RING_STACK_SAMPLES};
+	struct ring_config oc = {16u << 20, "test", 0, RING_OFFCPU_SAMPLES};
+	struct ring *r = ring_new(&rc), *off = ring_new(&oc);
+	struct collector_config cc = {99, 8 << 20, false, 16, true, NULL, {0}, 100000};
+	char err[256];
+	struct collector *c = collector_start(&cc, r, off, err, sizeof(err));
+	if (!c)
+		fail_msg("collector_start: %s", err);
+	/* The first records of a process come before its unwind table (frame pointers only, and
+	 * this libc has none): a few short sleeps ask for the table, then it has time to be built. */
+	for (int i = 0; i < 5; i++)
+		usleep(20 * 1000);
+	usleep(400 * 1000);
+	wisp_test_nap();
+	usleep(300 * 1000); /* the last nap's end, then a drain */
+	struct collector_stats cs;
+	collector_get_stats(c, &cs);
+	collector_stop(c);
+	struct naps n = {.tid = gettid()};
+	assert_int_equal(ring_scan(off, "offcpu_samples", INT64_MIN, INT64_MAX, 0, inspect_naps, &n), 0);
+	print_message("off-CPU: %lld ms blocked in %lld periods, %lld ms in wisp_test_nap, %lld ms sleeping; "
+		      "switches %llu, taken %llu, lost %llu, recorded %llu, unmatched %llu\n",
+		      (long long)(n.blocked_ns / 1000000), (long long)n.count, (long long)(n.in_nap_ns / 1000000),
+		      (long long)(n.sleeping_ns / 1000000), (unsigned long long)cs.offcpu_switches,
+		      (unsigned long long)cs.offcpu_taken, (unsigned long long)cs.offcpu_lost,
+		      (unsigned long long)cs.offcpu.periods, (unsigned long long)cs.offcpu.unmatched);
+	/* Ten 100 ms naps, each a period at wisp_test_nap (not a millisecond more than the
+	 * wakeups' latency); the warm-up sleeps are elsewhere. */
+	assert_true(n.in_nap_ns >= 990000000LL && n.in_nap_ns <= 1200000000LL);
+	assert_true(n.count >= 10);
+	assert_true(n.sleeping_ns >= n.in_nap_ns);
+	assert_true(cs.offcpu_taken >= 10 && cs.offcpu_switches >= cs.offcpu_taken);
+	assert_int_equal(cs.offcpu_lost, 0);
+	/* The same stack_samples scan sees no off-CPU rows, the off-CPU ring no CPU samples. */
+	struct found f = {.pid = getpid(), .tid = gettid()};
+	assert_int_equal(ring_scan(off, "stack_samples", INT64_MIN, INT64_MAX, 0, inspect, &f), 0);
+	assert_int_equal(f.all, 0);
+	ring_free(r);
+	ring_free(off);
+}
+
 static void bad_config_is_an_error(void **state)
 {
 	(void)state;
-	struct ring_config rc = {1u << 20, "test", 0};
+	struct ring_config rc = {1u << 20, "test", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&rc);
-	struct collector_config cc = {0, 1 << 20, false, 0, false, NULL, {0}};
+	struct collector_config cc = {0, 1 << 20, false, 0, false, NULL, {0}, 0};
 	char err[256];
-	assert_null(collector_start(&cc, r, err, sizeof(err)));
+	assert_null(collector_start(&cc, r, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "--hz"));
 	ring_free(r);
 }
@@ -133,6 +220,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(samples_this_process),
+		cmocka_unit_test(offcpu_periods),
 		cmocka_unit_test(bad_config_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,7 +80,7 @@ expect_refused() { # WHAT PATTERN ARGS...
 	[ "$rc" != 0 ] && grep -q "$pat" "$TMP/refused.err" || fail "$what: rc $rc, $(cat "$TMP/refused.err")"
 }
 expect_refused "diff" "different time ranges" diff
-expect_refused "ring_stats" "stack_samples only" ring_stats
+expect_refused "ring_stats" "stored tables only" ring_stats
 expect_refused "--every 10ms" "at least 100 ms" top_functions --every 10ms
 expect_refused "--window below --every" "at least --every" top_functions --every 5s --window 2s
 expect_refused "-o csv" "table, jsonl or folded" top_functions -o csv

@@ -1,5 +1,6 @@
-/* agent.c - an agent's ring, its source, and its answers to exec and snapshot requests (see
- * agent.h). */
+/* agent.c - an agent's rings, its source, and its answers to exec and snapshot requests (see
+ * agent.h). Snapshots and exports hold stack_samples (their file format has no off-CPU values
+ * yet); exec requests read every ring. */
 #include "agent.h"
 #include "exporter.h"
 #include "net/proto.h"
@@ -7,6 +8,7 @@
 #include "engine/exec.h"
 #include "ring/ring.h"
 #include "ring/snapshot.h"
+#include "core/catalog.h"
 #include "core/clock.h"
 
 #include <stdio.h>
@@ -15,7 +17,9 @@
 
 struct agent {
 	char node[64];
-	struct ring *ring;
+	struct ring *ring;         /* stack_samples */
+	struct ring *offcpu;       /* offcpu_samples, or NULL */
+	struct ring_set rings;     /* both, as one scan source */
 	struct source *source; /* freed with the agent (stopping it only quiesces it) */
 	struct exporter *exporter; /* NULL without --export */
 };
@@ -28,12 +32,18 @@ struct agent *agent_new(const struct agent_config *cfg, char *err, size_t errlen
 		return NULL;
 	}
 	snprintf(a->node, sizeof(a->node), "%s", cfg->node);
-	struct ring_config rc = {cfg->ring_bytes, a->node, 0};
-	if (!(a->ring = ring_new(&rc))) {
+	bool offcpu = !strcmp(cfg->source, "bpf") && cfg->opt.offcpu && cfg->offcpu_share > 0;
+	size_t offcpu_bytes = offcpu ? cfg->ring_bytes / 100 * (size_t)cfg->offcpu_share : 0;
+	struct ring_config rc = {cfg->ring_bytes - offcpu_bytes, a->node, 0, RING_STACK_SAMPLES};
+	struct ring_config oc = {offcpu_bytes, a->node, 0, RING_OFFCPU_SAMPLES};
+	if (!(a->ring = ring_new(&rc)) || (offcpu && !(a->offcpu = ring_new(&oc)))) {
 		snprintf(err, errlen, "cannot allocate the ring");
 		goto fail;
 	}
-	if (!(a->source = source_start(cfg->source, &cfg->opt, a->ring, err, errlen)))
+	a->rings.rings[a->rings.n++] = a->ring;
+	if (a->offcpu)
+		a->rings.rings[a->rings.n++] = a->offcpu;
+	if (!(a->source = source_start(cfg->source, &cfg->opt, a->ring, a->offcpu, err, errlen)))
 		goto fail;
 	if (cfg->export_url &&
 	    !(a->exporter = exporter_start(cfg->export_url, cfg->export_every_ns, a->node, a->ring, err, errlen)))
@@ -57,6 +67,7 @@ void agent_free(struct agent *a)
 	exporter_stop(a->exporter);
 	source_stop(a->source);
 	ring_free(a->ring);
+	ring_free(a->offcpu);
 	free(a);
 }
 
@@ -80,12 +91,13 @@ static void answer_snapshot(struct agent *a, const struct exec_request *e, msgpa
 	free(buf);
 }
 
+/* A scan of a stored table (stack_samples, offcpu_samples): what time ranges apply to. */
 static bool scans_samples(const struct plan_node *n)
 {
-	return n->kind == N_SOURCE && n->table && !strcmp(n->table, "stack_samples");
+	return n->kind == N_SOURCE && n->table && catalog_is_timeseries(n->table);
 }
 
-/* Points every scan of stack_samples in plan at [t0, t1). */
+/* Points every scan of a stored table in plan at [t0, t1). */
 static void set_range(struct plan *plan, int64_t t0, int64_t t1)
 {
 	for (int i = 0; i < plan->nnodes; i++)
@@ -109,7 +121,7 @@ static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_p
 		proto_pack_result_error(pk, e->qid, a->node, plan ? "out of memory" : err);
 		goto out;
 	}
-	/* The range the plan's scans of stack_samples reach (the request's ranges in place of their
+	/* The range the plan's scans of stored tables reach (the request's ranges in place of their
 	 * own), for a source that loads on demand. */
 	int64_t lo = INT64_MAX, hi = INT64_MIN;
 	bool scans = false;
@@ -136,7 +148,7 @@ static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_p
 	int nranges = e->nranges ? e->nranges : 1;
 	ntables = nranges * plan->nbridges;
 	tables = calloc(ntables ? ntables : 1, sizeof(*tables));
-	struct scan_source src = {ring_scan, a->ring};
+	struct scan_source src = {ring_set_scan, &a->rings};
 	int64_t t0 = mono_now_ns();
 	for (int r = 0; tables && r < nranges && !qctx_failed(&q); r++) {
 		if (e->nranges) {
@@ -177,7 +189,10 @@ void agent_get_status(struct agent *a, struct agent_status *st)
 	struct ring_stats rs;
 	struct source_stats ss;
 	struct exporter_stats xs;
+	struct ring_stats os = {0};
 	ring_get_stats(a->ring, &rs);
+	if (a->offcpu)
+		ring_get_stats(a->offcpu, &os);
 	source_get_stats(a->source, &ss);
 	exporter_get_stats(a->exporter, &xs);
 	*st = (struct agent_status){
@@ -194,5 +209,7 @@ void agent_get_status(struct agent *a, struct agent_status *st)
 		.export_every_ns = xs.every_ns, .export_intervals = xs.intervals, .export_failures = xs.failures,
 		.kube_fetches = ss.kube.fetches, .kube_fetch_failures = ss.kube.fetch_failures, .kube_pods = ss.kube.pods,
 		.kube_processes = ss.kube.processes, .kube_unnamed = ss.kube.unnamed,
+		.offcpu_switches = ss.offcpu_switches, .offcpu_periods = ss.offcpu_periods, .offcpu_lost = ss.offcpu_lost,
+		.offcpu_rows = os.rows, .offcpu_ring_bytes = os.bytes,
 	};
 }

@@ -1,5 +1,6 @@
-/* agent.h - the agent: one node's ring, the source filling it, and the answers to the
- * coordinator's requests over it. An exec request runs the plan's bridges over the ring and
+/* agent.h - the agent: one node's rings (stack_samples, and offcpu_samples when the source records
+ * off-CPU periods), the source filling them, and the answers to the coordinator's requests over
+ * them. An exec request runs the plan's bridges over the ring and
  * answers with their partial results; a snapshot request answers with a snapshot file of a time
  * range. Runs in `wispd agent` (through the link to a coordinator, link.h) and in-process in
  * `wispd standalone`. */
@@ -18,11 +19,12 @@ struct proto_msg;
 
 struct agent_config {
 	const char *node;           /* this node's name: the `node` column (copied) */
-	size_t ring_bytes;          /* the ring's budget */
+	size_t ring_bytes;          /* the rings' budget, all tables together */
 	const char *source;         /* see source.h: bpf, synthetic:SPEC, replay:FILES */
 	struct source_options opt;  /* for the bpf and s3 sources */
 	const char *export_url;     /* continuous export (exporter.h): s3://BUCKET/PREFIX, or NULL */
 	int64_t export_every_ns;
+	int offcpu_share;           /* percent of ring_bytes for offcpu_samples (bpf source, opt.offcpu) */
 };
 
 /* Makes the ring and starts the source. NULL with a message in err. */

@@ -30,6 +30,7 @@
 #include "engine/codec.h"
 #include "engine/exec.h"
 #include "lua/script.h"
+#include "core/catalog.h"
 #include "core/clock.h"
 
 #include <assert.h>
@@ -616,8 +617,8 @@ out:
 
 /* ---- subscribing ----------------------------------------------------------------------------- */
 
-/* Can plan be watched? Every scan must read stack_samples over one range (a script comparing two
- * ranges, like diff, cannot slide). "" when it can. */
+/* Can plan be watched? Every scan must read a stored table (stack_samples, offcpu_samples) over
+ * one range (a script comparing two ranges, like diff, cannot slide). "" when it can. */
 static void check_plan(const struct plan *p, char *err, size_t errlen)
 {
 	const struct plan_node *first = NULL;
@@ -625,9 +626,10 @@ static void check_plan(const struct plan *p, char *err, size_t errlen)
 		const struct plan_node *n = p->nodes[i];
 		if (n->kind != N_SOURCE)
 			continue;
-		if (strcmp(n->table, "stack_samples")) {
-			snprintf(err, errlen, "line %d: live queries read stack_samples only, not %s (use `wisp run`)",
-				 n->line, n->table);
+		if (!catalog_is_timeseries(n->table)) {
+			snprintf(err, errlen,
+				 "line %d: live queries read stored tables only (stack_samples, offcpu_samples), not %s "
+				 "(use `wisp run`)", n->line, n->table);
 			return;
 		}
 		if (first && (n->t0 != first->t0 || n->t1 != first->t1)) {

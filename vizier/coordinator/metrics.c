@@ -214,6 +214,13 @@ char *metrics_render(struct coordinator *c, size_t *len)
 	per_node(f, ns, n, "wisp_kube_unnamed_processes", "gauge",
 		 "Sampled processes in a pod or container the pod list does not name (shown by uid and id).",
 		 U64(kube_unnamed), 1, NULL);
+	per_node(f, ns, n, "wisp_offcpu_switches_total", "counter",
+		 "Context switches away from user threads (each a candidate off-CPU period).", U64(offcpu_switches), 1,
+		 NULL);
+	per_node(f, ns, n, "wisp_offcpu_recorded_total", "counter",
+		 "Off-CPU periods recorded (sampled; each row stands for its count).", U64(offcpu_periods), 1, NULL);
+	per_node(f, ns, n, "wisp_offcpu_lost_total", "counter",
+		 "Off-CPU periods lost: BPF ring buffer full, a half unpaired, or too many held.", U64(offcpu_lost), 1, NULL);
 	family(f, "wisp_agent_info", "gauge", "An agent's version, as a label (value 1).");
 	for (int i = 0; i < n; i++) {
 		fputs("wisp_agent_info{node=\"", f);

@@ -174,6 +174,11 @@ static const struct status_field {
 	F(kube_pods, SF_U64),
 	F(kube_processes, SF_U64),
 	F(kube_unnamed, SF_U64),
+	F(offcpu_switches, SF_U64),
+	F(offcpu_periods, SF_U64),
+	F(offcpu_lost, SF_U64),
+	F(offcpu_rows, SF_U64),
+	F(offcpu_ring_bytes, SF_U64),
 };
 #undef F
 #define NSTATUS_FIELDS (sizeof(status_fields) / sizeof(status_fields[0]))

@@ -100,6 +100,10 @@ struct agent_status {
 	uint64_t export_intervals, export_failures;
 	/* Kubernetes names (agent/kube/kube.h); all 0 without --kube-pods */
 	uint64_t kube_fetches, kube_fetch_failures, kube_pods, kube_processes, kube_unnamed;
+	uint64_t offcpu_switches;  /* switches away from user threads the BPF program saw */
+	uint64_t offcpu_periods;   /* off-CPU periods recorded (sampled ones; rows appended) */
+	uint64_t offcpu_lost;      /* off-CPU records lost: ring buffer full, unpaired, or not held */
+	uint64_t offcpu_rows, offcpu_ring_bytes; /* the offcpu_samples ring */
 	char version[32];
 };
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st);

@@ -28,13 +28,14 @@
 struct collector {
 	struct wisp_profile *skel;
 	struct bpf_link **links;   /* one per sampled CPU */
-	struct bpf_link *exec_link, *exit_link;
+	struct bpf_link *exec_link, *exit_link, *switch_link;
 	struct unwinder *unwinder;
 	struct py_procs *python;   /* CPython processes (the unwinder's loader tells it of them) */
 	int *perf_fds;
 	int nlinks;
 	struct ring_buffer *rb;
 	struct ring *ring;
+	struct offcpu *offcpu;     /* NULL without off-CPU capture (drain thread's) */
 	struct symbolizer *sym;
 	struct kube *kube;         /* drain thread's, like sym */
 	char *names;               /* the current sample's frame names (drain thread; grown, reused) */
@@ -133,7 +134,19 @@ static long keep_name(struct collector *c, size_t *used, const char *name)
 	return (long)(*used - l - 1);
 }
 
-static int handle_sample(void *ctx, void *data, size_t size)
+/* The tracing machinery a switch record's kernel stack starts with (the program's own caller),
+ * not where the thread waits: everything above the scheduler's entry is dropped. */
+static int skip_switch_frames(struct collector *c, const struct wisp_sample *s, int nk)
+{
+	for (int i = 0; i < nk && i < 8; i++) {
+		const char *name = symbolize_kernel(c->sym, s->ips[i]);
+		if (!strcmp(name, "__schedule") || !strncmp(name, "__schedule.", 11))
+			return i;
+	}
+	return 0;
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
 	const struct wisp_sample *s = data;
@@ -142,7 +155,18 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	char comm[WISP_COMM_LEN + 1];
 	size_t used = 0;
 
+	if (size == sizeof(struct wisp_offcpu_end)) {
+		const struct wisp_offcpu_end *e = data;
+		if ((int64_t)e->time_ns > c->next_clock_sync)
+			sync_clocks(c);
+		if (c->offcpu)
+			offcpu_end(c->offcpu, e->tid, (int64_t)e->time_ns + c->boot_to_wall, e->blocked_ns, e->weight);
+		return 0;
+	}
 	if (size < offsetof(struct wisp_sample, py))
+		return 0;
+	bool start = s->kind == WISP_REC_OFFCPU_START;
+	if (start && !c->offcpu)
 		return 0;
 	int nk = s->kstack_n, nu = s->ustack_n, npy = s->py_n;
 	if (nk > WISP_MAX_FRAMES)
@@ -158,10 +182,10 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	uint64_t eval_lo = 0, eval_hi = 0;
 	if (npy && (!c->python || !py_procs_eval_range(c->python, s->pid, &eval_lo, &eval_hi)))
 		npy = 0;
-	int py_at = 0;
+	int py_at = 0, k0 = start ? skip_switch_frames(c, s, nk) : 0;
 	/* A name the symbolizer returns is valid until its next call: each is copied, whole. */
 	int n = 0;
-	for (int i = 0; i < nk; i++)
+	for (int i = k0; i < nk; i++)
 		offs[n++] = keep_name(c, &used, symbolize_kernel(c->sym, s->ips[i]));
 	for (int i = 0; i < nu; i++) {
 		/* Callers' addresses are return addresses: look up the call instruction (ip - 1). */
@@ -211,9 +235,11 @@ static int handle_sample(void *ctx, void *data, size_t size)
 		.namespace = kn.namespace,
 		.frames = frames,
 		.nframes = (uint16_t)n,
-		.nkernel = (uint16_t)nk,
+		.nkernel = (uint16_t)(nk - k0),
 	};
-	if (ring_append(c->ring, &rs) == 0)
+	if (start)
+		offcpu_begin(c->offcpu, &rs, s->offcpu_state);
+	else if (ring_append(c->ring, &rs) == 0)
 		atomic_fetch_add(&c->appended, 1);
 	else
 		atomic_fetch_add(&c->append_failed, 1);
@@ -261,8 +287,8 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
-struct collector *collector_start(const struct collector_config *cfg, struct ring *ring, char *err,
-				  size_t errlen)
+struct collector *collector_start(const struct collector_config *cfg, struct ring *ring, struct ring *offcpu_ring,
+				  char *err, size_t errlen)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 	int cpus[1024], ncpus, rc;
@@ -276,6 +302,10 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 	libbpf_set_print(libbpf_quiet);
 	if (cfg->hz < 1 || cfg->hz > 10000) {
 		snprintf(err, errlen, "--hz must be between 1 and 10000");
+		goto fail;
+	}
+	if (offcpu_ring && !(c->offcpu = offcpu_new(offcpu_ring))) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (!(c->sym = symbolizer_new())) {
@@ -295,6 +325,9 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 	uint32_t unwind_pairs = cfg->unwind_mb ? (uint32_t)(cfg->unwind_mb * (1u << 20) / sizeof(uint64_t)) : 1;
 	bpf_map__set_max_entries(c->skel->maps.wisp_unwind_rows, unwind_pairs);
 	c->skel->rodata->unwind_user = cfg->unwind_mb > 0;
+	c->skel->rodata->offcpu_rate = offcpu_ring ? cfg->offcpu_rate : 0;
+	/* Without off-CPU capture the switch program is neither loaded nor attached. */
+	bpf_program__set_autoload(c->skel->progs.wisp_on_switch, offcpu_ring != NULL);
 	if ((rc = wisp_profile__load(c->skel)) != 0) {
 		snprintf(err, errlen, "cannot load the BPF program: %s (wispd needs root, or CAP_BPF + CAP_PERFMON)",
 			 strerror(-rc));
@@ -320,6 +353,11 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 	if (!(c->exec_link = bpf_program__attach(c->skel->progs.wisp_on_exec)) ||
 	    !(c->exit_link = bpf_program__attach(c->skel->progs.wisp_on_exit))) {
 		snprintf(err, errlen, "cannot attach to the scheduler's exec and exit tracepoints: %s", strerror(errno));
+		goto fail;
+	}
+	if (offcpu_ring && !(c->switch_link = bpf_program__attach(c->skel->progs.wisp_on_switch))) {
+		snprintf(err, errlen, "cannot attach to the scheduler's switch tracepoint (--offcpu off runs without): %s",
+			 strerror(errno));
 		goto fail;
 	}
 	if ((ncpus = online_cpus(cpus, 1024)) <= 0) {
@@ -356,7 +394,7 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		}
 		c->nlinks++;
 	}
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.wisp_events), handle_sample, c, NULL);
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.wisp_events), handle_record, c, NULL);
 	if (!c->rb) {
 		snprintf(err, errlen, "cannot open the BPF ring buffer: %s", strerror(errno));
 		goto fail;
@@ -390,9 +428,11 @@ void collector_stop(struct collector *c)
 	free(c->perf_fds);
 	bpf_link__destroy(c->exec_link);
 	bpf_link__destroy(c->exit_link);
+	bpf_link__destroy(c->switch_link); /* before the thread's offcpu goes: no more records */
 	unwinder_free(c->unwinder); /* before the maps it writes go, and the registry it tells */
 	py_procs_free(c->python);
 	free(c->names);
+	offcpu_free(c->offcpu);
 	wisp_profile__destroy(c->skel);
 	symbolizer_free(c->sym);
 	kube_free(c->kube);
@@ -416,12 +456,18 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 	if (c->unwinder)
 		unwinder_get_stats(c->unwinder, &out->unwinder);
 	kube_get_stats(c->kube, &out->kube);
+	if (c->offcpu)
+		offcpu_get_stats(c->offcpu, &out->offcpu);
 	int ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0 || ncpu > 4096)
 		return;
 	uint64_t vals[ncpu];
-	uint64_t *dst[WISP_CNT_MAX] = {&out->bpf_samples, &out->bpf_lost, &out->bpf_idle, &out->py_walks,
-				       &out->py_walk_ns};
+	uint64_t *dst[WISP_CNT_MAX] = {
+		[WISP_CNT_SAMPLES] = &out->bpf_samples, [WISP_CNT_LOST] = &out->bpf_lost, [WISP_CNT_IDLE] = &out->bpf_idle,
+		[WISP_CNT_PY_WALKS] = &out->py_walks, [WISP_CNT_PY_NS] = &out->py_walk_ns,
+		[WISP_CNT_OFFCPU_SWITCHES] = &out->offcpu_switches, [WISP_CNT_OFFCPU_TAKEN] = &out->offcpu_taken,
+		[WISP_CNT_OFFCPU_LOST] = &out->offcpu_lost,
+	};
 	int fd = bpf_map__fd(c->skel->maps.wisp_counters);
 	for (uint32_t k = 0; k < WISP_CNT_MAX; k++) {
 		if (bpf_map_lookup_elem(fd, &k, vals) != 0)

@@ -1,7 +1,9 @@
 /* collector.h - the agent's sampling pipeline: loads the BPF profiler (bpf/profile.bpf.c),
- * opens a CPU-clock perf event at `hz` on every online CPU, and runs a thread that drains the BPF
- * ring buffer, symbolizes each sample's stacks (symbolize.h), splices in a Python process's
- * frames (agent/python/pyprocs.h) and appends it to the ring. */
+ * opens a CPU-clock perf event at `hz` on every online CPU (and, with an off-CPU ring, attaches
+ * to the scheduler's switches), and runs a thread that drains the BPF ring buffer, symbolizes
+ * each record's stacks (symbolize.h), splices in a Python process's frames
+ * (agent/python/pyprocs.h) and appends CPU samples to the ring, off-CPU periods (offcpu.h) to
+ * the off-CPU ring. */
 #ifndef WISP_COLLECTOR_H
 #define WISP_COLLECTOR_H
 
@@ -12,6 +14,7 @@
 #include "agent/kube/kube.h"
 #include "agent/python/pyprocs.h"
 #include "agent/unwind/unwinder.h"
+#include "offcpu.h"
 
 #define COLLECTOR_UNWIND_ENDS 7 /* WISP_UNWIND_END_MAX (bpf/unwind.h) */
 #define COLLECTOR_PY_ENDS 6     /* WISP_PY_END_MAX (bpf/python.h) */
@@ -28,6 +31,7 @@ struct collector_config {
 	bool python;          /* walk CPython frames (needs unwind_mb: its loader finds interpreters) */
 	struct progress *progress; /* published after every drain (progress.h); NULL: none */
 	struct kube_config kube;   /* Kubernetes names (kube.h) */
+	uint32_t offcpu_rate;      /* off-CPU periods taken a second per CPU (with an off-CPU ring) */
 };
 
 struct collector_stats {
@@ -45,11 +49,16 @@ struct collector_stats {
 	uint64_t py_walks, py_walk_ns; /* BPF: Python samples, and the time their walks took */
 	struct py_procs_stats python;
 	struct kube_stats kube;
+	uint64_t offcpu_switches; /* BPF: switches away from user threads */
+	uint64_t offcpu_taken;    /* BPF: ... sampled (start records written) */
+	uint64_t offcpu_lost;     /* BPF: off-CPU records dropped, ring buffer full */
+	struct offcpu_stats offcpu;
 };
 
-/* Loads, attaches and starts draining. NULL with a message in err on failure (e.g. not root). */
-struct collector *collector_start(const struct collector_config *cfg, struct ring *ring, char *err,
-				  size_t errlen);
+/* Loads, attaches and starts draining into ring and, unless NULL, offcpu_ring (an offcpu_samples
+ * ring). Both must outlive it. NULL with a message in err on failure (e.g. not root). */
+struct collector *collector_start(const struct collector_config *cfg, struct ring *ring, struct ring *offcpu_ring,
+				  char *err, size_t errlen);
 void collector_stop(struct collector *c);
 void collector_get_stats(struct collector *c, struct collector_stats *out);
 

@@ -29,8 +29,8 @@ struct source {
  * longer). A range that ends later than this from now is not waited for. */
 #define SOURCE_SYNC_NS 250000000LL
 
-struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring, char *err,
-			    size_t errlen)
+struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring,
+			    struct ring *offcpu_ring, char *err, size_t errlen)
 {
 	struct source *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -44,9 +44,9 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 	}
 	if (!strcmp(spec, "bpf")) {
 		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle, opt->unwind_mb, opt->python,
-					     s->progress, opt->kube};
+					     s->progress, opt->kube, opt->offcpu_rate};
 		s->kind = SOURCE_BPF;
-		s->collector = collector_start(&cc, ring, err, errlen);
+		s->collector = collector_start(&cc, ring, opt->offcpu ? offcpu_ring : NULL, err, errlen);
 		if (!s->collector)
 			goto fail;
 	} else if (!strncmp(spec, "synthetic:", 10) || !strcmp(spec, "synthetic")) {
@@ -127,4 +127,8 @@ void source_get_stats(struct source *s, struct source_stats *out)
 	out->py_code_gone = cs.python.code_gone;
 	out->py_code_failed = cs.python.code_failed;
 	out->kube = cs.kube;
+	out->offcpu_switches = cs.offcpu_switches;
+	out->offcpu_periods = cs.offcpu.periods;
+	/* dropped in the kernel, unpaired (a half lost), or not held */
+	out->offcpu_lost = cs.offcpu_lost + cs.offcpu.unmatched + cs.offcpu.dropped;
 }

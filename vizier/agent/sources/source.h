@@ -26,6 +26,8 @@ struct source_options {
 	const char *cache_dir; /* s3: where fetched objects are kept (NULL: the default) */
 	size_t cache_bytes;   /* s3: the cache's budget (0: the default) */
 	struct kube_config kube; /* bpf: where Kubernetes names come from (kube.h) */
+	bool offcpu;          /* bpf: record off-CPU periods (into the off-CPU ring, when given one) */
+	uint32_t offcpu_rate; /* bpf: periods taken a second per CPU, at most */
 };
 
 struct source_stats {
@@ -36,12 +38,14 @@ struct source_stats {
 	uint64_t unwind_files, unwind_bytes, unwind_build_ns, unwind_cfi_bytes; /* see agent_status */
 	uint64_t py_samples, py_walk_ns, py_frames, py_code_gone, py_code_failed; /* see agent_status */
 	struct kube_stats kube; /* bpf */
+	uint64_t offcpu_switches, offcpu_periods, offcpu_lost; /* bpf: see agent_status */
 };
 
-/* Starts the source `spec` appending to ring (which must outlive it). NULL with a message in err
+/* Starts the source `spec` appending to ring and, for a bpf source with opt->offcpu, to
+ * offcpu_ring (an offcpu_samples ring, or NULL); both must outlive it. NULL with a message in err
  * (an unknown spec, not root, a bad file...). */
-struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring, char *err,
-			    size_t errlen);
+struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring,
+			    struct ring *offcpu_ring, char *err, size_t errlen);
 /* Stops sampling (no more appends); a source that loads on demand still answers prepare. */
 void source_quiesce(struct source *s);
 /* Stops and frees it. No query may be running. */
