@@ -5,13 +5,15 @@
 #include "core/table.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Folded output: the stack column (a stack, or a string column named stack/folded/frames) and a
- * count column (named count/samples, else the last integer column). A table with integer
- * columns `baseline` and `current` prints both ("stack baseline current"), as flamegraph.pl's
- * difffolded input. */
+ * count column (named count/samples; else a number column named *_ms, printed in whole
+ * microseconds, as offcpu_flamegraph's blocked_ms; else the last integer column). A table with
+ * integer columns `baseline` and `current` prints both ("stack baseline current"), as
+ * flamegraph.pl's difffolded input. */
 int render_folded(FILE *f, struct qctx *q, const struct table *t, char *err, size_t errlen)
 {
 	int sc = -1, cc = -1;
@@ -30,6 +32,21 @@ int render_folded(FILE *f, struct qctx *q, const struct table *t, char *err, siz
 		for (size_t r = 0; r < t->nrows; r++)
 			fprintf(f, "%s %" PRId64 " %" PRId64 "\n", render_cell(q, &t->cols[sc], r, buf, sizeof(buf), false),
 				t->cols[bc].v.i[r], t->cols[kc].v.i[r]);
+		return 0;
+	}
+	int mc = -1; /* milliseconds, printed as microseconds */
+	for (int c = 0; cc < 0 && mc < 0 && c < t->ncols; c++) {
+		size_t l = strlen(t->cols[c].name);
+		if ((t->cols[c].type == VT_INT || t->cols[c].type == VT_FLOAT) && l > 3 &&
+		    !strcmp(t->cols[c].name + l - 3, "_ms"))
+			mc = c;
+	}
+	if (mc >= 0 && sc >= 0) {
+		for (size_t r = 0; r < t->nrows; r++) {
+			const struct column *m = &t->cols[mc];
+			double us = (m->type == VT_INT ? (double)m->v.i[r] : m->v.f[r]) * 1000.0;
+			fprintf(f, "%s %.0f\n", render_cell(q, &t->cols[sc], r, buf, sizeof(buf), false), round(us));
+		}
 		return 0;
 	}
 	for (int c = t->ncols - 1; cc < 0 && c >= 0; c--)

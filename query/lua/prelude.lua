@@ -635,7 +635,9 @@ end
 -- The arguments and filters most scripts share ------------------------------------------------
 -- px.sample_args{extra specs}: --start (-5m), --end, --pid, --comm, --node, --namespace, --pod,
 -- --container, --lang, --limit (50) plus extras.
--- px.samples(args): stack_samples over [start, end) with those filters applied.
+-- px.samples(args[, t0, t1[, table]]): stack_samples (or `table`, e.g. offcpu_samples) over
+-- [start, end) with those filters applied.
+-- px.offcpu_args{extra specs}: px.sample_args plus --state (why threads left the CPU).
 function px.sample_args(extra)
   local spec = {
     start = {default = '-5m', type = 'time', help = 'window start (-30s, -5m, -2h, or a time)'},
@@ -653,8 +655,15 @@ function px.sample_args(extra)
   return px.args(spec)
 end
 
-function px.samples(args, t0, t1)
-  local df = px.DataFrame{table = 'stack_samples', start_time = t0 or args.start, end_time = t1 or args['end']}
+function px.offcpu_args(extra)
+  local spec = {state = {type = 'string', help = 'only periods off the CPU for this reason: runnable, sleeping, uninterruptible or other'}}
+  for k, v in pairs(extra or {}) do spec[k] = v end
+  return px.sample_args(spec)
+end
+
+function px.samples(args, t0, t1, table)
+  local df = px.DataFrame{table = table or 'stack_samples', start_time = t0 or args.start, end_time = t1 or args['end']}
+  if args.state then df = df:filter(df.state:eq(args.state)) end
   if args.pid then df = df:filter(df.pid:eq(args.pid)) end
   if args.comm then df = df:filter(df.comm:eq(args.comm)) end
   if args.node then df = df:filter(df.node:eq(args.node)) end

@@ -5,6 +5,7 @@
 #include "fixture.h"
 #include "format/render.h"
 #include "ring/synthetic.h"
+#include "core/catalog.h"
 
 #include <dirent.h>
 
@@ -34,6 +35,8 @@ static const struct script_args cases[] = {
 	{"diff_flamegraph.lua", {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--limit", "20", NULL}},
 	{"profile.lua", {"--start", T0, "--end", T1, "--limit", "25", NULL}},
 	{"ring_stats.lua", {NULL}},
+	{"offcpu.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
+	{"offcpu_flamegraph.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
 };
 
 static char shift_fn[64];
@@ -52,10 +55,36 @@ static struct ring *golden_ring(void)
 	return r;
 }
 
+/* A hand-made offcpu_samples ring over the same half hour: two processes waiting on a sleep, a
+ * pipe, a futex and the disk, in fixed proportions. */
+static struct ring *golden_offcpu_ring(void)
+{
+	struct ring_config rc = {16u << 20, "golden", 0, RING_OFFCPU_SAMPLES};
+	struct ring *r = ring_new(&rc);
+	static const char *const waits[4][6] = {
+		{"__schedule", "schedule", "do_nanosleep", "clock_nanosleep", "poll_loop", "main"},
+		{"__schedule", "schedule", "pipe_read", "read", "read_request", "main"},
+		{"__schedule", "schedule", "futex_wait", "pthread_mutex_lock", "take_lock", "worker"},
+		{"__schedule", "io_schedule", "folio_wait_bit", "pread64", "load_page", "worker"},
+	};
+	static const unsigned states[4] = {OFFCPU_SLEEPING, OFFCPU_SLEEPING, OFFCPU_SLEEPING, OFFCPU_UNINTERRUPTIBLE};
+	for (int i = 0; i < SPAN * 4; i++) {
+		int w = i % 4;
+		struct ring_sample smp = {.time_ns = (S0 + i / 4) * 1000000000LL + (i % 4) * 1000, .pid = w < 2 ? 100 : 200,
+					  .tid = w < 2 ? 100 : 201 + (i / 4) % 2, .cpu = states[w], .cgroup = 1, .count = 1 + w,
+					  .value = (int64_t)(w + 1) * 25000000LL + (i % 7) * 1000000LL,
+					  .comm = w < 2 ? "web" : "db", .frames = waits[w], .nframes = 6, .nkernel = 3};
+		assert_int_equal(ring_append(r, &smp), 0);
+	}
+	ring_flush(r);
+	return r;
+}
+
 static void every_script_matches_its_golden(void **state)
 {
 	(void)state;
-	struct ring *r = golden_ring();
+	struct ring *r = golden_ring(), *off = golden_offcpu_ring();
+	struct ring_set rings = {{r, off}, 2};
 	bool update = getenv("WISP_GOLDEN_UPDATE") != NULL;
 	int failures = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -75,7 +104,7 @@ static void every_script_matches_its_golden(void **state)
 		struct qctx q;
 		qctx_init(&q);
 		q.max_rows = 10000;
-		struct scan_source s = {ring_scan, r};
+		struct scan_source s = {ring_set_scan, &rings};
 		struct table *out[8] = {0};
 		bool trunc[8];
 		if (exec_local(&q, p, &s, out, trunc) < 0)
@@ -116,6 +145,7 @@ static void every_script_matches_its_golden(void **state)
 		free(src);
 	}
 	ring_free(r);
+	ring_free(off);
 	assert_int_equal(failures, 0);
 }
 

@@ -1,0 +1,37 @@
+-- offcpu_flamegraph.lua - where threads wait: folded off-CPU stacks weighted by the time blocked
+--
+-- Displays `offcpu_flamegraph`: stack (comm;root;...;leaf, kernel frames suffixed _[k]: the leaf
+-- is where the thread left the CPU) and blocked_ms, heaviest first. `-o folded` prints
+-- "stack BLOCKED_MICROSECONDS" lines for flamegraph.pl, speedscope and inferno. Times are
+-- estimates where the agent sampled a busy CPU's switches (--offcpu-rate): each recorded period
+-- stands for those it represents.
+--
+-- Args: --start (-5m)  --end (now)  --pid N  --comm NAME  --node NAME  --state (runnable |
+--       sleeping | uninterruptible | other)  --limit (10000)  --by (comm | pid | node | state |
+--       none): the root of each stack  --lines
+local args = px.offcpu_args{
+  by = {default = 'comm', help = 'root frame: comm, pid, node, state or none'},
+  limit = {default = 10000, help = 'stacks to show'},
+  lines = {default = false, type = 'bool', help = 'a frame per source line (function file:line) where DWARF knows it'},
+}
+local view = args.lines and 'line' or 'function'
+
+local df = px.samples(args, nil, nil, 'offcpu_samples')
+
+local keys = {'stack'}
+if args.by ~= 'none' then
+  if args.by ~= 'comm' and args.by ~= 'pid' and args.by ~= 'node' and args.by ~= 'state' then
+    error('--by must be comm, pid, node, state or none')
+  end
+  keys = {args.by, 'stack'}
+end
+local stacks = df:groupby(keys):agg{blocked = px.sum('blocked_ns')}
+if args.by == 'none' then
+  stacks.folded = px.folded(stacks.stack, view)
+else
+  stacks.folded = px.concat(stacks[args.by], ';', px.folded(stacks.stack, view))
+end
+stacks = stacks:groupby('folded'):agg{blocked = px.sum('blocked')}
+stacks.blocked_ms = stacks.blocked / 1000000.0
+stacks = stacks:rename{folded = 'stack'}:select{'stack', 'blocked_ms'}
+px.display(stacks:sort{{'blocked_ms', 'desc'}, 'stack'}:head(args.limit), 'offcpu_flamegraph')
