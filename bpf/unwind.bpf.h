@@ -125,22 +125,23 @@ static __always_inline struct wisp_unwind_rule *wisp_find_rule(__u32 file, __u64
 	struct wisp_unwind_page *pg = bpf_map_lookup_elem(&wisp_unwind_pages, &key);
 	if (!pg)
 		return NULL;
-	__u32 first = pg->first, off = (__u32)addr & ((1u << WISP_UNWIND_PAGE_BITS) - 1), lo = 0, hi = pg->count;
-	/* A plain loop: lo, hi and the rows only key map lookups and feed shifts, so the verifier
-	 * keeps them imprecise and prunes each step's two outcomes into one state. */
-	for (int i = 0; i < WISP_UNWIND_PAGE_BITS + 1 && lo < hi; i++) {
-		__u32 mid = (lo + hi) / 2;
-		long row = wisp_row(first + mid);
+	__u32 first = pg->first, off = (__u32)addr & ((1u << WISP_UNWIND_PAGE_BITS) - 1);
+	/* Invariant: the row sought (the last starting at or before off) is in [base, base + len).
+	 * Each step halves len whatever the comparison says, and the comparison only moves base: the
+	 * two outcomes differ in base alone, which only keys map lookups, so the verifier keeps it
+	 * imprecise and prunes them into one state. (A lo < hi test instead lets a newer verifier
+	 * relate lo and hi, decide the test, and mark both precise: 2^17 paths, too large to load.) */
+	__u32 base = 0, len = pg->count;
+	for (int i = 0; i < WISP_UNWIND_PAGE_BITS + 1 && len > 1; i++) {
+		__u32 half = len / 2;
+		long row = wisp_row(first + base + half);
 		if (row < 0)
 			return NULL;
 		if (((__u32)row >> 16) <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
+			base += half;
+		len -= half;
 	}
-	if (lo == 0) /* cannot happen: the page's first row starts at offset 0 */
-		return NULL;
-	long row = wisp_row(first + lo - 1);
+	long row = wisp_row(first + base);
 	if (row < 0)
 		return NULL;
 	__u32 r = (__u32)row & 0xffff;
