@@ -36,7 +36,7 @@ WISP_TOKEN=wrong-token-of-some-length expect_refused 2 "does not know this token
 grep -q "refused a connection from 127.0.0.1: no token" "$TMP/coord.log" || fail "the refusal is not logged"
 pass "no token and an unknown token: refused at the upgrade, exit 2, a clear message"
 
-"${W[@]}" --token-file "$TMP/read.token" agents | grep -q '^alpha  *local' || fail "read token: agents"
+"${W[@]}" --token-file "$TMP/read.token" agents | contains '^alpha  *local' || fail "read token: agents"
 for i in $(seq 50); do # (the synthetic source's first batch takes a moment)
 	ROWS=$(WISP_TOKEN=$READ_TOK "${W[@]}" run top_functions -o json -- --limit 3 | json_eval "d.tables[0].rows.length")
 	[ "$ROWS" = 3 ] && break
@@ -131,12 +131,12 @@ expect_refused 2 "the token file .* has no read or admin token" "$WISP" -c "ws:/
 pass "bad token files, and 0.0.0.0 without TLS and tokens, refused at start; --insecure listens"
 
 # Command-line habits: --version and --help print to stdout and exit 0.
-"$WISPD" --version | grep -qE '^wispd [0-9]+\.[0-9]+\.[0-9]+ ' || fail "wispd --version"
-"$WISP" --version | grep -qE '^wisp [0-9]+\.[0-9]+\.[0-9]+ ' || fail "wisp --version"
-"$WISPD" --help | grep -q -- '--token-file' || fail "wispd --help"
-"$WISP" --help | grep -q -- '--token-file' || fail "wisp --help"
+"$WISPD" --version | contains -E '^wispd [0-9]+\.[0-9]+\.[0-9]+ ' || fail "wispd --version"
+"$WISP" --version | contains -E '^wisp [0-9]+\.[0-9]+\.[0-9]+ ' || fail "wisp --version"
+"$WISPD" --help | contains -- '--token-file' || fail "wispd --help"
+"$WISP" --help | contains -- '--token-file' || fail "wisp --help"
 pass "--version and --help on stdout, exit 0"
-"$WISP" run --help | grep -q -- '--max-rows' || fail "wisp run --help"
+"$WISP" run --help | contains -- '--max-rows' || fail "wisp run --help"
 "$WISP" live --help >/dev/null || fail "wisp live --help"
 
 # Bash completion (cli/completion/wisp.bash): commands, bundled scripts, option values.
@@ -145,7 +145,7 @@ complete_words() { # WORDS...: what completing the last word offers
 		case $1 in wispd) _wispd ;; *) _wisp ;; esac; echo "${COMPREPLY[*]}"' _ "$SRC_DIR" "$@"
 }
 [ "$(complete_words wisp ag)" = agents ] || fail "completion: commands"
-complete_words wisp -c "$URL" run top_f | grep -qw top_functions || fail "completion: bundled scripts"
+complete_words wisp -c "$URL" run top_f | contains -w top_functions || fail "completion: bundled scripts"
 [ "$(complete_words wisp live -o j)" = jsonl ] || fail "completion: live -o"
 [ "$(complete_words wispd agent --pyth)" = --python ] || fail "completion: wispd options"
 [ "$(complete_words wispd agent --python o)" = "on off" ] || fail "completion: --python values"

@@ -59,7 +59,7 @@ base=$(rss_mb)
 t0=$(date +%s%N)
 out=$("$PROBE" send "$URL" big:1000000000 2>&1) || true
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-echo "$out" | grep -q "error: message too large" || fail "1 GB frame: $out"
+echo "$out" | contains "error: message too large" || fail "1 GB frame: $out"
 "$WISP" -c "$URL" agents >/dev/null || fail "no answer after the 1 GB frame"
 grow=$(( $(peak_mb) - base ))
 [ "$grow" -lt 400 ] || fail "the 1 GB frame grew the coordinator by $grow MiB"

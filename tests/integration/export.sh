@@ -198,7 +198,7 @@ process.exit(crypto.createHash("sha256").update(b).digest("hex") === m.sha256 &&
 "$WISP" -c "$URL" export s3://wisp/mid --start "$T0" --end "$T1" >"$TMP/mid.out" 2>"$TMP/mid.err" &
 EXPORT_PID=$!
 for i in $(seq 2000); do
-	find "$TMP/store" -path '*uploads*' -name key 2>/dev/null | grep -q . && break
+	find "$TMP/store" -path '*uploads*' -name key 2>/dev/null | contains . && break
 	sleep 0.005
 done
 kill -9 "$S3_PID"

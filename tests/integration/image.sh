@@ -18,9 +18,9 @@ trap 'cleanup_image; cleanup' EXIT
 
 WISP_IMAGE_WORK=$TMP/image "$SRC_DIR/deploy/image/build.sh" "$BUILD_DIR" "$IMAGE" >"$TMP/build.log" 2>&1 ||
 	fail "image build: $(tail -20 "$TMP/build.log")"
-"${RUN[@]}" "$IMAGE" wispd --version | grep -qE '^wispd [0-9.]+ ' || fail "wispd --version in the image"
-"${RUN[@]}" "$IMAGE" wisp --version | grep -qE '^wisp [0-9.]+ ' || fail "wisp --version in the image"
-"${RUN[@]}" "$IMAGE" wisp scripts | grep -q '^top_functions ' || fail "the image's wisp finds no installed scripts"
+"${RUN[@]}" "$IMAGE" wispd --version | contains -E '^wispd [0-9.]+ ' || fail "wispd --version in the image"
+"${RUN[@]}" "$IMAGE" wisp --version | contains -E '^wisp [0-9.]+ ' || fail "wisp --version in the image"
+"${RUN[@]}" "$IMAGE" wisp scripts | contains '^top_functions ' || fail "the image's wisp finds no installed scripts"
 pass "the image builds from a debootstrap Debian 12 with buildah; wispd, wisp and the scripts run in it"
 
 # A standalone in the container (host network: loopback is the host's), queried from the host.
@@ -29,7 +29,7 @@ PORT=$(free_port)
 	"$IMAGE" wispd standalone --listen "127.0.0.1:$PORT" --node incontainer --ring-mb 16 --source synthetic:cpus=2 \
 	>/dev/null || fail "podman run standalone"
 wait_agents "$PORT" 1
-"$WISP" -c "ws://127.0.0.1:$PORT" agents | grep -q '^incontainer  *local' || fail "the container's standalone"
+"$WISP" -c "ws://127.0.0.1:$PORT" agents | contains '^incontainer  *local' || fail "the container's standalone"
 # An agent from the image registering with it: agent and coordinator modes both run from the image.
 "${RUN[@]}" -d --network host "$IMAGE" wispd agent --coordinator "ws://127.0.0.1:$PORT" --node agent2 --ring-mb 8 \
 	--source synthetic:cpus=2 >"$TMP/agent.id" || fail "podman run agent"

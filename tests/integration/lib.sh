@@ -38,6 +38,9 @@ fail() {
 	exit 1
 }
 pass() { echo "ok: $*"; }
+# contains GREP_ARGS: grep that reads all of its input. In a pipe, grep -q exits at the first
+# match, and under pipefail the writer's SIGPIPE then fails the whole pipeline.
+contains() { grep "$@" >/dev/null; }
 
 free_port() { "$PROBE" free-port; }
 

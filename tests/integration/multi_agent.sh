@@ -10,7 +10,7 @@ start agent "$WISPD" agent --coordinator "$URL" --node beta --ring-mb 16
 wait_agents "$PORT" 2
 "$WISP" -c "$URL" agents -o json >"$TMP/agents.json"
 [ "$(json_eval 'd.tables[0].rows.map(r=>r[0]).sort().join(",")' <"$TMP/agents.json")" = "alpha,beta" ] || fail "agents"
-"$WISP" -c "$URL" agents | grep -q '^beta  *remote' || fail "agents table"
+"$WISP" -c "$URL" agents | contains '^beta  *remote' || fail "agents table"
 pass "agents lists alpha and beta"
 
 "$BURN" 4 >/dev/null &
@@ -26,7 +26,7 @@ pass "query merged rows from both nodes"
 
 # --node narrows to one agent; duplicates of a node name are refused.
 "$WISP" -c "$URL" run processes -o json -- --start -1m --node beta |
-	json_eval 'd.tables[0].rows.every(r=>r[0]==="beta") && d.tables[0].rows.length>0' | grep -q true || fail "--node"
+	json_eval 'd.tables[0].rows.every(r=>r[0]==="beta") && d.tables[0].rows.length>0' | contains true || fail "--node"
 start dup "$WISPD" agent --coordinator "$URL" --node beta --ring-mb 4
 wait_log dup "already registered" || fail "duplicate node name not refused"
 [ "$("$WISP" -c "$URL" agents -o json | json_eval 'd.tables[0].rows.length')" = 2 ] || fail "duplicate joined"

@@ -39,12 +39,12 @@ grep -Eq '^burn;.*main;run_phase;spend_one_quarter [0-9]+$' "$TMP/flame.folded" 
 pass "flamegraph folded chain main;run_phase;spend_*"
 
 "$WISP" -c "$URL" run top_functions -- --pid "$PID" --start -6s >"$TMP/top.txt"
-head -1 "$TMP/top.txt" | grep -q '^function  *self_samples  *self_percent  *total_samples  *total_percent$' || fail "table header"
+head -1 "$TMP/top.txt" | contains '^function  *self_samples  *self_percent  *total_samples  *total_percent$' || fail "table header"
 "$WISP" -c "$URL" run processes -o csv -- --start -6s >"$TMP/procs.csv"
-head -1 "$TMP/procs.csv" | grep -q '^node,pid,comm,samples,percent,threads' || fail "csv header"
+head -1 "$TMP/procs.csv" | contains '^node,pid,comm,samples,percent,threads' || fail "csv header"
 grep -q ",$PID,burn," "$TMP/procs.csv" || fail "burn missing from processes"
 pass "table and csv output"
 
 # The README's first view: what is this machine spending CPU on, without filters.
-"$WISP" -c "$URL" run top_functions -- --limit 5 | grep -q spend_three_quarters || fail "unfiltered top_functions"
+"$WISP" -c "$URL" run top_functions -- --limit 5 | contains spend_three_quarters || fail "unfiltered top_functions"
 pass "unfiltered top_functions"

@@ -22,7 +22,7 @@ start coord2 "$WISPD" coordinator --listen "127.0.0.1:$PORT" --node coord
 wait_agents "$PORT" 1
 grep -q "lost the coordinator" "$TMP/agent.log" || fail "agent did not notice the restart"
 [ "$(grep -c "registered with the coordinator" "$TMP/agent.log")" -ge 2 ] || fail "agent did not re-register"
-"$WISP" -c "$URL" run processes -o json -- --start -1m | json_eval 'd.tables[0].rows.length > 0' | grep -q true ||
+"$WISP" -c "$URL" run processes -o json -- --start -1m | json_eval 'd.tables[0].rows.length > 0' | contains true ||
 	fail "query after restart"
 pass "agent reconnected and answers"
 
