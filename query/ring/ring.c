@@ -173,6 +173,14 @@ enum ring_table ring_table_of(const struct ring *r)
 	return r->table;
 }
 
+struct ring *ring_set_get(const struct ring_set *set, enum ring_table table)
+{
+	for (int i = 0; set && i < set->n; i++)
+		if (set->rings[i]->table == table)
+			return set->rings[i];
+	return NULL;
+}
+
 struct stack *ring_stack(struct ring *r, const char *const *frames, uint16_t nframes, uint16_t nkernel)
 {
 	const char *interned[nframes ? nframes : 1];

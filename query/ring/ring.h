@@ -117,6 +117,8 @@ struct ring_set {
 	int n;
 };
 scan_fn ring_set_scan;
+/* The ring of set keeping table, or NULL (set may be NULL). */
+struct ring *ring_set_get(const struct ring_set *set, enum ring_table table);
 
 const char *ring_table_name(const struct ring *r); /* "stack_samples" or "offcpu_samples" */
 enum ring_table ring_table_of(const struct ring *r);

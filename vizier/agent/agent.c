@@ -1,6 +1,5 @@
 /* agent.c - an agent's rings, its source, and its answers to exec and snapshot requests (see
- * agent.h). Snapshots and exports hold stack_samples (their file format has no off-CPU values
- * yet); exec requests read every ring. */
+ * agent.h). Exec requests, snapshots and exports read every ring. */
 #include "agent.h"
 #include "exporter.h"
 #include "net/proto.h"
@@ -32,7 +31,11 @@ struct agent *agent_new(const struct agent_config *cfg, char *err, size_t errlen
 		return NULL;
 	}
 	snprintf(a->node, sizeof(a->node), "%s", cfg->node);
-	bool offcpu = !strcmp(cfg->source, "bpf") && cfg->opt.offcpu && cfg->offcpu_share > 0;
+	/* An off-CPU ring where the source may fill it: bpf capture, and the history of an agent that
+	 * had it (replay, s3). */
+	bool offcpu = cfg->offcpu_share > 0 &&
+		      ((!strcmp(cfg->source, "bpf") && cfg->opt.offcpu) || !strncmp(cfg->source, "replay:", 7) ||
+		       !strncmp(cfg->source, "s3://", 5));
 	size_t offcpu_bytes = offcpu ? cfg->ring_bytes / 100 * (size_t)cfg->offcpu_share : 0;
 	struct ring_config rc = {cfg->ring_bytes - offcpu_bytes, a->node, 0, RING_STACK_SAMPLES};
 	struct ring_config oc = {offcpu_bytes, a->node, 0, RING_OFFCPU_SAMPLES};
@@ -43,10 +46,10 @@ struct agent *agent_new(const struct agent_config *cfg, char *err, size_t errlen
 	a->rings.rings[a->rings.n++] = a->ring;
 	if (a->offcpu)
 		a->rings.rings[a->rings.n++] = a->offcpu;
-	if (!(a->source = source_start(cfg->source, &cfg->opt, a->ring, a->offcpu, err, errlen)))
+	if (!(a->source = source_start(cfg->source, &cfg->opt, &a->rings, err, errlen)))
 		goto fail;
 	if (cfg->export_url &&
-	    !(a->exporter = exporter_start(cfg->export_url, cfg->export_every_ns, a->node, a->ring, err, errlen)))
+	    !(a->exporter = exporter_start(cfg->export_url, cfg->export_every_ns, a->node, &a->rings, err, errlen)))
 		goto fail;
 	return a;
 fail:
@@ -76,14 +79,14 @@ const char *agent_node(const struct agent *a)
 	return a->node;
 }
 
-/* A snapshot request: this ring's batches over [t0, t1) as one snapshot file. */
+/* A snapshot request: the rings' batches over [t0, t1) as one snapshot file. */
 static void answer_snapshot(struct agent *a, const struct exec_request *e, msgpack_packer *pk)
 {
 	char err[512];
 	void *buf = NULL;
 	size_t len = 0;
 	if (source_prepare(a->source, e->t0, e->t1, err, sizeof(err)) < 0 ||
-	    ring_snapshot(a->ring, e->t0, e->t1, &buf, &len, err, sizeof(err)) < 0) {
+	    ring_set_snapshot(&a->rings, e->t0, e->t1, &buf, &len, err, sizeof(err)) < 0) {
 		proto_pack_result_error(pk, e->qid, a->node, err);
 		return;
 	}

@@ -17,7 +17,7 @@ struct exporter {
 	struct s3_config s3;
 	struct s3_url url;
 	char node[64];
-	struct ring *ring;        /* borrowed: outlives the exporter */
+	const struct ring_set *rings; /* borrowed: outlive the exporter */
 	int64_t every_ns;
 	pthread_t thread;
 	pthread_mutex_t lock;     /* guards what follows */
@@ -40,7 +40,7 @@ static int export_interval(struct exporter *x, int64_t t0, int64_t t1)
 	void *buf = NULL;
 	size_t len = 0;
 	struct export_manifest m;
-	int rc = ring_snapshot(x->ring, t0, t1, &buf, &len, err, sizeof(err));
+	int rc = ring_set_snapshot(x->rings, t0, t1, &buf, &len, err, sizeof(err));
 	if (rc == 0)
 		rc = export_put(&x->s3, &x->url, x->node, t0, t1, buf, len, &m, err, sizeof(err));
 	free(buf);
@@ -102,10 +102,15 @@ static void *run(void *arg)
 			}
 		}
 		int64_t now = wall_now_ns();
-		if (x->cursor_read && !x->cursor_ns) { /* nothing exported yet: from the ring's oldest sample, or now */
-			struct ring_stats st;
-			ring_get_stats(x->ring, &st);
-			x->cursor_ns = floor_to(st.oldest_ns ? st.oldest_ns : now, x->every_ns);
+		if (x->cursor_read && !x->cursor_ns) { /* nothing exported yet: from the oldest sample, or now */
+			int64_t oldest = now;
+			for (int i = 0; i < x->rings->n; i++) {
+				struct ring_stats st;
+				ring_get_stats(x->rings->rings[i], &st);
+				if (st.oldest_ns && st.oldest_ns < oldest)
+					oldest = st.oldest_ns;
+			}
+			x->cursor_ns = floor_to(oldest, x->every_ns);
 		}
 		int64_t t0 = x->cursor_ns, t1 = t0 + x->every_ns;
 		if (x->cursor_read && mono_now_ns() >= retry_at && t1 + EXPORT_GRACE_S * 1000000000LL <= now) {
@@ -129,8 +134,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct exporter *exporter_start(const char *url, int64_t every_ns, const char *node, struct ring *ring, char *err,
-				size_t errlen)
+struct exporter *exporter_start(const char *url, int64_t every_ns, const char *node, const struct ring_set *rings,
+				char *err, size_t errlen)
 {
 	struct exporter *x = calloc(1, sizeof(*x));
 	if (!x) {
@@ -144,7 +149,7 @@ struct exporter *exporter_start(const char *url, int64_t every_ns, const char *n
 	if (s3_url_parse(url, &x->url, err, errlen) < 0 || s3_config_load(&x->s3, err, errlen) < 0)
 		goto fail;
 	snprintf(x->node, sizeof(x->node), "%s", node);
-	x->ring = ring;
+	x->rings = rings;
 	x->every_ns = every_ns;
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->wake, NULL);

@@ -1,6 +1,6 @@
 /* exporter.h - continuous export (`wispd ... --export s3://BUCKET/PREFIX --export-every 10m`):
- * a thread of the agent that uploads each closed interval of its ring exactly once, as
- * export/export.h lays exports out.
+ * a thread of the agent that uploads each closed interval of its rings (every table) exactly
+ * once, as export/export.h lays exports out.
  *
  * Intervals are [k * every, (k + 1) * every) in wall time; one is closed EXPORT_GRACE_S
  * (export/export.h) after its end. The cursor (the end of the last interval
@@ -18,7 +18,7 @@
 
 #define EXPORT_RETRY_S 5
 
-struct ring;
+struct ring_set;
 struct exporter;
 
 struct exporter_stats {
@@ -29,9 +29,10 @@ struct exporter_stats {
 };
 
 /* Starts the thread, which reads the cursor from the store first (retrying while the store is
- * down: the agent samples meanwhile). NULL with a message: a bad URL or no credentials. */
-struct exporter *exporter_start(const char *url, int64_t every_ns, const char *node, struct ring *ring, char *err,
-				size_t errlen);
+ * down: the agent samples meanwhile). The rings must outlive it. NULL with a message: a bad URL
+ * or no credentials. */
+struct exporter *exporter_start(const char *url, int64_t every_ns, const char *node, const struct ring_set *rings,
+				char *err, size_t errlen);
 /* Stops the thread (an upload under way finishes first). NULL is fine. */
 void exporter_stop(struct exporter *x);
 void exporter_get_stats(struct exporter *x, struct exporter_stats *out);

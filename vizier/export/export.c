@@ -26,20 +26,32 @@ void export_key_base(const struct s3_url *u, const char *node, int64_t t0, int64
 	snprintf(out, cap, "%s%s%s/%s-%s", u->prefix, u->prefix[0] ? "/" : "", node, a, b);
 }
 
-/* What a snapshot holds over [t0, t1), read back by loading it into a scratch ring: this is also
+/* What a snapshot holds over [t0, t1): its CPU samples' stats (st, with the oldest and newest of
+ * either table) and its off-CPU periods, read back by loading it into scratch rings: this is also
  * the check that it is whole before it is stored. */
-static int snapshot_stats(const void *data, size_t len, int64_t t0, int64_t t1, struct ring_stats *st, char *err,
-			  size_t errlen)
+static int snapshot_stats(const void *data, size_t len, int64_t t0, int64_t t1, struct ring_stats *st,
+			  uint64_t *offcpu_samples, char *err, size_t errlen)
 {
-	struct ring_config cfg = {.budget_bytes = len * 16 + (64u << 20), .node = "export"};
-	struct ring *r = ring_new(&cfg);
-	int rc = r ? ring_load_snapshot_range(r, data, len, t0, t1, err, errlen) : -1;
-	if (!r)
+	struct ring_config cfg = {.budget_bytes = len * 16 + (64u << 20), .node = "export"}, ocfg = cfg;
+	ocfg.table = RING_OFFCPU_SAMPLES;
+	struct ring_set set = {{ring_new(&cfg), ring_new(&ocfg)}, 2};
+	struct ring_stats os;
+	int rc = -1;
+	if (!set.rings[0] || !set.rings[1])
 		snprintf(err, errlen, "out of memory");
-	if (rc == 0)
-		ring_get_stats(r, st);
-	if (r)
-		ring_free(r);
+	else
+		rc = ring_set_load_snapshot_range(&set, data, len, t0, t1, err, errlen);
+	if (rc == 0) {
+		ring_get_stats(set.rings[0], st);
+		ring_get_stats(set.rings[1], &os);
+		*offcpu_samples = os.samples;
+		if (os.oldest_ns && (!st->oldest_ns || os.oldest_ns < st->oldest_ns))
+			st->oldest_ns = os.oldest_ns;
+		if (os.newest_ns > st->newest_ns)
+			st->newest_ns = os.newest_ns;
+	}
+	ring_free(set.rings[0]);
+	ring_free(set.rings[1]);
 	return rc;
 }
 
@@ -59,9 +71,9 @@ static int put_with_manifest(const struct s3_config *c, const struct s3_url *u, 
 	int n = asprintf(&json,
 			 "{\"node\":\"%s\",\"format\":\"%s\",\"object\":\"%s\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
 			 ",\"bytes\":%" PRIu64 ",\"sha256\":\"%s\",\"samples\":%" PRIu64 ",\"oldest_ns\":%" PRId64
-			 ",\"newest_ns\":%" PRId64 ",\"exported_ns\":%" PRId64 "}\n",
+			 ",\"newest_ns\":%" PRId64 ",\"exported_ns\":%" PRId64 ",\"offcpu_samples\":%" PRIu64 "}\n",
 			 m->node, m->format, m->object, m->start_ns, m->end_ns, m->bytes, m->sha256, m->samples, m->oldest_ns,
-			 m->newest_ns, m->exported_ns);
+			 m->newest_ns, m->exported_ns, m->offcpu_samples);
 	snprintf(key, sizeof(key), "%s.manifest.json", base);
 	int rc = n < 0 ? -1 : s3_put(c, u->bucket, key, json, (size_t)n, "application/json", err, errlen);
 	if (n < 0)
@@ -82,12 +94,14 @@ int export_put(const struct s3_config *c, const struct s3_url *u, const char *no
 {
 	char why[512];
 	struct ring_stats st;
-	if (snapshot_stats(data, len, t0, t1, &st, why, sizeof(why)) < 0) {
+	uint64_t offcpu = 0;
+	if (snapshot_stats(data, len, t0, t1, &st, &offcpu, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "%s's snapshot does not load (%s): not uploaded", node, why);
 		return -1;
 	}
 	manifest_init(m, node, "wispsnap", t0, t1);
 	m->samples = st.samples;
+	m->offcpu_samples = offcpu;
 	m->oldest_ns = st.oldest_ns;
 	m->newest_ns = st.newest_ns;
 	return put_with_manifest(c, u, "wispsnap", "application/octet-stream", data, len, m, err, errlen);
@@ -149,6 +163,9 @@ int export_manifest_parse(const char *json, size_t len, struct export_manifest *
 	json_i64(json, "oldest_ns", &m->oldest_ns);
 	json_i64(json, "newest_ns", &m->newest_ns);
 	json_i64(json, "exported_ns", &m->exported_ns);
+	int64_t offcpu = 0;
+	json_i64(json, "offcpu_samples", &offcpu); /* absent before off-CPU capture */
+	m->offcpu_samples = offcpu > 0 ? (uint64_t)offcpu : 0;
 	return 0;
 }
 

@@ -4,7 +4,7 @@
  *     PREFIX/NODE/START-END.wispsnap        the snapshot (query/ring/snapshot.h)
  *     PREFIX/NODE/START-END.manifest.json   {"node","format":"wispsnap","object","start_ns",
  *                                           "end_ns","bytes","sha256","samples","oldest_ns",
- *                                           "newest_ns","exported_ns"}
+ *                                           "newest_ns","exported_ns","offcpu_samples"}
  *
  * START and END are the range [start_ns, end_ns) in UTC, YYYYmmddTHHMMSSZ, so a node's keys sort
  * by time. The manifest goes up after its object, so a manifest names a complete object; the
@@ -26,7 +26,8 @@ struct export_manifest {
 	char object[2048];
 	char sha256[65];
 	int64_t start_ns, end_ns, oldest_ns, newest_ns, exported_ns;
-	uint64_t bytes, samples;
+	uint64_t bytes, samples;  /* samples: stack_samples' (CPU samples) */
+	uint64_t offcpu_samples;  /* off-CPU periods (offcpu_samples' count); 0 in older manifests */
 };
 
 /* The key of a node's export of [t0, t1) without its suffix: PREFIX/NODE/START-END. */

@@ -486,12 +486,29 @@ static void offcpu_ring_values(void **state)
 	n = 0;
 	assert_int_equal(ring_set_scan(&set, "ring_stats", INT64_MIN, INT64_MAX, 0, count_rows_of, &n), 0);
 	assert_int_equal(n, 2);
-	/* Snapshots hold stack_samples only, and say so. */
+	/* A snapshot of the set holds both tables, values included; a ring set without an off-CPU
+	 * ring refuses it, and says why. */
 	void *buf = NULL;
 	size_t len = 0;
 	char err[256];
-	assert_int_equal(ring_snapshot(r, INT64_MIN, INT64_MAX, &buf, &len, err, sizeof(err)), -1);
+	assert_int_equal(ring_set_snapshot(&set, INT64_MIN, INT64_MAX, &buf, &len, err, sizeof(err)), 0);
+	struct ring_config cc = {8u << 20, "n1", 0, RING_STACK_SAMPLES}, oc = {8u << 20, "n1", 0, RING_OFFCPU_SAMPLES};
+	struct ring_set back = {{ring_new(&cc), ring_new(&oc)}, 2};
+	assert_int_equal(ring_set_load_snapshot_range(&back, buf, len, INT64_MIN, INT64_MAX, err, sizeof(err)), 0);
+	c = (struct collect){0};
+	assert_int_equal(ring_set_scan(&back, "stack_samples", INT64_MIN, INT64_MAX, 0, collect_chunk, &c), 0);
+	assert_int_equal(c.sum_count, 1000);
+	o = (struct offcpu_sums){0};
+	assert_int_equal(ring_set_scan(&back, "offcpu_samples", INT64_MIN, INT64_MAX, 0, sum_offcpu, &o), 0);
+	assert_int_equal(o.blocked, want_blocked);
+	assert_int_equal(o.count, want_count);
+	struct ring *only_cpu = ring_new(&cc);
+	assert_int_equal(ring_load_snapshot(only_cpu, buf, len, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "offcpu_samples"));
+	ring_free(only_cpu);
+	ring_free(back.rings[0]);
+	ring_free(back.rings[1]);
+	free(buf);
 	ring_free(cpu);
 	ring_free(r);
 }

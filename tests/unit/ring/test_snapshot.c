@@ -253,12 +253,12 @@ static void files(void **state)
 	close(fd);
 	assert_int_equal(write_snapshot_file(r, INT64_MIN, INT64_MAX, path, err, sizeof(err)), 0);
 	struct ring *back = empty_ring("n1");
-	assert_int_equal(ring_load_snapshot_file(back, path, err, sizeof(err)), 0);
+	assert_int_equal(ring_set_load_snapshot_file(&(struct ring_set){{back}, 1}, path, err, sizeof(err)), 0);
 	struct ring_stats st;
 	ring_get_stats(back, &st);
 	assert_int_equal(st.samples, 5000);
 	unlink(path);
-	assert_int_equal(ring_load_snapshot_file(back, path, err, sizeof(err)), -1);
+	assert_int_equal(ring_set_load_snapshot_file(&(struct ring_set){{back}, 1}, path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot open"));
 	ring_free(back);
 	ring_free(r);

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-int replay_load(const char *files, struct ring *ring, char *err, size_t errlen)
+int replay_load(const char *files, const struct ring_set *set, char *err, size_t errlen)
 {
 	char list[4096];
 	snprintf(list, sizeof(list), "%s", files);
 	for (char *save, *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save))
-		if (ring_load_snapshot_file(ring, f, err, errlen) < 0)
+		if (ring_set_load_snapshot_file(set, f, err, errlen) < 0)
 			return -1;
 	return 0;
 }

@@ -92,7 +92,7 @@ struct s3_source {
 	char node[64];
 	char dir[4096];           /* the cache */
 	size_t budget;
-	struct ring *ring;        /* borrowed */
+	const struct ring_set *rings; /* borrowed */
 	pthread_mutex_t lock;     /* guards what follows; held across loads (one query loads at a time) */
 	struct entry *e;
 	size_t n;
@@ -186,7 +186,7 @@ static int load_one(struct s3_source *s, const char *mkey, char *err, size_t err
 		}
 		cache_write(s->dir, path, obj, olen, s->budget);
 	}
-	if (ring_load_snapshot_range(s->ring, obj, m.bytes, m.start_ns, m.end_ns, why, sizeof(why)) < 0) {
+	if (ring_set_load_snapshot_range(s->rings, obj, m.bytes, m.start_ns, m.end_ns, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "s3 source: %s: %s", m.object, why);
 		goto out;
 	}
@@ -197,8 +197,8 @@ out:
 	return rc;
 }
 
-struct s3_source *s3_source_open(const char *url, const struct s3_source_options *o, struct ring *ring, char *err,
-				 size_t errlen)
+struct s3_source *s3_source_open(const char *url, const struct s3_source_options *o, const struct ring_set *rings,
+				 char *err, size_t errlen)
 {
 	struct s3_source *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -209,7 +209,7 @@ struct s3_source *s3_source_open(const char *url, const struct s3_source_options
 	snprintf(s->dir, sizeof(s->dir), "%s", cd && *cd ? cd : DEFAULT_CACHE_DIR);
 	snprintf(s->node, sizeof(s->node), "%s", o->node);
 	s->budget = o->cache_bytes ? o->cache_bytes : DEFAULT_CACHE_BYTES;
-	s->ring = ring;
+	s->rings = rings;
 	const char *rl = getenv("WISP_S3_RELIST_S");
 	s->relist_ns = (rl && atoi(rl) > 0 ? atoi(rl) : S3_SOURCE_RELIST_S) * 1000000000LL;
 	pthread_mutex_init(&s->lock, NULL);

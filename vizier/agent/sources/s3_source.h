@@ -8,8 +8,8 @@
  * again when it is older than S3_SOURCE_RELIST_S ($WISP_S3_RELIST_S overrides), so exports
  * written later are found. Fetched
  * objects are kept in a local cache directory by checksum within a byte budget (oldest files
- * dropped). A ring too small for what a query reaches evicts the oldest loaded data, as any
- * ring does; it is not fetched again for that query. */
+ * dropped). Each table of an export goes to its ring. A ring too small for what a query reaches
+ * evicts the oldest loaded data, as any ring does; it is not fetched again for that query. */
 #ifndef WISP_S3_SOURCE_H
 #define WISP_S3_SOURCE_H
 
@@ -18,7 +18,7 @@
 
 #define S3_SOURCE_RELIST_S 30
 
-struct ring;
+struct ring_set;
 struct s3_source;
 
 struct s3_source_options {
@@ -27,10 +27,10 @@ struct s3_source_options {
 	size_t cache_bytes;    /* 0: 1 GiB */
 };
 
-/* Lists the node's exports. NULL with a message: a bad URL, no credentials, the store unreachable,
- * nothing exported for the node. */
-struct s3_source *s3_source_open(const char *url, const struct s3_source_options *o, struct ring *ring, char *err,
-				 size_t errlen);
+/* Lists the node's exports, to be loaded into the rings (which must outlive it). NULL with a
+ * message: a bad URL, no credentials, the store unreachable, nothing exported for the node. */
+struct s3_source *s3_source_open(const char *url, const struct s3_source_options *o, const struct ring_set *rings,
+				 char *err, size_t errlen);
 void s3_source_close(struct s3_source *s);
 /* Loads what [t0, t1) needs. 0, or -1 with a message naming an export that does not check out
  * or a store that cannot be reached (the query should fail rather than answer without it).

@@ -3,10 +3,12 @@
 #include "collector.h"
 #include "core/clock.h"
 #include "progress.h"
+#include "ring/ring.h"
 #include "replay.h"
 #include "s3_source.h"
 #include "synth_source.h"
 
+#include <assert.h>
 #include <linux/types.h>
 #include "unwind.h"
 
@@ -29,9 +31,11 @@ struct source {
  * longer). A range that ends later than this from now is not waited for. */
 #define SOURCE_SYNC_NS 250000000LL
 
-struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring,
-			    struct ring *offcpu_ring, char *err, size_t errlen)
+struct source *source_start(const char *spec, const struct source_options *opt, const struct ring_set *set,
+			    char *err, size_t errlen)
 {
+	struct ring *ring = ring_set_get(set, RING_STACK_SAMPLES), *offcpu_ring = ring_set_get(set, RING_OFFCPU_SAMPLES);
+	assert(ring);
 	struct source *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -56,12 +60,12 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 			goto fail;
 	} else if (!strncmp(spec, "replay:", 7)) {
 		s->kind = SOURCE_REPLAY;
-		if (replay_load(spec + 7, ring, err, errlen) < 0)
+		if (replay_load(spec + 7, set, err, errlen) < 0)
 			goto fail;
 	} else if (!strncmp(spec, "s3://", 5)) {
 		struct s3_source_options so = {opt->node, opt->cache_dir, opt->cache_bytes};
 		s->kind = SOURCE_S3;
-		if (!(s->s3 = s3_source_open(spec, &so, ring, err, errlen)))
+		if (!(s->s3 = s3_source_open(spec, &so, set, err, errlen)))
 			goto fail;
 	} else {
 		snprintf(err, errlen, "--source must be bpf, synthetic:SPEC, replay:FILE[,FILE...] or s3://BUCKET/PREFIX");

@@ -13,7 +13,7 @@
 
 #include "agent/kube/kube.h"
 
-struct ring;
+struct ring_set;
 struct source;
 
 struct source_options {
@@ -41,11 +41,12 @@ struct source_stats {
 	uint64_t offcpu_switches, offcpu_periods, offcpu_lost; /* bpf: see agent_status */
 };
 
-/* Starts the source `spec` appending to ring and, for a bpf source with opt->offcpu, to
- * offcpu_ring (an offcpu_samples ring, or NULL); both must outlive it. NULL with a message in err
- * (an unknown spec, not root, a bad file...). */
-struct source *source_start(const char *spec, const struct source_options *opt, struct ring *ring,
-			    struct ring *offcpu_ring, char *err, size_t errlen);
+/* Starts the source `spec` appending to the rings of set (which must outlive it): bpf and
+ * synthetic sources to its stack_samples ring, bpf with opt->offcpu also to its offcpu_samples
+ * ring (when it has one); replay and s3 load each table of their snapshots into its ring. NULL
+ * with a message in err (an unknown spec, not root, a bad file...). */
+struct source *source_start(const char *spec, const struct source_options *opt, const struct ring_set *set,
+			    char *err, size_t errlen);
 /* Stops sampling (no more appends); a source that loads on demand still answers prepare. */
 void source_quiesce(struct source *s);
 /* Stops and frees it. No query may be running. */
