@@ -37,6 +37,7 @@ static const struct script_args cases[] = {
 	{"ring_stats.lua", {NULL}},
 	{"offcpu.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
 	{"offcpu_flamegraph.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}},
+	{"wallclock.lua", {"--pid", "1407", "--start", T0, "--end", T1, "--limit", "20", NULL}},
 };
 
 static char shift_fn[64];
@@ -56,7 +57,8 @@ static struct ring *golden_ring(void)
 }
 
 /* A hand-made offcpu_samples ring over the same half hour: two processes waiting on a sleep, a
- * pipe, a futex and the disk, in fixed proportions. */
+ * pipe, a futex and the disk, in fixed proportions. The first is the synthetic ring's python3
+ * (pid 1407), so that wallclock has both halves of its time. */
 static struct ring *golden_offcpu_ring(void)
 {
 	struct ring_config rc = {16u << 20, "golden", 0, RING_OFFCPU_SAMPLES};
@@ -70,10 +72,10 @@ static struct ring *golden_offcpu_ring(void)
 	static const unsigned states[4] = {OFFCPU_SLEEPING, OFFCPU_SLEEPING, OFFCPU_SLEEPING, OFFCPU_UNINTERRUPTIBLE};
 	for (int i = 0; i < SPAN * 4; i++) {
 		int w = i % 4;
-		struct ring_sample smp = {.time_ns = (S0 + i / 4) * 1000000000LL + (i % 4) * 1000, .pid = w < 2 ? 100 : 200,
-					  .tid = w < 2 ? 100 : 201 + (i / 4) % 2, .cpu = states[w], .cgroup = 1, .count = 1 + w,
+		struct ring_sample smp = {.time_ns = (S0 + i / 4) * 1000000000LL + (i % 4) * 1000, .pid = w < 2 ? 1407 : 200,
+					  .tid = w < 2 ? 1407 : 201 + (i / 4) % 2, .cpu = states[w], .cgroup = 1, .count = 1 + w,
 					  .value = (int64_t)(w + 1) * 25000000LL + (i % 7) * 1000000LL,
-					  .comm = w < 2 ? "web" : "db", .frames = waits[w], .nframes = 6, .nkernel = 3};
+					  .comm = w < 2 ? "python3" : "db", .frames = waits[w], .nframes = 6, .nkernel = 3};
 		assert_int_equal(ring_append(r, &smp), 0);
 	}
 	ring_flush(r);
