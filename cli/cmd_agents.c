@@ -1,7 +1,8 @@
 /* cmd_agents.c - `wisp agents`: the agents a coordinator has, one row each (node, kind, address,
  * how long connected, samples and rows held, ring size, oldest sample's age, rate, CPUs, lost
  * samples, samples with truncated user stacks, unwind tables' memory, export lag, Python samples
- * and the BPF time a Python walk takes), as an aligned table or JSON. */
+ * and the BPF time a Python walk takes, off-CPU periods recorded and lost), as an aligned table
+ * or JSON. */
 #include "cli.h"
 #include "core/clock.h"
 #include "core/qctx.h"
@@ -14,9 +15,9 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 {
 	static const char *const names[] = {"node", "kind", "address", "connected_s", "samples", "rows", "ring_mb",
 					    "oldest_s", "hz", "cpus", "lost", "truncated", "unwind_mb",
-					    "export_lag_s", "py_samples", "py_walk_ns"};
+					    "export_lag_s", "py_samples", "py_walk_ns", "offcpu_periods", "offcpu_lost"};
 	static const enum vtype types[] = {VT_STRING, VT_STRING, VT_STRING, VT_FLOAT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT,
-					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT, VT_INT, VT_INT};
+					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT, VT_INT, VT_INT, VT_INT, VT_INT};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(types) / sizeof(types[0]), "a type per column");
 	struct proto_answer ans;
 	struct table *t = table_new(sizeof(names) / sizeof(names[0]), names, types);
@@ -51,6 +52,8 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 		t->cols[13].v.f[r] = a.status.export_cursor_ns ? (double)(now - a.status.export_cursor_ns) / 1e9 : 0;
 		t->cols[14].v.i[r] = (int64_t)a.status.py_samples;
 		t->cols[15].v.i[r] = a.status.py_samples ? (int64_t)(a.status.py_walk_ns / a.status.py_samples) : 0;
+		t->cols[16].v.i[r] = (int64_t)a.status.offcpu_periods;
+		t->cols[17].v.i[r] = (int64_t)a.status.offcpu_lost;
 	}
 	render_tables(stdout, &q, &t, 1, o->fmt == OUT_JSON ? OUT_JSON : OUT_TABLE, NULL, 0);
 	rc = 0;
