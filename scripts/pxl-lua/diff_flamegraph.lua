@@ -4,10 +4,13 @@
 --
 -- Displays `diff_flamegraph`: stack (comm;root;...;leaf), baseline, current, delta (current -
 -- baseline samples), sorted by the size of the change. --normalize scales the baseline to the
--- current window's total first, so windows of different lengths compare.
+-- current window's total first, so windows of different lengths compare. --table
+-- offcpu_samples compares where threads waited: baseline and current are then microseconds
+-- blocked.
 --
 -- Args: --baseline-start (-10m)  --baseline-end (-5m)  --start (-5m)  --end (now)
 --       --pid N  --comm NAME  --node NAME  --normalize (false)  --limit (10000)  --lines
+--       --table stack_samples|offcpu_samples
 local args = px.sample_args{
   baseline_start = {default = '-10m', type = 'time', help = 'baseline window start'},
   baseline_end = {default = '-5m', type = 'time', help = 'baseline window end'},
@@ -16,11 +19,21 @@ local args = px.sample_args{
   normalize = {default = false, type = 'bool', help = 'scale the baseline to the current total'},
   limit = {default = 10000, help = 'stacks to show'},
   lines = {default = false, type = 'bool', help = 'a frame per source line (function file:line) where DWARF knows it'},
+  table = {default = 'stack_samples', help = 'stack_samples (samples) or offcpu_samples (microseconds blocked)'},
 }
+if args.table ~= 'stack_samples' and args.table ~= 'offcpu_samples' then
+  error('--table must be stack_samples or offcpu_samples')
+end
 
 local function folded(t0, t1)
-  local df = px.samples(args, t0, t1)
-  local st = df:groupby{'comm', 'stack'}:agg{samples = px.sum('count')}
+  local df = px.samples(args, t0, t1, args.table)
+  local st
+  if args.table == 'offcpu_samples' then
+    st = df:groupby{'comm', 'stack'}:agg{ns = px.sum('blocked_ns')}
+    st.samples = px.int(st.ns / 1000)
+  else
+    st = df:groupby{'comm', 'stack'}:agg{samples = px.sum('count')}
+  end
   st.folded = px.concat(st.comm, ';', px.folded(st.stack, args.lines and 'line' or 'function'))
   return st
 end
