@@ -181,8 +181,8 @@ static __always_inline void offcpu_end(struct task_struct *next)
 		__u64 now = bpf_ktime_get_boot_ns();
 		e->time_ns = now;
 		e->blocked_ns = now - t->start_ns;
-		e->pid = BPF_CORE_READ(next, tgid);
-		e->tid = BPF_CORE_READ(next, pid);
+		e->pid = next->tgid;
+		e->tid = next->pid;
 		e->weight = t->weight;
 		e->pad = 0;
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
@@ -224,8 +224,8 @@ static __always_inline bool offcpu_take(__u32 *weight)
 /* The thread leaving: maybe the start of a period, with its stacks. */
 static __always_inline void offcpu_start(void *ctx, struct task_struct *prev, bool preempt, unsigned int state)
 {
-	__u32 pid = BPF_CORE_READ(prev, tgid), tid = BPF_CORE_READ(prev, pid), weight;
-	if (tid == 0 || (BPF_CORE_READ(prev, flags) & WISP_PF_KTHREAD) || (state & WISP_TASK_DEAD))
+	__u32 pid = prev->tgid, tid = prev->pid, weight;
+	if (tid == 0 || (prev->flags & WISP_PF_KTHREAD) || (state & WISP_TASK_DEAD))
 		return;
 	count(WISP_CNT_OFFCPU_SWITCHES);
 	if (!offcpu_take(&weight))

@@ -2,9 +2,10 @@
 # tests/bench/agent.sh - what the agent costs while it unwinds stacks without frame pointers, as
 # `name value unit` lines. Needs root, perf (linux-perf) and a built tree:
 #   BUILD_DIR=build tests/bench/agent.sh        (about 2 minutes; CHURN_SECONDS=600 adds the churn run)
-#   agent_cpu_percent_busy      wispd's CPU time plus its BPF program's run time, over the host's
-#                               CPU time, while every CPU runs the nofp workload (gcc -O2, no frame
-#                               pointers, through libc), at 99 Hz
+#   agent_cpu_percent_busy      wispd's CPU time plus its BPF programs' run time (the sampler and
+#                               the off-CPU switch program), over the host's CPU time, while every
+#                               CPU runs the nofp workload (gcc -O2, no frame pointers, through
+#                               libc), at 99 Hz
 #   agent_bpf_ns_per_sample     the BPF program's run time per run (kernel.bpf_stats_enabled); beside
 #                               it, in the same run, a second agent walking frame pointers only
 #                               (--unwind-mb 0): the machine is noisy, the difference is not
@@ -27,6 +28,14 @@
 #                               second agent with --python off in the same run (goal <= 1,000)
 #   agent_cpu_percent_python    wispd's threads plus its BPF program over the host's CPU time,
 #                               with those two Python processes at 99 Hz (goal <= 0.2)
+#   offcpu_overhead_percent_pinned  the slowdown of a context-switch storm (two processes
+#                               ping-ponging a byte over pipes, pinned to one CPU: its maximum
+#                               switch rate) under an agent capturing off-CPU periods at the
+#                               default rate, against the storm alone, same run (goal <= 2);
+#                               _unpinned: the same pair free to wake each other across CPUs
+#   offcpu_ns_per_event         the off-CPU program's run time per context switch (most are not
+#                               taken: sampled at --offcpu-rate a second per CPU)
+#   agent_cpu_percent_offcpu_storm  wispd and its BPF programs during that storm
 #   unwind_table_build_ms_per_mb  (and the rest of tests/tools unwind_bench's lines)
 #   kube_names_ns_per_sample, kube_podlist_parse_ms  (and the rest of kube_bench's lines:
 #                               what Kubernetes names cost per sample and per pod list fetch)
@@ -53,8 +62,9 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b * 100}'; }
 # --- the agent on a busy host: two agents at once, unwinding (B) and frame pointers only (A,
 # --unwind-mb 0), so the noisy VM's drift hits both alike ---
 sysctl -qw kernel.bpf_stats_enabled=1
-prog_ids() { bpftool prog show -j | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
-  console.log(JSON.parse(s).filter(p=>p.name==='wisp_sample_cpu').map(p=>p.id).join(' '))})"; }
+prog_ids() { # prog_ids [NAME]: the ids of the loaded BPF programs called NAME (wisp_sample_cpu)
+	bpftool prog show -j | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
+	  console.log(JSON.parse(s).filter(p=>p.name==='${1:-wisp_sample_cpu}').map(p=>p.id).join(' '))})"; }
 bpf_stat() { # bpf_stat ID: run_time_ns run_cnt
 	bpftool prog show id "$1" -j | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
 	  const p=JSON.parse(s); console.log((p.run_time_ns||0)+' '+(p.run_cnt||0))})"
@@ -62,18 +72,19 @@ bpf_stat() { # bpf_stat ID: run_time_ns run_cnt
 # Every thread's run time, ns. (/proc/PID/schedstat alone is the main thread's, which idles: the
 # drain and loader threads do the work. Until 2026-12-02 this read only that.)
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
-# start_agent NODE [FLAGS...]: wispd standalone on a free port, answering; sets DPID, URL and
-# PROG (its BPF program's id).
+# start_agent NODE [FLAGS...]: wispd standalone on a free port, answering; sets DPID, URL, PROG
+# (its sampling BPF program's id) and SWITCH_PROG (its off-CPU program's, when attached).
 start_agent() {
-	local node=$1 before id
+	local node=$1 before id sbefore
 	shift
-	before=" $(prog_ids) "
+	before=" $(prog_ids) " sbefore=" $(prog_ids wisp_on_switch) " SWITCH_PROG=
 	URL=ws://127.0.0.1:$("$PROBE" free-port)
 	"$WISPD" standalone --listen "${URL#ws://}" --node "$node" --ring-mb 64 "$@" >"$TMP/$node.log" 2>&1 &
 	DPID=$!
 	PIDS+=($DPID)
 	for _ in $(seq 50); do "$WISP" -c "$URL" agents >/dev/null 2>&1 && break; sleep 0.1; done
 	for id in $(prog_ids); do [[ $before == *" $id "* ]] || PROG=$id; done
+	for id in $(prog_ids wisp_on_switch); do [[ $sbefore == *" $id "* ]] || SWITCH_PROG=$id; done
 }
 start_agent fp --unwind-mb 0
 APID=$DPID AID=$PROG AURL=$URL
@@ -82,12 +93,15 @@ BID=$PROG
 BUSY=()
 busy $((BUSY_SECONDS + 6))
 sleep 5 # tables built, symbols loaded: steady state
+BSW=$SWITCH_PROG
 u0=$(cpu_ns $DPID); read -r b0 c0 <<<"$(bpf_stat $BID)"; read -r f0 g0 <<<"$(bpf_stat $AID)"; n0=$(status samples); s0=$(date +%s%N)
+read -r w0 _ <<<"$(bpf_stat $BSW)"
 sleep "$BUSY_SECONDS"
 u1=$(cpu_ns $DPID); read -r b1 c1 <<<"$(bpf_stat $BID)"; read -r f1 g1 <<<"$(bpf_stat $AID)"; n1=$(status samples); s1=$(date +%s%N)
+read -r w1 _ <<<"$(bpf_stat $BSW)"
 wait "${BUSY[@]}"
 host_ns=$(( (s1 - s0) * ncpu ))
-echo "agent_cpu_percent_busy $(pct $((u1 - u0 + b1 - b0)) $host_ns) %"
+echo "agent_cpu_percent_busy $(pct $((u1 - u0 + b1 - b0 + w1 - w0)) $host_ns) % (wispd, its sampling program and its off-CPU program, $(pct $((w1 - w0)) $host_ns) % of it)"
 echo "agent_bpf_ns_per_sample $(awk -v a=$((b1 - b0)) -v n=$((c1 - c0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
 echo "agent_bpf_ns_per_sample_fp_only $(awk -v a=$((f1 - f0)) -v n=$((g1 - g0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns (the same run, --unwind-mb 0)"
 echo "agent_user_ns_per_sample $(awk -v a=$((u1 - u0)) -v n=$((n1 - n0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
@@ -133,6 +147,44 @@ if [ -x "$PY" ]; then
 	echo "agent_cpu_percent_python $(pct $((u1 - u0 + b1 - b0)) $(( (s1 - s0) * ncpu ))) % (wispd's threads and its BPF program, two busy Python processes at 99 Hz)"
 	kill $OFFPID $ONPID; wait $OFFPID $ONPID 2>/dev/null || true
 fi
+sysctl -qw kernel.bpf_stats_enabled=0
+
+# --- off-CPU: a context-switch storm (tests/workloads/pingpong: two processes passing a byte over
+# pipes as fast as they can), alone, then under an agent capturing off-CPU periods at the default
+# rate, three times in turn in the same run; medians. Pinned to one CPU the pair switches at its
+# maximum rate (each round trip is two switches, no idle CPU to wake): the worst case. Unpinned,
+# each wakes the other across CPUs and the rate is that of waking an idle CPU ---
+PINGPONG=$BUILD_DIR/tests/pingpong
+trips() { $1 "$PINGPONG" "$2" | sed -n 's/^round_trips_per_second //p'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+for mode in pinned unpinned; do
+	run=""
+	[ $mode = pinned ] && run="taskset -c $((ncpu - 1))"
+	alone=() with=()
+	for r in 1 2 3; do
+		alone+=("$(trips "$run" 3)")
+		start_agent "offcpu$r"
+		sleep 1
+		with+=("$(trips "$run" 3)")
+		kill $DPID; wait $DPID 2>/dev/null || true
+	done
+	a=$(median "${alone[@]}") w=$(median "${with[@]}")
+	echo "pingpong_round_trips_per_second_$mode $a alone, $w with the agent (medians; runs: ${alone[*]} / ${with[*]})"
+	echo "offcpu_overhead_percent_$mode $(awk -v a="$a" -v w="$w" 'BEGIN{printf "%.2f", (1 - w / a) * 100}') % (goal <= 2; $(awk -v a="$a" -v w="$w" 'BEGIN{printf "%.0f", (1e9 / w - 1e9 / a) / 2}') ns a switch)"
+done
+# The switch program's own run time (kernel.bpf_stats_enabled, which adds its own clock reads to
+# every run), and what the agent costs under the pinned storm.
+sysctl -qw kernel.bpf_stats_enabled=1
+start_agent offcpu_stats
+sleep 1
+read -r w0 k0 <<<"$(bpf_stat $SWITCH_PROG)"; read -r b0 _ <<<"$(bpf_stat $PROG)"; u0=$(cpu_ns $DPID); s0=$(date +%s%N)
+p0=$(status offcpu_periods)
+trips "taskset -c $((ncpu - 1))" 3 >/dev/null
+read -r w1 k1 <<<"$(bpf_stat $SWITCH_PROG)"; read -r b1 _ <<<"$(bpf_stat $PROG)"; u1=$(cpu_ns $DPID); s1=$(date +%s%N)
+sleep 0.5
+echo "offcpu_ns_per_event $(awk -v a=$((w1 - w0)) -v n=$((k1 - k0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns (the switch program's run time per context switch, mean over $((k1 - k0)); most are not taken)"
+echo "agent_cpu_percent_offcpu_storm $(pct $((u1 - u0 + b1 - b0 + w1 - w0)) $(( (s1 - s0) * ncpu ))) % (wispd and its BPF programs under the pinned storm; $(( $(status offcpu_periods) - p0 )) periods recorded)"
+kill $DPID; wait $DPID 2>/dev/null || true
 sysctl -qw kernel.bpf_stats_enabled=0
 
 # --- perf on the same load, in the same run ---
