@@ -1,8 +1,8 @@
 /* cmd_agents.c - `wisp agents`: the agents a coordinator has, one row each (node, kind, address,
- * how long connected, samples and rows held, ring size, oldest sample's age, rate, CPUs, lost
- * samples, samples with truncated user stacks, unwind tables' memory, export lag, Python samples
- * and the BPF time a Python walk takes, off-CPU periods recorded and lost), as an aligned table
- * or JSON. */
+ * how long connected, samples and rows held, the rings' size (every table), oldest sample's age,
+ * rate, CPUs, lost samples, samples with truncated user stacks, unwind tables' memory, export
+ * lag, Python samples and the BPF time a Python walk takes, off-CPU periods recorded and lost),
+ * as an aligned table or JSON. */
 #include "cli.h"
 #include "core/clock.h"
 #include "core/qctx.h"
@@ -41,7 +41,7 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 		t->cols[3].v.f[r] = a.connected_s;
 		t->cols[4].v.i[r] = (int64_t)a.status.samples;
 		t->cols[5].v.i[r] = (int64_t)a.status.rows;
-		t->cols[6].v.f[r] = (double)a.status.ring_bytes / 1048576.0;
+		t->cols[6].v.f[r] = (double)(a.status.ring_bytes + a.status.offcpu_ring_bytes) / 1048576.0; /* both tables */
 		t->cols[7].v.f[r] = a.status.oldest_ns ? (double)(now - a.status.oldest_ns) / 1e9 : 0;
 		t->cols[8].v.i[r] = a.status.hz;
 		t->cols[9].v.i[r] = a.status.cpus;
