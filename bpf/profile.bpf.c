@@ -149,13 +149,14 @@ struct {
 	__type(value, struct wisp_offcpu_task);
 } wisp_offcpu_tasks SEC(".maps");
 
-/* Each CPU's sampling probability, re-estimated every window from its switch rate. */
+/* Each CPU's sampling probability, re-estimated every window from its switch rate, and sooner when
+ * a burst takes more than its share of a window. */
 struct wisp_offcpu_cpu {
 	__u64 window_start; /* ns (bpf_ktime_get_ns) */
 	__u64 seen;         /* candidate switches since window_start */
-	__u64 threshold;    /* take when a random u32 is below it: p = threshold / 2^32 (> 2^32: all) */
+	__u64 threshold;    /* take when a random u32 is below it: p = threshold / 2^32 (>= 2^32: all) */
 	__u32 weight;       /* 1/p x WISP_OFFCPU_WEIGHT_ONE */
-	__u32 pad;
+	__u32 taken;        /* periods taken since window_start */
 };
 
 struct {
@@ -190,8 +191,26 @@ static __always_inline void offcpu_end(struct task_struct *next)
 	t->start_ns = 0;
 }
 
-/* Should this switch away be taken? Sets *weight. Every 64th switch reads the clock, and once a
- * window has passed sets p so that the next window takes about offcpu_rate x its length. */
+/* Sets c's probability for what follows from the switch rate since its window started (p = rate x
+ * span / seen, so that about offcpu_rate periods a second are taken), and starts a new window. */
+static __always_inline void offcpu_estimate(struct wisp_offcpu_cpu *c, __u64 now)
+{
+	/* threshold = p x 2^32, and 2^32 / 10^6 ~ 4295. At least 2^11, so that the weight
+	 * (2^42 / threshold) fits its 32 bits: a period stands for two million at most. */
+	__u64 th = (__u64)offcpu_rate * ((now - c->window_start) / 1000) / c->seen * 4295;
+	if (th < 2048)
+		th = 2048;
+	c->threshold = th;
+	c->weight = th >= (1ULL << 32) ? WISP_OFFCPU_WEIGHT_ONE : (__u32)(((__u64)WISP_OFFCPU_WEIGHT_ONE << 32) / th);
+	c->window_start = now;
+	c->seen = 1;
+	c->taken = 0;
+}
+
+/* Should this switch away be taken? Sets *weight (the period's, as decided: each decision's own p
+ * keeps the sums unbiased). Every 64th switch reads the clock and, once a window has passed,
+ * re-estimates p; a window that takes twice its share (a CPU that was quiet in the last window
+ * meets a storm) re-estimates at once. */
 static __always_inline bool offcpu_take(__u32 *weight)
 {
 	__u32 zero = 0;
@@ -200,25 +219,21 @@ static __always_inline bool offcpu_take(__u32 *weight)
 		return false;
 	c->seen++;
 	if ((c->seen & 63) == 1) {
-		__u64 now = bpf_ktime_get_ns(), span = now - c->window_start;
+		__u64 now = bpf_ktime_get_ns();
 		if (!c->window_start) {
 			c->window_start = now;
 			c->threshold = 1ULL << 33; /* until the first estimate: every one */
 			c->weight = WISP_OFFCPU_WEIGHT_ONE;
-		} else if (span >= WISP_OFFCPU_WINDOW_NS) {
-			/* p = rate x span / seen; threshold = p x 2^32, and 2^32 / 10^6 ~ 4295 */
-			__u64 th = (__u64)offcpu_rate * (span / 1000) / c->seen * 4295;
-			if (th == 0)
-				th = 1;
-			c->threshold = th;
-			c->weight = th >= (1ULL << 32) ? WISP_OFFCPU_WEIGHT_ONE
-						       : (__u32)(((__u64)WISP_OFFCPU_WEIGHT_ONE << 32) / th);
-			c->window_start = now;
-			c->seen = 1;
+		} else if (now - c->window_start >= WISP_OFFCPU_WINDOW_NS) {
+			offcpu_estimate(c, now);
 		}
 	}
 	*weight = c->weight;
-	return c->threshold >= (1ULL << 32) || bpf_get_prandom_u32() < c->threshold;
+	if (c->threshold < (1ULL << 32) && bpf_get_prandom_u32() >= c->threshold)
+		return false;
+	if (++c->taken > (__u64)offcpu_rate * (WISP_OFFCPU_WINDOW_NS / 1000000) / 500 + 2 && c->window_start)
+		offcpu_estimate(c, bpf_ktime_get_ns());
+	return true;
 }
 
 /* The thread leaving: maybe the start of a period, with its stacks. */
