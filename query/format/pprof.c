@@ -5,7 +5,9 @@
  * with their lines and raw names, kernel frames apart), else a folded string ("root;...;leaf",
  * kernel frames suffixed _[k]); its count column is chosen as -o folded chooses it. Each row is
  * a sample with two values, samples/count and cpu/nanoseconds (the count times the sampling
- * period of the row's node); every other string, integer or time column is a label on it.
+ * period of the row's node); every other string, integer or time column is a label on it. A
+ * table with an integer blocked_ns column (offcpu_samples grouped by stack) is an off-CPU
+ * profile instead: periods/count and off_cpu/nanoseconds (the blocked time itself).
  *
  * One location per distinct frame (one line each: an inlined function is a frame of its own in
  * Wisp's stacks), one function per distinct (name, raw name, file), one mapping per module the
@@ -297,9 +299,12 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 	hashmap_init(&b.maps, false);
 	hashmap_init(&b.by_frame[0], false);
 	hashmap_init(&b.by_frame[1], false);
-	int labels[64], nlabels = 0, node_col = table_find(t, "node");
+	int labels[64], nlabels = 0, node_col = table_find(t, "node"), bc = table_find(t, "blocked_ns");
+	if (bc >= 0 && (t->cols[bc].type != VT_INT || bc == cc))
+		bc = -1; /* bc >= 0: an off-CPU profile, its second value the time blocked */
 	for (int c = 0; c < t->ncols && nlabels < 64; c++)
-		if (c != sc && c != cc && (t->cols[c].type == VT_STRING || t->cols[c].type == VT_INT || t->cols[c].type == VT_TIME))
+		if (c != sc && c != cc && c != bc &&
+		    (t->cols[c].type == VT_STRING || t->cols[c].type == VT_INT || t->cols[c].type == VT_TIME))
 			labels[nlabels++] = c;
 
 	Sample *samples = calloc(t->nrows ? t->nrows : 1, sizeof(*samples));
@@ -338,9 +343,10 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 		sample_ptrs[r] = s;
 		int64_t count = t->cols[cc].v.i[r];
 		values[2 * r] = count;
-		values[2 * r + 1] = count * period_of(o, node_col >= 0 && t->cols[node_col].type == VT_STRING
-								 ? t->cols[node_col].v.s[r]
-								 : NULL);
+		values[2 * r + 1] = bc >= 0 ? t->cols[bc].v.i[r]
+					    : count * period_of(o, node_col >= 0 && t->cols[node_col].type == VT_STRING
+								   ? t->cols[node_col].v.s[r]
+								   : NULL);
 		s->n_value = 2;
 		s->value = &values[2 * r];
 		s->n_label = (size_t)nlabels;
@@ -423,8 +429,8 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 	for (int i = 0; i < 2; i++)
 		perftools__profiles__value_type__init(&types[i]);
 	perftools__profiles__value_type__init(&period_type);
-	int64_t samples_s = str_index_c(&b, "samples"), count_s = str_index_c(&b, "count"),
-		cpu_s = str_index_c(&b, "cpu"), nanos_s = str_index_c(&b, "nanoseconds");
+	int64_t samples_s = str_index_c(&b, bc >= 0 ? "periods" : "samples"), count_s = str_index_c(&b, "count"),
+		cpu_s = str_index_c(&b, bc >= 0 ? "off_cpu" : "cpu"), nanos_s = str_index_c(&b, "nanoseconds");
 	if (samples_s < 0 || count_s < 0 || cpu_s < 0 || nanos_s < 0)
 		goto oom;
 	types[0].type = samples_s;
@@ -444,7 +450,7 @@ int render_pprof(FILE *f, struct qctx *q, struct table *const *tables, int n, co
 	p.n_function = nfn;
 	p.function = fn_ptrs;
 	p.period_type = &period_type;
-	p.period = period_of(o, NULL);
+	p.period = bc >= 0 ? 0 : period_of(o, NULL); /* off-CPU periods have no fixed length */
 	p.time_nanos = o->time_ns ? o->time_ns : wall_now_ns();
 	p.duration_nanos = o->duration_ns;
 	p.default_sample_type = cpu_s;

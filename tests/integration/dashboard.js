@@ -124,6 +124,17 @@ async function main() {
     ok(`live top_functions (--limit 15: ${rows} rows) sorts by a clicked column, and keeps that order across ticks `);
     await page.click('#stop');
 
+    // ---- where threads wait: offcpu_flamegraph (blocked_ms, a float) is drawn as a flame graph -----
+    await page.selectOption('#script', 'offcpu_flamegraph');
+    await page.waitForSelector('#args[data-script="offcpu_flamegraph.lua"] input[name="state"]', { timeout: 5000 });
+    await page.click('#start');
+    await page.waitForFunction(() => window.wisp.flame.unit === 'blocked_ms' && document.querySelectorAll('#flame g').length > 3 &&
+      [...document.querySelectorAll('#flame g')].some((e) => /_\[k\]$/.test(d3.select(e).datum().data.name)),
+    null, { timeout: 8000 }).catch(() => fail('offcpu_flamegraph was not drawn as a flame graph of kernel waits'));
+    await page.screenshot({ path: `${shots}/live-offcpu.png`, fullPage: true });
+    ok('live offcpu_flamegraph: a flame graph of where threads wait, in blocked_ms');
+    await page.click('#stop');
+
     // ---- the chart: samples per node, drag to select a window --------------------------------------
     await page.waitForFunction(() => window.wisp.chart.plot && window.wisp.chart.plot.data[0].length > 2, null, { timeout: 10000 });
     const plot = await page.$('#cpu .u-over');

@@ -65,6 +65,18 @@ grep -q '"stack":"[^"]*;main;run;wait_sleeping;[^"]*_\[k\]"' "$TMP/steady.rows" 
 grep -Eq '^waiter;.*;wait_reading;.* [0-9]+$' "$TMP/flame.folded" || fail "folded: $(head -3 "$TMP/flame.folded")"
 pass "offcpu_flamegraph: 3/4 asleep, 1/4 reading a pipe, the blocked total within 10 % of the wall time"
 
+# The same as a pprof profile (profile --table offcpu_samples -o pprof), read by go tool pprof.
+"$WISP" -c "$URL" run profile -o pprof -- --table offcpu_samples --pid "$PID" --start "$S0" --end "$T1" \
+	>"$TMP/off.pb.gz" || fail "profile --table offcpu_samples -o pprof"
+go tool pprof -top -symbolize=none -unit=ms -nodecount=100000 -nodefraction=0 "$TMP/off.pb.gz" \
+	>"$TMP/off.top" 2>"$TMP/off.err" || fail "go tool pprof: $(cat "$TMP/off.err")"
+grep -q '^Type: off_cpu' "$TMP/off.top" || fail "pprof: the default type is not off_cpu: $(head -3 "$TMP/off.top")"
+# "flat flat% sum% cum cum% name", in ms: wait_sleeping's and wait_reading's cumulative times.
+read -r PS PR <<<"$(awk '$6 == "wait_sleeping" {s = $4} $6 == "wait_reading" {r = $4} END {print s + 0, r + 0}' "$TMP/off.top")"
+node -e "process.exit(Math.abs($PS - $SLEEP) <= 1 && Math.abs($PR - $READ) <= 1 ? 0 : 1)" ||
+	fail "pprof: wait_sleeping $PS ms, wait_reading $PR ms; offcpu_flamegraph $SLEEP, $READ: $(head -12 "$TMP/off.top")"
+pass "an off-CPU pprof profile: go tool pprof gives the same times"
+
 rows states "$URL" offcpu offcpu_states -- --pid "$PID" --start -20s
 [ "$(node -e "
 const rows = require('fs').readFileSync('$TMP/states.rows', 'utf8').split('\n').filter(Boolean).map(JSON.parse);

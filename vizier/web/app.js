@@ -142,10 +142,11 @@ function start() {
   $('stop').disabled = false;
 }
 
-// A table is drawn as a flame graph when it is folded stacks: a string `stack` and a count.
+// A table is drawn as a flame graph when it is folded stacks: a string `stack` and a number (a
+// count of samples, or offcpu_flamegraph's blocked_ms).
 function flameColumns(t) {
   const s = t.columns.findIndex((c) => c.name === 'stack' && (c.type === 'string' || c.type === 'stack'));
-  const v = t.columns.findIndex((c) => c.type === 'int' && c.name !== 'pid');
+  const v = t.columns.findIndex((c) => (c.type === 'int' || c.type === 'float') && c.name !== 'pid');
   return s >= 0 && v >= 0 ? [s, v] : null;
 }
 
@@ -168,7 +169,8 @@ function onTick(m) {
     if (fc) {
       drewFlame = true;
       $('flametools').hidden = false;
-      flame.show(prune(foldedTree(t.rows.map((r) => [r[fc[0]], r[fc[1]]]))));
+      const unit = t.columns[fc[1]].name;
+      flame.show(prune(foldedTree(t.rows.map((r) => [r[fc[0]], r[fc[1]]]))), unit === 'count' ? 'samples' : unit);
       continue;
     }
     let view = state.tables.get(t.name);

@@ -119,8 +119,9 @@ export class FlameView {
   tooltip(d) {
     const total = d.value, self = total - (d.children || []).reduce((s, k) => s + k.value, 0);
     const all = this.root ? this.root.value : total;
-    let html = `<b>${esc(d.data.name)}</b><br>total ${total} samples (${pct(total, all)} %)` +
-      `<br>self ${self} samples (${pct(self, all)} %)`;
+    const u = this.unit, n = (v) => (Number.isInteger(v) ? `${v}` : v.toFixed(1));
+    let html = `<b>${esc(d.data.name)}</b><br>total ${n(total)} ${u} (${pct(total, all)} %)` +
+      `<br>self ${n(self)} ${u} (${pct(self, all)} %)`;
     if (this.opts.diff) {
       const b = d.data.base, allb = this.root ? this.root.base : b;
       html += `<br>baseline ${b.toFixed(0)} (${pct(b, allb)} %), change ${d.data.delta >= 0 ? '+' : ''}` +
@@ -129,9 +130,11 @@ export class FlameView {
     return html;
   }
 
-  // Draws tree (from foldedTree or diffTree), keeping the zoom and the search.
-  show(tree) {
+  // Draws tree (from foldedTree or diffTree), keeping the zoom and the search; unit names what
+  // its values count (samples, or an off-CPU flame graph's blocked_ms).
+  show(tree, unit = 'samples') {
     this.root = tree;
+    this.unit = unit;
     if (!this.chart) {
       this.make();
       d3.select(this.el).datum(tree).call(this.chart);

@@ -1,6 +1,7 @@
 /* test_pprof.c - -o pprof: a table of stacks comes back from the gzipped profile.proto as the
  * samples, locations, functions, lines, mappings, labels and CPU time it held (decoded with protobuf-c and
- * zlib, the way any reader would); folded string stacks too; a table without stacks is refused. */
+ * zlib, the way any reader would); folded string stacks too; a table with blocked_ns is an off-CPU
+ * profile; a table without stacks is refused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -164,6 +165,40 @@ static void folded_strings(void **state)
 	qctx_destroy(&q);
 }
 
+/* offcpu_samples grouped by stack: periods/count and off_cpu/nanoseconds, the time blocked as it
+ * is (no sampling period), and blocked_ns is a value, not a label. */
+static void offcpu_profile(void **state)
+{
+	(void)state;
+	struct qctx q;
+	qctx_init(&q);
+	const char *names[] = {"pid", "stack", "samples", "blocked_ns"};
+	enum vtype types[] = {VT_INT, VT_STRING, VT_INT, VT_INT};
+	struct table *t = table_new(4, names, types);
+	assert_int_equal(table_reserve(t, 2), 0);
+	t->cols[0].v.i[0] = 4, t->cols[1].v.s[0] = "prog;main;nap;schedule_[k]", t->cols[2].v.i[0] = 3;
+	t->cols[3].v.i[0] = 750000000;
+	t->cols[0].v.i[1] = 4, t->cols[1].v.s[1] = "prog;main;wait;schedule_[k]", t->cols[2].v.i[1] = 1;
+	t->cols[3].v.i[1] = 250000000;
+	t->nrows = 2;
+	Profile *p = round_trip(&q, &t, 1, NULL);
+	assert_int_equal(p->n_sample_type, 2);
+	assert_string_equal(str(p, p->sample_type[0]->type), "periods");
+	assert_string_equal(str(p, p->sample_type[0]->unit), "count");
+	assert_string_equal(str(p, p->sample_type[1]->type), "off_cpu");
+	assert_string_equal(str(p, p->sample_type[1]->unit), "nanoseconds");
+	assert_string_equal(str(p, p->default_sample_type), "off_cpu");
+	assert_int_equal(p->period, 0);
+	assert_int_equal(p->sample[0]->value[0], 3);
+	assert_int_equal(p->sample[0]->value[1], 750000000);
+	assert_int_equal(p->sample[1]->value[1], 250000000);
+	assert_int_equal(p->sample[0]->n_label, 1);
+	assert_string_equal(str(p, p->sample[0]->label[0]->key), "pid");
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	table_free(t);
+	qctx_destroy(&q);
+}
+
 static void no_stack_refused(void **state)
 {
 	(void)state;
@@ -189,6 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stacks_round_trip),
 		cmocka_unit_test(folded_strings),
+		cmocka_unit_test(offcpu_profile),
 		cmocka_unit_test(no_stack_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,7 @@ static const struct script_args cases[] = {
 	{"offcpu_flamegraph.lua", {"--start", T0, "--end", T1, "--limit", "20", NULL}, NULL},
 	{"diff.lua", {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--by", "total", "--table", "offcpu_samples", NULL}, "diff_offcpu"},
 	{"diff_flamegraph.lua", {"--baseline-start", T0, "--baseline-end", TM, "--start", TM, "--end", T1, "--table", "offcpu_samples", NULL}, "diff_flamegraph_offcpu"},
+	{"profile.lua", {"--start", T0, "--end", T1, "--table", "offcpu_samples", NULL}, "profile_offcpu"},
 	{"wallclock.lua", {"--pid", "1407", "--start", T0, "--end", T1, "--limit", "20", NULL}, NULL},
 };
 
