@@ -231,7 +231,7 @@ static __always_inline bool offcpu_take(__u32 *weight)
 	*weight = c->weight;
 	if (c->threshold < (1ULL << 32) && bpf_get_prandom_u32() >= c->threshold)
 		return false;
-	if (++c->taken > (__u64)offcpu_rate * (WISP_OFFCPU_WINDOW_NS / 1000000) / 500 + 2 && c->window_start)
+	if (++c->taken > (__u64)offcpu_rate * (WISP_OFFCPU_WINDOW_NS / 1000000) / 500 + 2) /* twice the share, and 2 */
 		offcpu_estimate(c, bpf_ktime_get_ns());
 	return true;
 }

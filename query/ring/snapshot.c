@@ -340,7 +340,7 @@ static struct ring_batch *load_batch(const msgpack_object *e, const struct loade
 		if (!get_varint(&cp, pend, &v))
 			goto bad;
 	vp = cp;
-	for (int64_t i = 0; i < npoints; i++)
+	for (int64_t i = 0; L->has_value && i < npoints; i++) /* past the counts: the first value */
 		if (!get_varint(&vp, pend, &v))
 			goto bad;
 	size_t k = 0;

@@ -31,11 +31,7 @@ struct agent *agent_new(const struct agent_config *cfg, char *err, size_t errlen
 		return NULL;
 	}
 	snprintf(a->node, sizeof(a->node), "%s", cfg->node);
-	/* An off-CPU ring where the source may fill it: bpf capture, and the history of an agent that
-	 * had it (replay, s3). */
-	bool offcpu = cfg->offcpu_share > 0 &&
-		      ((!strcmp(cfg->source, "bpf") && cfg->opt.offcpu) || !strncmp(cfg->source, "replay:", 7) ||
-		       !strncmp(cfg->source, "s3://", 5));
+	bool offcpu = cfg->offcpu_share > 0 && source_has_offcpu(cfg->source, &cfg->opt);
 	size_t offcpu_bytes = offcpu ? cfg->ring_bytes / 100 * (size_t)cfg->offcpu_share : 0;
 	struct ring_config rc = {cfg->ring_bytes - offcpu_bytes, a->node, 0, RING_STACK_SAMPLES};
 	struct ring_config oc = {offcpu_bytes, a->node, 0, RING_OFFCPU_SAMPLES};

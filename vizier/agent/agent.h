@@ -24,7 +24,7 @@ struct agent_config {
 	struct source_options opt;  /* for the bpf and s3 sources */
 	const char *export_url;     /* continuous export (exporter.h): s3://BUCKET/PREFIX, or NULL */
 	int64_t export_every_ns;
-	int offcpu_share;           /* percent of ring_bytes for offcpu_samples (bpf source, opt.offcpu) */
+	int offcpu_share;           /* percent of ring_bytes for offcpu_samples (source_has_offcpu) */
 };
 
 /* Makes the ring and starts the source. NULL with a message in err. */

@@ -31,6 +31,11 @@ struct source {
  * longer). A range that ends later than this from now is not waited for. */
 #define SOURCE_SYNC_NS 250000000LL
 
+bool source_has_offcpu(const char *spec, const struct source_options *opt)
+{
+	return (!strcmp(spec, "bpf") && opt->offcpu) || !strncmp(spec, "replay:", 7) || !strncmp(spec, "s3://", 5);
+}
+
 struct source *source_start(const char *spec, const struct source_options *opt, const struct ring_set *set,
 			    char *err, size_t errlen)
 {

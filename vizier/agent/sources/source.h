@@ -47,6 +47,9 @@ struct source_stats {
  * with a message in err (an unknown spec, not root, a bad file...). */
 struct source *source_start(const char *spec, const struct source_options *opt, const struct ring_set *set,
 			    char *err, size_t errlen);
+/* Whether the source `spec` may fill an offcpu_samples ring: bpf with opt->offcpu, and the history
+ * of an agent that had one (replay, s3). */
+bool source_has_offcpu(const char *spec, const struct source_options *opt);
 /* Stops sampling (no more appends); a source that loads on demand still answers prepare. */
 void source_quiesce(struct source *s);
 /* Stops and frees it. No query may be running. */
