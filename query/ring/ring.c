@@ -210,6 +210,13 @@ void ring_release_stack(struct ring *r, struct stack *st)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void ring_ref_stack(struct ring *r, struct stack *st)
+{
+	pthread_mutex_lock(&r->lock);
+	intern_stack_ref(st);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void ring_release_thread(struct ring *r, struct thread_rec *th)
 {
 	pthread_mutex_lock(&r->lock);
@@ -401,20 +408,25 @@ int ring_append_rows(struct ring *r, const struct ring_row *rows, size_t n)
 	return rc;
 }
 
+int ring_append_stack(struct ring *r, const struct ring_sample *s, struct stack *st)
+{
+	struct thread_key k = {s->pid, s->tid, s->cgroup, s->comm, s->container, s->pod, s->namespace};
+	struct thread_rec *th = ring_thread(r, &k);
+	if (!th)
+		return -1;
+	struct ring_row row = {s->time_ns, th, st, (uint32_t)s->cpu, (uint32_t)s->count, s->value};
+	int rc = ring_append_rows(r, &row, 1);
+	ring_release_thread(r, th);
+	return rc;
+}
+
 int ring_append(struct ring *r, const struct ring_sample *s)
 {
 	struct stack *st = ring_stack(r, s->frames, s->nframes, s->nkernel);
-	struct thread_key k = {s->pid, s->tid, s->cgroup, s->comm, s->container, s->pod, s->namespace};
-	struct thread_rec *th = ring_thread(r, &k);
-	int rc = -1;
-	if (st && th) {
-		struct ring_row row = {s->time_ns, th, st, (uint32_t)s->cpu, (uint32_t)s->count, s->value};
-		rc = ring_append_rows(r, &row, 1);
-	}
-	if (st)
-		ring_release_stack(r, st);
-	if (th)
-		ring_release_thread(r, th);
+	if (!st)
+		return -1;
+	int rc = ring_append_stack(r, s, st);
+	ring_release_stack(r, st);
 	return rc;
 }
 

@@ -94,12 +94,16 @@ void ring_free(struct ring *r); /* no scan may be running */
 struct stack *ring_stack(struct ring *r, const char *const *frames, uint16_t nframes, uint16_t nkernel);
 struct thread_rec *ring_thread(struct ring *r, const struct thread_key *k);
 void ring_release_stack(struct ring *r, struct stack *st);
+/* One more reference to st, a stack of r the caller holds (or borrows from a holder). */
+void ring_ref_stack(struct ring *r, struct stack *st);
 void ring_release_thread(struct ring *r, struct thread_rec *th);
 
 /* Appends rows (the ring takes its own references). 0, or -1 on out-of-memory (rows dropped). */
 int ring_append_rows(struct ring *r, const struct ring_row *rows, size_t n);
 /* Convenience for one sample by names. */
 int ring_append(struct ring *r, const struct ring_sample *s);
+/* The same with its stack already interned in r (st, borrowed): s->frames is not read. */
+int ring_append_stack(struct ring *r, const struct ring_sample *s, struct stack *st);
 /* Seals the hot batch now (tests, snapshots). */
 int ring_flush(struct ring *r);
 

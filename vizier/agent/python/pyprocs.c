@@ -429,7 +429,7 @@ static struct py_code *frame_code(struct py_procs *p, struct py_proc *pp, const 
 	return now;
 }
 
-const char *py_procs_frame(struct py_procs *p, uint32_t pid, const struct wisp_py_frame *f)
+const char *py_procs_frame(struct py_procs *p, uint32_t pid, const struct wisp_py_frame *f, bool *unsettled)
 {
 	const char *out = "[python: unreadable]\x1f\x1f\x1f\x1f\x1fpython";
 	pthread_mutex_lock(&p->lock);
@@ -448,6 +448,7 @@ const char *py_procs_frame(struct py_procs *p, uint32_t pid, const struct wisp_p
 	} else if (pp && f->sig) {
 		out = "[python: gone]\x1f\x1f\x1f\x1f\x1fpython";
 	}
+	*unsettled |= !c;
 	pthread_mutex_unlock(&p->lock);
 	return out;
 }

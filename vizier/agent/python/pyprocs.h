@@ -66,8 +66,9 @@ void py_procs_forget(struct py_procs *p, uint32_t pid);
 bool py_procs_eval_range(struct py_procs *p, uint32_t pid, uint64_t *lo, uint64_t *hi);
 /* The frame f of process pid as core/frame.h spells it (kind "python": qualified name, file:line);
  * "[python: unreadable]" when its code object cannot be read, "[python: gone]" when it was freed
- * (its address reused) before it could be. Valid until the next call. */
-const char *py_procs_frame(struct py_procs *p, uint32_t pid, const struct wisp_py_frame *f);
+ * (its address reused) before it could be; both set *unsettled (never cleared). Valid until the
+ * next call. */
+const char *py_procs_frame(struct py_procs *p, uint32_t pid, const struct wisp_py_frame *f, bool *unsettled);
 
 void py_procs_get_stats(struct py_procs *p, struct py_procs_stats *out);
 

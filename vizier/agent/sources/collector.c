@@ -1,6 +1,7 @@
 /* collector.c - BPF sampler -> symbolizer -> ring (see collector.h). */
 #include "collector.h"
 #include "progress.h"
+#include "memo.h"
 #include "agent/kube/kube.h"
 #include "agent/python/pyprocs.h"
 #include "agent/symbolize/symbolize.h"
@@ -10,9 +11,11 @@
 #include "unwind.h"
 #include "ring/ring.h"
 
+#include "core/hashmap.h"
 #include "core/intern.h"
 
 #include <bpf/bpf.h>
+#include <assert.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -25,6 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Frames a record may drop from the frame memo: one put per address it names. */
+#define DEAD_MAX (2 * WISP_MAX_FRAMES + WISP_PY_MAX_FRAMES)
+
 struct collector {
 	struct wisp_profile *skel;
 	struct bpf_link **links;   /* one per sampled CPU */
@@ -34,12 +40,17 @@ struct collector {
 	int *perf_fds;
 	int nlinks;
 	struct ring_buffer *rb;
-	struct ring *ring;
+	struct ring *ring, *offcpu_ring; /* offcpu_ring: NULL without off-CPU capture */
+	/* What the drain thread remembers (below): frames by address, and stacks by frames in ring and
+	 * offcpu_ring. */
+	struct memo *frames, *stacks, *offcpu_stacks;
+	struct stack *held;        /* a stack not remembered: the handled record's reference */
+	void *dead[DEAD_MAX];      /* frames the memo dropped while the record is handled */
+	size_t ndead;
+	bool in_record;            /* a record is being handled: dropped frames wait in dead */
 	struct offcpu *offcpu;     /* NULL without off-CPU capture (drain thread's) */
 	struct symbolizer *sym;
 	struct kube *kube;         /* drain thread's, like sym */
-	char *names;               /* the current sample's frame names (drain thread; grown, reused) */
-	size_t names_cap;
 	struct progress *progress; /* not owned (the source's) */
 	pthread_t thread;
 	bool thread_started;
@@ -47,6 +58,8 @@ struct collector {
 	int64_t boot_to_wall;      /* add to CLOCK_BOOTTIME ns to get wall-clock ns */
 	int64_t next_clock_sync;   /* boot ns at which to refresh boot_to_wall */
 	time_t next_expire;
+	time_t now;                /* the drain's clock: set each time it drains */
+	int64_t drain_ns;          /* the drain's period (drain_interval) */
 	atomic_uint_fast64_t appended, append_failed;
 	atomic_uint_fast64_t unwind_end[WISP_UNWIND_END_MAX], unwind_fp_used;
 	atomic_uint_fast64_t py_end[WISP_PY_END_MAX];
@@ -114,46 +127,211 @@ static const char *truncation_frame(int end)
 /* Longest name kept (a C++ name with its template arguments and parameters can run to pages). */
 #define NAME_MAX_BYTES 2048
 
-/* Appends name to c->names; its offset, or -1 on out-of-memory. */
-static long keep_name(struct collector *c, size_t *used, const char *name)
+/* ---- what the collector remembers (memo.h) ----------------------------------------------------
+ *
+ * Frames: one address's names, leaf first (a user address: its function and the callees inlined
+ * there), keyed by where the address lives: a kernel address alone; a user address with its pid
+ * and that process's address-space generation (symbolize.h); a Python frame with its pid, code
+ * object, instruction and the code object's signature. A frame is remembered only when settled:
+ * named from what cannot change under its key.
+ *
+ * Stacks: the stack interned in a ring, keyed by the content hashes of its frames in order, with
+ * the number of kernel frames and how the user walk ended (the truncation frame). The key holds
+ * no pid: processes of one binary share their stacks. A stack is remembered only when each of its
+ * frames is settled. Two stacks share a key only when a frame's 64-bit content hash collides.
+ *
+ * A sample seen before costs a memo lookup per address and one for the stack; nothing is named,
+ * copied or interned. Frames the frame memo drops while a record is handled stay alive until the
+ * record is done (c->dead), so a record holds all its frames at once. */
+#define FRAME_MEMO_SLOTS 16384
+#define STACK_MEMO_SLOTS 8192
+#define MEMO_MAX_AGE_S 60
+
+struct frames {
+	uint64_t hash;   /* of n and names: what a stack's key holds for this frame */
+	uint16_t n;      /* names, NUL-terminated one after another */
+	bool settled;
+	size_t len;      /* bytes of names */
+	char names[];
+};
+
+/* Frees a dropped frames value, once the record being handled is done. */
+static void bury(void *ud, void *value)
 {
-	size_t l = strnlen(name, NAME_MAX_BYTES - 1);
-	if (*used + l + 1 > c->names_cap) {
-		size_t cap = c->names_cap ? 2 * c->names_cap : 65536;
-		while (cap < *used + l + 1)
-			cap *= 2;
-		char *n = realloc(c->names, cap);
-		if (!n)
-			return -1;
-		c->names = n;
-		c->names_cap = cap;
+	struct collector *c = ud;
+	if (!c->in_record) {
+		free(value);
+		return;
 	}
-	memcpy(c->names + *used, name, l);
-	c->names[*used + l] = '\0';
-	*used += l + 1;
-	return (long)(*used - l - 1);
+	assert(c->ndead < DEAD_MAX);
+	c->dead[c->ndead++] = value;
+}
+
+static void unbury(struct collector *c)
+{
+	for (size_t i = 0; i < c->ndead; i++)
+		free(c->dead[i]);
+	c->ndead = 0;
+}
+
+static void release_stack(void *ud, void *value)
+{
+	ring_release_stack(ud, value);
+}
+
+/* The frames of names[0 .. n), remembered under key when settled (else freed with the record);
+ * NULL on out-of-memory. */
+static const struct frames *remember(struct collector *c, const uint64_t *key, size_t nkey, const char *const *names,
+				     int n, bool settled)
+{
+	size_t len = 0, l[INLINE_MAX];
+	assert(n >= 1 && n <= INLINE_MAX);
+	for (int i = 0; i < n; i++)
+		len += (l[i] = strnlen(names[i], NAME_MAX_BYTES - 1)) + 1;
+	struct frames *f = malloc(sizeof(*f) + len);
+	if (!f)
+		return NULL;
+	char *p = f->names;
+	for (int i = 0; i < n; i++) {
+		memcpy(p, names[i], l[i]);
+		p[l[i]] = '\0';
+		p += l[i] + 1;
+	}
+	f->n = (uint16_t)n;
+	f->settled = settled;
+	f->len = len;
+	f->hash = hash_bytes(f->names, len, (uint64_t)n);
+	if (!settled || memo_put(c->frames, key, nkey, f, sizeof(*f) + len, c->now) < 0)
+		bury(c, f);
+	return f;
+}
+
+static const struct frames *kernel_frame(struct collector *c, uint64_t ip)
+{
+	uint64_t key[2] = {0, ip};
+	const struct frames *f = memo_get(c->frames, key, 2, c->now);
+	if (f)
+		return f;
+	const char *name = symbolize_kernel(c->sym, ip);
+	return remember(c, key, 2, &name, 1, true);
+}
+
+/* ip: a return address's call instruction already (ip - 1 for callers). */
+static const struct frames *user_frame(struct collector *c, uint32_t pid, uint32_t generation, uint64_t ip)
+{
+	uint64_t key[3] = {1 | (uint64_t)pid << 8, generation, ip};
+	const struct frames *f = generation ? memo_get(c->frames, key, 3, c->now) : NULL;
+	if (f)
+		return f;
+	const char *names[INLINE_MAX];
+	bool unsettled = !generation;
+	int n = symbolize_user(c->sym, pid, ip, names, INLINE_MAX, &unsettled);
+	/* Named under the generation it is keyed by: maps re-read meanwhile leave it unsettled. */
+	unsettled |= symbolize_generation(c->sym, pid) != generation;
+	return remember(c, key, 3, names, n, !unsettled);
+}
+
+static const struct frames *python_frame(struct collector *c, uint32_t pid, const struct wisp_py_frame *pf)
+{
+	uint64_t key[3] = {2 | (uint64_t)pid << 8, pf->code, pf->lasti | (uint64_t)pf->sig << 32};
+	const struct frames *f = memo_get(c->frames, key, 3, c->now);
+	if (f)
+		return f;
+	bool unsettled = false;
+	const char *name = py_procs_frame(c->python, pid, pf, &unsettled);
+	return remember(c, key, 3, &name, 1, !unsettled);
+}
+
+/* The frames of a record, leaf first: kernel, then user with Python's spliced in. Returns how
+ * many (fr[0 .. nkf) the kernel's), or -1 on out-of-memory; *settled false when one is not. */
+static int record_frames(struct collector *c, const struct wisp_sample *s, int nk, int nu, int npy,
+			 const struct frames **fr, bool *settled)
+{
+	int n = 0;
+	for (int i = 0; i < nk; i++)
+		fr[n++] = kernel_frame(c, s->ips[i]);
+	if (!nu && !npy)
+		goto out;
+	uint32_t generation = symbolize_generation(c->sym, s->pid);
+	/* A Python process: each frame of the interpreter's eval function gives way to the Python
+	 * frames it was running (innermost first, up to the one that entered it). */
+	uint64_t eval_lo = 0, eval_hi = 0;
+	if (npy && (!c->python || !py_procs_eval_range(c->python, s->pid, &eval_lo, &eval_hi))) {
+		npy = 0;
+		*settled = false; /* named without its Python frames until the process is known */
+	}
+	int py_at = 0;
+	for (int i = 0; i < nu; i++) {
+		/* Callers' addresses are return addresses: look up the call instruction (ip - 1). */
+		uint64_t ip = s->ips[nk + i] - (i > 0);
+		if (py_at < npy && ip >= eval_lo && ip < eval_hi) {
+			do
+				fr[n++] = python_frame(c, s->pid, &s->py[py_at]);
+			while (!(s->py[py_at++].flags & WISP_PY_F_ENTRY) && py_at < npy);
+			continue;
+		}
+		fr[n++] = user_frame(c, s->pid, generation, ip);
+	}
+	/* Python frames the native walk did not reach (it was cut short) go at its root end. */
+	while (py_at < npy)
+		fr[n++] = python_frame(c, s->pid, &s->py[py_at++]);
+out:
+	for (int i = 0; i < n; i++) {
+		if (!fr[i])
+			return -1;
+		*settled &= fr[i]->settled;
+	}
+	return n;
 }
 
 /* The tracing machinery a switch record's kernel stack starts with (the program's own caller),
  * not where the thread waits: everything above the scheduler's entry is dropped. */
-static int skip_switch_frames(struct collector *c, const struct wisp_sample *s, int nk)
+static int skip_switch_frames(const struct frames *const *fr, int nkf)
 {
-	for (int i = 0; i < nk && i < 8; i++) {
-		const char *name = symbolize_kernel(c->sym, s->ips[i]);
-		if (!strcmp(name, "__schedule") || !strncmp(name, "__schedule.", 11))
+	for (int i = 0; i < nkf && i < 8; i++)
+		if (!strcmp(fr[i]->names, "__schedule") || !strncmp(fr[i]->names, "__schedule.", 11))
 			return i;
-	}
 	return 0;
+}
+
+/* The stack of a record's frames in ring (its memo: stacks), borrowed for the record, or NULL on
+ * out-of-memory. */
+static struct stack *record_stack(struct collector *c, struct ring *ring, struct memo *stacks, bool start,
+				  const struct frames *const *fr, int nf, int nkf, int end, bool settled)
+{
+	uint64_t key[1 + SAMPLE_MAX_FRAMES];
+	key[0] = (uint64_t)nkf | (uint64_t)end << 16;
+	for (int i = 0; i < nf; i++)
+		key[1 + i] = fr[i]->hash;
+	struct stack *st = memo_get(stacks, key, 1 + (size_t)nf, c->now);
+	if (st)
+		return st;
+	const char *names[SAMPLE_MAX_FRAMES];
+	int k0 = start ? skip_switch_frames(fr, nkf) : 0, n = 0, nkernel = 0;
+	for (int i = k0; i < nf; i++) {
+		const char *p = fr[i]->names;
+		for (int k = 0; k < fr[i]->n; k++, p += strlen(p) + 1)
+			names[n++] = p;
+		if (i < nkf)
+			nkernel = n;
+	}
+	const char *why = truncation_frame(end);
+	if (why)
+		names[n++] = why;
+	st = ring_stack(ring, names, (uint16_t)n, (uint16_t)nkernel);
+	if (!st)
+		return NULL;
+	if (settled && memo_put(stacks, key, 1 + (size_t)nf, st, sizeof(*st) + (size_t)n * sizeof(char *), c->now) == 0)
+		return st; /* the memo's reference, valid for this record */
+	c->held = st; /* released when the record is done */
+	return st;
 }
 
 static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
 	const struct wisp_sample *s = data;
-	const char *frames[SAMPLE_MAX_FRAMES], *user[INLINE_MAX];
-	long offs[SAMPLE_MAX_FRAMES];
 	char comm[WISP_COMM_LEN + 1];
-	size_t used = 0;
 
 	if (size == sizeof(struct wisp_offcpu_end)) {
 		const struct wisp_offcpu_end *e = data;
@@ -177,44 +355,22 @@ static int handle_record(void *ctx, void *data, size_t size)
 		return 0;
 	if (npy > WISP_PY_MAX_FRAMES || offsetof(struct wisp_sample, py) + (size_t)npy * sizeof(s->py[0]) > size)
 		npy = 0;
-	/* A Python process: each frame of the interpreter's eval function gives way to the Python
-	 * frames it was running (innermost first, up to the one that entered it). */
-	uint64_t eval_lo = 0, eval_hi = 0;
-	if (npy && (!c->python || !py_procs_eval_range(c->python, s->pid, &eval_lo, &eval_hi)))
-		npy = 0;
-	int py_at = 0, k0 = start ? skip_switch_frames(c, s, nk) : 0;
-	/* A name the symbolizer returns is valid until its next call: each is copied, whole. */
-	int n = 0;
-	for (int i = k0; i < nk; i++)
-		offs[n++] = keep_name(c, &used, symbolize_kernel(c->sym, s->ips[i]));
-	for (int i = 0; i < nu; i++) {
-		/* Callers' addresses are return addresses: look up the call instruction (ip - 1). */
-		uint64_t ip = s->ips[nk + i] - (i > 0);
-		if (py_at < npy && ip >= eval_lo && ip < eval_hi) {
-			do
-				offs[n++] = keep_name(c, &used, py_procs_frame(c->python, s->pid, &s->py[py_at]));
-			while (!(s->py[py_at++].flags & WISP_PY_F_ENTRY) && py_at < npy);
-			continue;
-		}
-		int m = symbolize_user(c->sym, s->pid, ip, user, INLINE_MAX);
-		for (int k = 0; k < m; k++)
-			offs[n++] = keep_name(c, &used, user[k]);
-	}
-	/* Python frames the native walk did not reach (it was cut short) go at its root end. */
-	while (py_at < npy)
-		offs[n++] = keep_name(c, &used, py_procs_frame(c->python, s->pid, &s->py[py_at++]));
 	atomic_fetch_add(&c->py_end[s->py_end < WISP_PY_END_MAX ? s->py_end : WISP_PY_END_READ], 1);
-	for (int i = 0; i < n; i++)
-		frames[i] = offs[i] >= 0 ? c->names + offs[i] : "[out of memory]";
 	int end = s->unwind_end < WISP_UNWIND_END_MAX ? s->unwind_end : WISP_UNWIND_END_READ;
-	const char *why = nu ? truncation_frame(end) : NULL;
-	if (why)
-		frames[n++] = why;
 	atomic_fetch_add(&c->unwind_end[end], 1);
 	if (s->unwind_flags & WISP_UNWIND_F_FP_USED)
 		atomic_fetch_add(&c->unwind_fp_used, 1);
 	if (c->unwinder && (end == WISP_UNWIND_END_NO_PROC || (s->unwind_flags & WISP_UNWIND_F_MAP_MISS)))
 		unwinder_request(c->unwinder, s->pid, end != WISP_UNWIND_END_NO_PROC); /* stale: a pc missed */
+
+	const struct frames *fr[DEAD_MAX];
+	bool settled = true;
+	c->in_record = true;
+	int nf = record_frames(c, s, nk, nu, npy, fr, &settled);
+	struct ring *ring = start ? c->offcpu_ring : c->ring;
+	struct stack *st = nf < 0 ? NULL
+				  : record_stack(c, ring, start ? c->offcpu_stacks : c->stacks, start, fr, nf, nk,
+						 nu ? end : WISP_UNWIND_END_OK, settled);
 	memcpy(comm, s->comm, WISP_COMM_LEN);
 	comm[WISP_COMM_LEN] = '\0';
 
@@ -233,35 +389,54 @@ static int handle_record(void *ctx, void *data, size_t size)
 		.container = kn.container,
 		.pod = kn.pod,
 		.namespace = kn.namespace,
-		.frames = frames,
-		.nframes = (uint16_t)n,
-		.nkernel = (uint16_t)(nk - k0),
 	};
-	if (start)
-		offcpu_begin(c->offcpu, &rs, s->offcpu_state);
-	else if (ring_append(c->ring, &rs) == 0)
+	if (!st)
+		atomic_fetch_add(&c->append_failed, 1);
+	else if (start)
+		offcpu_begin(c->offcpu, &rs, st, s->offcpu_state);
+	else if (ring_append_stack(c->ring, &rs, st) == 0)
 		atomic_fetch_add(&c->appended, 1);
 	else
 		atomic_fetch_add(&c->append_failed, 1);
+	if (c->held) {
+		ring_release_stack(ring, c->held);
+		c->held = NULL;
+	}
+	c->in_record = false;
+	unbury(c);
 	return 0;
 }
 
-/* Samples are submitted without wakeups (BPF_RB_NO_WAKEUP): drain every DRAIN_MS, or at once when
- * a query waits for samples up to a time that has come (progress_wait). At 99 Hz on 16 CPUs the
- * 8 MiB buffer holds ~2.5 s of samples, far more than one period.
+/* Samples are submitted without wakeups (BPF_RB_NO_WAKEUP): drain every c->drain_ns, or at once
+ * when a query waits for samples up to a time that has come (progress_wait). Each drain costs a
+ * wakeup (a context switch or two, a fifth of the drain thread's time at 20 a second), so it
+ * drains as seldom as it can: every DRAIN_MAX_MS, or more often where every CPU at its full rate
+ * (hz samples, and offcpu_rate starts with their ends, each a fixed-size record) would fill more
+ * than an eighth of the BPF ring buffer in between (drain_interval). 2 CPUs at 99 Hz drain 4 times
+ * a second; 64 CPUs every 22 ms.
  *
  * What a drain publishes: the wall-clock time when it began, less PROGRESS_SLACK_NS. A sample
  * stamped before that had been submitted by then (the BPF program stamps and submits within
  * microseconds, and a record still being written stops the drain, to be read by the next); the
  * slack covers that and the drift of boot_to_wall between its refreshes. */
-#define DRAIN_MS 50
+#define DRAIN_MIN_MS 10
+#define DRAIN_MAX_MS 250
 #define PROGRESS_SLACK_NS 2000000LL
+
+static int64_t drain_interval(size_t ringbuf_bytes, int ncpus, int hz, uint32_t offcpu_rate)
+{
+	double bytes_per_s = (double)ncpus * ((double)hz * sizeof(struct wisp_sample) +
+					      (double)offcpu_rate * (sizeof(struct wisp_sample) + sizeof(struct wisp_offcpu_end)));
+	double ns = (double)ringbuf_bytes / 8 / bytes_per_s * 1e9;
+	return ns < DRAIN_MIN_MS * 1e6 ? DRAIN_MIN_MS * 1000000LL : ns > DRAIN_MAX_MS * 1e6 ? DRAIN_MAX_MS * 1000000LL : (int64_t)ns;
+}
 
 static void *drain_thread(void *arg)
 {
 	struct collector *c = arg;
 	while (!atomic_load(&c->stop)) {
 		int64_t began = clock_ns(CLOCK_REALTIME);
+		c->now = time(NULL);
 		int err = ring_buffer__consume(c->rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "wispd: ring buffer drain failed: %s\n", strerror(-err));
@@ -273,9 +448,13 @@ static void *drain_thread(void *arg)
 		if (now >= c->next_expire) {
 			symbolizer_expire(c->sym, 60);
 			kube_expire(c->kube, 60);
+			memo_expire(c->frames, now, MEMO_MAX_AGE_S);
+			memo_expire(c->stacks, now, MEMO_MAX_AGE_S);
+			if (c->offcpu_stacks)
+				memo_expire(c->offcpu_stacks, now, MEMO_MAX_AGE_S);
 			c->next_expire = now + 30;
 		}
-		progress_nap(c->progress, DRAIN_MS * 1000000LL);
+		progress_nap(c->progress, c->drain_ns);
 	}
 	return NULL;
 }
@@ -297,6 +476,7 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		return NULL;
 	}
 	c->ring = ring;
+	c->offcpu_ring = offcpu_ring;
 	c->progress = cfg->progress;
 	c->hz = cfg->hz;
 	libbpf_set_print(libbpf_quiet);
@@ -304,7 +484,10 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		snprintf(err, errlen, "--hz must be between 1 and 10000");
 		goto fail;
 	}
-	if (offcpu_ring && !(c->offcpu = offcpu_new(offcpu_ring))) {
+	if (!(c->frames = memo_new(FRAME_MEMO_SLOTS, bury, c)) ||
+	    !(c->stacks = memo_new(STACK_MEMO_SLOTS, release_stack, ring)) ||
+	    (offcpu_ring && (!(c->offcpu = offcpu_new(offcpu_ring)) ||
+			     !(c->offcpu_stacks = memo_new(STACK_MEMO_SLOTS, release_stack, offcpu_ring))))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -401,6 +584,8 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 	}
 	sync_clocks(c);
 	c->next_expire = time(NULL) + 30;
+	c->drain_ns = drain_interval(bpf_map__max_entries(c->skel->maps.wisp_events), c->nlinks, cfg->hz,
+				     offcpu_ring ? cfg->offcpu_rate : 0);
 	if (pthread_create(&c->thread, NULL, drain_thread, c) != 0) {
 		snprintf(err, errlen, "cannot start the collector thread");
 		goto fail;
@@ -431,8 +616,10 @@ void collector_stop(struct collector *c)
 	bpf_link__destroy(c->switch_link); /* before the thread's offcpu goes: no more records */
 	unwinder_free(c->unwinder); /* before the maps it writes go, and the registry it tells */
 	py_procs_free(c->python);
-	free(c->names);
 	offcpu_free(c->offcpu);
+	memo_free(c->frames);
+	memo_free(c->stacks);
+	memo_free(c->offcpu_stacks);
 	wisp_profile__destroy(c->skel);
 	symbolizer_free(c->sym);
 	kube_free(c->kube);

@@ -117,7 +117,7 @@ static void remove_slot(struct offcpu *o, struct held *h)
 	o->n--;
 }
 
-void offcpu_begin(struct offcpu *o, const struct ring_sample *s, unsigned state)
+void offcpu_begin(struct offcpu *o, const struct ring_sample *s, struct stack *st, unsigned state)
 {
 	uint32_t tid = (uint32_t)s->tid;
 	if (!tid || (o->n + 1 > o->cap / 2 && (o->cap >= MAX_SLOTS || grow(o) < 0))) {
@@ -125,14 +125,12 @@ void offcpu_begin(struct offcpu *o, const struct ring_sample *s, unsigned state)
 		return;
 	}
 	struct thread_key k = {s->pid, s->tid, s->cgroup, s->comm, s->container, s->pod, s->namespace};
-	struct stack *st = ring_stack(o->ring, s->frames, s->nframes, s->nkernel);
-	struct thread_rec *th = st ? ring_thread(o->ring, &k) : NULL;
+	struct thread_rec *th = ring_thread(o->ring, &k);
 	if (!th) {
-		if (st)
-			ring_release_stack(o->ring, st);
 		atomic_fetch_add_explicit(&o->dropped, 1, memory_order_relaxed);
 		return;
 	}
+	ring_ref_stack(o->ring, st);
 	struct held *h = find(o, tid);
 	if (h->tid) /* its end was lost: this start replaces it */
 		release(o, h);

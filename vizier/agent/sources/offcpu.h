@@ -12,6 +12,7 @@
 struct offcpu;
 struct ring;
 struct ring_sample;
+struct stack;
 
 #define OFFCPU_MAX_HELD 65536 /* starts waiting for their end (threads off the CPU, sampled) */
 
@@ -26,9 +27,10 @@ struct offcpu_stats {
 struct offcpu *offcpu_new(struct ring *ring);
 void offcpu_free(struct offcpu *o);
 
-/* A start: s names the thread and its stack (time, count and value unused); state is why it
- * left (enum offcpu_state). A held start of the same thread (whose end was lost) is replaced. */
-void offcpu_begin(struct offcpu *o, const struct ring_sample *s, unsigned state);
+/* A start: s names the thread (time, count, value and frames unused), st is its stack in the
+ * off-CPU ring (borrowed: the held start takes its own reference); state is why it left (enum
+ * offcpu_state). A held start of the same thread (whose end was lost) is replaced. */
+void offcpu_begin(struct offcpu *o, const struct ring_sample *s, struct stack *st, unsigned state);
 /* An end: tid came back at wall_ns after blocked_ns off the CPU; the period stands for
  * weight / WISP_OFFCPU_WEIGHT_ONE periods. Appends the row. */
 void offcpu_end(struct offcpu *o, uint32_t tid, int64_t wall_ns, uint64_t blocked_ns, uint32_t weight);

@@ -64,6 +64,9 @@ int load_maps(struct symbolizer *s, struct proc *p)
 	}
 	fclose(f);
 	p->loaded_ms = mono_now_ms();
+	if (++s->map_reads == 0) /* 0 says "never read" */
+		s->map_reads = 1;
+	p->generation = s->map_reads;
 	return 0;
 }
 

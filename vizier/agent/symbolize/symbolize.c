@@ -36,14 +36,22 @@ struct sym *sym_find(struct sym *syms, size_t n, uint64_t ip)
 	return lo ? &syms[lo - 1] : NULL;
 }
 
-int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char **out, int max)
+uint32_t symbolize_generation(struct symbolizer *s, uint32_t pid)
+{
+	struct proc *p = proc_get(s, pid);
+	return p ? p->generation : 0;
+}
+
+int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char **out, int max, bool *unsettled)
 {
 	struct proc *p = proc_get(s, pid);
 	if (max < 1)
 		return 0;
 	out[0] = "[unknown]";
-	if (!p)
+	if (!p) {
+		*unsettled = true;
 		return 1;
+	}
 	p->used = time(NULL);
 	const struct mapping *m = find_mapping(p, ip);
 	if (!m && mono_now_ms() - p->loaded_ms >= MAPS_RELOAD_MS) { /* exec, dlopen: re-read */
@@ -51,6 +59,7 @@ int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char *
 		m = find_mapping(p, ip);
 	}
 	if (!m || (!m->elf && !m->vdso)) { /* anonymous code: JIT-compiled, named in a perf map */
+		*unsettled = true;
 		const char *jit = perfmap_lookup(p, ip);
 		if (jit) {
 			out[0] = jit;

@@ -16,6 +16,7 @@
 #ifndef WISP_SYMBOLIZE_H
 #define WISP_SYMBOLIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,8 +29,15 @@ void symbolizer_free(struct symbolizer *s);
 const char *symbolize_kernel(struct symbolizer *s, uint64_t ip);
 /* The frames of user address ip in process pid, leaf first, into out (at most max >= 1): one
  * frame per function, inlined callees first when DWARF knows them (core/frame.h: the name, the
- * file:line where known, the raw name when demangled). Returns how many (>= 1). */
-int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char **out, int max);
+ * file:line where known, the raw name when demangled). Returns how many (>= 1). Sets *unsettled
+ * (and never clears it) when the answer may change while pid's generation stays the same: no
+ * mapping holds ip yet, or ip is in anonymous (JIT) code, whose perf map grows and is rewritten. */
+int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char **out, int max, bool *unsettled);
+/* The generation of pid's address space as the symbolizer knows it: it changes whenever the
+ * symbolizer re-reads pid's mappings (exec, dlopen, an address outside them) or forgets pid, and
+ * never repeats, so user frames named under one generation name the same addresses the same way
+ * while it lasts (but for *unsettled ones). 0 when pid cannot be read. */
+uint32_t symbolize_generation(struct symbolizer *s, uint32_t pid);
 /* A malloc'd copy of this process's vDSO image (the kernel maps the same one into every
  * process), its length in *len; NULL when there is none. The caller frees it. */
 void *symbolize_vdso_copy(size_t *len);

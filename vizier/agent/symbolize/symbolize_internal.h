@@ -68,6 +68,7 @@ struct proc {
 	size_t nmaps;
 	struct perfmap *perfmap; /* NULL until an address outside every file needs it */
 	int64_t loaded_ms;     /* when maps were read (CLOCK_MONOTONIC) */
+	uint32_t generation;   /* the symbolizer's count of map reads when these were read */
 	time_t used;
 };
 
@@ -86,6 +87,7 @@ struct symbolizer {
 	struct elf_syms *elfs[ELF_BUCKETS];
 	struct elf_syms *vdso; /* the kernel's vDSO image (shared by all processes) */
 	time_t ticked;         /* symbolizer_tick's last second */
+	uint32_t map_reads;    /* /proc/PID/maps reads so far: each gives its proc a new generation */
 	char buf[512];         /* returned names */
 };
 
