@@ -11,6 +11,9 @@
 #                               (--unwind-mb 0): the machine is noisy, the difference is not
 #   agent_user_ns_per_sample    wispd's CPU time (schedstat) per sample appended: drain, symbolize,
 #                               append, the loader
+#   agent_frames_named_percent  of the addresses the drain looked up meanwhile, those it named (the
+#                               rest its frame memo remembered); agent_stacks_interned_percent: the
+#                               same for stacks interned in the ring
 #   agent_frames_per_sample     frames per sample of that load (what the walk did), and by frame
 #                               pointers
 #   perf_dwarf_cpu_percent      `perf record -F 99 -a --call-graph dwarf` on the same load: the perf
@@ -58,6 +61,11 @@ busy() { # busy SECONDS: one nofp per CPU
 	for i in $(seq "$ncpu"); do "$NOFP" "$1" >/dev/null & BUSY+=($!); done
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b * 100}'; }
+metric() { curl -s "http://${URL#ws://}/metrics" | awk -v m="$1" 'index($1, m "{") == 1 {print $2}'; }
+memos() { # frames looked up, named; stacks looked up, interned; memo bytes
+	curl -s "http://${URL#ws://}/metrics" | awk '{split($1, k, "{"); v[k[1]] = $2}
+	  END {print v["wisp_frames_looked_up_total"], v["wisp_frames_named_total"], v["wisp_stacks_looked_up_total"],
+	       v["wisp_stacks_interned_total"], v["wisp_symbol_memo_bytes"]}'; }
 
 # --- the agent on a busy host: two agents at once, unwinding (B) and frame pointers only (A,
 # --unwind-mb 0), so the noisy VM's drift hits both alike ---
@@ -92,19 +100,25 @@ start_agent bench
 BID=$PROG
 BUSY=()
 busy $((BUSY_SECONDS + 6))
+status samples >/dev/null; metric wisp_samples_total >/dev/null # the bench's own programs, sampled and named before the window
 sleep 5 # tables built, symbols loaded: steady state
 BSW=$SWITCH_PROG
 u0=$(cpu_ns $DPID); read -r b0 c0 <<<"$(bpf_stat $BID)"; read -r f0 g0 <<<"$(bpf_stat $AID)"; n0=$(status samples); s0=$(date +%s%N)
 read -r w0 _ <<<"$(bpf_stat $BSW)"
+m0=$(memos)
 sleep "$BUSY_SECONDS"
 u1=$(cpu_ns $DPID); read -r b1 c1 <<<"$(bpf_stat $BID)"; read -r f1 g1 <<<"$(bpf_stat $AID)"; n1=$(status samples); s1=$(date +%s%N)
 read -r w1 _ <<<"$(bpf_stat $BSW)"
+m1=$(memos)
 wait "${BUSY[@]}"
 host_ns=$(( (s1 - s0) * ncpu ))
 echo "agent_cpu_percent_busy $(pct $((u1 - u0 + b1 - b0 + w1 - w0)) $host_ns) % (wispd, its sampling program and its off-CPU program, $(pct $((w1 - w0)) $host_ns) % of it)"
 echo "agent_bpf_ns_per_sample $(awk -v a=$((b1 - b0)) -v n=$((c1 - c0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
 echo "agent_bpf_ns_per_sample_fp_only $(awk -v a=$((f1 - f0)) -v n=$((g1 - g0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns (the same run, --unwind-mb 0)"
 echo "agent_user_ns_per_sample $(awk -v a=$((u1 - u0)) -v n=$((n1 - n0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
+read -r fl0 fn0 sl0 si0 _ <<<"$m0"; read -r fl1 fn1 sl1 si1 mb1 <<<"$m1"
+echo "agent_frames_named_percent $(pct $((fn1 - fn0)) $((fl1 - fl0))) % (of $((fl1 - fl0)) addresses looked up: the rest were remembered)"
+echo "agent_stacks_interned_percent $(pct $((si1 - si0)) $((sl1 - sl0))) % (of $((sl1 - sl0)) stacks; the memos hold $(awk -v b="$mb1" 'BEGIN{printf "%.1f", b / 1048576}') MiB)"
 frames() { awk '{c = $NF; n += c; f += c * split(substr($0, 1, length($0) - length($NF) - 1), x, ";")} END{printf "%.1f", n ? f / n : 0}' "$1"; }
 "$WISP" -c "$URL" run flamegraph -o folded -- --comm nofp --by none --start "-${BUSY_SECONDS}s" >"$TMP/busy.folded"
 "$WISP" -c "$AURL" run flamegraph -o folded -- --comm nofp --by none --start "-${BUSY_SECONDS}s" >"$TMP/fp.folded"

@@ -221,6 +221,16 @@ char *metrics_render(struct coordinator *c, size_t *len)
 		 "Off-CPU periods recorded (sampled; each row stands for its count).", U64(offcpu_periods), 1, NULL);
 	per_node(f, ns, n, "wisp_offcpu_lost_total", "counter",
 		 "Off-CPU periods lost: BPF ring buffer full, a half unpaired, or too many held.", U64(offcpu_lost), 1, NULL);
+	per_node(f, ns, n, "wisp_frames_looked_up_total", "counter",
+		 "Sampled addresses looked up (kernel, user and Python frames).", U64(frames_looked_up), 1, NULL);
+	per_node(f, ns, n, "wisp_frames_named_total", "counter",
+		 "Sampled addresses named by the symbolizer (the rest were remembered).", U64(frames_named), 1, NULL);
+	per_node(f, ns, n, "wisp_stacks_looked_up_total", "counter", "Sampled stacks looked up.", U64(stacks_looked_up), 1,
+		 NULL);
+	per_node(f, ns, n, "wisp_stacks_interned_total", "counter",
+		 "Sampled stacks interned in a ring (the rest were remembered).", U64(stacks_interned), 1, NULL);
+	per_node(f, ns, n, "wisp_symbol_memo_bytes", "gauge", "What the agent's frame and stack memos hold.",
+		 U64(memo_bytes), 1, NULL);
 	family(f, "wisp_agent_info", "gauge", "An agent's version, as a label (value 1).");
 	for (int i = 0; i < n; i++) {
 		fputs("wisp_agent_info{node=\"", f);

@@ -179,6 +179,11 @@ static const struct status_field {
 	F(offcpu_lost, SF_U64),
 	F(offcpu_rows, SF_U64),
 	F(offcpu_ring_bytes, SF_U64),
+	F(frames_named, SF_U64),
+	F(frames_looked_up, SF_U64),
+	F(stacks_interned, SF_U64),
+	F(stacks_looked_up, SF_U64),
+	F(memo_bytes, SF_U64),
 };
 #undef F
 #define NSTATUS_FIELDS (sizeof(status_fields) / sizeof(status_fields[0]))

@@ -104,6 +104,9 @@ struct agent_status {
 	uint64_t offcpu_periods;   /* off-CPU periods recorded (sampled ones; rows appended) */
 	uint64_t offcpu_lost;      /* off-CPU records lost: ring buffer full, unpaired, or not held */
 	uint64_t offcpu_rows, offcpu_ring_bytes; /* the offcpu_samples ring */
+	/* bpf source: addresses named (the rest of frames_looked_up were remembered), stacks interned
+	 * (the rest of stacks_looked_up were remembered), and what remembering them holds */
+	uint64_t frames_named, frames_looked_up, stacks_interned, stacks_looked_up, memo_bytes;
 	char version[32];
 };
 void proto_pack_status(msgpack_packer *pk, const struct agent_status *st);

@@ -645,6 +645,15 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 	kube_get_stats(c->kube, &out->kube);
 	if (c->offcpu)
 		offcpu_get_stats(c->offcpu, &out->offcpu);
+	struct memo *memos[3] = {c->frames, c->stacks, c->offcpu_stacks};
+	for (int i = 0; i < 3; i++) {
+		struct memo_stats ms = {0};
+		if (memos[i])
+			memo_get_stats(memos[i], &ms);
+		*(i ? &out->stacks_interned : &out->frames_named) += ms.misses;
+		*(i ? &out->stacks_looked_up : &out->frames_looked_up) += ms.hits + ms.misses;
+		out->memo_bytes += ms.bytes;
+	}
 	int ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0 || ncpu > 4096)
 		return;

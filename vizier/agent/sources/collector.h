@@ -53,6 +53,9 @@ struct collector_stats {
 	uint64_t offcpu_taken;    /* BPF: ... sampled (start records written) */
 	uint64_t offcpu_lost;     /* BPF: off-CPU records dropped, ring buffer full */
 	struct offcpu_stats offcpu;
+	/* What the drain named (frame memo misses: addresses named) and interned (stack memo misses:
+	 * stacks interned), of how many looked up, and the memos' bytes. */
+	uint64_t frames_named, frames_looked_up, stacks_interned, stacks_looked_up, memo_bytes;
 };
 
 /* Loads, attaches and starts draining into ring and, unless NULL, offcpu_ring (an offcpu_samples

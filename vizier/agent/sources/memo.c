@@ -1,8 +1,9 @@
 /* memo.c - values remembered by word keys, bounded (see memo.h).
  *
  * slots / 2 sets of two ways; a key's set is its hash's low bits. An entry owns a copy of its key
- * and its value (until the drop function takes it back). Invariant: no two entries of a set hold
- * equal keys (a put follows a missed get). */
+ * (in the entry itself up to INLINE_WORDS words, as a frame's are: a lookup then reads one cache
+ * line, else malloc'd) and its value (until the drop function takes it back). Invariant: no two
+ * entries of a set hold equal keys (a put follows a missed get). */
 #include "memo.h"
 #include "core/hashmap.h"
 
@@ -12,14 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define INLINE_WORDS 3
+
 struct entry {
 	uint64_t hash;
-	uint64_t *key;   /* owned; NULL: the slot is empty */
-	size_t n;        /* words in key */
+	uint32_t n;      /* words in the key; 0: the slot is empty */
+	uint32_t used;   /* the caller's clock (seconds) when last used, truncated */
 	void *value;     /* owned, given back to drop */
 	size_t bytes;    /* counted in the statistics */
-	time_t used;
+	union {
+		uint64_t words[INLINE_WORDS]; /* n <= INLINE_WORDS */
+		uint64_t *key;                /* else: owned */
+	} k;
 };
+
+static const uint64_t *entry_key(const struct entry *e)
+{
+	return e->n <= INLINE_WORDS ? e->k.words : e->k.key;
+}
 
 struct memo {
 	struct entry *slots;
@@ -44,12 +55,19 @@ struct memo *memo_new(size_t slots, memo_drop_fn *drop, void *ud)
 	return m;
 }
 
+/* What a key of n words holds beside its entry. */
+static size_t key_bytes(size_t n)
+{
+	return n > INLINE_WORDS ? n * sizeof(uint64_t) : 0;
+}
+
 static void drop(struct memo *m, struct entry *e)
 {
 	m->drop(m->ud, e->value);
 	atomic_fetch_sub_explicit(&m->entries, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&m->bytes, e->n * sizeof(uint64_t) + e->bytes, memory_order_relaxed);
-	free(e->key);
+	atomic_fetch_sub_explicit(&m->bytes, key_bytes(e->n) + e->bytes, memory_order_relaxed);
+	if (e->n > INLINE_WORDS)
+		free(e->k.key);
 	*e = (struct entry){0};
 }
 
@@ -58,7 +76,7 @@ void memo_free(struct memo *m)
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->nslots; i++)
-		if (m->slots[i].key)
+		if (m->slots[i].n)
 			drop(m, &m->slots[i]);
 	free(m->slots);
 	free(m);
@@ -76,7 +94,13 @@ static uint64_t key_hash(const uint64_t *key, size_t n)
 
 static bool key_equal(const struct entry *e, uint64_t hash, const uint64_t *key, size_t n)
 {
-	return e->key && e->hash == hash && e->n == n && !memcmp(e->key, key, n * sizeof(*key));
+	if (!e->n || e->hash != hash || e->n != n)
+		return false;
+	const uint64_t *k = entry_key(e);
+	for (size_t i = 0; i < n; i++) /* keys are short: a call to memcmp costs more */
+		if (k[i] != key[i])
+			return false;
+	return true;
 }
 
 void *memo_get(struct memo *m, const uint64_t *key, size_t n, time_t now)
@@ -85,7 +109,7 @@ void *memo_get(struct memo *m, const uint64_t *key, size_t n, time_t now)
 	struct entry *set = set_of(m, h);
 	for (int w = 0; w < 2; w++)
 		if (key_equal(&set[w], h, key, n)) {
-			set[w].used = now;
+			set[w].used = (uint32_t)now;
 			atomic_fetch_add_explicit(&m->hits, 1, memory_order_relaxed);
 			return set[w].value;
 		}
@@ -97,25 +121,27 @@ int memo_put(struct memo *m, const uint64_t *key, size_t n, void *value, size_t 
 {
 	uint64_t h = key_hash(key, n);
 	struct entry *set = set_of(m, h);
-	assert(!key_equal(&set[0], h, key, n) && !key_equal(&set[1], h, key, n));
-	uint64_t *copy = malloc(n * sizeof(*key));
-	if (!copy)
+	assert(n >= 1 && n <= UINT32_MAX && !key_equal(&set[0], h, key, n) && !key_equal(&set[1], h, key, n));
+	uint64_t *copy = NULL;
+	if (n > INLINE_WORDS && !(copy = malloc(n * sizeof(*key))))
 		return -1;
-	memcpy(copy, key, n * sizeof(*key));
 	/* An empty way, else the one used longest ago. */
-	struct entry *e = !set[0].key ? &set[0] : !set[1].key ? &set[1] : set[1].used < set[0].used ? &set[1] : &set[0];
-	if (e->key)
+	struct entry *e = !set[0].n ? &set[0] : !set[1].n ? &set[1] : set[1].used < set[0].used ? &set[1] : &set[0];
+	if (e->n)
 		drop(m, e);
-	*e = (struct entry){h, copy, n, value, bytes, now};
+	*e = (struct entry){.hash = h, .n = (uint32_t)n, .used = (uint32_t)now, .value = value, .bytes = bytes};
+	memcpy(copy ? copy : e->k.words, key, n * sizeof(*key));
+	if (copy)
+		e->k.key = copy;
 	atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->bytes, n * sizeof(uint64_t) + bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->bytes, key_bytes(n) + bytes, memory_order_relaxed);
 	return 0;
 }
 
 void memo_expire(struct memo *m, time_t now, int max_age_s)
 {
 	for (size_t i = 0; i < m->nslots; i++)
-		if (m->slots[i].key && now - m->slots[i].used > max_age_s)
+		if (m->slots[i].n && (uint32_t)now - m->slots[i].used > (uint32_t)max_age_s)
 			drop(m, &m->slots[i]);
 }
 

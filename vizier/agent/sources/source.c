@@ -140,4 +140,9 @@ void source_get_stats(struct source *s, struct source_stats *out)
 	out->offcpu_periods = cs.offcpu.periods;
 	/* dropped in the kernel, unpaired (a half lost), or not held */
 	out->offcpu_lost = cs.offcpu_lost + cs.offcpu.unmatched + cs.offcpu.dropped;
+	out->frames_named = cs.frames_named;
+	out->frames_looked_up = cs.frames_looked_up;
+	out->stacks_interned = cs.stacks_interned;
+	out->stacks_looked_up = cs.stacks_looked_up;
+	out->memo_bytes = cs.memo_bytes;
 }

@@ -39,6 +39,7 @@ struct source_stats {
 	uint64_t py_samples, py_walk_ns, py_frames, py_code_gone, py_code_failed; /* see agent_status */
 	struct kube_stats kube; /* bpf */
 	uint64_t offcpu_switches, offcpu_periods, offcpu_lost; /* bpf: see agent_status */
+	uint64_t frames_named, frames_looked_up, stacks_interned, stacks_looked_up, memo_bytes; /* bpf: see agent_status */
 };
 
 /* Starts the source `spec` appending to the rings of set (which must outlive it): bpf and
