@@ -61,7 +61,6 @@ busy() { # busy SECONDS: one nofp per CPU
 	for i in $(seq "$ncpu"); do "$NOFP" "$1" >/dev/null & BUSY+=($!); done
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b * 100}'; }
-metric() { curl -s "http://${URL#ws://}/metrics" | awk -v m="$1" 'index($1, m "{") == 1 {print $2}'; }
 memos() { # frames looked up, named; stacks looked up, interned; memo bytes
 	curl -s "http://${URL#ws://}/metrics" | awk '{split($1, k, "{"); v[k[1]] = $2}
 	  END {print v["wisp_frames_looked_up_total"], v["wisp_frames_named_total"], v["wisp_stacks_looked_up_total"],
@@ -73,13 +72,31 @@ sysctl -qw kernel.bpf_stats_enabled=1
 prog_ids() { # prog_ids [NAME]: the ids of the loaded BPF programs called NAME (wisp_sample_cpu)
 	bpftool prog show -j | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
 	  console.log(JSON.parse(s).filter(p=>p.name==='${1:-wisp_sample_cpu}').map(p=>p.id).join(' '))})"; }
-bpf_stat() { # bpf_stat ID: run_time_ns run_cnt
-	bpftool prog show id "$1" -j | node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{
-	  const p=JSON.parse(s); console.log((p.run_time_ns||0)+' '+(p.run_cnt||0))})"
+# Readings inside a measured window use bash builtins only: a process started there (cat, awk,
+# bpftool, date) is one more the agent names, which is not what the window measures.
+now() { printf -v "$1" '%s' "$(( ${EPOCHREALTIME/./} * 1000 ))"; } # now VAR: wall clock, ns
+# cpu VAR PID: every thread's run time, ns. (/proc/PID/schedstat alone is the main thread's, which
+# idles: the drain and loader threads do the work. Until 2026-12-02 this read only that.)
+cpu() {
+	local f t s=0
+	for f in /proc/"$2"/task/*/schedstat; do read -r t _ <"$f" && s=$((s + t)); done
+	printf -v "$1" '%s' "$s"
 }
-# Every thread's run time, ns. (/proc/PID/schedstat alone is the main thread's, which idles: the
-# drain and loader threads do the work. Until 2026-12-02 this read only that.)
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
+# bpf VAR_NS VAR_RUNS PID PROG_ID: the run time and runs of a BPF program PID holds (its fdinfo;
+# kernel.bpf_stats_enabled)
+bpf() {
+	local f k v id ns=0 runs=0
+	for f in /proc/"$3"/fdinfo/*; do
+		id= ns=0 runs=0
+		while read -r k v; do
+			case $k in prog_id:) id=$v ;; run_time_ns:) ns=$v ;; run_cnt:) runs=$v ;; esac
+		done 2>/dev/null <"$f"
+		[ "$id" = "$4" ] && break
+		ns=0 runs=0
+	done
+	printf -v "$1" '%s' "$ns"
+	printf -v "$2" '%s' "$runs"
+}
 # start_agent NODE [FLAGS...]: wispd standalone on a free port, answering; sets DPID, URL, PROG
 # (its sampling BPF program's id) and SWITCH_PROG (its off-CPU program's, when attached).
 start_agent() {
@@ -100,22 +117,29 @@ start_agent bench
 BID=$PROG
 BUSY=()
 busy $((BUSY_SECONDS + 6))
-status samples >/dev/null; metric wisp_samples_total >/dev/null # the bench's own programs, sampled and named before the window
+status samples >/dev/null; memos >/dev/null # the bench's own programs, sampled and named before the window
 sleep 5 # tables built, symbols loaded: steady state
 BSW=$SWITCH_PROG
-u0=$(cpu_ns $DPID); read -r b0 c0 <<<"$(bpf_stat $BID)"; read -r f0 g0 <<<"$(bpf_stat $AID)"; n0=$(status samples); s0=$(date +%s%N)
-read -r w0 _ <<<"$(bpf_stat $BSW)"
-m0=$(memos)
+# The window holds no process of the bench (cpu, bpf and now are builtins): the agent names every
+# new process (node, wisp, curl, bpftool: a few ms each), which is not what a sample of the busy
+# load costs. Until 2026-12-06 it held a dozen, half of agent_user_ns_per_sample. The sample
+# count and the memos are read outside it (a second before, at once after) and the samples
+# scaled to the window by their rate.
+n0=$(status samples); now t0; m0=$(memos)
+sleep 1
+cpu u0 $DPID; bpf b0 c0 $DPID $BID; bpf f0 g0 $APID $AID; now s0
+bpf w0 wc0 $DPID $BSW
 sleep "$BUSY_SECONDS"
-u1=$(cpu_ns $DPID); read -r b1 c1 <<<"$(bpf_stat $BID)"; read -r f1 g1 <<<"$(bpf_stat $AID)"; n1=$(status samples); s1=$(date +%s%N)
-read -r w1 _ <<<"$(bpf_stat $BSW)"
-m1=$(memos)
+cpu u1 $DPID; bpf b1 c1 $DPID $BID; bpf f1 g1 $APID $AID; now s1
+bpf w1 wc1 $DPID $BSW
+n1=$(status samples); now t1; m1=$(memos)
+window_samples=$(awk -v n=$((n1 - n0)) -v t=$((t1 - t0)) -v w=$((s1 - s0)) 'BEGIN{printf "%.0f", n * w / t}')
 wait "${BUSY[@]}"
 host_ns=$(( (s1 - s0) * ncpu ))
 echo "agent_cpu_percent_busy $(pct $((u1 - u0 + b1 - b0 + w1 - w0)) $host_ns) % (wispd, its sampling program and its off-CPU program, $(pct $((w1 - w0)) $host_ns) % of it)"
 echo "agent_bpf_ns_per_sample $(awk -v a=$((b1 - b0)) -v n=$((c1 - c0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
 echo "agent_bpf_ns_per_sample_fp_only $(awk -v a=$((f1 - f0)) -v n=$((g1 - g0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns (the same run, --unwind-mb 0)"
-echo "agent_user_ns_per_sample $(awk -v a=$((u1 - u0)) -v n=$((n1 - n0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
+echo "agent_user_ns_per_sample $(awk -v a=$((u1 - u0)) -v n="$window_samples" 'BEGIN{printf "%.0f", n ? a / n : 0}') ns"
 read -r fl0 fn0 sl0 si0 _ <<<"$m0"; read -r fl1 fn1 sl1 si1 mb1 <<<"$m1"
 echo "agent_frames_named_percent $(pct $((fn1 - fn0)) $((fl1 - fl0))) % (of $((fl1 - fl0)) addresses looked up: the rest were remembered)"
 echo "agent_stacks_interned_percent $(pct $((si1 - si0)) $((sl1 - sl0))) % (of $((sl1 - sl0)) stacks; the memos hold $(awk -v b="$mb1" 'BEGIN{printf "%.1f", b / 1048576}') MiB)"
@@ -146,9 +170,9 @@ if [ -x "$PY" ]; then
 	BUSY=()
 	for i in 1 2; do "$PY" "$SRC/tests/workloads/pyburn.py" $((BUSY_SECONDS + 6)) deep >/dev/null & BUSY+=($!); done
 	sleep 5
-	u0=$(cpu_ns $ONPID); read -r b0 c0 <<<"$(bpf_stat $ONID)"; read -r f0 g0 <<<"$(bpf_stat $OFFID)"; s0=$(date +%s%N)
+	cpu u0 $ONPID; bpf b0 c0 $ONPID $ONID; bpf f0 g0 $OFFPID $OFFID; now s0
 	sleep "$BUSY_SECONDS"
-	u1=$(cpu_ns $ONPID); read -r b1 c1 <<<"$(bpf_stat $ONID)"; read -r f1 g1 <<<"$(bpf_stat $OFFID)"; s1=$(date +%s%N)
+	cpu u1 $ONPID; bpf b1 c1 $ONPID $ONID; bpf f1 g1 $OFFPID $OFFID; now s1
 	wait "${BUSY[@]}"
 	on=$(awk -v a=$((b1 - b0)) -v n=$((c1 - c0)) 'BEGIN{printf "%.0f", n ? a / n : 0}')
 	off=$(awk -v a=$((f1 - f0)) -v n=$((g1 - g0)) 'BEGIN{printf "%.0f", n ? a / n : 0}')
@@ -191,10 +215,10 @@ done
 sysctl -qw kernel.bpf_stats_enabled=1
 start_agent offcpu_stats
 sleep 1
-read -r w0 k0 <<<"$(bpf_stat $SWITCH_PROG)"; read -r b0 _ <<<"$(bpf_stat $PROG)"; u0=$(cpu_ns $DPID); s0=$(date +%s%N)
+bpf w0 k0 $DPID $SWITCH_PROG; bpf b0 bc0 $DPID $PROG; cpu u0 $DPID; now s0
 p0=$(status offcpu_periods)
 trips "taskset -c $((ncpu - 1))" 3 >/dev/null
-read -r w1 k1 <<<"$(bpf_stat $SWITCH_PROG)"; read -r b1 _ <<<"$(bpf_stat $PROG)"; u1=$(cpu_ns $DPID); s1=$(date +%s%N)
+bpf w1 k1 $DPID $SWITCH_PROG; bpf b1 bc1 $DPID $PROG; cpu u1 $DPID; now s1
 sleep 0.5
 echo "offcpu_ns_per_event $(awk -v a=$((w1 - w0)) -v n=$((k1 - k0)) 'BEGIN{printf "%.0f", n ? a / n : 0}') ns (the switch program's run time per context switch, mean over $((k1 - k0)); most are not taken)"
 echo "agent_cpu_percent_offcpu_storm $(pct $((u1 - u0 + b1 - b0 + w1 - w0)) $(( (s1 - s0) * ncpu ))) % (wispd and its BPF programs under the pinned storm; $(( $(status offcpu_periods) - p0 )) periods recorded)"
@@ -211,9 +235,9 @@ for mode in dwarf fp; do
 	perf record -q -F 99 -a "${args[@]}" -o "$TMP/perf.data" >/dev/null 2>&1 &
 	PPID_=$!
 	sleep 1
-	p0=$(cpu_ns $PPID_); s0=$(date +%s%N)
+	cpu p0 $PPID_; now s0
 	sleep "$BUSY_SECONDS"
-	p1=$(cpu_ns $PPID_); s1=$(date +%s%N)
+	cpu p1 $PPID_; now s1
 	kill -INT $PPID_; wait $PPID_ 2>/dev/null || true
 	wait "${BUSY[@]}"
 	echo "perf_${mode}_cpu_percent $(pct $((p1 - p0)) $(( (s1 - s0) * ncpu ))) %"
@@ -230,9 +254,9 @@ if [ "$CHURN_SECONDS" -gt 0 ]; then
 	( end=$(( $(date +%s) + CHURN_SECONDS ))
 	  while [ "$(date +%s)" -lt "$end" ]; do make -s -C "$TMP/churn-build" clean >/dev/null 2>&1; make -s -j2 -C "$TMP/churn-build" >/dev/null 2>&1 || true; done ) &
 	CPID=$!
-	t0=$(cpu_ns $DPID); s0=$(date +%s%N)
+	cpu t0 $DPID; now s0
 	wait $CPID
-	t1=$(cpu_ns $DPID); s1=$(date +%s%N)
+	cpu t1 $DPID; now s1
 	echo "agent_cpu_percent_churn $(pct $((t1 - t0)) $(( (s1 - s0) * ncpu ))) % (wispd only; BPF time not counted)"
 	rss_kb=$(awk '/^Pss:/{print $2}' "/proc/$DPID/smaps_rollup")
 	ring_mb=$(status ring_mb)

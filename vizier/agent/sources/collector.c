@@ -14,8 +14,8 @@
 #include "core/hashmap.h"
 #include "core/intern.h"
 
-#include <bpf/bpf.h>
 #include <assert.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -146,6 +146,18 @@ static const char *truncation_frame(int end)
 #define FRAME_MEMO_SLOTS 16384
 #define STACK_MEMO_SLOTS 8192
 #define MEMO_MAX_AGE_S 60
+
+/* The stacks a stack memo holds stay in its ring (and count in its budget) while held: at most
+ * one per 8 KiB of the budget (a 256 MiB ring: STACK_MEMO_SLOTS; 1 MiB: 128). */
+static size_t stack_memo_slots(struct ring *r)
+{
+	struct ring_stats rs;
+	ring_get_stats(r, &rs);
+	size_t slots = 128;
+	while (slots < STACK_MEMO_SLOTS && slots * 2 * 8192 <= rs.budget)
+		slots *= 2;
+	return slots;
+}
 
 struct frames {
 	uint64_t hash;   /* of n and names: what a stack's key holds for this frame */
@@ -485,9 +497,9 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		goto fail;
 	}
 	if (!(c->frames = memo_new(FRAME_MEMO_SLOTS, bury, c)) ||
-	    !(c->stacks = memo_new(STACK_MEMO_SLOTS, release_stack, ring)) ||
+	    !(c->stacks = memo_new(stack_memo_slots(ring), release_stack, ring)) ||
 	    (offcpu_ring && (!(c->offcpu = offcpu_new(offcpu_ring)) ||
-			     !(c->offcpu_stacks = memo_new(STACK_MEMO_SLOTS, release_stack, offcpu_ring))))) {
+			     !(c->offcpu_stacks = memo_new(stack_memo_slots(offcpu_ring), release_stack, offcpu_ring))))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
