@@ -55,8 +55,20 @@ static int add_symbol(struct elf_syms *e, const char *name, uint64_t addr, uint6
 	return 0;
 }
 
-/* Appends the function symbols of elf's .symtab and .dynsym to e. Returns whether elf had a
- * .symtab (else it was stripped, and a debug file may have the rest). */
+/* Whether sym is a code label: an untyped symbol in an executable section, as hand-written
+ * assembly defines its entry points (ld.so's _start and _dl_start_user); not a local label of the
+ * assembler (.L) nor an arm64 mapping symbol ($x, $d). perf names these too. */
+static bool code_label(Elf *elf, const GElf_Sym *sym, const char *name)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn;
+	return GELF_ST_TYPE(sym->st_info) == STT_NOTYPE && sym->st_shndx < SHN_LORESERVE && name[0] != '$' &&
+	       strncmp(name, ".L", 2) && (scn = elf_getscn(elf, sym->st_shndx)) && gelf_getshdr(scn, &sh) &&
+	       (sh.sh_flags & SHF_EXECINSTR);
+}
+
+/* Appends the function symbols (and code labels) of elf's .symtab and .dynsym to e. Returns
+ * whether elf had a .symtab (else it was stripped, and a debug file may have the rest). */
 static bool add_symbols(struct elf_syms *e, Elf *elf, size_t *cap, size_t *names_cap)
 {
 	Elf_Scn *scn = NULL;
@@ -76,11 +88,12 @@ static bool add_symbols(struct elf_syms *e, Elf *elf, size_t *cap, size_t *names
 			if (!gelf_getsym(data, (int)i, &sym))
 				continue;
 			int type = GELF_ST_TYPE(sym.st_info);
-			if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_value == 0 ||
-			    sym.st_shndx == SHN_UNDEF)
+			if (sym.st_value == 0 || sym.st_shndx == SHN_UNDEF)
 				continue;
 			const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (name && *name && add_symbol(e, name, sym.st_value, sym.st_size, cap, names_cap) != 0)
+			if (!name || !*name || (type != STT_FUNC && type != STT_GNU_IFUNC && !code_label(elf, &sym, name)))
+				continue;
+			if (add_symbol(e, name, sym.st_value, sym.st_size, cap, names_cap) != 0)
 				return symtab;
 		}
 	}
@@ -116,17 +129,27 @@ static void note_dwarf(struct elf_syms *e, Elf *elf, int fd)
 }
 
 /* Sorts e's symbols and keeps one per address (the first, a sized one if any). */
+/* Sorts e's symbols by address and keeps one per address (a sized one over a size-0 one), and
+ * no size-0 symbol inside a sized one: the lookup takes the last symbol at or below an address,
+ * so a label inside a function would take its name. */
 static void finish_symbols(struct elf_syms *e)
 {
 	if (e->nsyms)
 		qsort(e->syms, e->nsyms, sizeof(*e->syms), sym_cmp);
 	size_t w = 0;
+	uint64_t covered = 0; /* the end of the sized symbols kept so far */
 	for (size_t r = 0; r < e->nsyms; r++) {
 		if (w && e->syms[w - 1].addr == e->syms[r].addr) {
 			if (!e->syms[w - 1].size && e->syms[r].size)
 				e->syms[w - 1] = e->syms[r];
+			if (e->syms[r].size && e->syms[r].addr + e->syms[r].size > covered)
+				covered = e->syms[r].addr + e->syms[r].size;
 			continue;
 		}
+		if (!e->syms[r].size && e->syms[r].addr < covered)
+			continue;
+		if (e->syms[r].size && e->syms[r].addr + e->syms[r].size > covered)
+			covered = e->syms[r].addr + e->syms[r].size;
 		e->syms[w++] = e->syms[r];
 	}
 	e->nsyms = w;

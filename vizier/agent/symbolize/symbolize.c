@@ -39,7 +39,10 @@ struct sym *sym_find(struct sym *syms, size_t n, uint64_t ip)
 uint32_t symbolize_generation(struct symbolizer *s, uint32_t pid)
 {
 	struct proc *p = proc_get(s, pid);
-	return p ? p->generation : 0;
+	if (!p)
+		return 0;
+	p->used = time(NULL); /* sampled: kept, though its frames may all be remembered (symbolizer_expire) */
+	return p->generation;
 }
 
 int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char **out, int max, bool *unsettled)
