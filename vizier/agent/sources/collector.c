@@ -162,9 +162,15 @@ static size_t stack_memo_slots(struct ring *r)
 struct frames {
 	uint64_t hash;   /* of n and names: what a stack's key holds for this frame */
 	uint16_t n;      /* names, NUL-terminated one after another */
-	bool settled;
 	size_t len;      /* bytes of names */
 	char names[];
+};
+
+/* A record's frame: its names (read only when its stack is new) and their content hash (kept in
+ * the frame memo beside the key, so a remembered frame is found without reading its names). */
+struct frame_ref {
+	const struct frames *f;
+	uint64_t hash;
 };
 
 /* Frees a dropped frames value, once the record being handled is done. */
@@ -191,10 +197,10 @@ static void release_stack(void *ud, void *value)
 	ring_release_stack(ud, value);
 }
 
-/* The frames of names[0 .. n), remembered under key when settled (else freed with the record);
- * NULL on out-of-memory. */
-static const struct frames *remember(struct collector *c, const uint64_t *key, size_t nkey, const char *const *names,
-				     int n, bool settled)
+/* The frames of names[0 .. n) into *out, remembered under key when settled (else freed with the
+ * record). 0, or -1 on out-of-memory. */
+static int remember(struct collector *c, const uint64_t *key, size_t nkey, const char *const *names, int n,
+		    bool settled, struct frame_ref *out)
 {
 	size_t len = 0, l[INLINE_MAX];
 	assert(n >= 1 && n <= INLINE_MAX);
@@ -202,7 +208,7 @@ static const struct frames *remember(struct collector *c, const uint64_t *key, s
 		len += (l[i] = strnlen(names[i], NAME_MAX_BYTES - 1)) + 1;
 	struct frames *f = malloc(sizeof(*f) + len);
 	if (!f)
-		return NULL;
+		return -1;
 	char *p = f->names;
 	for (int i = 0; i < n; i++) {
 		memcpy(p, names[i], l[i]);
@@ -210,60 +216,64 @@ static const struct frames *remember(struct collector *c, const uint64_t *key, s
 		p += l[i] + 1;
 	}
 	f->n = (uint16_t)n;
-	f->settled = settled;
 	f->len = len;
 	f->hash = hash_bytes(f->names, len, (uint64_t)n);
-	if (!settled || memo_put(c->frames, key, nkey, f, sizeof(*f) + len, c->now) < 0)
+	if (!settled || memo_put(c->frames, key, nkey, f, sizeof(*f) + len, f->hash, c->now) < 0)
 		bury(c, f);
-	return f;
+	*out = (struct frame_ref){f, f->hash};
+	return 0;
 }
 
-static const struct frames *kernel_frame(struct collector *c, uint64_t ip)
+/* Each of these gives the frame of one address into *out: 0, or -1 on out-of-memory. *settled
+ * becomes false when its names may still change (not remembered). */
+static int kernel_frame(struct collector *c, uint64_t ip, struct frame_ref *out)
 {
 	uint64_t key[2] = {0, ip};
-	const struct frames *f = memo_get(c->frames, key, 2, c->now);
-	if (f)
-		return f;
+	if ((out->f = memo_get(c->frames, key, 2, c->now, &out->hash)))
+		return 0;
 	const char *name = symbolize_kernel(c->sym, ip);
-	return remember(c, key, 2, &name, 1, true);
+	return remember(c, key, 2, &name, 1, true, out);
 }
 
 /* ip: a return address's call instruction already (ip - 1 for callers). */
-static const struct frames *user_frame(struct collector *c, uint32_t pid, uint32_t generation, uint64_t ip)
+static int user_frame(struct collector *c, uint32_t pid, uint32_t generation, uint64_t ip, struct frame_ref *out,
+		      bool *settled)
 {
 	uint64_t key[3] = {1 | (uint64_t)pid << 8, generation, ip};
-	const struct frames *f = generation ? memo_get(c->frames, key, 3, c->now) : NULL;
-	if (f)
-		return f;
+	if (generation && (out->f = memo_get(c->frames, key, 3, c->now, &out->hash)))
+		return 0;
 	const char *names[INLINE_MAX];
 	bool unsettled = !generation;
 	int n = symbolize_user(c->sym, pid, ip, names, INLINE_MAX, &unsettled);
 	/* Named under the generation it is keyed by: maps re-read meanwhile leave it unsettled. */
 	unsettled |= symbolize_generation(c->sym, pid) != generation;
-	return remember(c, key, 3, names, n, !unsettled);
+	*settled &= !unsettled;
+	return remember(c, key, 3, names, n, !unsettled, out);
 }
 
-static const struct frames *python_frame(struct collector *c, uint32_t pid, const struct wisp_py_frame *pf)
+static int python_frame(struct collector *c, uint32_t pid, const struct wisp_py_frame *pf, struct frame_ref *out,
+			bool *settled)
 {
 	uint64_t key[3] = {2 | (uint64_t)pid << 8, pf->code, pf->lasti | (uint64_t)pf->sig << 32};
-	const struct frames *f = memo_get(c->frames, key, 3, c->now);
-	if (f)
-		return f;
+	if ((out->f = memo_get(c->frames, key, 3, c->now, &out->hash)))
+		return 0;
 	bool unsettled = false;
 	const char *name = py_procs_frame(c->python, pid, pf, &unsettled);
-	return remember(c, key, 3, &name, 1, !unsettled);
+	*settled &= !unsettled;
+	return remember(c, key, 3, &name, 1, !unsettled, out);
 }
 
 /* The frames of a record, leaf first: kernel, then user with Python's spliced in. Returns how
- * many (fr[0 .. nkf) the kernel's), or -1 on out-of-memory; *settled false when one is not. */
+ * many (fr[0 .. nk) the kernel's), or -1 on out-of-memory; *settled false when one is not. */
 static int record_frames(struct collector *c, const struct wisp_sample *s, int nk, int nu, int npy,
-			 const struct frames **fr, bool *settled)
+			 struct frame_ref *fr, bool *settled)
 {
 	int n = 0;
 	for (int i = 0; i < nk; i++)
-		fr[n++] = kernel_frame(c, s->ips[i]);
+		if (kernel_frame(c, s->ips[i], &fr[n++]) < 0)
+			return -1;
 	if (!nu && !npy)
-		goto out;
+		return n;
 	uint32_t generation = symbolize_generation(c->sym, s->pid);
 	/* A Python process: each frame of the interpreter's eval function gives way to the Python
 	 * frames it was running (innermost first, up to the one that entered it). */
@@ -278,30 +288,27 @@ static int record_frames(struct collector *c, const struct wisp_sample *s, int n
 		uint64_t ip = s->ips[nk + i] - (i > 0);
 		if (py_at < npy && ip >= eval_lo && ip < eval_hi) {
 			do
-				fr[n++] = python_frame(c, s->pid, &s->py[py_at]);
+				if (python_frame(c, s->pid, &s->py[py_at], &fr[n++], settled) < 0)
+					return -1;
 			while (!(s->py[py_at++].flags & WISP_PY_F_ENTRY) && py_at < npy);
 			continue;
 		}
-		fr[n++] = user_frame(c, s->pid, generation, ip);
+		if (user_frame(c, s->pid, generation, ip, &fr[n++], settled) < 0)
+			return -1;
 	}
 	/* Python frames the native walk did not reach (it was cut short) go at its root end. */
 	while (py_at < npy)
-		fr[n++] = python_frame(c, s->pid, &s->py[py_at++]);
-out:
-	for (int i = 0; i < n; i++) {
-		if (!fr[i])
+		if (python_frame(c, s->pid, &s->py[py_at++], &fr[n++], settled) < 0)
 			return -1;
-		*settled &= fr[i]->settled;
-	}
 	return n;
 }
 
 /* The tracing machinery a switch record's kernel stack starts with (the program's own caller),
  * not where the thread waits: everything above the scheduler's entry is dropped. */
-static int skip_switch_frames(const struct frames *const *fr, int nkf)
+static int skip_switch_frames(const struct frame_ref *fr, int nkf)
 {
 	for (int i = 0; i < nkf && i < 8; i++)
-		if (!strcmp(fr[i]->names, "__schedule") || !strncmp(fr[i]->names, "__schedule.", 11))
+		if (!strcmp(fr[i].f->names, "__schedule") || !strncmp(fr[i].f->names, "__schedule.", 11))
 			return i;
 	return 0;
 }
@@ -309,20 +316,20 @@ static int skip_switch_frames(const struct frames *const *fr, int nkf)
 /* The stack of a record's frames in ring (its memo: stacks), borrowed for the record, or NULL on
  * out-of-memory. */
 static struct stack *record_stack(struct collector *c, struct ring *ring, struct memo *stacks, bool start,
-				  const struct frames *const *fr, int nf, int nkf, int end, bool settled)
+				  const struct frame_ref *fr, int nf, int nkf, int end, bool settled)
 {
-	uint64_t key[1 + SAMPLE_MAX_FRAMES];
+	uint64_t key[1 + DEAD_MAX];
 	key[0] = (uint64_t)nkf | (uint64_t)end << 16;
 	for (int i = 0; i < nf; i++)
-		key[1 + i] = fr[i]->hash;
-	struct stack *st = memo_get(stacks, key, 1 + (size_t)nf, c->now);
+		key[1 + i] = fr[i].hash;
+	struct stack *st = memo_get(stacks, key, 1 + (size_t)nf, c->now, NULL);
 	if (st)
 		return st;
 	const char *names[SAMPLE_MAX_FRAMES];
 	int k0 = start ? skip_switch_frames(fr, nkf) : 0, n = 0, nkernel = 0;
 	for (int i = k0; i < nf; i++) {
-		const char *p = fr[i]->names;
-		for (int k = 0; k < fr[i]->n; k++, p += strlen(p) + 1)
+		const char *p = fr[i].f->names;
+		for (int k = 0; k < fr[i].f->n; k++, p += strlen(p) + 1)
 			names[n++] = p;
 		if (i < nkf)
 			nkernel = n;
@@ -333,7 +340,7 @@ static struct stack *record_stack(struct collector *c, struct ring *ring, struct
 	st = ring_stack(ring, names, (uint16_t)n, (uint16_t)nkernel);
 	if (!st)
 		return NULL;
-	if (settled && memo_put(stacks, key, 1 + (size_t)nf, st, sizeof(*st) + (size_t)n * sizeof(char *), c->now) == 0)
+	if (settled && memo_put(stacks, key, 1 + (size_t)nf, st, sizeof(*st) + (size_t)n * sizeof(char *), 0, c->now) == 0)
 		return st; /* the memo's reference, valid for this record */
 	c->held = st; /* released when the record is done */
 	return st;
@@ -375,7 +382,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	if (c->unwinder && (end == WISP_UNWIND_END_NO_PROC || (s->unwind_flags & WISP_UNWIND_F_MAP_MISS)))
 		unwinder_request(c->unwinder, s->pid, end != WISP_UNWIND_END_NO_PROC); /* stale: a pc missed */
 
-	const struct frames *fr[DEAD_MAX];
+	struct frame_ref fr[DEAD_MAX];
 	bool settled = true;
 	c->in_record = true;
 	int nf = record_frames(c, s, nk, nu, npy, fr, &settled);

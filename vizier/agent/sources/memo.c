@@ -15,17 +15,21 @@
 
 #define INLINE_WORDS 3
 
+/* One cache line: a hit reads nothing else when its key is inline. */
 struct entry {
 	uint64_t hash;
-	uint32_t n;      /* words in the key; 0: the slot is empty */
+	uint16_t n;      /* words in the key; 0: the slot is empty */
 	uint32_t used;   /* the caller's clock (seconds) when last used, truncated */
+	uint32_t bytes;  /* counted in the statistics */
 	void *value;     /* owned, given back to drop */
-	size_t bytes;    /* counted in the statistics */
+	uint64_t aux;    /* the caller's word */
 	union {
 		uint64_t words[INLINE_WORDS]; /* n <= INLINE_WORDS */
 		uint64_t *key;                /* else: owned */
 	} k;
-};
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct entry) == 64, "an entry is one cache line");
 
 static const uint64_t *entry_key(const struct entry *e)
 {
@@ -44,10 +48,11 @@ struct memo *memo_new(size_t slots, memo_drop_fn *drop, void *ud)
 {
 	assert(slots >= 2 && (slots & (slots - 1)) == 0);
 	struct memo *m = calloc(1, sizeof(*m));
-	if (!m || !(m->slots = calloc(slots, sizeof(*m->slots)))) {
+	if (!m || !(m->slots = aligned_alloc(sizeof(struct entry), slots * sizeof(struct entry)))) {
 		free(m);
 		return NULL;
 	}
+	memset(m->slots, 0, slots * sizeof(struct entry));
 	m->nslots = slots;
 	m->drop = drop;
 	m->ud = ud;
@@ -103,13 +108,15 @@ static bool key_equal(const struct entry *e, uint64_t hash, const uint64_t *key,
 	return true;
 }
 
-void *memo_get(struct memo *m, const uint64_t *key, size_t n, time_t now)
+void *memo_get(struct memo *m, const uint64_t *key, size_t n, time_t now, uint64_t *aux)
 {
 	uint64_t h = key_hash(key, n);
 	struct entry *set = set_of(m, h);
 	for (int w = 0; w < 2; w++)
 		if (key_equal(&set[w], h, key, n)) {
 			set[w].used = (uint32_t)now;
+			if (aux)
+				*aux = set[w].aux;
 			atomic_fetch_add_explicit(&m->hits, 1, memory_order_relaxed);
 			return set[w].value;
 		}
@@ -117,11 +124,12 @@ void *memo_get(struct memo *m, const uint64_t *key, size_t n, time_t now)
 	return NULL;
 }
 
-int memo_put(struct memo *m, const uint64_t *key, size_t n, void *value, size_t bytes, time_t now)
+int memo_put(struct memo *m, const uint64_t *key, size_t n, void *value, size_t bytes, uint64_t aux, time_t now)
 {
 	uint64_t h = key_hash(key, n);
 	struct entry *set = set_of(m, h);
-	assert(n >= 1 && n <= UINT32_MAX && !key_equal(&set[0], h, key, n) && !key_equal(&set[1], h, key, n));
+	assert(n >= 1 && n <= MEMO_MAX_WORDS && bytes <= UINT32_MAX && !key_equal(&set[0], h, key, n) &&
+	       !key_equal(&set[1], h, key, n));
 	uint64_t *copy = NULL;
 	if (n > INLINE_WORDS && !(copy = malloc(n * sizeof(*key))))
 		return -1;
@@ -129,7 +137,8 @@ int memo_put(struct memo *m, const uint64_t *key, size_t n, void *value, size_t 
 	struct entry *e = !set[0].n ? &set[0] : !set[1].n ? &set[1] : set[1].used < set[0].used ? &set[1] : &set[0];
 	if (e->n)
 		drop(m, e);
-	*e = (struct entry){.hash = h, .n = (uint32_t)n, .used = (uint32_t)now, .value = value, .bytes = bytes};
+	*e = (struct entry){.hash = h, .n = (uint16_t)n, .used = (uint32_t)now, .bytes = (uint32_t)bytes, .value = value,
+			    .aux = aux};
 	memcpy(copy ? copy : e->k.words, key, n * sizeof(*key));
 	if (copy)
 		e->k.key = copy;

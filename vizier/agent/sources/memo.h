@@ -27,18 +27,22 @@ struct memo_stats {
 	uint64_t bytes;        /* keys, entries and the values' bytes as put */
 };
 
-/* A memo of at most slots entries (a power of two >= 2). NULL on out-of-memory. */
+/* A memo of at most slots entries (a power of two >= 2). NULL on out-of-memory. Keys are at most
+ * MEMO_MAX_WORDS words. */
+#define MEMO_MAX_WORDS 65535
 struct memo *memo_new(size_t slots, memo_drop_fn *drop, void *ud);
 /* Drops every value. */
 void memo_free(struct memo *m);
 
-/* The value remembered under key[0 .. n), or NULL. Borrowed: the memo may drop it at the next put
- * or expire. now: the caller's clock, in seconds. */
-void *memo_get(struct memo *m, const uint64_t *key, size_t n, time_t now);
-/* Remembers value (which the memo adopts; bytes: what it holds, for the statistics) under key[0 ..
- * n), which it must not hold (a get missed). 0, or -1 on out-of-memory: value stays the
+/* The value remembered under key[0 .. n), or NULL; *aux (unless aux is NULL) its aux word. The
+ * value is borrowed: the memo may drop it at the next put or expire. now: the caller's clock, in
+ * seconds. */
+void *memo_get(struct memo *m, const uint64_t *key, size_t n, time_t now, uint64_t *aux);
+/* Remembers value (which the memo adopts; bytes: what it holds, for the statistics) and a word of
+ * the caller's kept beside it (aux: read with the key, so a hit need not touch the value) under
+ * key[0 .. n), which it must not hold (a get missed). 0, or -1 on out-of-memory: value stays the
  * caller's. May drop another entry. */
-int memo_put(struct memo *m, const uint64_t *key, size_t n, void *value, size_t bytes, time_t now);
+int memo_put(struct memo *m, const uint64_t *key, size_t n, void *value, size_t bytes, uint64_t aux, time_t now);
 /* Drops the entries not used in the last max_age_s seconds. */
 void memo_expire(struct memo *m, time_t now, int max_age_s);
 
