@@ -431,15 +431,15 @@ static int handle_record(void *ctx, void *data, size_t size)
  * wakeup (a context switch or two, a fifth of the drain thread's time at 20 a second), so it
  * drains as seldom as it can: every DRAIN_MAX_MS, or more often where every CPU at its full rate
  * (hz samples, and offcpu_rate starts with their ends, each a fixed-size record) would fill more
- * than an eighth of the BPF ring buffer in between (drain_interval). 2 CPUs at 99 Hz drain 4 times
- * a second; 64 CPUs every 22 ms.
+ * than an eighth of the BPF ring buffer in between (drain_interval). 2 CPUs at 99 Hz (and the
+ * default off-CPU rate) drain twice a second; 16 CPUs every 88 ms, 64 CPUs every 22 ms.
  *
  * What a drain publishes: the wall-clock time when it began, less PROGRESS_SLACK_NS. A sample
  * stamped before that had been submitted by then (the BPF program stamps and submits within
  * microseconds, and a record still being written stops the drain, to be read by the next); the
  * slack covers that and the drift of boot_to_wall between its refreshes. */
 #define DRAIN_MIN_MS 10
-#define DRAIN_MAX_MS 250
+#define DRAIN_MAX_MS 500
 #define PROGRESS_SLACK_NS 2000000LL
 
 static int64_t drain_interval(size_t ringbuf_bytes, int ncpus, int hz, uint32_t offcpu_rate)
