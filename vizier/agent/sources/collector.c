@@ -409,11 +409,9 @@ static int handle_record(void *ctx, void *data, size_t size)
 		.pod = kn.pod,
 		.namespace = kn.namespace,
 	};
-	if (!st)
-		atomic_fetch_add(&c->append_failed, 1);
-	else if (start)
+	if (start)
 		offcpu_begin(c->offcpu, &rs, st, s->offcpu_state);
-	else if (ring_append_stack(c->ring, &rs, st) == 0)
+	else if (st && ring_append_stack(c->ring, &rs, st) == 0)
 		atomic_fetch_add(&c->appended, 1);
 	else
 		atomic_fetch_add(&c->append_failed, 1);

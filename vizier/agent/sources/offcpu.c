@@ -120,7 +120,7 @@ static void remove_slot(struct offcpu *o, struct held *h)
 void offcpu_begin(struct offcpu *o, const struct ring_sample *s, struct stack *st, unsigned state)
 {
 	uint32_t tid = (uint32_t)s->tid;
-	if (!tid || (o->n + 1 > o->cap / 2 && (o->cap >= MAX_SLOTS || grow(o) < 0))) {
+	if (!st || !tid || (o->n + 1 > o->cap / 2 && (o->cap >= MAX_SLOTS || grow(o) < 0))) {
 		atomic_fetch_add_explicit(&o->dropped, 1, memory_order_relaxed);
 		return;
 	}

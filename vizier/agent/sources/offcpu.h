@@ -28,8 +28,9 @@ struct offcpu *offcpu_new(struct ring *ring);
 void offcpu_free(struct offcpu *o);
 
 /* A start: s names the thread (time, count, value and frames unused), st is its stack in the
- * off-CPU ring (borrowed: the held start takes its own reference); state is why it left (enum
- * offcpu_state). A held start of the same thread (whose end was lost) is replaced. */
+ * off-CPU ring (borrowed: the held start takes its own reference; NULL: the collector could not
+ * make it, and the start is counted dropped); state is why it left (enum offcpu_state). A held
+ * start of the same thread (whose end was lost) is replaced. */
 void offcpu_begin(struct offcpu *o, const struct ring_sample *s, struct stack *st, unsigned state);
 /* An end: tid came back at wall_ns after blocked_ns off the CPU; the period stands for
  * weight / WISP_OFFCPU_WEIGHT_ONE periods. Appends the row. */
