@@ -148,6 +148,21 @@ async function main() {
     if (!(Date.parse(sel[0]) < Date.parse(sel[1]))) fail(`the dragged window is ${sel}`);
     ok(`dragging on the samples-per-node chart selected ${sel[0]} to ${sel[1]} and drew its flame graph`);
 
+    // One point (what a new agent's chart first holds) spans a minute, not uPlot's 1,000 days. The
+    // chart's own live feed may land between the show and the read: then it is tried again.
+    let span = null;
+    for (let i = 0; i < 5 && span === null; i++) {
+      span = await page.evaluate(async () => {
+        const c = window.wisp.chart, now = BigInt(Date.now()) * 1000000n;
+        const cols = ['time_', 'node', 'samples', 'cpus_busy'].map((name) => ({ name }));
+        c.show({ columns: cols, rows: [[String(now - 5000000000n), c.nodes[0] || 'solo', 10, 0.5]] }, String(now), '1000000000');
+        await new Promise((r) => setTimeout(r, 50));
+        return c.plot.data[0].length === 1 ? c.plot.scales.x.max - c.plot.scales.x.min : null;
+      });
+    }
+    if (span === null || !(span > 0 && span <= 120)) fail(`a chart of one point spans ${span} s`);
+    ok(`a chart of one point spans ${span} s`);
+
     // ---- a regression in red: nofp joins burn; the baseline is burn alone --------------------------
     // burn has run alone since t0 (it runs 60 s); nofp runs 4 s from n0
     const n0 = Date.now();

@@ -95,7 +95,12 @@ export class CpuChart {
       height: 200,
       cursor: { drag: { x: true, y: false, setScale: false } },
       select: { show: true },
-      scales: { x: { time: true } },
+      // One point (a chart's first bin) has no span, and uPlot gives it 1,000 days (its one-day
+      // default, in milliseconds, read as seconds): show a minute around it.
+      scales: { x: { time: true, range: (u, min, max) => {
+        const x = u.data[0];
+        return x.length === 1 ? [x[0] - 30, x[0] + 30] : [min, max];
+      } } },
       axes: [{}, { label: 'CPUs busy', size: 50 }],
       series: [{}, ...nodes.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 1.5,
         value: (u, v) => (v == null ? '-' : v.toFixed(2)) }))],
