@@ -429,8 +429,10 @@ static int handle_record(void *ctx, void *data, size_t size)
  * wakeup (a context switch or two, a fifth of the drain thread's time at 20 a second), so it
  * drains as seldom as it can: every DRAIN_MAX_MS, or more often where every CPU at its full rate
  * (hz samples, and offcpu_rate starts with their ends, each a fixed-size record) would fill more
- * than an eighth of the BPF ring buffer in between (drain_interval). 2 CPUs at 99 Hz (and the
- * default off-CPU rate) drain twice a second; 16 CPUs every 88 ms, 64 CPUs every 22 ms.
+ * than an eighth of the BPF ring buffer in between (drain_interval). A record is 5 KiB: with the
+ * default 8 MiB buffer, 99 Hz and the default off-CPU rate, 2 CPUs drain every 290 ms, 16 every
+ * 36 ms, 64 every DRAIN_MIN_MS (at a fixed 50 ms, as before, a full-rate burst on 64 CPUs filled
+ * 70 % of it between drains).
  *
  * What a drain publishes: the wall-clock time when it began, less PROGRESS_SLACK_NS. A sample
  * stamped before that had been submitted by then (the BPF program stamps and submits within
