@@ -87,7 +87,7 @@ cpu() {
 bpf() {
 	local f k v id ns=0 runs=0
 	for f in /proc/"$3"/fdinfo/*; do
-		id= ns=0 runs=0
+		id=
 		while read -r k v; do
 			case $k in prog_id:) id=$v ;; run_time_ns:) ns=$v ;; run_cnt:) runs=$v ;; esac
 		done 2>/dev/null <"$f"

@@ -28,8 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Frames a record may drop from the frame memo: one put per address it names. */
-#define DEAD_MAX (2 * WISP_MAX_FRAMES + WISP_PY_MAX_FRAMES)
+/* Addresses a record holds at most (kernel, user, Python): a frame each, and as many frames the
+ * frame memo may drop while the record is handled (one put per address named). */
+#define RECORD_MAX_ADDRS (2 * WISP_MAX_FRAMES + WISP_PY_MAX_FRAMES)
 
 struct collector {
 	struct wisp_profile *skel;
@@ -45,7 +46,7 @@ struct collector {
 	 * offcpu_ring. */
 	struct memo *frames, *stacks, *offcpu_stacks;
 	struct stack *held;        /* a stack not remembered: the handled record's reference */
-	void *dead[DEAD_MAX];      /* frames the memo dropped while the record is handled */
+	void *dead[RECORD_MAX_ADDRS]; /* frames the memo dropped while the record is handled */
 	size_t ndead;
 	bool in_record;            /* a record is being handled: dropped frames wait in dead */
 	struct offcpu *offcpu;     /* NULL without off-CPU capture (drain thread's) */
@@ -162,7 +163,6 @@ static size_t stack_memo_slots(struct ring *r)
 struct frames {
 	uint64_t hash;   /* of n and names: what a stack's key holds for this frame */
 	uint16_t n;      /* names, NUL-terminated one after another */
-	size_t len;      /* bytes of names */
 	char names[];
 };
 
@@ -181,7 +181,7 @@ static void bury(void *ud, void *value)
 		free(value);
 		return;
 	}
-	assert(c->ndead < DEAD_MAX);
+	assert(c->ndead < RECORD_MAX_ADDRS);
 	c->dead[c->ndead++] = value;
 }
 
@@ -216,7 +216,6 @@ static int remember(struct collector *c, const uint64_t *key, size_t nkey, const
 		p += l[i] + 1;
 	}
 	f->n = (uint16_t)n;
-	f->len = len;
 	f->hash = hash_bytes(f->names, len, (uint64_t)n);
 	if (!settled || memo_put(c->frames, key, nkey, f, sizeof(*f) + len, f->hash, c->now) < 0)
 		bury(c, f);
@@ -318,7 +317,7 @@ static int skip_switch_frames(const struct frame_ref *fr, int nkf)
 static struct stack *record_stack(struct collector *c, struct ring *ring, struct memo *stacks, bool start,
 				  const struct frame_ref *fr, int nf, int nkf, int end, bool settled)
 {
-	uint64_t key[1 + DEAD_MAX];
+	uint64_t key[1 + RECORD_MAX_ADDRS];
 	key[0] = (uint64_t)nkf | (uint64_t)end << 16;
 	for (int i = 0; i < nf; i++)
 		key[1 + i] = fr[i].hash;
@@ -382,7 +381,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	if (c->unwinder && (end == WISP_UNWIND_END_NO_PROC || (s->unwind_flags & WISP_UNWIND_F_MAP_MISS)))
 		unwinder_request(c->unwinder, s->pid, end != WISP_UNWIND_END_NO_PROC); /* stale: a pc missed */
 
-	struct frame_ref fr[DEAD_MAX];
+	struct frame_ref fr[RECORD_MAX_ADDRS];
 	bool settled = true;
 	c->in_record = true;
 	int nf = record_frames(c, s, nk, nu, npy, fr, &settled);

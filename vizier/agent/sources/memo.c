@@ -99,7 +99,7 @@ static uint64_t key_hash(const uint64_t *key, size_t n)
 
 static bool key_equal(const struct entry *e, uint64_t hash, const uint64_t *key, size_t n)
 {
-	if (!e->n || e->hash != hash || e->n != n)
+	if (e->hash != hash || e->n != n) /* n >= 1: an empty slot (n 0) never matches */
 		return false;
 	const uint64_t *k = entry_key(e);
 	for (size_t i = 0; i < n; i++) /* keys are short: a call to memcmp costs more */

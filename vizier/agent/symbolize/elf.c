@@ -139,18 +139,15 @@ static void finish_symbols(struct elf_syms *e)
 	size_t w = 0;
 	uint64_t covered = 0; /* the end of the sized symbols kept so far */
 	for (size_t r = 0; r < e->nsyms; r++) {
-		if (w && e->syms[w - 1].addr == e->syms[r].addr) {
-			if (!e->syms[w - 1].size && e->syms[r].size)
-				e->syms[w - 1] = e->syms[r];
-			if (e->syms[r].size && e->syms[r].addr + e->syms[r].size > covered)
-				covered = e->syms[r].addr + e->syms[r].size;
-			continue;
+		const struct sym *y = &e->syms[r];
+		if (w && e->syms[w - 1].addr == y->addr) {
+			if (!e->syms[w - 1].size && y->size)
+				e->syms[w - 1] = *y;
+		} else if (y->size || y->addr >= covered) {
+			e->syms[w++] = *y;
 		}
-		if (!e->syms[r].size && e->syms[r].addr < covered)
-			continue;
-		if (e->syms[r].size && e->syms[r].addr + e->syms[r].size > covered)
-			covered = e->syms[r].addr + e->syms[r].size;
-		e->syms[w++] = e->syms[r];
+		if (y->size && y->addr + y->size > covered)
+			covered = y->addr + y->size;
 	}
 	e->nsyms = w;
 	e->loaded = true;
