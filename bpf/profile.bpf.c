@@ -50,10 +50,11 @@ static __always_inline void count(__u32 slot)
 	add(slot, 1);
 }
 
-/* Fills s with the current task: who, where, and its kernel, user and Python stacks. */
-static __always_inline void fill_sample(void *ctx, struct wisp_sample *s, __u32 pid, __u32 tid)
+/* Fills s with the current task: who, where, and its kernel, user and Python stacks. Returns the
+ * record's length (wisp_sample_size: the frames packed). */
+static __always_inline __u32 fill_sample(void *ctx, struct wisp_sample *s, __u32 pid, __u32 tid)
 {
-	long kbytes, ubytes;
+	long kbytes, ubytes, pybytes = 0;
 
 	s->time_ns = bpf_ktime_get_boot_ns();
 	s->cgroup_id = bpf_get_current_cgroup_id();
@@ -62,7 +63,7 @@ static __always_inline void fill_sample(void *ctx, struct wisp_sample *s, __u32 
 	s->cpu = bpf_get_smp_processor_id();
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 
-	kbytes = bpf_get_stack(ctx, s->ips, WISP_MAX_FRAMES * sizeof(__u64), 0);
+	kbytes = bpf_get_stack(ctx, s->data, WISP_MAX_FRAMES * sizeof(__u64), 0);
 	if (kbytes < 0)
 		kbytes = 0;
 	if (kbytes > WISP_MAX_FRAMES * sizeof(__u64)) /* bound the offset for the verifier */
@@ -77,13 +78,15 @@ static __always_inline void fill_sample(void *ctx, struct wisp_sample *s, __u32 
 		if (nu > 0) {
 			__u32 cnt = (__u32)nu & 127; /* nu <= WISP_MAX_FRAMES (127): the mask bounds it for the verifier */
 			ubytes = cnt * sizeof(__u64);
-			bpf_probe_read_kernel((void *)s->ips + kbytes, cnt * sizeof(__u64), us->ips);
+			bpf_probe_read_kernel((void *)s->data + kbytes, cnt * sizeof(__u64), us->ips);
 		} else if (nu < 0) {
 			s->unwind_end = WISP_UNWIND_END_NO_PROC;
-			ubytes = bpf_get_stack(ctx, (void *)s->ips + kbytes, WISP_MAX_FRAMES * sizeof(__u64),
+			ubytes = bpf_get_stack(ctx, (void *)s->data + kbytes, WISP_MAX_FRAMES * sizeof(__u64),
 					       BPF_F_USER_STACK);
 			if (ubytes < 0)
 				ubytes = 0;
+			if (ubytes > WISP_MAX_FRAMES * sizeof(__u64))
+				ubytes = WISP_MAX_FRAMES * sizeof(__u64);
 		}
 	}
 	s->py_n = 0;
@@ -99,13 +102,32 @@ static __always_inline void fill_sample(void *ctx, struct wisp_sample *s, __u32 
 			if (cnt > WISP_PY_MAX_FRAMES)
 				cnt = WISP_PY_MAX_FRAMES;
 			s->py_n = (__u16)cnt;
-			bpf_probe_read_kernel(s->py, cnt * sizeof(struct wisp_py_frame), ps->frames);
+			pybytes = cnt * sizeof(struct wisp_py_frame);
+			bpf_probe_read_kernel((void *)s->data + kbytes + ubytes, pybytes, ps->frames);
 		}
 		count(WISP_CNT_PY_WALKS);
 		add(WISP_CNT_PY_NS, bpf_ktime_get_ns() - t0);
 	}
 	s->kstack_n = kbytes / sizeof(__u64);
 	s->ustack_n = ubytes / sizeof(__u64);
+	return WISP_SAMPLE_HEAD_SIZE + kbytes + ubytes + pybytes;
+}
+
+/* Where records are built: one per CPU and kind (a CPU sample's perf event and the switch
+ * hook could in principle meet on one CPU; each has its own). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct wisp_sample);
+} wisp_sample_scratch SEC(".maps");
+
+/* Copies the record of len bytes out to the ring buffer; 0, or < 0 when it is full. */
+static __always_inline long emit_sample(struct wisp_sample *s, __u32 len)
+{
+	if (len > sizeof(*s)) /* it is not: the bound is for the verifier */
+		len = sizeof(*s);
+	return bpf_ringbuf_output(&wisp_events, s, len, BPF_RB_NO_WAKEUP);
 }
 
 SEC("perf_event")
@@ -120,16 +142,17 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 		count(WISP_CNT_IDLE);
 		return 0;
 	}
-	s = bpf_ringbuf_reserve(&wisp_events, sizeof(*s), 0);
-	if (!s) {
-		count(WISP_CNT_LOST);
+	__u32 key = WISP_REC_CPU;
+	s = bpf_map_lookup_elem(&wisp_sample_scratch, &key);
+	if (!s)
 		return 0;
-	}
 	s->kind = WISP_REC_CPU;
 	s->offcpu_state = 0;
-	fill_sample(ctx, s, pid, tid);
+	s->pad = 0;
+	__u32 len = fill_sample(ctx, s, pid, tid);
 	/* No wakeup per sample: the agent drains on a timer, which costs far fewer context switches. */
-	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+	if (emit_sample(s, len) < 0)
+		count(WISP_CNT_LOST);
 	return 0;
 }
 
@@ -248,21 +271,24 @@ static __always_inline void offcpu_start(void *ctx, struct task_struct *prev, bo
 	struct wisp_offcpu_task *t = bpf_task_storage_get(&wisp_offcpu_tasks, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t)
 		return;
-	struct wisp_sample *s = bpf_ringbuf_reserve(&wisp_events, sizeof(*s), 0);
-	if (!s) {
-		count(WISP_CNT_OFFCPU_LOST);
+	__u32 key = WISP_REC_OFFCPU_START;
+	struct wisp_sample *s = bpf_map_lookup_elem(&wisp_sample_scratch, &key);
+	if (!s)
 		return;
-	}
 	s->kind = WISP_REC_OFFCPU_START;
 	s->offcpu_state = preempt || state == 0 ? WISP_OFFCPU_RUNNABLE
 			  : state & 1		 ? WISP_OFFCPU_SLEEPING
 			  : state & 2		 ? WISP_OFFCPU_UNINTERRUPTIBLE
 						 : WISP_OFFCPU_OTHER;
-	fill_sample(ctx, s, pid, tid);
+	s->pad = 0;
+	__u32 len = fill_sample(ctx, s, pid, tid);
+	if (emit_sample(s, len) < 0) {
+		count(WISP_CNT_OFFCPU_LOST);
+		return;
+	}
 	t->start_ns = s->time_ns;
 	t->weight = weight;
 	count(WISP_CNT_OFFCPU_TAKEN);
-	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
 }
 
 /* Runs on the CPU being switched, as prev: prev's stacks are the current ones. The loader

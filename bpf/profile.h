@@ -51,27 +51,42 @@ struct wisp_offcpu_end {
 	__u32 pad;
 };
 
-/* One CPU sample, or the start of an off-CPU period (kind). The kernel frames come first, then the user frames, packed in `ips`; only
- * (kstack_n + ustack_n) entries are meaningful, and only py_n entries of `py` (a Python process's
- * frames, innermost first). */
+/* One CPU sample, or the start of an off-CPU period (kind): a head, then its frames packed in
+ * `data`, leaf first: kstack_n kernel addresses, ustack_n user addresses, then py_n Python frames
+ * (struct wisp_py_frame, innermost first; wisp_sample_py). A record in the ring buffer is only as
+ * long as that (wisp_sample_size): a typical one is a few hundred bytes, not the 5 KiB of the
+ * deepest. The BPF program builds one in a per-CPU copy of the whole struct and copies it out. */
 struct wisp_sample {
 	__u64 time_ns;            /* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, nanoseconds */
 	__u64 cgroup_id;          /* cgroup v2 id of the task (1 = root) */
 	__u32 pid;                /* thread group id (what users call the pid) */
 	__u32 tid;                /* thread id */
 	__u32 cpu;                /* CPU the sample fired on */
-	__u16 kstack_n;           /* kernel frames in ips[0 .. kstack_n), leaf first */
-	__u16 ustack_n;           /* user frames in ips[kstack_n .. +ustack_n), leaf first */
+	__u16 kstack_n;           /* kernel frames: data[0 .. kstack_n) */
+	__u16 ustack_n;           /* user frames: data[kstack_n .. +ustack_n) */
 	char comm[WISP_COMM_LEN]; /* task comm, NUL-padded */
 	__u8 unwind_end;          /* enum wisp_unwind_end (bpf/unwind.h): how the user walk ended */
 	__u8 unwind_flags;        /* WISP_UNWIND_F_* */
 	__u8 py_end;              /* enum wisp_py_end (bpf/python.h): how the Python walk ended */
 	__u8 kind;                /* enum wisp_record_kind */
-	__u16 py_n;               /* Python frames in py[0 .. py_n) */
+	__u16 py_n;               /* Python frames, after the addresses */
 	__u8 offcpu_state;        /* WISP_REC_OFFCPU_START: WISP_OFFCPU_* */
 	__u8 pad;
-	__u64 ips[2 * WISP_MAX_FRAMES];
-	struct wisp_py_frame py[WISP_PY_MAX_FRAMES];
+	__u64 data[2 * WISP_MAX_FRAMES + WISP_PY_MAX_FRAMES * sizeof(struct wisp_py_frame) / sizeof(__u64)];
 };
+
+#define WISP_SAMPLE_HEAD_SIZE __builtin_offsetof(struct wisp_sample, data)
+
+/* The Python frames of a sample with nk kernel and nu user addresses. */
+static inline struct wisp_py_frame *wisp_sample_py(const struct wisp_sample *s, unsigned nk, unsigned nu)
+{
+	return (struct wisp_py_frame *)(void *)&s->data[nk + nu];
+}
+
+/* The length of a record with nk + nu addresses and npy Python frames. */
+static inline unsigned long wisp_sample_size(unsigned nk, unsigned nu, unsigned npy)
+{
+	return WISP_SAMPLE_HEAD_SIZE + (nk + nu) * sizeof(__u64) + npy * sizeof(struct wisp_py_frame);
+}
 
 #endif

@@ -66,7 +66,8 @@ static void usage(FILE *f)
 		"  --node NAME            node name (default: the host name)\n"
 		"  --hz N                 samples per second per CPU (default 99)\n"
 		"  --ring-mb N            memory budget of the sample ring in MiB (default 256)\n"
-		"  --ringbuf-kb N         BPF ring buffer size in KiB (default 8192)\n"
+		"  --ringbuf-kb N         BPF ring buffer size in KiB, a power of two (default: 512 a\n"
+		"                         CPU at 99 Hz, 1024 to 16384)\n"
 		"  --include-idle         also sample the idle task\n"
 		"  --unwind-mb N          budget of the unwind tables (walking stacks without frame\n"
 		"                         pointers) in MiB of kernel memory (default 16; 0: frame\n"
@@ -178,7 +179,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
-	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 8192,
+	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 0,
 			    .unwind_mb = 16, .python = true, .export_every_ns = 600000000000LL, .kube_pods = "auto",
 			    .offcpu = true, .offcpu_rate = 250, .offcpu_share = 25};
 	if (argc < 2 || argv[1][0] == '-') {
@@ -269,8 +270,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		fprintf(stderr, "wispd: agent mode needs --coordinator ws://HOST:PORT\n");
 		return 2;
 	}
-	if (f->ring_mb < 1 || f->ring_mb > 1 << 20 || f->ringbuf_kb < 4 || (f->ringbuf_kb & (f->ringbuf_kb - 1))) {
-		fprintf(stderr, "wispd: --ring-mb must be >= 1; --ringbuf-kb a power of two >= 4\n");
+	bool ringbuf_ok = !f->ringbuf_kb || (f->ringbuf_kb >= 4 && f->ringbuf_kb <= 1 << 21 && !(f->ringbuf_kb & (f->ringbuf_kb - 1)));
+	if (f->ring_mb < 1 || f->ring_mb > 1 << 20 || !ringbuf_ok) {
+		fprintf(stderr, "wispd: --ring-mb must be >= 1; --ringbuf-kb a power of two from 4 to 2097152\n");
 		return 2;
 	}
 	if (f->unwind_mb < 0 || f->unwind_mb > 1024) {

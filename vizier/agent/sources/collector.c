@@ -268,8 +268,9 @@ static int record_frames(struct collector *c, const struct wisp_sample *s, int n
 			 struct frame_ref *fr, bool *settled)
 {
 	int n = 0;
+	const struct wisp_py_frame *py = wisp_sample_py(s, (unsigned)nk, (unsigned)nu);
 	for (int i = 0; i < nk; i++)
-		if (kernel_frame(c, s->ips[i], &fr[n++]) < 0)
+		if (kernel_frame(c, s->data[i], &fr[n++]) < 0)
 			return -1;
 	if (!nu && !npy)
 		return n;
@@ -284,12 +285,12 @@ static int record_frames(struct collector *c, const struct wisp_sample *s, int n
 	int py_at = 0;
 	for (int i = 0; i < nu; i++) {
 		/* Callers' addresses are return addresses: look up the call instruction (ip - 1). */
-		uint64_t ip = s->ips[nk + i] - (i > 0);
+		uint64_t ip = s->data[nk + i] - (i > 0);
 		if (py_at < npy && ip >= eval_lo && ip < eval_hi) {
 			do
-				if (python_frame(c, s->pid, &s->py[py_at], &fr[n++], settled) < 0)
+				if (python_frame(c, s->pid, &py[py_at], &fr[n++], settled) < 0)
 					return -1;
-			while (!(s->py[py_at++].flags & WISP_PY_F_ENTRY) && py_at < npy);
+			while (!(py[py_at++].flags & WISP_PY_F_ENTRY) && py_at < npy);
 			continue;
 		}
 		if (user_frame(c, s->pid, generation, ip, &fr[n++], settled) < 0)
@@ -297,7 +298,7 @@ static int record_frames(struct collector *c, const struct wisp_sample *s, int n
 	}
 	/* Python frames the native walk did not reach (it was cut short) go at its root end. */
 	while (py_at < npy)
-		if (python_frame(c, s->pid, &s->py[py_at++], &fr[n++], settled) < 0)
+		if (python_frame(c, s->pid, &py[py_at++], &fr[n++], settled) < 0)
 			return -1;
 	return n;
 }
@@ -359,7 +360,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 			offcpu_end(c->offcpu, e->tid, (int64_t)e->time_ns + c->boot_to_wall, e->blocked_ns, e->weight);
 		return 0;
 	}
-	if (size < offsetof(struct wisp_sample, py))
+	if (size < WISP_SAMPLE_HEAD_SIZE)
 		return 0;
 	bool start = s->kind == WISP_REC_OFFCPU_START;
 	if (start && !c->offcpu)
@@ -369,9 +370,9 @@ static int handle_record(void *ctx, void *data, size_t size)
 		nk = WISP_MAX_FRAMES;
 	if (nu > WISP_MAX_FRAMES)
 		nu = WISP_MAX_FRAMES;
-	if (offsetof(struct wisp_sample, ips) + (size_t)(nk + nu) * sizeof(__u64) > size)
+	if (wisp_sample_size((unsigned)nk, (unsigned)nu, 0) > size)
 		return 0;
-	if (npy > WISP_PY_MAX_FRAMES || offsetof(struct wisp_sample, py) + (size_t)npy * sizeof(s->py[0]) > size)
+	if (npy > WISP_PY_MAX_FRAMES || wisp_sample_size((unsigned)nk, (unsigned)nu, (unsigned)npy) > size)
 		npy = 0;
 	atomic_fetch_add(&c->py_end[s->py_end < WISP_PY_END_MAX ? s->py_end : WISP_PY_END_READ], 1);
 	int end = s->unwind_end < WISP_UNWIND_END_MAX ? s->unwind_end : WISP_UNWIND_END_READ;
@@ -427,11 +428,16 @@ static int handle_record(void *ctx, void *data, size_t size)
  * when a query waits for samples up to a time that has come (progress_wait). Each drain costs a
  * wakeup (a context switch or two, a fifth of the drain thread's time at 20 a second), so it
  * drains as seldom as it can: every DRAIN_MAX_MS, or more often where every CPU at its full rate
- * (hz samples, and offcpu_rate starts with their ends, each a fixed-size record) would fill more
- * than an eighth of the BPF ring buffer in between (drain_interval). A record is 5 KiB: with the
- * default 8 MiB buffer, 99 Hz and the default off-CPU rate, 2 CPUs drain every 290 ms, 16 every
- * 36 ms, 64 every DRAIN_MIN_MS (at a fixed 50 ms, as before, a full-rate burst on 64 CPUs filled
- * 70 % of it between drains).
+ * (hz samples, and offcpu_rate starts with their ends) with the deepest records there are
+ * (sizeof(struct wisp_sample): 127 kernel and 127 user frames and 128 Python ones, 5 KiB) would
+ * fill the BPF ring buffer in between (drain_interval). Records are as long as their stacks: a
+ * typical one is a few hundred bytes, and even 127 user frames under 30 kernel ones take a
+ * quarter of the deepest, so real loads fill a fraction of it between drains.
+ *
+ * The buffer's default size (default_ringbuf_bytes) holds DRAIN_TARGET_MS of that worst case:
+ * 512 KiB a CPU at 99 Hz with the default off-CPU rate, a power of two, 1 to 16 MiB. 2 CPUs get
+ * 1 MiB and drain every 290 ms; 16 get 8 MiB, 32 and more 16 MiB (drained every 290 ms, and
+ * every 145 ms at 64 CPUs).
  *
  * What a drain publishes: the wall-clock time when it began, less PROGRESS_SLACK_NS. A sample
  * stamped before that had been submitted by then (the BPF program stamps and submits within
@@ -439,14 +445,31 @@ static int handle_record(void *ctx, void *data, size_t size)
  * slack covers that and the drift of boot_to_wall between its refreshes. */
 #define DRAIN_MIN_MS 10
 #define DRAIN_MAX_MS 500
+#define DRAIN_TARGET_MS 250
+#define RINGBUF_MIN_BYTES (1u << 20)
+#define RINGBUF_MAX_BYTES (16u << 20)
 #define PROGRESS_SLACK_NS 2000000LL
+
+/* Bytes a second every CPU at its full rate writes with the deepest records. */
+static double worst_bytes_per_s(int ncpus, int hz, uint32_t offcpu_rate)
+{
+	return (double)ncpus * ((double)hz * sizeof(struct wisp_sample) +
+				(double)offcpu_rate * (sizeof(struct wisp_sample) + sizeof(struct wisp_offcpu_end)));
+}
 
 static int64_t drain_interval(size_t ringbuf_bytes, int ncpus, int hz, uint32_t offcpu_rate)
 {
-	double bytes_per_s = (double)ncpus * ((double)hz * sizeof(struct wisp_sample) +
-					      (double)offcpu_rate * (sizeof(struct wisp_sample) + sizeof(struct wisp_offcpu_end)));
-	double ns = (double)ringbuf_bytes / 8 / bytes_per_s * 1e9;
+	double ns = (double)ringbuf_bytes / worst_bytes_per_s(ncpus, hz, offcpu_rate) * 1e9;
 	return ns < DRAIN_MIN_MS * 1e6 ? DRAIN_MIN_MS * 1000000LL : ns > DRAIN_MAX_MS * 1e6 ? DRAIN_MAX_MS * 1000000LL : (int64_t)ns;
+}
+
+static size_t default_ringbuf_bytes(int ncpus, int hz, uint32_t offcpu_rate)
+{
+	double want = worst_bytes_per_s(ncpus, hz, offcpu_rate) * DRAIN_TARGET_MS / 1000;
+	size_t bytes = RINGBUF_MIN_BYTES;
+	while (bytes < want && bytes < RINGBUF_MAX_BYTES)
+		bytes <<= 1;
+	return bytes;
 }
 
 static void *drain_thread(void *arg)
@@ -519,14 +542,20 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		snprintf(err, errlen, "cannot open the BPF program: %s", strerror(errno));
 		goto fail;
 	}
+	if ((ncpus = online_cpus(cpus, 1024)) <= 0) {
+		snprintf(err, errlen, "cannot read the online CPUs");
+		goto fail;
+	}
 	c->skel->rodata->include_idle = cfg->include_idle;
-	if (cfg->ringbuf_bytes)
-		bpf_map__set_max_entries(c->skel->maps.wisp_events, (uint32_t)cfg->ringbuf_bytes);
+	uint32_t offcpu_rate = offcpu_ring ? cfg->offcpu_rate : 0;
+	bpf_map__set_max_entries(c->skel->maps.wisp_events,
+				 (uint32_t)(cfg->ringbuf_bytes ? cfg->ringbuf_bytes
+							       : default_ringbuf_bytes(ncpus, cfg->hz, offcpu_rate)));
 	/* --unwind-mb 0: no tables, the kernel's frame-pointer walk only (the maps stay minimal). */
 	uint32_t unwind_pairs = cfg->unwind_mb ? (uint32_t)(cfg->unwind_mb * (1u << 20) / sizeof(uint64_t)) : 1;
 	bpf_map__set_max_entries(c->skel->maps.wisp_unwind_rows, unwind_pairs);
 	c->skel->rodata->unwind_user = cfg->unwind_mb > 0;
-	c->skel->rodata->offcpu_rate = offcpu_ring ? cfg->offcpu_rate : 0;
+	c->skel->rodata->offcpu_rate = offcpu_rate;
 	/* Without off-CPU capture the switch program is neither loaded nor attached. */
 	bpf_program__set_autoload(c->skel->progs.wisp_on_switch, offcpu_ring != NULL);
 	if ((rc = wisp_profile__load(c->skel)) != 0) {
@@ -559,10 +588,6 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 	if (offcpu_ring && !(c->switch_link = bpf_program__attach(c->skel->progs.wisp_on_switch))) {
 		snprintf(err, errlen, "cannot attach to the scheduler's switch tracepoint (--offcpu off runs without): %s",
 			 strerror(errno));
-		goto fail;
-	}
-	if ((ncpus = online_cpus(cpus, 1024)) <= 0) {
-		snprintf(err, errlen, "cannot read the online CPUs");
 		goto fail;
 	}
 	c->links = calloc(ncpus, sizeof(*c->links));
@@ -602,8 +627,7 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 	}
 	sync_clocks(c);
 	c->next_expire = time(NULL) + 30;
-	c->drain_ns = drain_interval(bpf_map__max_entries(c->skel->maps.wisp_events), c->nlinks, cfg->hz,
-				     offcpu_ring ? cfg->offcpu_rate : 0);
+	c->drain_ns = drain_interval(bpf_map__max_entries(c->skel->maps.wisp_events), c->nlinks, cfg->hz, offcpu_rate);
 	if (pthread_create(&c->thread, NULL, drain_thread, c) != 0) {
 		snprintf(err, errlen, "cannot start the collector thread");
 		goto fail;

@@ -25,7 +25,7 @@ struct progress;
 
 struct collector_config {
 	int hz;               /* samples per second per CPU */
-	size_t ringbuf_bytes; /* BPF ring buffer size (power of two, >= page size) */
+	size_t ringbuf_bytes; /* BPF ring buffer size (power of two, >= page size; 0: by the CPUs) */
 	bool include_idle;    /* also record the idle task */
 	uint32_t unwind_mb;   /* unwind rows' budget in MiB; 0: no unwinding, frame pointers only */
 	bool python;          /* walk CPython frames (needs unwind_mb: its loader finds interpreters) */
