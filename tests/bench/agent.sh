@@ -25,7 +25,9 @@
 #                               distinct binaries alive and sampled (goal <= 64). It includes the
 #                               BPF maps wispd maps: the unwind rows (--unwind-mb) and the ring
 #                               buffer (--ringbuf-kb)
-#   agent_unwind_mb             kernel memory of the unwind tables then (not in the RSS above)
+#   agent_unwind_mb             kernel memory of the unwind tables then (the rows, wispd maps,
+#                               are in the RSS above; the rest is not)
+#   agent_unwind_rows_percent   the share of the rows --unwind-mb allows that those tables use
 #   python_ns_per_sample        the BPF program's extra run time per sample for the Python walk of
 #                               two busy interpreters 30 frames deep (pyburn.py deep), against a
 #                               second agent with --python off in the same run (goal <= 1,000)
@@ -157,6 +159,8 @@ rss_kb=$(awk '/^Pss:/{print $2}' "/proc/$DPID/smaps_rollup")
 ring_mb=$(status ring_mb)
 echo "agent_rss_mb $(awk -v r="$rss_kb" -v m="$ring_mb" 'BEGIN{printf "%.1f", r / 1024 - m}') MiB"
 echo "agent_unwind_mb $(status unwind_mb | awk '{printf "%.1f", $1}') MiB"
+echo "agent_unwind_rows_percent $(curl -s "http://${URL#ws://}/metrics" | awk '$1 ~ /^wisp_unwind_rows\{/ {u = $2}
+  $1 ~ /^wisp_unwind_rows_capacity/ {c = $2} END {printf "%.1f %% (%d rows of %d)", c ? u / c * 100 : 0, u, c}')"
 kill $DPID; wait $DPID 2>/dev/null || true
 
 # --- Python: two busy interpreters 30 frames deep (pyburn.py deep), an agent walking their frames

@@ -189,6 +189,10 @@ char *metrics_render(struct coordinator *c, size_t *len)
 		 1, NULL);
 	per_node(f, ns, n, "wisp_unwind_table_bytes", "gauge", "Kernel memory the unwind tables hold.", U64(unwind_bytes),
 		 1, NULL);
+	per_node(f, ns, n, "wisp_unwind_rows", "gauge", "Rows the unwind tables use (a row: 4 bytes).", U64(unwind_rows), 1,
+		 NULL);
+	per_node(f, ns, n, "wisp_unwind_rows_capacity", "gauge", "Rows the unwind tables may use (--unwind-mb).",
+		 U64(unwind_rows_cap), 1, NULL);
 	per_node(f, ns, n, "wisp_unwind_build_seconds_total", "counter", "Time spent building unwind tables.",
 		 U64(unwind_build_ns), 1e-9, NULL);
 	per_node(f, ns, n, "wisp_python_samples_total", "counter", "Samples of Python processes walked for Python frames.",

@@ -158,6 +158,8 @@ static const struct status_field {
 	F(fp_fallback_samples, SF_U64),
 	F(unwind_files, SF_U64),
 	F(unwind_bytes, SF_U64),
+	F(unwind_rows, SF_U64),
+	F(unwind_rows_cap, SF_U64),
 	F(unwind_build_ns, SF_U64),
 	F(unwind_cfi_bytes, SF_U64),
 	F(py_samples, SF_U64),

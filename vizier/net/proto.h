@@ -89,6 +89,8 @@ struct agent_status {
 	uint64_t truncated_unreadable, truncated_depth, truncated_no_info, fp_fallback_samples;
 	uint64_t unwind_files;           /* unwind tables held (one per executable file) */
 	uint64_t unwind_bytes;           /* kernel memory they hold, with the processes' tables */
+	uint64_t unwind_rows;            /* rows they use, of unwind_rows_cap (--unwind-mb) */
+	uint64_t unwind_rows_cap;
 	uint64_t unwind_build_ns;        /* time spent building tables, and from how many bytes */
 	uint64_t unwind_cfi_bytes;       /*   of .eh_frame */
 	/* Python (bpf source): samples of Python processes and the BPF time their walks took; frames

@@ -128,6 +128,8 @@ void source_get_stats(struct source *s, struct source_stats *out)
 	out->fp_fallback_samples = cs.unwind_fp_used;
 	out->unwind_files = cs.unwinder.files;
 	out->unwind_bytes = cs.unwinder.bytes;
+	out->unwind_rows = cs.unwinder.rows;
+	out->unwind_rows_cap = cs.unwinder.rows_cap;
 	out->unwind_build_ns = cs.unwinder.build_ns;
 	out->unwind_cfi_bytes = cs.unwinder.cfi_bytes;
 	out->py_samples = cs.py_walks;

@@ -18,7 +18,7 @@ struct source;
 
 struct source_options {
 	int hz;               /* bpf: samples per second per CPU */
-	size_t ringbuf_bytes; /* bpf: BPF ring buffer size (a power of two) */
+	size_t ringbuf_bytes; /* bpf: BPF ring buffer size (a power of two; 0: by the CPUs) */
 	bool include_idle;    /* bpf: also record the idle task */
 	uint32_t unwind_mb;   /* bpf: unwind tables' budget in MiB (0: frame pointers only) */
 	bool python;          /* bpf: walk CPython frames */
@@ -35,7 +35,7 @@ struct source_stats {
 	uint64_t bpf_samples;   /* bpf: perf events the BPF program saw */
 	uint64_t lost;          /* samples lost in the kernel or refused by the ring */
 	uint64_t truncated_unreadable, truncated_depth, truncated_no_info, fp_fallback_samples;
-	uint64_t unwind_files, unwind_bytes, unwind_build_ns, unwind_cfi_bytes; /* see agent_status */
+	uint64_t unwind_files, unwind_bytes, unwind_rows, unwind_rows_cap, unwind_build_ns, unwind_cfi_bytes; /* see agent_status */
 	uint64_t py_samples, py_walk_ns, py_frames, py_code_gone, py_code_failed; /* see agent_status */
 	struct kube_stats kube; /* bpf */
 	uint64_t offcpu_switches, offcpu_periods, offcpu_lost; /* bpf: see agent_status */
