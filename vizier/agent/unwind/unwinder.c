@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -201,6 +202,14 @@ static void *builder_main(void *arg)
 		close(fd);
 		atomic_store(&u->built, true);
 		wake(u);
+		/* A build frees what it parsed (libdw's CFI, the rows before they were packed: several
+		 * MiB for a large binary) into this thread's arena; once the queue is empty, give it
+		 * back, a trim for a burst of builds. */
+		pthread_mutex_lock(&u->b_lock);
+		bool idle = !u->j_len;
+		pthread_mutex_unlock(&u->b_lock);
+		if (idle)
+			malloc_trim(0);
 	}
 }
 
