@@ -128,7 +128,6 @@ static void note_dwarf(struct elf_syms *e, Elf *elf, int fd)
 		close(dup_fd);
 }
 
-/* Sorts e's symbols and keeps one per address (the first, a sized one if any). */
 /* Sorts e's symbols by address and keeps one per address (a sized one over a size-0 one), and
  * no size-0 symbol inside a sized one: the lookup takes the last symbol at or below an address,
  * so a label inside a function would take its name. */
@@ -150,7 +149,16 @@ static void finish_symbols(struct elf_syms *e)
 			covered = y->addr + y->size;
 	}
 	e->nsyms = w;
-	e->loaded = true;
+	/* Built by doubling: give back the slack (up to half of what a large table holds). */
+	struct sym *syms = w ? realloc(e->syms, w * sizeof(*syms)) : NULL;
+	if (syms || !w) {
+		if (!w)
+			free(e->syms);
+		e->syms = syms;
+	}
+	char *names = e->names_len ? realloc(e->names, e->names_len) : NULL;
+	if (names)
+		e->names = names;
 }
 
 /* Adds the .symtab of the ELF file at path (a separate debug file), when it opens. */
@@ -255,15 +263,30 @@ static void add_debug_symbols(struct elf_syms *e, Elf *elf, const char *root, co
 }
 
 /* fd: the open file behind elf (-1 for an image in memory). */
-static void elf_read_symbols(struct elf_syms *e, Elf *elf, int fd, const char *root, const char *path)
+static void read_symbols(struct elf_syms *e, Elf *elf, int fd, const char *root, const char *path)
 {
 	size_t cap = 0, names_cap = 0;
-	read_segments(e, elf);
 	if (add_symbols(e, elf, &cap, &names_cap))
 		note_dwarf(e, elf, fd);
 	else
 		add_debug_symbols(e, elf, root, path, &cap, &names_cap);
 	finish_symbols(e);
+}
+
+void elf_syms_read(struct elf_syms *e)
+{
+	if (e->fd < 0)
+		return;
+	Elf *elf = elf_begin(e->fd, ELF_C_READ_MMAP, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF)
+		read_symbols(e, elf, e->fd, e->root, e->path);
+	if (elf)
+		elf_end(elf);
+	close(e->fd);
+	e->fd = -1;
+	free(e->root);
+	free(e->path);
+	e->root = e->path = NULL;
 }
 
 /* The module fields of the file elf, mapped as path: SEP PATH SEP BUILD_ID (core/frame.h), the
@@ -314,14 +337,25 @@ struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char
 	e->size = st.st_size;
 	e->mtime = st.st_mtim.tv_sec;
 	e->used = time(NULL);
+	e->fd = -1;
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		e->module = module_fields(elf, path);
-		elf_read_symbols(e, elf, fd, root, path);
+		read_segments(e, elf);
+		e->loaded = true;
+		e->root = strdup(root);
+		e->path = strdup(path);
+		if (e->root && e->path) {
+			e->fd = fd; /* its symbols are read on first use */
+			fd = -1;
+		} else {
+			read_symbols(e, elf, fd, root, path);
+		}
 	}
 	if (elf)
 		elf_end(elf);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	e->next = s->elfs[b];
 	s->elfs[b] = e;
 	return e;
@@ -329,6 +363,10 @@ struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char
 
 void elf_syms_free(struct elf_syms *e)
 {
+	if (e->fd >= 0)
+		close(e->fd);
+	free(e->root);
+	free(e->path);
 	free(e->syms);
 	free(e->demangled);
 	free(e->names);
@@ -369,9 +407,12 @@ void load_vdso(struct symbolizer *s)
 		return;
 	}
 	Elf *elf = elf_memory(copy, len);
+	e->fd = -1;
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		e->module = module_fields(elf, "[vdso]");
-		elf_read_symbols(e, elf, -1, "", NULL);
+		read_segments(e, elf);
+		e->loaded = true;
+		read_symbols(e, elf, -1, "", NULL);
 	}
 	if (elf)
 		elf_end(elf);

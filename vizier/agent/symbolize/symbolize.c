@@ -75,6 +75,7 @@ int symbolize_user(struct symbolizer *s, uint32_t pid, uint64_t ip, const char *
 	struct elf_syms *e = m->elf;
 	const char *fn = NULL;
 	if (e && e->loaded) {
+		elf_syms_read(e);
 		struct sym *sym = sym_find(e->syms, e->nsyms, va);
 		/* Size 0 symbols (hand-written assembly) get the benefit of the doubt. */
 		if (sym && (sym->size == 0 || va < sym->addr + sym->size))

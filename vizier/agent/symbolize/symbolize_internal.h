@@ -23,7 +23,11 @@ struct segment {
 	uint64_t offset, vaddr, filesz;
 };
 
-/* The symbols of one ELF file. */
+/* The symbols of one ELF file. Its segments are read when a process's maps name it; its symbols
+ * (and which file holds its DWARF) when an address in it is first looked up (elf_syms_read): a
+ * process maps dozens of files, and most never show in a sample. Until then it keeps the file
+ * open (fd), with where its debug file may be (root, path), so that a process that exits before
+ * its samples are named still gets its names. */
 struct elf_syms {
 	struct elf_syms *next; /* hash chain */
 	uint64_t dev, ino, size;
@@ -39,6 +43,8 @@ struct elf_syms {
 	struct lines *lines;   /* source lines and inlined functions (lines.c); NULL without DWARF */
 	char *module;          /* SEP PATH SEP BUILD_ID: how each frame of this file ends (core/frame.h);
 				* owned, NULL on out-of-memory */
+	int fd;                /* >= 0: the file, its symbols not read yet; owned */
+	char *root, *path;     /* while fd >= 0: its process's root and its path there; owned */
 	bool loaded;           /* false: could not be read (we remember that too) */
 	time_t used;
 };
@@ -105,6 +111,8 @@ void load_kallsyms(struct symbolizer *s);
  * mtime; NULL when neither opens. A file that is not ELF is cached as not loaded. A stripped
  * file's debug file is looked for by build id and debuglink, on this machine and under root. */
 struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *root, const char *path);
+/* Reads e's symbols, if it has not yet, and closes its file. */
+void elf_syms_read(struct elf_syms *e);
 /* The frame of sym of e (core/frame.h): its name, demangled (C++, Rust legacy and v0) when it is
  * mangled, the raw name, and e's module. Valid as long as e. */
 const char *elf_sym_frame(struct elf_syms *e, struct sym *sym);
