@@ -80,6 +80,14 @@ at_rest() {
 	done
 	awk '{for (i = 1; i <= NF; i++) if ($i > m[i]) m[i] = $i; n = NF}
 	     END {for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? " " : ""), m[i]; print ""}' "$TMP/samples" >>"$TMP/rest"
+	# Where each agent's memory is, by mapping (a file's by name, an anonymous one by address:
+	# malloc's heaps, thread stacks), to say where the one that grew most grew.
+	local i=0 p
+	for p in "${AGENT_PIDS[@]}"; do
+		awk '/^[0-9a-f]+-[0-9a-f]+ /{k = ($6 != "" ? $6 : $1)} /^Pss:/{m[k] += $2}
+		     END {for (k in m) print k, m[k]}' "/proc/$p/smaps" >"$TMP/smaps.$i.$(wc -l <"$TMP/rest")"
+		i=$((i + 1))
+	done
 }
 run_load "$WARMUP"
 at_rest
@@ -104,6 +112,12 @@ echo "soak_queries $queries count"
 echo "soak_errors $errors count"
 echo "soak_coordinator_rss_growth_pct $cgrow % (at rest: $((coord0 / 1024)) MiB after warm-up, $((coord1 / 1024)) MiB at the end)"
 echo "soak_coordinator_peak_rss_mb $peak MiB"
+worst=$(paste <(printf '%s\n' "${agents0[@]}") <(printf '%s\n' "${agents1[@]}") |
+	awk '{g = ($2 - $1) / $1; if (NR == 1 || g > m) {m = g; w = NR - 1}} END{print w}')
+last=$(wc -l <"$TMP/rest")
+echo "# the agent that grew most (a$((worst + 1))), by mapping, KiB after warm-up -> at the end: $(
+	join -a1 -a2 -e0 -o 0,1.2,2.2 <(sort "$TMP/smaps.$worst.1") <(sort "$TMP/smaps.$worst.$last") |
+	awk '{d = $3 - $2; if (d > 256 || d < -256) printf "%s %d -> %d; ", $1, $2, $3}')"
 echo "soak_agent_rss_growth_pct $agrow % (the largest from $(printf '%s\n' "${agents0[@]}" | sort -n | tail -1 | awk '{printf "%d", $1 / 1024}') MiB)"
 awk -v a="$cgrow" -v b="$agrow" 'BEGIN{printf "soak_rss_growth_pct %.1f %%\n", (a > b ? a : b)}'
 [ "$errors" = 0 ] || { grep -h '^error' "$TMP"/client-[0-9]* | sort | uniq -c | sort -rn | head -5 >&2; fail "$errors of $queries requests failed"; }
