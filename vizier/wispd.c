@@ -343,14 +343,6 @@ int main(int argc, char **argv)
 	 * after each seal, so idle memory still goes back. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
-	/* One heap for every thread. With glibc's default of an arena per thread, each query worker
-	 * kept the free top of its own heap resident (malloc_trim gives back only the main heap's
-	 * top; another heap's shrinks on a free only above M_TRIM_THRESHOLD): an agent of the soak
-	 * rested at 45 MiB, 6 to 10 in each worker's heap, and stepped up as queries grew them; with
-	 * one, it rests at 17 MiB and stays there. Queries took about 4 % longer (two clients'
-	 * top_functions and flamegraph over 2 h of a 16-CPU synthetic node, by hand); small
-	 * allocations still come from each thread's cache without the heap's lock. */
-	mallopt(M_ARENA_MAX, 1);
 	/* Thousands of connections need thousands of descriptors: take all the system allows. */
 	struct rlimit nofile;
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
