@@ -150,10 +150,11 @@ static void finish_symbols(struct elf_syms *e)
 	}
 	e->nsyms = w;
 	/* Built by doubling: give back the slack (up to half of what a large table holds). */
-	struct sym *syms = w ? realloc(e->syms, w * sizeof(*syms)) : NULL;
-	if (syms || !w) {
-		if (!w)
-			free(e->syms);
+	struct sym *syms;
+	if (!w) {
+		free(e->syms);
+		e->syms = NULL;
+	} else if ((syms = realloc(e->syms, w * sizeof(*syms)))) {
 		e->syms = syms;
 	}
 	char *names = e->names_len ? realloc(e->names, e->names_len) : NULL;

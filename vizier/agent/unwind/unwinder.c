@@ -203,8 +203,8 @@ static void *builder_main(void *arg)
 		atomic_store(&u->built, true);
 		wake(u);
 		/* A build frees what it parsed (libdw's CFI, the rows before they were packed: several
-		 * MiB for a large binary) into this thread's arena; once the queue is empty, give it
-		 * back, a trim for a burst of builds. */
+		 * MiB for a large binary), which the heap keeps; once the queue is empty, give it back,
+		 * a trim for a burst of builds. */
 		pthread_mutex_lock(&u->b_lock);
 		bool idle = !u->j_len;
 		pthread_mutex_unlock(&u->b_lock);
