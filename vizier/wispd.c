@@ -92,6 +92,9 @@ static void usage(FILE *f)
 		"                         interval of the ring uploaded exactly once, across restarts\n"
 		"  --export-every DUR     the interval (default 10m; at least 1s)\n"
 		"  --idle-timeout S       close connections idle or mid-message for S seconds (default 30)\n"
+		"  --receive-mb N         coordinator, standalone: agents' messages being received at once\n"
+		"                         hold at most N MiB; an agent whose answer would pass it waits\n"
+		"                         for room (default 256)\n"
 		"  --tls-cert FILE        serve wss:// and https:// with this certificate (PEM; with --tls-key)\n"
 		"  --tls-key FILE         ... and its private key (PEM)\n"
 		"  --tls-ca FILE          agent: the CA certificates (PEM) a wss:// coordinator is verified\n"
@@ -123,7 +126,7 @@ struct flags {
 	char kube_url[512];        /* --kube-pods auto, resolved */
 	struct ws_tls tls;
 	int64_t export_every_ns;
-	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb;
+	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb, receive_mb;
 	int offcpu_rate, offcpu_share;
 	bool include_idle, verbose, python, insecure, offcpu;
 };
@@ -176,12 +179,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"kube-pods", required_argument, NULL, 'P'}, {"kube-token", required_argument, NULL, 'k'},
 		{"kube-ca", required_argument, NULL, 'a'},  {"offcpu", required_argument, NULL, 'o'},
 		{"offcpu-rate", required_argument, NULL, 'O'}, {"ring-share", required_argument, NULL, 'S'},
+		{"receive-mb", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 0,
 			    .unwind_mb = 16, .python = true, .export_every_ns = 600000000000LL, .kube_pods = "auto",
-			    .offcpu = true, .offcpu_rate = 250, .offcpu_share = 25};
+			    .offcpu = true, .offcpu_rate = 250, .offcpu_share = 25, .receive_mb = 256};
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
@@ -216,6 +220,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 'v': f->verbose = true; break;
 		case 's': f->source = optarg; break;
 		case 't': f->idle_timeout_s = atoi(optarg); break;
+		case 'R': f->receive_mb = atoi(optarg); break;
 		case 'd': f->cache_dir = optarg; break;
 		case 'm': f->cache_mb = atoi(optarg); break;
 		case 'x': f->export_url = optarg; break;
@@ -281,6 +286,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	}
 	if (f->offcpu_rate < 10 || f->offcpu_rate > 100000) {
 		fprintf(stderr, "wispd: --offcpu-rate must be 10 to 100000 periods a second per CPU\n");
+		return 2;
+	}
+	if (f->receive_mb < 1 || f->receive_mb > 65536) {
+		fprintf(stderr, "wispd: --receive-mb must be 1 to 65536 MiB\n");
 		return 2;
 	}
 	if (f->idle_timeout_s < 0 || f->idle_timeout_s > 86400) {
@@ -377,6 +386,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		coordinator_set_tokens(coord, tokens);
+		coordinator_set_receive_budget(coord, (size_t)f.receive_mb << 20);
 		coordinator_protocol(coord, &protocols[0]);
 	} else {
 		if (!(link = agent_link_new(&svc, f.coordinator, f.token_file, err, sizeof(err)))) {

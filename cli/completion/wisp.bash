@@ -59,10 +59,10 @@ _wispd() {
 	--tls-cert | --tls-key | --tls-ca | --token-file | --cache-dir) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
 	--python) COMPREPLY=($(compgen -W "on off" -- "$cur")); return 0 ;;
 	--source) COMPREPLY=($(compgen -W "bpf synthetic: replay: s3://" -- "$cur")); return 0 ;;
-	--listen | --coordinator | --node | --hz | --ring-mb | --ringbuf-kb | --unwind-mb | --cache-mb | --export | --export-every | --idle-timeout) return 0 ;;
+	--listen | --coordinator | --node | --hz | --ring-mb | --ringbuf-kb | --unwind-mb | --cache-mb | --export | --export-every | --idle-timeout | --receive-mb) return 0 ;;
 	esac
 	COMPREPLY=($(compgen -W "--listen --coordinator --node --hz --ring-mb --ringbuf-kb --include-idle --unwind-mb --python
-		--source --cache-dir --cache-mb --export --export-every --idle-timeout --tls-cert --tls-key --tls-ca --token-file
+		--source --cache-dir --cache-mb --export --export-every --idle-timeout --receive-mb --tls-cert --tls-key --tls-ca --token-file
 		--insecure --verbose --help --version" -- "$cur"))
 }
 

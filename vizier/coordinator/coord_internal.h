@@ -36,12 +36,17 @@
  * - a connection that has sent nothing whole within the idle timeout, a message that takes longer
  *   than it to arrive, and a client with nothing in flight for that long are closed;
  * - an agent silent for AGENT_SILENT_NS (it heartbeats every 2 s) is closed;
- * - messages being reassembled hold at most RX_BUDGET bytes in all. */
+ * - messages being reassembled hold RX_BUDGET bytes for agents and RX_OTHERS_BUDGET for every
+ *   other connection: one whose message would grow past that waits, unread, for room
+ *   (rx_budget.c). */
 #define MAX_SESSIONS 4096
 #define MAX_PENDING_PER_ADDR 64
 #define IDLE_TIMEOUT_S 30 /* --idle-timeout */
 #define AGENT_SILENT_NS (30 * 1000000000LL)
 #define RX_BUDGET ((size_t)256 << 20)
+#define RX_OTHERS_BUDGET ((size_t)64 << 20)
+#define RX_FRAGMENT_MAX 65536 /* the most lws hands over at once (the protocol's rx_buffer_size) */
+enum { RX_POOL_AGENTS, RX_POOL_OTHERS, RX_POOLS };
 /* A connection being closed stays this long, so that the peer reads why: closing a socket with
  * bytes unread (a peer still sending a refused message) resets it, and the peer's kernel drops
  * the error it had not read yet. What it sends meanwhile is read and dropped. */
@@ -58,6 +63,7 @@ struct coord_metrics {
 	double duration_sum[QK_KINDS];                 /* seconds */
 	uint64_t rx_bytes, tx_bytes;                   /* websocket payload, every session */
 	uint64_t refused_token;                        /* upgrades refused: no or unknown token */
+	uint64_t rx_waits;                             /* times a connection waited for reassembly room */
 	uint64_t refused_grant;                        /* requests refused: the token's role lacks it */
 };
 
@@ -74,7 +80,9 @@ struct session {
 	char addr[64];          /* peer address */
 	unsigned grants;        /* what its token allows (net/tokens.h), read at the upgrade */
 	int64_t connected_ns, last_seen_ns; /* CLOCK_MONOTONIC; last_seen: its last whole message */
-	size_t rx_held;         /* bytes of its reassembly buffer, as counted in rx_held of c */
+	size_t rx_held;         /* bytes of its reassembly buffer, as counted in c->rx_held[rx_pool] */
+	int rx_pool;            /* RX_POOL_*: where rx_held is counted */
+	bool rx_waiting;        /* its reading is off until its pool has room (rx_budget.c) */
 	bool linked;            /* in c->sessions (session_open .. session_end) */
 	bool closing;           /* being closed: what it still sends is ignored */
 	msgpack_sbuffer status; /* agents: last status map (msgpack) */
@@ -137,7 +145,9 @@ struct coordinator {
 	int64_t reload_said_ns;      /* the last "token file is bad" line (said once a minute) */
 	uint64_t next_session, next_qid;
 	int64_t idle_timeout_ns;     /* see IDLE_TIMEOUT_S */
-	size_t rx_held;              /* bytes of every session's reassembly buffer */
+	size_t rx_held[RX_POOLS];    /* bytes of the sessions' reassembly buffers, by pool */
+	size_t rx_budget[RX_POOLS];  /* ... and what each pool may hold */
+	int rx_waits;                /* sessions waiting for room */
 	lws_sorted_usec_list_t sweep_sul; /* every second: the timeouts above */
 	struct coord_metrics metrics;     /* metrics.c */
 };
@@ -161,9 +171,19 @@ void metrics_query_ended(struct coordinator *c, const struct query *q);
  * *len its size; NULL when out of memory. */
 char *metrics_render(struct coordinator *c, size_t *len);
 
+/* ---- rx_budget.c ----------------------------------------------------------------------------- */
+/* The largest message s may send (by its role). */
+size_t session_max_message(const struct session *s);
+/* Counts s's reassembly buffer, as it is now, in its pool. */
+void rx_account(struct coordinator *c, struct session *s);
+/* s took a fragment and its message goes on: room is made for the next, or s waits for it. */
+void rx_fragment_taken(struct coordinator *c, struct session *s);
+/* A message completed or was dropped: waiting sessions that now have room read on. */
+void rx_freed(struct coordinator *c);
+/* s's reassembly buffer is gone (closed or closing): counted, s waits no more, others may read. */
+void rx_forget(struct coordinator *c, struct session *s);
+
 /* ---- registry.c ------------------------------------------------------------------------------ */
-/* Counts s's reassembly buffer, as it is now, in c->rx_held. */
-void session_account_rx(struct coordinator *c, struct session *s);
 /* Closes s (within CLOSE_GRACE_S), telling it why first when it can still hear it; its
  * reassembly buffer is freed at once. */
 void session_close(struct coordinator *c, struct session *s, const char *why);

@@ -179,7 +179,7 @@ void session_end(struct coordinator *c, struct session *s)
 	s->linked = false;
 	s->peer.wsi = NULL;
 	ws_peer_clear(&s->peer);
-	session_account_rx(c, s);
+	rx_forget(c, s);
 	msgpack_sbuffer_destroy(&s->status);
 	service_memory_freed(c->svc);
 }
@@ -291,29 +291,26 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_RECEIVE: {
 		if (s->closing)
 			break;
-		/* The budget is checked before the fragment is allocated: checked after, every
-		 * connection growing at once could each double its buffer past it. */
-		if (c->rx_held - s->rx_held + ws_peer_rx_need(&s->peer, len) > RX_BUDGET) {
-			session_close(c, s, "too many large messages are arriving at once; try again");
-			break;
-		}
-		size_t max = s->role == ROLE_AGENT ? PROTO_MAX_MESSAGE : PROTO_CLIENT_MAX_MESSAGE;
+		size_t max = session_max_message(s);
 		c->metrics.rx_bytes += len;
 		int r = ws_peer_receive(&s->peer, in, len, max);
-		session_account_rx(c, s);
+		rx_account(c, s);
 		if (r < 0) {
 			char why[96];
 			snprintf(why, sizeof(why), "message too large (limit %zu MiB)", max >> 20);
 			session_close(c, s, why);
 			break;
 		}
-		if (r == 1) {
-			int rc = session_message(c, s, s->peer.rx, s->peer.rx_len);
-			ws_peer_consume(&s->peer);
-			session_account_rx(c, s);
-			if (rc < 0)
-				session_close(c, s, NULL);
+		if (r == 0) {
+			rx_fragment_taken(c, s); /* room for the next fragment, or s waits for it */
+			break;
 		}
+		int rc = session_message(c, s, s->peer.rx, s->peer.rx_len);
+		ws_peer_consume(&s->peer);
+		rx_account(c, s);
+		rx_freed(c);
+		if (rc < 0)
+			session_close(c, s, NULL);
 		break;
 	}
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
@@ -342,7 +339,7 @@ static int coord_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 
 void coordinator_protocol(struct coordinator *c, struct lws_protocols *out)
 {
-	*out = (struct lws_protocols){PROTO_NAME, coord_callback, sizeof(struct session), 65536, 0, c, 0};
+	*out = (struct lws_protocols){PROTO_NAME, coord_callback, sizeof(struct session), RX_FRAGMENT_MAX, 0, c, 0};
 }
 
 void coordinator_start(struct coordinator *c)
@@ -360,6 +357,8 @@ struct coordinator *coordinator_new(struct service *svc, const char *node, int i
 	}
 	c->svc = svc;
 	c->idle_timeout_ns = (idle_timeout_s > 0 ? idle_timeout_s : IDLE_TIMEOUT_S) * 1000000000LL;
+	c->rx_budget[RX_POOL_AGENTS] = RX_BUDGET;
+	c->rx_budget[RX_POOL_OTHERS] = RX_OTHERS_BUDGET;
 	snprintf(c->node, sizeof(c->node), "%s", node);
 	return c;
 }

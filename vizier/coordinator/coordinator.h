@@ -5,6 +5,8 @@
 #ifndef WISP_COORDINATOR_H
 #define WISP_COORDINATOR_H
 
+#include <stddef.h>
+
 struct agent;
 struct coordinator;
 struct lws_protocols;
@@ -22,6 +24,9 @@ void coordinator_start(struct coordinator *c);
  * known token are refused at the websocket upgrade, and each request needs its grant. NULL (the
  * default): every peer may do everything. */
 void coordinator_set_tokens(struct coordinator *c, struct tokens *tokens);
+/* Memory for agents' messages being received at once (default RX_BUDGET, 256 MiB): an agent whose
+ * answer would pass it waits, unread, for room (rx_budget.c). */
+void coordinator_set_receive_budget(struct coordinator *c, size_t bytes);
 /* Standalone: the in-process agent, answering every query with the connected agents. */
 void coordinator_set_local(struct coordinator *c, struct agent *local);
 /* The coordinator's protocol, for the lws context (protocol user pointer = the coordinator). */

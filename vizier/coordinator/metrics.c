@@ -149,6 +149,9 @@ char *metrics_render(struct coordinator *c, size_t *len)
 	fprintf(f, "wisp_websocket_received_bytes_total %llu\n", (unsigned long long)m->rx_bytes);
 	family(f, "wisp_websocket_sent_bytes_total", "counter", "Websocket payload bytes sent, every connection.");
 	fprintf(f, "wisp_websocket_sent_bytes_total %llu\n", (unsigned long long)m->tx_bytes);
+	family(f, "wisp_websocket_receive_waits_total", "counter",
+	       "Times a connection's reading paused until messages being reassembled left room (agents 256 MiB, others 64).");
+	fprintf(f, "wisp_websocket_receive_waits_total %llu\n", (unsigned long long)m->rx_waits);
 	family(f, "wisp_refused_total", "counter",
 	       "Peers refused: at the upgrade for no or an unknown token, or a request their token's role lacks.");
 	fprintf(f, "wisp_refused_total{reason=\"token\"} %llu\n", (unsigned long long)m->refused_token);

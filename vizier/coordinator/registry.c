@@ -5,7 +5,6 @@
 #include "net/service.h"
 #include "core/clock.h"
 
-#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,13 +23,6 @@ void session_send(struct session *s, const msgpack_sbuffer *sb)
 		ws_peer_send(&s->peer, sb->data, sb->size);
 }
 
-void session_account_rx(struct coordinator *c, struct session *s)
-{
-	assert(c->rx_held >= s->rx_held);
-	c->rx_held = c->rx_held - s->rx_held + s->peer.rx_cap;
-	s->rx_held = s->peer.rx_cap;
-}
-
 void session_close(struct coordinator *c, struct session *s, const char *why)
 {
 	if (s->closing || !s->linked)
@@ -39,7 +31,7 @@ void session_close(struct coordinator *c, struct session *s, const char *why)
 		session_error(s, 0, "%s", why);
 	s->closing = true;
 	ws_peer_drop_rx(&s->peer);
-	session_account_rx(c, s);
+	rx_forget(c, s);
 	if (s->peer.wsi)
 		lws_set_timeout(s->peer.wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
 }

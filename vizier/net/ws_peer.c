@@ -61,14 +61,6 @@ static size_t capacity_for(const struct ws_peer *p, size_t need)
 	return ncap;
 }
 
-size_t ws_peer_rx_need(const struct ws_peer *p, size_t len)
-{
-	if (p->rx_overflow && !lws_is_first_fragment(p->wsi))
-		return p->rx_cap;
-	size_t have = lws_is_first_fragment(p->wsi) ? 0 : p->rx_len;
-	return have + len > p->rx_cap ? capacity_for(p, have + len) : p->rx_cap;
-}
-
 /* Room for `need` bytes of the message. false on out-of-memory. */
 static bool grow(struct ws_peer *p, size_t need)
 {
@@ -79,6 +71,27 @@ static bool grow(struct ws_peer *p, size_t need)
 	p->rx = n;
 	p->rx_cap = ncap;
 	return true;
+}
+
+/* The bytes the message may still take: more, or what is left of max_bytes. */
+static size_t rx_more(const struct ws_peer *p, size_t more, size_t max_bytes)
+{
+	size_t left = p->rx_len < max_bytes ? max_bytes - p->rx_len : 0;
+	return more < left ? more : left;
+}
+
+size_t ws_peer_rx_next_cap(const struct ws_peer *p, size_t more, size_t max_bytes)
+{
+	if (p->rx_overflow)
+		return p->rx_cap;
+	size_t need = p->rx_len + rx_more(p, more, max_bytes);
+	return need > p->rx_cap ? capacity_for(p, need) : p->rx_cap;
+}
+
+bool ws_peer_rx_reserve(struct ws_peer *p, size_t more, size_t max_bytes)
+{
+	size_t need = p->rx_len + rx_more(p, more, max_bytes);
+	return p->rx_overflow || need <= p->rx_cap || grow(p, need);
 }
 
 int ws_peer_receive(struct ws_peer *p, const void *in, size_t len, size_t max_bytes)

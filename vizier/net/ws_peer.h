@@ -33,9 +33,11 @@ int ws_peer_receive(struct ws_peer *p, const void *in, size_t len, size_t max_by
  * size of each agent's largest answer so far would add up to megabytes per agent at rest. */
 #define WS_PEER_KEEP_BYTES 65536
 void ws_peer_consume(struct ws_peer *p);
-/* The capacity the reassembly buffer will have once it takes this len-byte fragment (rx_cap when
- * it fits): lets a caller with a memory budget refuse a fragment before it is allocated. */
-size_t ws_peer_rx_need(const struct ws_peer *p, size_t len);
+/* The capacity the buffer needs to take `more` bytes beyond what the message holds so far (no
+ * more than max_bytes in all), and growing it to that ahead of them: false on out-of-memory. A
+ * caller with a memory budget reserves before it reads on, so the next fragments find room. */
+size_t ws_peer_rx_next_cap(const struct ws_peer *p, size_t more, size_t max_bytes);
+bool ws_peer_rx_reserve(struct ws_peer *p, size_t more, size_t max_bytes);
 /* Frees the reassembly buffer and ignores the rest of the message being received (a connection
  * being closed holds no message memory while it lingers). */
 void ws_peer_drop_rx(struct ws_peer *p);
