@@ -31,3 +31,39 @@ start dup "$WISPD" agent --coordinator "$URL" --node beta --ring-mb 4
 wait_log dup "already registered" || fail "duplicate node name not refused"
 [ "$("$WISP" -c "$URL" agents -o json | json_eval 'd.tables[0].rows.length')" = 2 ] || fail "duplicate joined"
 pass "--node filter; duplicate node refused"
+
+# Answers larger together than the coordinator's receive budget: agents wait their turn, none is
+# cut off (until 2026-12-06 the agent whose answer would pass the budget was disconnected, and a
+# 100-agent fleet lost a third of its queries). Six agents' flame graphs by pid (about 7 MB
+# each, 700 KB compressed) through a 1 MiB budget, four at once.
+PORT=$(free_port)
+URL=ws://127.0.0.1:$PORT
+start small "$WISPD" coordinator --listen "127.0.0.1:$PORT" --node small --receive-mb 1
+for i in 1 2 3 4 5 6; do
+	start "s$i" "$WISPD" agent --coordinator "$URL" --node "s$i" --ring-mb 4 \
+		--source "synthetic:cpus=2,hz=99,stacks=1000,procs=50,threads=200,backfill=10m,speed=1000,seed=$i"
+done
+wait_agents "$PORT" 6
+sleep 2
+for k in 1 2 3 4; do
+	"$WISP" -c "$URL" run flamegraph -o folded -- --start -10m >"$TMP/fg$k.folded" 2>"$TMP/fg$k.err" &
+	PIDS+=($!)
+done
+for p in "${PIDS[@]: -4}"; do
+	wait "$p" || fail "flame graphs through a 1 MiB budget: $(cat "$TMP"/fg?.err)"
+done
+for k in 1 2 3 4; do
+	[ ! -s "$TMP/fg$k.err" ] || fail "flame graph $k warned: $(head -c 600 "$TMP/fg$k.err")"
+done
+bytes=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^wisp_websocket_received_bytes_total/ {print $2}')
+waits=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^wisp_websocket_receive_waits_total/ {print $2}')
+[ "${waits:-0}" -gt 0 ] || fail "no connection waited for the budget (received $bytes bytes): the test proves nothing"
+lines=$(wc -l <"$TMP/fg1.folded")
+# Answers that large come compressed (tables_zstd): every sample is in the merge all the same.
+now=$(date +%s)
+T0=$(( (now - 540) * 1000000000 )) T1=$(( (now - 60) * 1000000000 ))
+folded=$("$WISP" -c "$URL" run flamegraph -o folded --max-rows 10000000 -- --start "$T0" --end "$T1" --limit 10000000 | awk '{s += $NF} END {print s}')
+counted=$("$WISP" -c "$URL" run processes -o json -- --start "$T0" --end "$T1" --limit 1000000 |
+	json_eval 'd.tables[0].rows.reduce((s, r) => s + r[d.tables[0].columns.indexOf("samples")], 0)')
+[ "$folded" = "$counted" ] && [ "$folded" -gt 100000 ] || fail "flame graph of compressed answers: $folded samples, processes: $counted"
+pass "four flame graphs from 6 agents through a 1 MiB receive budget: $lines stacks each, $bytes bytes received, $waits waits, no agent cut off; $folded samples in compressed answers, as processes counts"

@@ -39,6 +39,8 @@ check absurd 'answer dropped: a partial sum of sample counts'
 check negative 'answer dropped: a partial sum of sample counts'
 check malformed 'sent a malformed message'
 check unlabelled 'boom$'
+check bad-zstd 'malformed compressed tables'
+check bad-zstd 'compressed tables of 8388608 bytes \(at most [0-9]+ MiB here\)' --max-memory 4
 check huge 'its answer .* does not fit in the query.s memory limit' --max-memory 32
 
 # Killed mid-query: the answer names it, within the deadline.

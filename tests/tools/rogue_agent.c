@@ -10,6 +10,7 @@
  *   negative    every integer becomes negative
  *   huge        the first table gains 500,000 rows of made-up groups
  *   malformed   bytes that are not msgpack
+ *   bad-zstd    compressed tables (tables_zstd) that are not zstd, claiming 8 MiB unpacked
  *   unlabelled  an error without the agent's name in it ("boom")
  *   silent      no answer at all (kill it mid-query)
  * Exit status: 2 on usage errors; otherwise it runs until killed. */
@@ -75,6 +76,25 @@ static void spoil_table(const struct rogue *r, struct qctx *q, struct table *t, 
 	}
 }
 
+/* A result whose tables_zstd is not zstd. */
+static void begin_bad_zstd(msgpack_packer *pk, int64_t qid, const char *node, int64_t exec_us)
+{
+	static const char junk[] = "these bytes are not a zstd frame";
+	msgpack_pack_map(pk, 6);
+	mp_pack_str(pk, "type");
+	mp_pack_str(pk, "result");
+	mp_pack_str(pk, "qid");
+	msgpack_pack_int64(pk, qid);
+	mp_pack_str(pk, "node");
+	mp_pack_str(pk, node);
+	mp_pack_str(pk, "exec_us");
+	msgpack_pack_int64(pk, exec_us);
+	mp_pack_str(pk, "tables_size");
+	msgpack_pack_uint64(pk, 8u << 20);
+	mp_pack_str(pk, "tables_zstd");
+	mp_pack_bin(pk, junk, sizeof(junk) - 1);
+}
+
 /* The answer to request m, spoiled; false when the mode sends nothing. */
 static bool answer(const struct rogue *r, const struct proto_msg *m, struct proto_buf *out)
 {
@@ -98,22 +118,35 @@ static bool answer(const struct rogue *r, const struct proto_msg *m, struct prot
 		proto_buf_destroy(&honest);
 		return true;
 	}
-	msgpack_unpacked u;
+	msgpack_unpacked u, uz;
 	struct agent_result res;
 	struct qctx q;
+	char *plain = NULL, err[200];
+	size_t size = 0;
 	qctx_init(&q);
 	msgpack_unpacked_init(&u);
+	msgpack_unpacked_init(&uz);
 	if (mp_unpack(&u, honest.sb.data, honest.sb.size)) {
 		proto_read_agent_result(&u.data, &res);
+		if (res.tables_zstd && (plain = proto_result_unzstd(&res, PROTO_MAX_MESSAGE, &size, err, sizeof(err))) &&
+		    mp_unpack(&uz, plain, size) && uz.data.type == MSGPACK_OBJECT_ARRAY)
+			res.tables = &uz.data;
+		if (!strcmp(r->mode, "bad-zstd")) { /* the honest tables, as compressed tables that are not */
+			begin_bad_zstd(&out->pk, qid, r->node, res.exec_us);
+			goto out;
+		}
 		int n = res.tables ? (int)res.tables->via.array.size : 0;
 		struct table *tables[64] = {0};
 		for (int i = 0; i < n && i < 64; i++)
 			if (codec_unpack_table(&q, &res.tables->via.array.ptr[i], &tables[i]) == 0)
 				spoil_table(r, &q, tables[i], i);
-		proto_pack_result_tables(&out->pk, qid, r->node, res.exec_us, tables, n < 64 ? n : 64);
+		proto_pack_result_tables(&out->pk, qid, r->node, res.exec_us, tables, n < 64 ? n : 64, false);
 		for (int i = 0; i < 64; i++)
 			table_free(tables[i]);
 	}
+out:
+	free(plain);
+	msgpack_unpacked_destroy(&uz);
 	msgpack_unpacked_destroy(&u);
 	qctx_destroy(&q);
 	proto_buf_destroy(&honest);

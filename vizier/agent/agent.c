@@ -162,7 +162,7 @@ static void answer_exec(struct agent *a, const struct exec_request *e, msgpack_p
 		proto_pack_result_error(pk, e->qid, a->node, tables ? q.err : "out of memory");
 		goto out;
 	}
-	proto_pack_result_tables(pk, e->qid, a->node, (mono_now_ns() - t0) / 1000, tables, ntables);
+	proto_pack_result_tables(pk, e->qid, a->node, (mono_now_ns() - t0) / 1000, tables, ntables, e->zstd);
 out:
 	for (int i = 0; tables && i < ntables; i++)
 		table_free(tables[i]);

@@ -56,14 +56,17 @@ static int decode_answer(struct merge *m, int a, char *why, size_t whylen)
 	const struct plan *p = m->q->plan;
 	const struct answer *an = &m->q->answers[a];
 	struct agent_result r;
-	msgpack_unpacked u;
+	msgpack_unpacked u, uz;
 	size_t unpacked = 0; /* bytes charged for the unpacked message while it lives */
+	char *plain = NULL;  /* its tables, when they came compressed */
+	size_t plain_len = 0;
 	int ok = 0;
 	if (!an->msg) {
 		snprintf(why, whylen, "%s", an->err[0] ? an->err : "no answer");
 		return 0;
 	}
 	msgpack_unpacked_init(&u);
+	msgpack_unpacked_init(&uz);
 	/* Unpacked, the message takes about one msgpack_object per object: held only while decoding,
 	 * but within the query's memory all the same. */
 	size_t need = (size_t)mp_objects(an->msg, an->len) * sizeof(msgpack_object);
@@ -87,6 +90,24 @@ static int decode_answer(struct merge *m, int a, char *why, size_t whylen)
 		snprintf(why, whylen, "%s", r.error[0] ? r.error : "an error without a message");
 		goto out;
 	}
+	if (r.tables_zstd) { /* expanded and unpacked within the query's memory, like the message */
+		size_t room = !m->qc.mem_limit ? PROTO_MAX_ANSWER
+			      : m->qc.mem_limit > m->qc.mem_used ? m->qc.mem_limit - m->qc.mem_used : 0;
+		if (!(plain = proto_result_unzstd(&r, room, &plain_len, why, whylen)))
+			goto out;
+		m->qc.mem_used += plain_len;
+		unpacked += plain_len;
+		size_t need_z = (size_t)mp_objects(plain, plain_len) * sizeof(msgpack_object);
+		if (!need_z || qctx_check(&m->qc, need_z) < 0 || !mp_unpack(&uz, plain, plain_len) ||
+		    uz.data.type != MSGPACK_OBJECT_ARRAY) {
+			snprintf(why, whylen, "%s", need_z && m->qc.err[0] ? m->qc.err : "malformed compressed tables");
+			m->qc.err[0] = '\0';
+			goto out;
+		}
+		m->qc.mem_used += need_z;
+		unpacked += need_z;
+		r.tables = &uz.data;
+	}
 	if (r.exec_us >= 0 && (double)r.exec_us / 1e3 > m->st.slowest_exec_ms) {
 		m->st.slowest_exec_ms = (double)r.exec_us / 1e3;
 		snprintf(m->st.slowest_node, sizeof(m->st.slowest_node), "%s", an->node);
@@ -106,7 +127,9 @@ static int decode_answer(struct merge *m, int a, char *why, size_t whylen)
 	}
 	ok = 1;
 out:
+	msgpack_unpacked_destroy(&uz);
 	msgpack_unpacked_destroy(&u);
+	free(plain);
 	m->qc.mem_used -= unpacked;
 	if (!ok)
 		merge_drop_agent(m, a);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <zstd.h>
 
 #ifndef WISP_VERSION
 #error "WISP_VERSION comes from the build (the project version in CMakeLists.txt)"
@@ -384,10 +385,12 @@ void proto_pack_agents_request(msgpack_packer *pk, int64_t id)
 void proto_pack_exec_ranges(msgpack_packer *pk, uint64_t qid, int64_t timeout_ms, int64_t mem_limit_mb,
 			    const struct plan *p, const int64_t (*ranges)[2], int nranges)
 {
-	begin(pk, PT_EXEC, nranges ? 5 : 4);
+	begin(pk, PT_EXEC, nranges ? 6 : 5);
 	field_uint(pk, "qid", qid);
 	field_int(pk, "timeout_ms", timeout_ms);
 	field_int(pk, "mem_limit_mb", mem_limit_mb);
+	mp_pack_str(pk, "zstd"); /* this coordinator reads tables_zstd */
+	msgpack_pack_true(pk);
 	mp_pack_str(pk, "plan");
 	codec_pack_plan(pk, p);
 	if (!nranges)
@@ -433,6 +436,8 @@ int proto_read_exec(const struct proto_msg *m, struct exec_request *e, char *err
 	e->timeout_ms = get_limit(m->obj, "timeout_ms", QUERY_TIMEOUT_MS, QUERY_MAX_TIMEOUT_MS);
 	e->mem_limit_mb = get_limit(m->obj, "mem_limit_mb", QUERY_MEM_MB, QUERY_MAX_MEM_MB);
 	e->plan = mp_get(m->obj, "plan");
+	const msgpack_object *z = mp_get(m->obj, "zstd");
+	e->zstd = z && z->type == MSGPACK_OBJECT_BOOLEAN && z->via.boolean;
 	const msgpack_object *ranges = mp_get(m->obj, "ranges");
 	if (!ranges)
 		return 0;
@@ -453,17 +458,74 @@ int proto_read_exec(const struct proto_msg *m, struct exec_request *e, char *err
 	return 0;
 }
 
-void proto_pack_result_tables(msgpack_packer *pk, int64_t qid, const char *node, int64_t exec_us,
-			      struct table *const *tables, int n)
+/* The tables of a result, packed, in zstd: NULL when they are short (PROTO_ZSTD_MIN), do not
+ * shrink, or memory runs out (they go plain). Else malloc'd, *len bytes, *size unpacked. */
+static void *tables_zstd(struct table *const *tables, int n, size_t *len, size_t *size)
 {
-	begin(pk, PT_RESULT, 4);
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	void *z = NULL;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, n);
+	for (int b = 0; b < n; b++)
+		codec_pack_table(&pk, tables[b]);
+	if (sb.size < PROTO_ZSTD_MIN || !sb.data || !(z = malloc(ZSTD_compressBound(sb.size))))
+		goto out;
+	*len = ZSTD_compress(z, ZSTD_compressBound(sb.size), sb.data, sb.size, PROTO_ZSTD_LEVEL);
+	*size = sb.size;
+	if (ZSTD_isError(*len) || *len >= sb.size) {
+		free(z);
+		z = NULL;
+	}
+out:
+	msgpack_sbuffer_destroy(&sb);
+	return z;
+}
+
+void proto_pack_result_tables(msgpack_packer *pk, int64_t qid, const char *node, int64_t exec_us,
+			      struct table *const *tables, int n, bool zstd)
+{
+	size_t len = 0, size = 0;
+	void *z = zstd ? tables_zstd(tables, n, &len, &size) : NULL;
+	begin(pk, PT_RESULT, z ? 5 : 4);
 	field_int(pk, "qid", qid);
 	field_str(pk, "node", node);
 	field_int(pk, "exec_us", exec_us);
+	if (z) {
+		field_uint(pk, "tables_size", size);
+		mp_pack_str(pk, "tables_zstd");
+		mp_pack_bin(pk, z, len);
+		free(z);
+		return;
+	}
 	mp_pack_str(pk, "tables");
 	msgpack_pack_array(pk, n);
 	for (int b = 0; b < n; b++)
 		codec_pack_table(pk, tables[b]);
+}
+
+char *proto_result_unzstd(const struct agent_result *r, size_t max, size_t *size, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	if (!r->tables_size || r->tables_size > max) {
+		snprintf(err, errlen, "compressed tables of %llu bytes (at most %zu MiB here)",
+			 (unsigned long long)r->tables_size, max >> 20);
+		return NULL;
+	}
+	if (!(buf = malloc(r->tables_size))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	size_t n = ZSTD_decompress(buf, r->tables_size, r->tables_zstd, r->tables_zstd_len);
+	if (ZSTD_isError(n) || n != r->tables_size) {
+		snprintf(err, errlen, "malformed compressed tables (%s)",
+			 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "not the size they claim");
+		free(buf);
+		return NULL;
+	}
+	*size = n;
+	return buf;
 }
 
 void proto_pack_result_snapshot(msgpack_packer *pk, int64_t qid, const char *node, const void *buf, size_t len)
@@ -493,6 +555,12 @@ void proto_read_agent_result(const msgpack_object *o, struct agent_result *r)
 		r->error = r->errbuf;
 	r->tables = get_array(o, "tables");
 	r->exec_us = get_int(o, "exec_us", -1);
+	const msgpack_object *z = mp_get(o, "tables_zstd");
+	if (z && z->type == MSGPACK_OBJECT_BIN) {
+		r->tables_zstd = z->via.bin.ptr;
+		r->tables_zstd_len = z->via.bin.size;
+		r->tables_size = (uint64_t)get_int(o, "tables_size", 0);
+	}
 	if (snap && snap->type == MSGPACK_OBJECT_BIN) {
 		r->snapshot = snap->via.bin.ptr;
 		r->snapshot_len = snap->via.bin.size;
