@@ -8,6 +8,10 @@
 #   coordinator_merge_ms_per_agent     what each agent beyond the first adds
 #   coordinator_answer_kib_per_agent   an agent's answer on the wire
 #   coordinator_query_ms_100_agents    the whole query, request to reply (median of 7)
+#   coordinator_flamegraph_ms_100_agents   flamegraph over 1 h of 100 agents, request to reply
+#                                      (median of 3): every distinct stack of every agent
+#   coordinator_flamegraph_merge_ms_100_agents   ... its merge
+#   coordinator_flamegraph_kib_per_agent   ... an agent's answer on the wire (compressed)
 #   coordinator_rss_mb_100_agents      the coordinator's resident memory after those queries
 #   reconnect_100_agents_s             the coordinator restarted on its port: seconds from the new
 #                                      process starting until it lists all 100 agents (goal <= 5)
@@ -54,6 +58,15 @@ echo "coordinator_merge_ms_100_agents $m100 ms"
 awk -v a="$m1" -v b="$m100" 'BEGIN{printf "coordinator_merge_ms_per_agent %.2f ms\n", (b - a) / 99}'
 awk -v k="$kib" 'BEGIN{printf "coordinator_answer_kib_per_agent %.1f KiB\n", k / 100}'
 echo "coordinator_query_ms_100_agents $q100 ms"
+# A flame graph keeps every distinct stack of every agent: over these 100 agents (about 30,000
+# comm;stack pairs each) it needs more than the default 1 GiB and 10 s, so it gets 4 GiB and 60 s.
+fg_stats() { "$WISP" -c "ws://127.0.0.1:$PORT" run flamegraph --stats --max-memory 4096 --timeout 60 -- --start -1h 2>&1 >/dev/null; }
+fg_stats | sed 's/^/# /'
+fkib=$(fg_stats | sed -n 's/.* \([0-9.]*\) KiB in.*/\1/p')
+fg_median() { for _ in 1 2 3; do fg_stats | sed -n "s/.* $1 \([0-9.]*\) ms.*/\1/p"; done | sort -n | sed -n 2p; }
+echo "coordinator_flamegraph_ms_100_agents $(fg_median total) ms"
+echo "coordinator_flamegraph_merge_ms_100_agents $(fg_median merge) ms"
+awk -v k="$fkib" 'BEGIN{printf "coordinator_flamegraph_kib_per_agent %.1f KiB\n", k / 100}'
 echo "coordinator_rss_mb_100_agents $(( $(rss_kb "$COORD_PID") / 1024 )) MiB"
 
 # Restart: the agents' backoff is at most 2 s, jittered.
