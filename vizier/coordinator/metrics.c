@@ -150,7 +150,7 @@ char *metrics_render(struct coordinator *c, size_t *len)
 	family(f, "wisp_websocket_sent_bytes_total", "counter", "Websocket payload bytes sent, every connection.");
 	fprintf(f, "wisp_websocket_sent_bytes_total %llu\n", (unsigned long long)m->tx_bytes);
 	family(f, "wisp_websocket_receive_waits_total", "counter",
-	       "Times a connection's reading paused until messages being reassembled left room (agents 256 MiB, others 64).");
+	       "Times a connection's reading paused until messages being reassembled left room (agents: --receive-mb).");
 	fprintf(f, "wisp_websocket_receive_waits_total %llu\n", (unsigned long long)m->rx_waits);
 	family(f, "wisp_refused_total", "counter",
 	       "Peers refused: at the upgrade for no or an unknown token, or a request their token's role lacks.");

@@ -2,9 +2,9 @@
  *
  * Each connection reassembles one message at a time (net/ws_peer.h); what its buffer holds counts
  * in its pool: agents' in one, every other connection's in the other, each with a budget
- * (coord_internal.h: RX_BUDGET or wispd's --receive-mb, and RX_OTHERS_BUDGET). A message's buffer grows ahead of its
- * fragments: after each one it is made room for the next (RX_FRAGMENT_MAX bytes) when the pool's
- * budget allows. When it does not, the connection waits: lws stops reading its socket, and TCP
+ * (coord_internal.h: RX_BUDGET or wispd's --receive-mb, and RX_OTHERS_BUDGET). A message's
+ * buffer grows ahead of its fragments: after each one it is made room for the next
+ * (RX_FRAGMENT_MAX bytes) when the pool's budget allows. When it does not, the connection waits: lws stops reading its socket, and TCP
  * holds its sender back until a message of the pool completes or is dropped. A flood of large
  * answers is then received a pool's budget at a time instead of failing; before (until
  * 2026-12-06) the connection that would pass the budget was closed, and a 100-agent fleet whose

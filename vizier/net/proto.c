@@ -458,51 +458,63 @@ int proto_read_exec(const struct proto_msg *m, struct exec_request *e, char *err
 	return 0;
 }
 
-/* The tables of a result, packed, in zstd: NULL when they are short (PROTO_ZSTD_MIN), do not
- * shrink, or memory runs out (they go plain). Else malloc'd, *len bytes, *size unpacked. */
-static void *tables_zstd(struct table *const *tables, int n, size_t *len, size_t *size)
+static void pack_tables(msgpack_packer *pk, struct table *const *tables, int n)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	void *z = NULL;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, n);
+	msgpack_pack_array(pk, n);
 	for (int b = 0; b < n; b++)
-		codec_pack_table(&pk, tables[b]);
-	if (sb.size < PROTO_ZSTD_MIN || !sb.data || !(z = malloc(ZSTD_compressBound(sb.size))))
-		goto out;
-	*len = ZSTD_compress(z, ZSTD_compressBound(sb.size), sb.data, sb.size, PROTO_ZSTD_LEVEL);
-	*size = sb.size;
-	if (ZSTD_isError(*len) || *len >= sb.size) {
+		codec_pack_table(pk, tables[b]);
+}
+
+/* packed (size bytes: the msgpack array of a result's tables) in zstd: NULL when it is short
+ * (PROTO_ZSTD_MIN), does not shrink, or memory runs out (it goes plain). Else malloc'd, *len
+ * bytes. */
+static void *zstd_of(const char *packed, size_t size, size_t *len)
+{
+	void *z;
+	if (size < PROTO_ZSTD_MIN || !packed || !(z = malloc(ZSTD_compressBound(size))))
+		return NULL;
+	*len = ZSTD_compress(z, ZSTD_compressBound(size), packed, size, PROTO_ZSTD_LEVEL);
+	if (ZSTD_isError(*len) || *len >= size) {
 		free(z);
-		z = NULL;
+		return NULL;
 	}
-out:
-	msgpack_sbuffer_destroy(&sb);
 	return z;
 }
 
 void proto_pack_result_tables(msgpack_packer *pk, int64_t qid, const char *node, int64_t exec_us,
 			      struct table *const *tables, int n, bool zstd)
 {
-	size_t len = 0, size = 0;
-	void *z = zstd ? tables_zstd(tables, n, &len, &size) : NULL;
+	if (!zstd) {
+		begin(pk, PT_RESULT, 4);
+		field_int(pk, "qid", qid);
+		field_str(pk, "node", node);
+		field_int(pk, "exec_us", exec_us);
+		mp_pack_str(pk, "tables");
+		pack_tables(pk, tables, n);
+		return;
+	}
+	/* Packed once, then sent compressed or as it is. */
+	msgpack_sbuffer sb;
+	msgpack_packer tp;
+	size_t len = 0;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&tp, &sb, msgpack_sbuffer_write);
+	pack_tables(&tp, tables, n);
+	void *z = zstd_of(sb.data, sb.size, &len);
 	begin(pk, PT_RESULT, z ? 5 : 4);
 	field_int(pk, "qid", qid);
 	field_str(pk, "node", node);
 	field_int(pk, "exec_us", exec_us);
 	if (z) {
-		field_uint(pk, "tables_size", size);
+		field_uint(pk, "tables_size", sb.size);
 		mp_pack_str(pk, "tables_zstd");
 		mp_pack_bin(pk, z, len);
-		free(z);
-		return;
+	} else {
+		mp_pack_str(pk, "tables");
+		pk->callback(pk->data, sb.data, sb.size);
 	}
-	mp_pack_str(pk, "tables");
-	msgpack_pack_array(pk, n);
-	for (int b = 0; b < n; b++)
-		codec_pack_table(pk, tables[b]);
+	free(z);
+	msgpack_sbuffer_destroy(&sb);
 }
 
 char *proto_result_unzstd(const struct agent_result *r, size_t max, size_t *size, char *err, size_t errlen)
