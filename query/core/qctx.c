@@ -23,6 +23,8 @@ void qctx_init(struct qctx *q)
 	for (int v = 0; v < FRAME_VIEWS; v++) {
 		hashmap_init(&q->folded[v], false);
 		hashmap_init(&q->views[v], false);
+		hashmap_init(&q->viewed[v], false);
+		hashmap_init(&q->view_frames[v], false);
 	}
 	hashmap_init(&q->view_strs, true);
 }
@@ -39,6 +41,8 @@ void qctx_destroy(struct qctx *q)
 	for (int v = 0; v < FRAME_VIEWS; v++) {
 		hashmap_destroy(&q->folded[v]);
 		hashmap_destroy(&q->views[v]);
+		hashmap_destroy(&q->viewed[v]);
+		hashmap_destroy(&q->view_frames[v]);
 	}
 	hashmap_destroy(&q->view_strs);
 	table_free(q->partial);
@@ -180,4 +184,71 @@ const char *qctx_stack_folded(struct qctx *q, const struct stack *st, enum frame
 		return NULL;
 	}
 	return s;
+}
+
+/* A frame's view as a frame of the query's intern table: the view's text as NAME, plus an empty
+ * FILE:LINE, RAW, MODULE and BUILD_ID and the kind for a Python frame (frame.h), so px.frames
+ * still tells it apart. */
+static const char *view_frame(struct qctx *q, struct intern *it, const char *frame, enum frame_view v)
+{
+	uint64_t *known = hashmap_get(&q->view_frames[v], frame);
+	if (known)
+		return (const char *)(uintptr_t)*known;
+	const char *view = qctx_frame(q, frame, v);
+	if (!view)
+		return NULL;
+	char buf[8192];
+	const char *text = view;
+	if (frame_user_kind(frame) == FRAME_PYTHON) {
+		int n = snprintf(buf, sizeof(buf), "%s%c%c%c%c%cpython", view, FRAME_SEP, FRAME_SEP, FRAME_SEP,
+				 FRAME_SEP, FRAME_SEP);
+		if (n < 0 || (size_t)n >= sizeof(buf))
+			n = snprintf(buf, sizeof(buf), "%.8000s%c%c%c%c%cpython", view, FRAME_SEP, FRAME_SEP,
+				     FRAME_SEP, FRAME_SEP, FRAME_SEP);
+		text = buf;
+	}
+	const char *out = intern_str(it, text);
+	if (!out || hashmap_put(&q->view_frames[v], frame, (uintptr_t)out) < 0) {
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	return out;
+}
+
+const struct stack *qctx_stack_view(struct qctx *q, const struct stack *st, enum frame_view v)
+{
+	uint64_t *known = hashmap_get(&q->viewed[v], st);
+	if (known)
+		return (const struct stack *)(uintptr_t)*known;
+	bool plain = true;
+	for (int f = 0; f < st->nframes && plain; f++)
+		plain = frame_is_plain(st->frames[f]);
+	const struct stack *out = st;
+	if (!plain) {
+		struct intern *it = qctx_intern(q);
+		if (!it)
+			return NULL;
+		size_t before = intern_bytes(it);
+		const char *frames[STACK_MAX_FRAMES];
+		for (int f = 0; f < st->nframes; f++)
+			if (!(frames[f] = view_frame(q, it, st->frames[f], v)))
+				return NULL;
+		struct stack *ns = intern_stack(it, frames, st->nframes, st->nkernel);
+		if (!ns) {
+			qctx_fail(q, "out of memory");
+			return NULL;
+		}
+		if (ns->refs > 1) /* the intern table keeps one reference per distinct stack */
+			intern_stack_unref(it, ns);
+		size_t grown = intern_bytes(it) - before;
+		if (qctx_check(q, grown) < 0)
+			return NULL;
+		q->mem_used += grown;
+		out = ns;
+	}
+	if (hashmap_put(&q->viewed[v], st, (uintptr_t)out) < 0) {
+		qctx_fail(q, "out of memory");
+		return NULL;
+	}
+	return out;
 }

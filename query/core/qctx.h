@@ -3,8 +3,8 @@
  * ring, so tables never own values. One qctx per query per process; not shared across threads.
  *
  * Memos that live as long as the query live here too: each frame's views and each stack's
- * folded form per view (frame.h; for leaf(), folded(), frames, string() and the renderers), and
- * the engine's cached partial aggregate (exec.c). */
+ * folded form and viewed stack per view (frame.h; for leaf(), folded(), view(), frames, string()
+ * and the renderers), and the engine's cached partial aggregate (exec.c). */
 #ifndef WISP_QCTX_H
 #define WISP_QCTX_H
 
@@ -30,6 +30,8 @@ struct qctx {
 	const char *node;           /* this process's node name (the source's `node` column) */
 	struct hashmap folded[FRAME_VIEWS]; /* stack -> its folded string in the arena (by identity) */
 	struct hashmap views[FRAME_VIEWS];  /* frame -> its view (by identity) */
+	struct hashmap viewed[FRAME_VIEWS]; /* stack -> the stack of its frames' views (by identity) */
+	struct hashmap view_frames[FRAME_VIEWS]; /* frame -> its view as a frame of the intern table */
 	struct hashmap view_strs;           /* every view made, by content: one pointer per content */
 	int partial_node;           /* exec.c: the AGG whose local partial state is cached, or -1 */
 	struct table *partial;      /* ... and that partial state (owned), or NULL */
@@ -57,5 +59,12 @@ const char *qctx_frame(struct qctx *q, const char *frame, enum frame_view v);
 /* The folded form "root;...;leaf" of a stack in view v (kernel frames suffixed "_[k]"), made
  * once per stack, view and query, in the arena. NULL on error (in q). */
 const char *qctx_stack_folded(struct qctx *q, const struct stack *st, enum frame_view v);
+/* The stack of st's frames as view v spells them (px.view): itself when every frame is plain,
+ * else a stack of the query's intern table (which holds it until the query ends) whose frames
+ * are plain names, a Python frame keeping its kind. Every view of the result is the result, so
+ * stacks that differ only where v does not look become one stack, and grouping by it keeps
+ * references rather than strings. Made once per stack, view and query; the intern table's
+ * growth counts in the query's memory. NULL on error (in q). */
+const struct stack *qctx_stack_view(struct qctx *q, const struct stack *st, enum frame_view v);
 
 #endif

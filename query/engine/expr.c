@@ -299,15 +299,26 @@ static int rule_stack_to(struct expr *e, char *err, size_t errlen, enum vtype ou
 	return 0;
 }
 
-/* leaf(stack[, 'view']) and folded(stack[, 'view']): the view is a literal (core/frame.h). */
-static int rule_stack_view(struct expr *e, char *err, size_t errlen)
+/* leaf(stack[, 'view']), folded(stack[, 'view']) and view(stack[, 'view']): the view is a
+ * literal (core/frame.h). */
+static int rule_viewed(struct expr *e, char *err, size_t errlen, enum vtype out)
 {
-	if (rule_stack_to(e, err, errlen, VT_STRING) < 0)
+	if (rule_stack_to(e, err, errlen, out) < 0)
 		return -1;
 	if (e->nargs == 2 && (e->args[1]->kind != EX_LIT || e->args[1]->type != VT_STRING ||
 			      frame_view_parse(e->args[1]->lit.s) < 0))
 		return type_err(e, err, errlen, "the view must be 'function', 'line' or 'raw'");
 	return 0;
+}
+
+static int rule_stack_view(struct expr *e, char *err, size_t errlen)
+{
+	return rule_viewed(e, err, errlen, VT_STRING);
+}
+
+static int rule_view(struct expr *e, char *err, size_t errlen)
+{
+	return rule_viewed(e, err, errlen, VT_STACK);
 }
 
 static int rule_depth(struct expr *e, char *err, size_t errlen)
@@ -400,6 +411,7 @@ static const struct func_def functions[] = {
 	{"select", 3, 3, rule_select, eval_select, NULL},
 	{"leaf", 1, 2, rule_stack_view, eval_leaf, NULL},
 	{"folded", 1, 2, rule_stack_view, eval_folded, NULL},
+	{"view", 1, 2, rule_view, eval_view, NULL},
 	{"depth", 1, 1, rule_depth, eval_depth, NULL},
 	{"has_function", 2, 2, rule_has_function, eval_has_function, NULL},
 	{"in_kernel", 1, 1, rule_stack_bool, eval_in_kernel, NULL},

@@ -429,6 +429,17 @@ int eval_folded(struct qctx *q, const struct expr *e, struct column *a, size_t n
 	return 0;
 }
 
+int eval_view(struct qctx *q, const struct expr *e, struct column *a, size_t n, struct column *out)
+{
+	enum frame_view v = view_arg(e);
+	if (alloc_out(q, out, VT_STACK, n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!(out->v.k[i] = qctx_stack_view(q, a[0].v.k[i], v)))
+			return -1;
+	return 0;
+}
+
 /* frames(stack, kinds): each stack with only the frames of those kinds, in order. A stack they
  * all are stays itself; the others are made in the query's intern table (one reference each,
  * held by the table until the query ends), their frames interned there. */

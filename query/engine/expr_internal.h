@@ -63,6 +63,7 @@ EVAL_FN(eval_bin);
 EVAL_FN(eval_compare);
 EVAL_FN(eval_depth);
 EVAL_FN(eval_folded);
+EVAL_FN(eval_view);
 EVAL_FN(eval_has_function);
 EVAL_FN(eval_frames);
 EVAL_FN(eval_in);

@@ -103,6 +103,7 @@ function px.float(a) return call('float', a) end
 -- Stack functions.
 function px.leaf(s, view) if view == nil then return call('leaf', s) end return call('leaf', s, view) end
 function px.folded(s, view) if view == nil then return call('folded', s) end return call('folded', s, view) end
+function px.view(s, view) if view == nil then return call('view', s) end return call('view', s, view) end
 function px.depth(s) return call('depth', s) end
 function px.has_function(s, pattern) return call('has_function', s, pattern) end
 function px.in_kernel(s) return call('in_kernel', s) end
@@ -209,7 +210,7 @@ DF.__tostring = function(df) return 'DataFrame(' .. table.concat(df._names, ', '
 
 local expr_functions = {
   matches = true, contains = true, startswith = true, endswith = true, select = true,
-  concat = true, string = true, int = true, float = true, leaf = true, folded = true,
+  concat = true, string = true, int = true, float = true, leaf = true, folded = true, view = true,
   depth = true, has_function = true, in_kernel = true, kernel_depth = true, frames = true, bin = true,
   time = true, duration = true, qbucket = true,
 }

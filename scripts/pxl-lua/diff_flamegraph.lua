@@ -34,7 +34,8 @@ local function folded(t0, t1)
   else
     st = df:groupby{'comm', 'stack'}:agg{samples = px.sum('count')}
   end
-  st.folded = px.concat(st.comm, ';', px.folded(st.stack, args.lines and 'line' or 'function'))
+  -- Stacks that differ only where the view does not look fold into one stack (flamegraph.lua).
+  st.stack = px.view(st.stack, args.lines and 'line' or 'function')
   return st
 end
 
@@ -46,10 +47,12 @@ if args.normalize then
 end
 base.baseline, base.current = base.samples, 0
 cur.baseline, cur.current = 0, cur.samples
-local cols = {'folded', 'baseline', 'current'}
-local d = px.union(base:select(cols), cur:select(cols)):groupby('folded'):agg{
+local cols = {'comm', 'stack', 'baseline', 'current'}
+local d = px.union(base:select(cols), cur:select(cols)):groupby{'comm', 'stack'}:agg{
   baseline = px.sum('baseline'), current = px.sum('current')}
 d.delta = d.current - d.baseline
 d.change = px.select(d.delta:ge(0), d.delta, -d.delta)
-d = d:sort{{'change', 'desc'}, 'folded'}:head(args.limit)
-px.display(d:rename{folded = 'stack'}:select{'stack', 'baseline', 'current', 'delta'}, 'diff_flamegraph')
+d = d:sort{{'change', 'desc'}, 'comm', 'stack'}:head(args.limit)
+d.folded = px.concat(d.comm, ';', px.folded(d.stack))
+d = d:sort{{'change', 'desc'}, 'folded'}
+px.display(d:select{'folded', 'baseline', 'current', 'delta'}:rename{folded = 'stack'}, 'diff_flamegraph')

@@ -23,13 +23,18 @@ if args.by ~= 'none' then
   end
   keys = {args.by, 'stack'}
 end
+-- Stacks that differ only where the view does not look (lines, raw names) fold into one stack;
+-- rows stay stack references (on the wire too) until the rows shown are spelled out.
 local stacks = df:groupby(keys):agg{samples = px.sum('count')}
+stacks.stack = px.view(stacks.stack, view)
+stacks = stacks:groupby(keys):agg{samples = px.sum('samples')}
+local order = {{'samples', 'desc'}}
+for _, k in ipairs(keys) do order[#order + 1] = k end
+stacks = stacks:sort(order):head(args.limit)
 if args.by == 'none' then
-  stacks.folded = px.folded(stacks.stack, view)
+  stacks.folded = px.folded(stacks.stack)
 else
-  stacks.folded = px.concat(stacks[args.by], ';', px.folded(stacks.stack, view))
+  stacks.folded = px.concat(stacks[args.by], ';', px.folded(stacks.stack))
 end
--- Stacks that differ only where the view does not look (lines, raw names) fold into one.
-stacks = stacks:groupby('folded'):agg{samples = px.sum('samples')}
-stacks = stacks:rename{folded = 'stack'}:select{'stack', 'samples'}
-px.display(stacks:sort{{'samples', 'desc'}, 'stack'}:head(args.limit), 'flamegraph')
+stacks = stacks:select{'folded', 'samples'}:rename{folded = 'stack'}
+px.display(stacks:sort{{'samples', 'desc'}, 'stack'}, 'flamegraph')

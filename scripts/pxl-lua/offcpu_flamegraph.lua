@@ -25,13 +25,18 @@ if args.by ~= 'none' then
   end
   keys = {args.by, 'stack'}
 end
+-- Stacks that differ only where the view does not look fold into one stack (flamegraph.lua).
 local stacks = df:groupby(keys):agg{blocked = px.sum('blocked_ns')}
+stacks.stack = px.view(stacks.stack, view)
+stacks = stacks:groupby(keys):agg{blocked = px.sum('blocked')}
+local order = {{'blocked', 'desc'}}
+for _, k in ipairs(keys) do order[#order + 1] = k end
+stacks = stacks:sort(order):head(args.limit)
 if args.by == 'none' then
-  stacks.folded = px.folded(stacks.stack, view)
+  stacks.folded = px.folded(stacks.stack)
 else
-  stacks.folded = px.concat(stacks[args.by], ';', px.folded(stacks.stack, view))
+  stacks.folded = px.concat(stacks[args.by], ';', px.folded(stacks.stack))
 end
-stacks = stacks:groupby('folded'):agg{blocked = px.sum('blocked')}
 stacks.blocked_ms = stacks.blocked / 1000000.0
-stacks = stacks:rename{folded = 'stack'}:select{'stack', 'blocked_ms'}
-px.display(stacks:sort{{'blocked_ms', 'desc'}, 'stack'}:head(args.limit), 'offcpu_flamegraph')
+stacks = stacks:select{'folded', 'blocked_ms'}:rename{folded = 'stack'}
+px.display(stacks:sort{{'blocked_ms', 'desc'}, 'stack'}, 'offcpu_flamegraph')

@@ -34,8 +34,8 @@ pass "--node filter; duplicate node refused"
 
 # Answers larger together than the coordinator's receive budget: agents wait their turn, none is
 # cut off (until 2026-12-06 the agent whose answer would pass the budget was disconnected, and a
-# 100-agent fleet lost a third of its queries). Six agents' flame graphs by pid (about 7 MB
-# each, 700 KB compressed) through a 1 MiB budget, four at once.
+# 100-agent fleet lost a third of its queries). Six agents' raw samples (about 100,000 rows each:
+# time, thread and folded stack; 300 KB compressed) through a 1 MiB budget, four at once.
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
 start small "$WISPD" coordinator --listen "127.0.0.1:$PORT" --node small --receive-mb 1
@@ -45,20 +45,27 @@ for i in 1 2 3 4 5 6; do
 done
 wait_agents "$PORT" 6
 sleep 2
+cat >"$TMP/raw.lua" <<'EOF'
+local df = px.DataFrame{table = 'stack_samples', start_time = '-10m'}
+df.folded = px.folded(df.stack, 'line')
+px.display(df:select{'time_', 'tid', 'folded'}:head(1000000), 'raw')
+EOF
 for k in 1 2 3 4; do
-	"$WISP" -c "$URL" run flamegraph -o folded -- --start -10m >"$TMP/fg$k.folded" 2>"$TMP/fg$k.err" &
+	"$WISP" -c "$URL" run "$TMP/raw.lua" -o csv --stats --max-rows 10000000 >"$TMP/raw$k.csv" 2>"$TMP/raw$k.err" &
 	PIDS+=($!)
 done
 for p in "${PIDS[@]: -4}"; do
-	wait "$p" || fail "flame graphs through a 1 MiB budget: $(cat "$TMP"/fg?.err)"
+	wait "$p" || fail "raw samples through a 1 MiB budget: $(cat "$TMP"/raw?.err)"
 done
 for k in 1 2 3 4; do
-	[ ! -s "$TMP/fg$k.err" ] || fail "flame graph $k warned: $(head -c 600 "$TMP/fg$k.err")"
+	grep -q '^stats: 6/6 agents answered' "$TMP/raw$k.err" && [ "$(grep -vc '^stats:' "$TMP/raw$k.err")" = 0 ] ||
+		fail "raw samples $k: $(head -c 600 "$TMP/raw$k.err")"
+	[ "$(wc -l <"$TMP/raw$k.csv")" -gt 300000 ] || fail "raw samples $k: $(wc -l <"$TMP/raw$k.csv") rows"
 done
 bytes=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^wisp_websocket_received_bytes_total/ {print $2}')
 waits=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^wisp_websocket_receive_waits_total/ {print $2}')
 [ "${waits:-0}" -gt 0 ] || fail "no connection waited for the budget (received $bytes bytes): the test proves nothing"
-lines=$(wc -l <"$TMP/fg1.folded")
+lines=$(wc -l <"$TMP/raw1.csv")
 # Answers that large come compressed (tables_zstd): every sample is in the merge all the same.
 now=$(date +%s)
 T0=$(( (now - 540) * 1000000000 )) T1=$(( (now - 60) * 1000000000 ))
@@ -66,4 +73,4 @@ folded=$("$WISP" -c "$URL" run flamegraph -o folded --max-rows 10000000 -- --sta
 counted=$("$WISP" -c "$URL" run processes -o json -- --start "$T0" --end "$T1" --limit 1000000 |
 	json_eval 'd.tables[0].rows.reduce((s, r) => s + r[d.tables[0].columns.indexOf("samples")], 0)')
 [ "$folded" = "$counted" ] && [ "$folded" -gt 100000 ] || fail "flame graph of compressed answers: $folded samples, processes: $counted"
-pass "four flame graphs from 6 agents through a 1 MiB receive budget: $lines stacks each, $bytes bytes received, $waits waits, no agent cut off; $folded samples in compressed answers, as processes counts"
+pass "four queries of raw samples from 6 agents through a 1 MiB receive budget: $lines rows each, $bytes bytes received, $waits waits, no agent cut off; $folded samples in compressed answers, as processes counts"

@@ -293,6 +293,14 @@ static void frame_views(void **state)
 		 "fr = fr:filter(fr['function']:startswith('scramble'))\n"
 		 "px.display(fr:groupby('function'):agg{n = px.sum('count')}:sort('n', 'desc'), 'lines')\n",
 		 NULL, "function", "n", "scramble inl.c:25=3;scramble inl.c:24=1;"},
+		/* px.view: a stack whose frames are the view's names, so a grouping folds what the
+		 * view does not show, and every view of it is itself. */
+		{"local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+		 "df.stack = px.view(df.stack, 'raw')\n"
+		 "local g = df:groupby('stack'):agg{n = px.sum('count')}:sort{{'n', 'desc'}}\n"
+		 "g.f = px.folded(g.stack, 'line')\n"
+		 "px.display(g, 'raw')\n",
+		 NULL, "f", "n", "main;inline_phase;scramble=4;main;_ZN3Foo3barEv=2;"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct qctx q;
@@ -335,19 +343,29 @@ static void frame_kinds(void **state)
 	const char *py[] = {"--start", "-2h", "--by", "none", "--lang", "python", NULL};
 	const char *mixed[] = {"--start", "-2h", "--by", "none", "--lang", "python,native", NULL};
 	const char *kernel[] = {"--start", "-2h", "--by", "none", "--lang", "kernel", NULL};
+	/* A viewed stack (px.view) keeps its Python frames Python and its kernel frames kernel. */
+	const char *viewed = "local df = px.DataFrame{table='stack_samples', start_time=0}\n"
+			     "df.stack = px.frames(px.view(df.stack, 'line'), 'python,kernel')\n"
+			     "df = df:filter('depth(stack) > 0')\n"
+			     "local g = df:groupby('stack'):agg{samples = px.sum('count')}\n"
+			     "g.stack = px.folded(g.stack)\n"
+			     "px.display(g, 'viewed')\n";
 	struct {
+		const char *src;
 		const char *const *argv;
 		const char *want;
 	} cases[] = {
-		{py, "<module>;hot=2;"},
-		{mixed, "main;<module>;hot;c_fn=2;main;c_only=1;"},
-		{kernel, "k_fn_[k]=2;"},
+		{fg, py, "<module>;hot=2;"},
+		{fg, mixed, "main;<module>;hot;c_fn=2;main;c_only=1;"},
+		{fg, kernel, "k_fn_[k]=2;"},
+		{viewed, NULL, "<module> app.py:9;hot app.py:3;k_fn_[k]=2;"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		for (int wire = 0; wire < 2; wire++) {
 			struct qctx q;
 			qctx_init(&q);
-			struct table *t = wire ? run_distributed(&q, fg, cases[i].argv, &r, 1) : run_local(&q, fg, cases[i].argv, &r, 1);
+			struct table *t = wire ? run_distributed(&q, cases[i].src, cases[i].argv, &r, 1) :
+						 run_local(&q, cases[i].src, cases[i].argv, &r, 1);
 			assert_string_equal(rows_of(t, "stack", "samples"), cases[i].want);
 			table_free(t);
 			qctx_destroy(&q);
