@@ -10,8 +10,9 @@
  * time. A helper that overruns its deadline, dies or garbles its answer is killed and dropped.
  *
  * Wire format on the helper's socket, both directions: a 4-byte little-endian length, then one
- * msgpack map. Request: {name, source, args[], now_ns, mem_bytes, timeout_ns, instructions}.
- * Answer: {log, ok, plan | error}. The daemon decodes plans with the validating decoder. */
+ * msgpack map, or nothing: the helper's first frame, once it has loaded, is empty. Request:
+ * {name, source, args[], now_ns, mem_bytes, timeout_ns, instructions}. Answer: {log, ok,
+ * plan | error}. The daemon decodes plans with the validating decoder. */
 #include "script.h"
 #include "engine/codec.h"
 #include "engine/plan.h"
@@ -34,6 +35,7 @@
 
 #define MAX_FRAME (64u << 20)
 #define HELPER_FD 3
+#define HELPER_START_NS 10000000000LL /* a new helper loads within this */
 
 extern char **environ;
 
@@ -182,6 +184,9 @@ int script_helper_main(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the daemon (nor does EOF on fd 3) */
 	script_init();
+	static const msgpack_sbuffer ready = {0, NULL, 0};
+	if (write_frame(HELPER_FD, &ready) < 0) /* loaded: the daemon's deadlines start now */
+		return 1;
 	for (;;) {
 		char *buf = NULL;
 		size_t len = 0;
@@ -259,7 +264,18 @@ static int helper_start(struct script_pool *sp, struct helper *h, char *err, siz
 		snprintf(err, errlen, "cannot start a script helper (%s): %s", sp->exe, strerror(rc));
 		return -1;
 	}
+	/* A new helper loads before it answers (seconds, on a loaded host or under a sanitizer):
+	 * a request's deadline starts once it said it is ready, an empty frame. */
+	char *ready = NULL;
+	size_t len = 0;
 	h->fd = sv[0];
+	if (read_frame(h->fd, &ready, &len, mono_now_ns() + HELPER_START_NS) < 0 || len != 0) {
+		helper_stop(h, true);
+		snprintf(err, errlen, "a script helper did not start within %d s", (int)(HELPER_START_NS / 1000000000));
+		free(ready);
+		return -1;
+	}
+	free(ready);
 	return 0;
 }
 
