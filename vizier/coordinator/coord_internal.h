@@ -97,6 +97,7 @@ struct answer {
 	size_t len;
 	int64_t arrived_ns;
 	bool done;
+	bool taken;           /* handed to a decoding task (service thread only; query.c) */
 	char err[256];        /* why it has no result (disconnected, deadline) */
 	char doubt[200];      /* a warning to give with its result, or "" (a contested node name) */
 };
@@ -121,6 +122,9 @@ struct query {
 	struct answer *answers;
 	int nanswers, pending;
 	size_t held_bytes;        /* answers' messages held, within the query's memory limit */
+	struct merge *merge;      /* owned: answers decoded as they arrive; NULL for snapshots and
+				   * live ticks, which decode theirs after the last */
+	int *todo, ntodo;         /* answers the running decoding task takes (owned; query.c) */
 	lws_sorted_usec_list_t deadline_sul;
 	msgpack_sbuffer reply;    /* to the client */
 	bool busy;                /* a worker task owns the query */
@@ -221,20 +225,26 @@ void agent_gone(struct coordinator *c, struct session *s, const char *why);
 /* A query's answers being decoded: inputs[i][a] is agent a's table i (nagents = q->nanswers),
  * of ntables = nranges x nbridges (table i belongs to bridge i % nbridges). */
 struct merge {
-	struct query *q;
+	struct query *q;      /* NULL until merge_begin */
 	struct qctx qc;
 	int ntables;
 	struct table ***inputs;
 	bool *answered;       /* per agent: its answer is in inputs */
+	bool *decoded;        /* per agent: its answer was looked at (and its message freed) */
 	char **warnings;
 	int nwarn, maxwarn;
 	struct query_stats st;
+	int64_t last_ns;      /* when the last answer decoded arrived */
+	size_t freed;         /* answers' message bytes freed since the service thread last looked */
+	char first_err[700];  /* why the first agent without an answer has none */
 };
 /* 0, or -1 (error in m->qc); merge_end either way. Room for two warnings per agent and extra. */
 int merge_begin(struct merge *m, struct query *q, int ntables, int extra_warnings);
-/* Decodes every answer, warning (naming the agent) about each that is missing or unusable.
- * *last_ns: when the last answer arrived. -1 when no agent answered (error in m->qc). */
+/* Decodes every answer not yet decoded, warning (naming the agent) about each that is missing or
+ * unusable. *last_ns: when the last answer arrived. -1 when no agent answered (error in m->qc). */
 int merge_decode_all(struct merge *m, int64_t *last_ns);
+/* Worker: decodes the answers q->todo names into q->merge, then gives q back (merge_decoded). */
+void merge_decode_some(void *query);
 void merge_warn(struct merge *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops agent a's tables (and gives their memory back to the query). */
 void merge_drop_agent(struct merge *m, int a);
@@ -242,6 +252,9 @@ void merge_end(struct merge *m);
 void merge_run(void *query);
 /* On the service thread: sends q->reply and frees q. */
 void merge_done(void *query);
+/* query.c, on the service thread: the next step of a query no task holds (the merge once every
+ * agent is accounted for, else decoding the answers that arrived). */
+void query_advance(struct query *q);
 
 /* ---- snapshot.c ------------------------------------------------------------------------------ */
 void handle_snapshot(struct coordinator *c, struct session *s, const struct proto_msg *m);

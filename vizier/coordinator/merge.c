@@ -1,13 +1,15 @@
-/* merge.c - turning a query's answers into the client's reply, on a worker: decode every agent's
- * partial results, run the rest of the plan over them (exec_finish), and pack the result with its
- * statistics.
+/* merge.c - turning a query's answers into the client's reply, on workers: decode each agent's
+ * partial results as they arrive (merge_decode_some, a batch at a time, query.c's
+ * query_advance), then after the last run the rest of the plan over them (exec_finish) and pack
+ * the result with its statistics (merge_run).
  *
  * An agent's answer never fails the query alone while another agent answered: an answer that is
  * missing, an error, malformed, of the wrong shape, larger than the query's memory allows, or that
  * cannot be merged (a sum that overflows, a negative count) is dropped with a warning that names
- * the agent, and the others are merged without it. Each answer's msgpack is freed as soon as it is
- * decoded, so the coordinator holds one agent's unpacked message at a time. Live ticks (live.c)
- * decode the same way (merge_begin .. merge_end) and fold the result into their window. */
+ * the agent, and the others are merged without it. Each answer's message is freed as soon as it is
+ * decoded, so the coordinator holds the decoded tables, the messages not yet decoded and one
+ * agent's unpacked message at a time. Live ticks (live.c) decode the same way (merge_begin ..
+ * merge_end), all after the last answer, and fold the result into their window. */
 #include "coord_internal.h"
 #include "net/service.h"
 #include "engine/codec.h"
@@ -168,7 +170,9 @@ int merge_begin(struct merge *m, struct query *q, int ntables, int extra_warning
 	m->inputs = calloc(ntables ? ntables : 1, sizeof(*m->inputs));
 	m->warnings = calloc(m->maxwarn, sizeof(*m->warnings));
 	m->answered = calloc(nagents ? nagents : 1, sizeof(*m->answered));
-	if (!m->inputs || !m->warnings || !m->answered)
+	m->decoded = calloc(nagents ? nagents : 1, sizeof(*m->decoded));
+	m->last_ns = q->fanned_ns;
+	if (!m->inputs || !m->warnings || !m->answered || !m->decoded)
 		return qctx_fail(&m->qc, "out of memory");
 	for (int i = 0; i < ntables; i++)
 		if (!(m->inputs[i] = calloc(nagents ? nagents : 1, sizeof(struct table *))))
@@ -176,31 +180,71 @@ int merge_begin(struct merge *m, struct query *q, int ntables, int extra_warning
 	return 0;
 }
 
+/* Decodes agent a's answer (or its absence) once: counts it, or warns naming the agent; then
+ * frees its message (m->freed tells the service thread). */
+static void decode_one(struct merge *m, int a)
+{
+	struct answer *an = &m->q->answers[a];
+	char why[600] = "";
+	assert(!m->decoded[a]);
+	m->decoded[a] = true;
+	m->st.bytes_in += an->len;
+	if (an->msg && an->arrived_ns > m->last_ns)
+		m->last_ns = an->arrived_ns;
+	if (decode_answer(m, a, why, sizeof(why))) {
+		m->answered[a] = true;
+		m->st.answered++;
+		if (an->doubt[0])
+			merge_warn(m, "agent %s: %s", an->node, an->doubt);
+	} else {
+		merge_warn(m, "agent %s: %s", an->node, why);
+		if (!m->first_err[0])
+			snprintf(m->first_err, sizeof(m->first_err), "agent %s: %s", an->node, why);
+	}
+	if (an->msg)
+		m->freed += an->len;
+	free(an->msg);
+	an->msg = NULL;
+}
+
 int merge_decode_all(struct merge *m, int64_t *last_ns)
 {
-	const struct query *q = m->q;
-	char first_err[700] = "";
-	*last_ns = q->fanned_ns;
-	for (int a = 0; a < q->nanswers; a++) {
-		const struct answer *an = &q->answers[a];
-		char why[600] = "";
-		m->st.bytes_in += an->len;
-		if (an->msg && an->arrived_ns > *last_ns)
-			*last_ns = an->arrived_ns;
-		if (decode_answer(m, a, why, sizeof(why))) {
-			m->answered[a] = true;
-			m->st.answered++;
-			if (an->doubt[0])
-				merge_warn(m, "agent %s: %s", an->node, an->doubt);
-			continue;
-		}
-		merge_warn(m, "agent %s: %s", an->node, why);
-		if (!first_err[0])
-			snprintf(first_err, sizeof(first_err), "agent %s: %s", an->node, why);
-	}
+	for (int a = 0; a < m->q->nanswers; a++)
+		if (!m->decoded[a])
+			decode_one(m, a);
+	*last_ns = m->last_ns;
 	if (m->st.answered == 0)
-		return qctx_fail(&m->qc, "%s", first_err[0] ? first_err : "no agent answered");
+		return qctx_fail(&m->qc, "%s", m->first_err[0] ? m->first_err : "no agent answered");
 	return 0;
+}
+
+/* The merge of a query's answers, begun by whichever task comes first. 0, or -1 (error in m->qc). */
+static int merge_of(struct query *q)
+{
+	struct merge *m = q->merge;
+	if (!m->q && merge_begin(m, q, q->plan->nbridges, q->plan->ndisplays) < 0)
+		return -1;
+	return qctx_failed(&m->qc) ? -1 : 0;
+}
+
+static void merge_decoded(void *arg)
+{
+	struct query *q = arg;
+	assert(q->busy);
+	q->busy = false;
+	assert(q->merge->freed <= q->held_bytes);
+	q->held_bytes -= q->merge->freed;
+	q->merge->freed = 0;
+	query_advance(q);
+}
+
+void merge_decode_some(void *arg)
+{
+	struct query *q = arg;
+	if (merge_of(q) == 0)
+		for (int i = 0; i < q->ntodo; i++)
+			decode_one(q->merge, q->todo[i]);
+	inbox_post(q->c->svc->inbox, merge_decoded, q);
 }
 
 void merge_end(struct merge *m)
@@ -215,14 +259,16 @@ void merge_end(struct merge *m)
 	free(m->warnings);
 	free(m->inputs);
 	free(m->answered);
+	free(m->decoded);
 	qctx_destroy(&m->qc);
+	m->q = NULL;
 }
 
 void merge_run(void *arg)
 {
 	struct query *q = arg;
 	struct plan *p = q->plan;
-	struct merge m;
+	struct merge *m = q->merge; /* begun by a decoding task, or here */
 	struct table **outs = calloc(p->ndisplays, sizeof(*outs));
 	bool *trunc = calloc(p->ndisplays, sizeof(*trunc));
 	msgpack_packer pk;
@@ -230,38 +276,38 @@ void merge_run(void *arg)
 
 	msgpack_sbuffer_init(&q->reply);
 	msgpack_packer_init(&pk, &q->reply, msgpack_sbuffer_write);
-	if (merge_begin(&m, q, p->nbridges, p->ndisplays) < 0 || merge_decode_all(&m, &last_ns) < 0)
+	if (merge_of(q) < 0 || merge_decode_all(m, &last_ns) < 0)
 		goto reply;
 	if (!outs || !trunc) {
-		qctx_fail(&m.qc, "out of memory");
+		qctx_fail(&m->qc, "out of memory");
 		goto reply;
 	}
-	if (finish(&m, outs, trunc) < 0)
+	if (finish(m, outs, trunc) < 0)
 		goto reply;
 	for (int d = 0; d < p->ndisplays; d++) {
-		m.st.rows += outs[d]->nrows;
+		m->st.rows += outs[d]->nrows;
 		if (trunc[d])
-			merge_warn(&m, "table %s truncated to %lld rows (raise with --max-rows)", p->displays[d].name,
+			merge_warn(m, "table %s truncated to %lld rows (raise with --max-rows)", p->displays[d].name,
 				   (long long)q->max_rows);
 	}
 reply:
-	q->outcome = qctx_failed(&m.qc) ? QUERY_FAILED : QUERY_OK;
-	if (qctx_failed(&m.qc)) {
-		proto_pack_error(&pk, q->request_id, m.qc.err, q->log ? q->log : "");
+	q->outcome = qctx_failed(&m->qc) ? QUERY_FAILED : QUERY_OK;
+	if (qctx_failed(&m->qc)) {
+		proto_pack_error(&pk, q->request_id, m->qc.err, q->log ? q->log : "");
 	} else {
 		int64_t now = mono_now_ns();
-		m.st.compile_ms = (double)(q->compiled_ns - q->started_ns) / 1e6;
-		m.st.agents_ms = (double)(last_ns - q->fanned_ns) / 1e6;
-		m.st.merge_ms = (double)(now - merge_start) / 1e6;
-		m.st.ms = (double)(now - q->started_ns) / 1e6;
-		proto_pack_result(&pk, q->request_id, outs, p->ndisplays, m.warnings, m.nwarn, q->log ? q->log : "",
-				  &m.st);
+		m->st.compile_ms = (double)(q->compiled_ns - q->started_ns) / 1e6;
+		m->st.agents_ms = (double)(last_ns - q->fanned_ns) / 1e6;
+		m->st.merge_ms = (double)(now - merge_start) / 1e6;
+		m->st.ms = (double)(now - q->started_ns) / 1e6;
+		proto_pack_result(&pk, q->request_id, outs, p->ndisplays, m->warnings, m->nwarn, q->log ? q->log : "",
+				  &m->st);
 	}
 	for (int d = 0; outs && d < p->ndisplays; d++)
 		table_free(outs[d]);
 	free(outs);
 	free(trunc);
-	merge_end(&m);
+	merge_end(m);
 	inbox_post(q->c->svc->inbox, merge_done, q);
 }
 

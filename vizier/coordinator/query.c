@@ -58,6 +58,10 @@ void query_free(struct query *q)
 	for (int i = 0; i < q->nanswers; i++)
 		free(q->answers[i].msg);
 	free(q->answers);
+	if (q->merge && q->merge->q)
+		merge_end(q->merge);
+	free(q->merge);
+	free(q->todo);
 	service_memory_freed(c->svc);
 	free(q);
 }
@@ -85,8 +89,34 @@ static void start_merge(struct query *q)
 	}
 }
 
-/* Records agent a's answer (msg, owned from now on) or why there is none (err); starts the
- * merge once every agent is accounted for and no task owns the query. */
+/* Answers are decoded as they arrive, on a worker, a batch at a time: the answers that arrived
+ * while no task held the query go to it in q->todo (the worker reads only those, which the
+ * service thread no longer writes), and the merge after the last answer has only what arrived
+ * meanwhile left to decode. */
+void query_advance(struct query *q)
+{
+	if (q->busy)
+		return;
+	if (q->pending == 0) {
+		start_merge(q);
+		return;
+	}
+	if (!q->merge)
+		return;
+	q->ntodo = 0;
+	for (int i = 0; i < q->nanswers; i++)
+		if (q->answers[i].done && !q->answers[i].taken) {
+			q->answers[i].taken = true;
+			q->todo[q->ntodo++] = i;
+		}
+	if (q->ntodo == 0)
+		return;
+	q->busy = true;
+	if (jobs_submit(q->c->svc->jobs, merge_decode_some, q) < 0)
+		q->busy = false; /* the merge decodes them */
+}
+
+/* Records agent a's answer (msg, owned from now on) or why there is none (err). */
 static void answer_arrived(struct query *q, struct answer *a, char *msg, size_t len, const char *err)
 {
 	if (a->done) {
@@ -100,8 +130,7 @@ static void answer_arrived(struct query *q, struct answer *a, char *msg, size_t 
 			snprintf(a->err, sizeof(a->err), "%s", err);
 		q->pending--;
 	}
-	if (q->pending == 0 && !q->busy)
-		start_merge(q);
+	query_advance(q);
 }
 
 static void deadline_cb(lws_sorted_usec_list_t *sul)
@@ -182,6 +211,8 @@ static void local_exec_done(void *arg)
 	free(le);
 	for (int i = 0; i < q->nanswers; i++)
 		if (q->answers[i].session == 0) {
+			if (msg && !q->answers[i].done) /* held as a remote answer is, until decoded */
+				q->held_bytes += len;
 			answer_arrived(q, &q->answers[i], msg, len, NULL);
 			return;
 		}
@@ -209,7 +240,9 @@ void fan_out(struct query *q)
 		query_fail(q, "no agents are connected to this coordinator");
 		return;
 	}
-	if (!(q->answers = calloc(n ? n : 1, sizeof(*q->answers)))) {
+	bool incremental = !q->live && !q->snapshot;
+	if (!(q->answers = calloc(n + 1, sizeof(*q->answers))) ||
+	    (incremental && (!(q->merge = calloc(1, sizeof(*q->merge))) || !(q->todo = calloc(n + 1, sizeof(int)))))) {
 		query_fail(q, "out of memory");
 		return;
 	}
