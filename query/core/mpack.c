@@ -93,9 +93,14 @@ bool mp_sane(const char *buf, size_t len)
 	return mp_objects(buf, len) > 0;
 }
 
+bool mp_unpack_counted(msgpack_unpacked *u, const char *buf, size_t len)
+{
+	return msgpack_unpack_next(u, buf, len, NULL) == MSGPACK_UNPACK_SUCCESS;
+}
+
 bool mp_unpack(msgpack_unpacked *u, const char *buf, size_t len)
 {
-	return mp_sane(buf, len) && msgpack_unpack_next(u, buf, len, NULL) == MSGPACK_UNPACK_SUCCESS;
+	return mp_sane(buf, len) && mp_unpack_counted(u, buf, len);
 }
 
 const msgpack_object *mp_get(const msgpack_object *map, const char *key)

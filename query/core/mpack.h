@@ -19,6 +19,8 @@ bool mp_sane(const char *buf, size_t len);
 /* The number of objects in buf when it passes that check (so at most len), else 0. Unpacking
  * costs about sizeof(msgpack_object) bytes per object. */
 uint64_t mp_objects(const char *buf, size_t len);
+/* mp_unpack of a buf that mp_objects already counted (nonzero): without counting it again. */
+bool mp_unpack_counted(msgpack_unpacked *u, const char *buf, size_t len);
 
 /* The value of `key` in a map (NULL when map is not a map or lacks the key). */
 const msgpack_object *mp_get(const msgpack_object *map, const char *key);

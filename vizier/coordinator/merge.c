@@ -83,7 +83,7 @@ static int decode_answer(struct merge *m, int a, char *why, size_t whylen)
 		goto out;
 	}
 	m->qc.mem_used += unpacked = need;
-	if (!mp_unpack(&u, an->msg, an->len)) {
+	if (!mp_unpack_counted(&u, an->msg, an->len)) {
 		snprintf(why, whylen, "malformed result");
 		goto out;
 	}
@@ -100,7 +100,7 @@ static int decode_answer(struct merge *m, int a, char *why, size_t whylen)
 		m->qc.mem_used += plain_len;
 		unpacked += plain_len;
 		size_t need_z = (size_t)mp_objects(plain, plain_len) * sizeof(msgpack_object);
-		if (!need_z || qctx_check(&m->qc, need_z) < 0 || !mp_unpack(&uz, plain, plain_len) ||
+		if (!need_z || qctx_check(&m->qc, need_z) < 0 || !mp_unpack_counted(&uz, plain, plain_len) ||
 		    uz.data.type != MSGPACK_OBJECT_ARRAY) {
 			snprintf(why, whylen, "%s", need_z && m->qc.err[0] ? m->qc.err : "malformed compressed tables");
 			m->qc.err[0] = '\0';
