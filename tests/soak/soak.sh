@@ -72,7 +72,7 @@ run_load() {
 # over one period: the sawtooth's top, comparable from one measurement to the next.
 at_rest() {
 	local end=$(( $(date +%s) + 60 ))
-	sleep 2
+	sleep 5 # every process trims within two of its periods (4 s for an agent) after its last query
 	: >"$TMP/samples"
 	while [ "$(date +%s)" -lt "$end" ]; do
 		echo "$(rss_kb "$COORD_PID") $(agents_rss | tr '\n' ' ')" >>"$TMP/samples"

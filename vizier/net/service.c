@@ -129,16 +129,21 @@ static void trim(void *unused)
 	malloc_trim(0);
 }
 
+#define TRIM_BUSY_PERIODS 30
+
 void service_memory_freed(struct service *svc)
 {
-	svc->freed = true;
+	svc->freed = svc->freed_lately = true;
 }
 
 void service_trim(struct service *svc)
 {
-	if (!svc->freed)
+	bool busy = svc->freed_lately;
+	svc->freed_lately = false;
+	if (!svc->freed || (busy && ++svc->busy_periods < TRIM_BUSY_PERIODS))
 		return;
 	svc->freed = false;
+	svc->busy_periods = 0;
 	if (!atomic_exchange(&trim_queued, true) && jobs_submit(svc->jobs, trim, NULL) < 0)
 		atomic_store(&trim_queued, false);
 }

@@ -21,7 +21,9 @@ struct service {
 	struct jobs *jobs;          /* worker threads; NULL once shutting down */
 	struct inbox *inbox;        /* completions for the service thread */
 	volatile sig_atomic_t stop; /* shutting down: no new work, no reconnecting */
-	bool freed;                 /* service thread: memory freed since the last service_trim */
+	bool freed;                 /* service thread: memory freed since the last trim */
+	bool freed_lately;          /* ... since the last service_trim call */
+	int busy_periods;           /* service_trim calls since the last trim, all with memory freed */
 	int64_t started_ns;         /* CLOCK_MONOTONIC */
 };
 
@@ -40,9 +42,11 @@ void jobs_free(struct jobs *j);
  * the next query (wispd.c, mallopt); without trimming, a burst of concurrent queries stays
  * resident (10 concurrent flamegraphs over 100 agents left the coordinator at 1.2 GiB; trimmed,
  * 104 MiB). On the service thread: service_memory_freed when a query's memory (or a connection's)
- * was freed; service_trim from a periodic timer (the coordinator's sweep, the agent's heartbeat)
- * then queues one malloc_trim on a worker, so a busy process trims once a period and an idle one
- * is trimmed within a period of its last query. */
+ * was freed; service_trim from a periodic timer (the coordinator's sweep each second, the agent's
+ * heartbeat every 2 s) then queues one malloc_trim on a worker once a whole period went by
+ * without memory freed, or after TRIM_BUSY_PERIODS periods of queries back to back. Trimming
+ * each period under load made every query fault its pages in again: a quarter of the CPU of the
+ * 100-agent soak (2026-12-07). */
 void service_memory_freed(struct service *svc);
 void service_trim(struct service *svc);
 
