@@ -269,9 +269,13 @@ static int helper_start(struct script_pool *sp, struct helper *h, char *err, siz
 	char *ready = NULL;
 	size_t len = 0;
 	h->fd = sv[0];
-	if (read_frame(h->fd, &ready, &len, mono_now_ns() + HELPER_START_NS) < 0 || len != 0) {
+	int rd = read_frame(h->fd, &ready, &len, mono_now_ns() + HELPER_START_NS);
+	if (rd < 0 || len != 0) {
 		helper_stop(h, true);
-		snprintf(err, errlen, "a script helper did not start within %d s", (int)(HELPER_START_NS / 1000000000));
+		if (rd == -2)
+			snprintf(err, errlen, "a script helper did not start within %d s", (int)(HELPER_START_NS / 1000000000));
+		else
+			snprintf(err, errlen, "a script helper (%s) died as it started", sp->exe);
 		free(ready);
 		return -1;
 	}
