@@ -1,7 +1,7 @@
 /* query.c - a query's life on the coordinator (see coord_internal.h): made from a client's
  * request, its script compiled on a worker in a script helper, its plan fanned out to every
- * agent (the in-process one through a worker), answers gathered until all arrived or the
- * deadline passed, then handed to the merge. */
+ * agent (the in-process one through a worker), answers gathered (and decoded on a worker as they
+ * arrive) until all arrived or the deadline passed, then handed to the merge. */
 #include "coord_internal.h"
 #include "agent/agent.h"
 #include "net/service.h"
