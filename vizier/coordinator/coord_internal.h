@@ -124,7 +124,7 @@ struct query {
 	size_t held_bytes;        /* answers' messages held, within the query's memory limit */
 	struct merge *merge;      /* owned: answers decoded as they arrive; NULL for snapshots and
 				   * live ticks, which decode theirs after the last */
-	int *todo, ntodo;         /* answers the running decoding task takes (owned; query.c) */
+	int *batch, nbatch;       /* answers the running decoding task takes (owned; query.c) */
 	lws_sorted_usec_list_t deadline_sul;
 	msgpack_sbuffer reply;    /* to the client */
 	bool busy;                /* a worker task owns the query */
@@ -243,7 +243,7 @@ int merge_begin(struct merge *m, struct query *q, int ntables, int extra_warning
 /* Decodes every answer not yet decoded, warning (naming the agent) about each that is missing or
  * unusable. *last_ns: when the last answer arrived. -1 when no agent answered (error in m->qc). */
 int merge_decode_all(struct merge *m, int64_t *last_ns);
-/* Worker: decodes the answers q->todo names into q->merge, then gives q back (merge_decoded). */
+/* Worker: decodes the answers q->batch names into q->merge, then gives q back (merge_decoded). */
 void merge_decode_some(void *query);
 void merge_warn(struct merge *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops agent a's tables (and gives their memory back to the query). */

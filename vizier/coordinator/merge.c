@@ -242,8 +242,8 @@ void merge_decode_some(void *arg)
 {
 	struct query *q = arg;
 	if (merge_of(q) == 0)
-		for (int i = 0; i < q->ntodo; i++)
-			decode_one(q->merge, q->todo[i]);
+		for (int i = 0; i < q->nbatch; i++)
+			decode_one(q->merge, q->batch[i]);
 	inbox_post(q->c->svc->inbox, merge_decoded, q);
 }
 

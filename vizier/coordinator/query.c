@@ -61,7 +61,7 @@ void query_free(struct query *q)
 	if (q->merge && q->merge->q)
 		merge_end(q->merge);
 	free(q->merge);
-	free(q->todo);
+	free(q->batch);
 	service_memory_freed(c->svc);
 	free(q);
 }
@@ -90,7 +90,7 @@ static void start_merge(struct query *q)
 }
 
 /* Answers are decoded as they arrive, on a worker, a batch at a time: the answers that arrived
- * while no task held the query go to it in q->todo (the worker reads only those, which the
+ * while no task held the query go to it in q->batch (the worker reads only those, which the
  * service thread no longer writes), and the merge after the last answer has only what arrived
  * meanwhile left to decode. */
 void query_advance(struct query *q)
@@ -103,13 +103,13 @@ void query_advance(struct query *q)
 	}
 	if (!q->merge)
 		return;
-	q->ntodo = 0;
+	q->nbatch = 0;
 	for (int i = 0; i < q->nanswers; i++)
 		if (q->answers[i].done && !q->answers[i].taken) {
 			q->answers[i].taken = true;
-			q->todo[q->ntodo++] = i;
+			q->batch[q->nbatch++] = i;
 		}
-	if (q->ntodo == 0)
+	if (q->nbatch == 0)
 		return;
 	q->busy = true;
 	if (jobs_submit(q->c->svc->jobs, merge_decode_some, q) < 0)
@@ -242,7 +242,7 @@ void fan_out(struct query *q)
 	}
 	bool incremental = !q->live && !q->snapshot;
 	if (!(q->answers = calloc(n + 1, sizeof(*q->answers))) ||
-	    (incremental && (!(q->merge = calloc(1, sizeof(*q->merge))) || !(q->todo = calloc(n + 1, sizeof(int)))))) {
+	    (incremental && (!(q->merge = calloc(1, sizeof(*q->merge))) || !(q->batch = calloc(n + 1, sizeof(int)))))) {
 		query_fail(q, "out of memory");
 		return;
 	}

@@ -45,8 +45,8 @@ void jobs_free(struct jobs *j);
  * was freed; service_trim from a periodic timer (the coordinator's sweep each second, the agent's
  * heartbeat every 2 s) then queues one malloc_trim on a worker once a whole period went by
  * without memory freed, or after TRIM_BUSY_PERIODS periods of queries back to back. Trimming
- * each period under load made every query fault its pages in again: a quarter of the CPU of the
- * 100-agent soak (2026-12-07). */
+ * each period under load made every query fault its pages in again: page faults and madvise took
+ * a quarter of the CPU of the 100-agent soak (2026-12-07). */
 void service_memory_freed(struct service *svc);
 void service_trim(struct service *svc);
 
