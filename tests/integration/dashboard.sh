@@ -7,7 +7,7 @@
 #   column holds across ticks;
 # - a live flame graph: search, a zoom that holds across ticks, tooltips with total and self;
 # - the samples-per-node chart: dragging selects a window and draws its flame graph;
-# - a differential flame graph: a process that joins (nofp) is red, a shrunk share blue.
+# - a differential flame graph: a process that joins burn on its CPU (nofp) is red, burn's halved share blue.
 # - HTTP it does not serve: 404, a 100 KB path (dropped by lws), a 50 MB POST: wispd lives on.
 # Screenshots go to $BUILD_DIR/tests/dashboard/.
 . "$(dirname "$0")/lib.sh"
