@@ -310,7 +310,6 @@ static int seal_hot(struct ring *r)
 	batch_unpin(r, old); /* ours */
 	evict(r);
 	pthread_mutex_unlock(&r->lock);
-	malloc_trim(0); /* give the pages of evicted batches back, once per seal */
 	return s ? 0 : -1;
 }
 
@@ -402,8 +401,11 @@ int ring_append_rows(struct ring *r, const struct ring_row *rows, size_t n)
 		}
 		evict(r);
 		pthread_mutex_unlock(&r->lock);
-		if (seal_now && seal_hot(r) < 0)
-			rc = -1;
+		if (seal_now) {
+			if (seal_hot(r) < 0)
+				rc = -1;
+			malloc_trim(0); /* give the pages of evicted batches back, once per seal */
+		}
 	}
 	return rc;
 }

@@ -104,7 +104,10 @@ int ring_append_rows(struct ring *r, const struct ring_row *rows, size_t n);
 int ring_append(struct ring *r, const struct ring_sample *s);
 /* The same with its stack already interned in r (st, borrowed): s->frames is not read. */
 int ring_append_stack(struct ring *r, const struct ring_sample *s, struct stack *st);
-/* Seals the hot batch now (tests, snapshots). */
+/* Seals the hot batch now (tests, snapshots). Unlike a seal when the hot batch is full, it does
+ * not trim the heap: every agent flushes for every snapshot request, and trimming there made
+ * each agent give its query memory back and fault it in again several times a minute under the
+ * soak's load. The process's own trimming (service_trim) gives the evicted pages back. */
 int ring_flush(struct ring *r);
 
 /* The ring as a scan source (core/scan.h; ud is the ring): calls chunk() for each batch

@@ -115,7 +115,7 @@ static void request_answered(void *arg)
 	proto_buf_destroy(&t->reply);
 	free(t->msg);
 	free(t);
-	service_memory_freed(l->svc);
+	service_work_end(l->svc);
 }
 
 static void request_run(void *arg)
@@ -149,6 +149,8 @@ static void on_message(struct agent_link *l, const char *data, size_t len)
 		if (jobs_submit(l->svc->jobs, request_run, t) < 0) {
 			free(t->msg);
 			free(t);
+		} else {
+			service_work_begin(l->svc);
 		}
 	} else if (m.type == PT_WELCOME) {
 		fprintf(stderr, "wispd: agent %s registered with the coordinator at %s:%d\n", agent_node(l->agent),

@@ -20,6 +20,7 @@ struct query *query_new(struct coordinator *c, uint64_t client, int64_t id, int6
 	if (!q)
 		return NULL;
 	q->c = c;
+	service_work_begin(c->svc);
 	q->qid = ++c->next_qid;
 	q->client = client;
 	q->request_id = id;
@@ -62,7 +63,7 @@ void query_free(struct query *q)
 		merge_end(q->merge);
 	free(q->merge);
 	free(q->batch);
-	service_memory_freed(c->svc);
+	service_work_end(c->svc);
 	free(q);
 }
 

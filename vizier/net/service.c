@@ -2,6 +2,7 @@
 #include "service.h"
 
 #include <libwebsockets.h>
+#include <assert.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -136,9 +137,21 @@ void service_memory_freed(struct service *svc)
 	svc->freed = svc->freed_lately = true;
 }
 
+void service_work_begin(struct service *svc)
+{
+	svc->working++;
+}
+
+void service_work_end(struct service *svc)
+{
+	assert(svc->working > 0);
+	svc->working--;
+	service_memory_freed(svc);
+}
+
 void service_trim(struct service *svc)
 {
-	bool busy = svc->freed_lately;
+	bool busy = svc->freed_lately || svc->working > 0;
 	svc->freed_lately = false;
 	if (!svc->freed || (busy && ++svc->busy_periods < TRIM_BUSY_PERIODS))
 		return;

@@ -23,7 +23,8 @@ struct service {
 	volatile sig_atomic_t stop; /* shutting down: no new work, no reconnecting */
 	bool freed;                 /* service thread: memory freed since the last trim */
 	bool freed_lately;          /* ... since the last service_trim call */
-	int busy_periods;           /* service_trim calls since the last trim, all with memory freed */
+	int working;                /* service thread: queries begun and not ended */
+	int busy_periods;           /* service_trim calls since the last trim, all busy */
 	int64_t started_ns;         /* CLOCK_MONOTONIC */
 };
 
@@ -42,12 +43,17 @@ void jobs_free(struct jobs *j);
  * the next query (wispd.c, mallopt); without trimming, a burst of concurrent queries stays
  * resident (10 concurrent flamegraphs over 100 agents left the coordinator at 1.2 GiB; trimmed,
  * 104 MiB). On the service thread: service_memory_freed when a query's memory (or a connection's)
- * was freed; service_trim from a periodic timer (the coordinator's sweep each second, the agent's
- * heartbeat every 2 s) then queues one malloc_trim on a worker once a whole period went by
- * without memory freed, or after TRIM_BUSY_PERIODS periods of queries back to back. Trimming
- * each period under load made every query fault its pages in again: page faults and madvise took
- * a quarter of the CPU of the 100-agent soak (2026-12-07). */
+ * was freed, and service_work_begin and service_work_end around each query (end also counts as
+ * memory freed); service_trim from a periodic timer (the coordinator's sweep each second, the
+ * agent's heartbeat every 2 s) then queues one malloc_trim on a worker once a whole period went
+ * by with no query running and no memory freed, or after TRIM_BUSY_PERIODS busy periods back to
+ * back. Trimming each period under load made every query fault its pages in again: page faults
+ * and madvise took a quarter of the CPU of the 100-agent soak (2026-12-07). A period in which
+ * queries ran but none ended counted as quiet until they were counted: on two loaded cores each
+ * of the soak's agents still trimmed every 4.5 s. */
 void service_memory_freed(struct service *svc);
+void service_work_begin(struct service *svc);
+void service_work_end(struct service *svc);
 void service_trim(struct service *svc);
 
 struct inbox *inbox_new(void);
