@@ -349,7 +349,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Query columns are megabytes each: serve them from the heap, where the next query reuses the
 	 * pages, instead of fresh mappings that fault in every page again. The ring trims the heap
-	 * after each seal, so idle memory still goes back. */
+	 * when it seals a full batch, and the service after queries (service_trim), so idle memory
+	 * still goes back. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	/* An agent: one heap for every thread. With glibc's default of an arena per thread, each

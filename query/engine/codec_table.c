@@ -9,47 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The dictionaries of one message. A table's strings are mostly interned (one pointer per
- * content), so a string is looked up by its pointer first and hashed by content only the first
- * time that pointer comes. */
-struct dicts {
-	struct hashmap strs;   /* string values and frames by content: their dictionary */
-	struct hashmap by_ptr; /* string pointer -> its index in strs */
-	struct hashmap stacks; /* stacks by pointer */
-};
-
-/* The dictionary index of string s, added when new. -1 on out-of-memory. */
-static long str_index(struct dicts *d, const char *s)
-{
-	const uint64_t *known = hashmap_get(&d->by_ptr, s);
-	if (known)
-		return (long)*known;
-	long i = hashmap_index(&d->strs, s);
-	if (i >= 0 && hashmap_put(&d->by_ptr, s, (uint64_t)i) < 0)
-		return -1;
-	return i;
-}
-
 int codec_pack_table(msgpack_packer *pk, const struct table *t)
 {
-	struct dicts d;
+	struct hashmap strs, stacks; /* string values and frames by content; stacks by pointer */
 	int rc = -1;
-	hashmap_init(&d.strs, true);
-	hashmap_init(&d.by_ptr, false);
-	hashmap_init(&d.stacks, false);
+	hashmap_init(&strs, true);
+	hashmap_init(&stacks, false);
 	/* Collect dictionaries first: stacks (and their frames) and string values. */
 	for (int c = 0; c < t->ncols; c++) {
 		const struct column *col = &t->cols[c];
 		for (size_t i = 0; i < t->nrows; i++) {
-			if (col->type == VT_STRING && str_index(&d, col->v.s[i]) < 0)
+			if (col->type == VT_STRING && hashmap_index(&strs, col->v.s[i]) < 0)
 				goto out;
 			if (col->type == VT_STACK) {
-				size_t before = d.stacks.count;
-				if (hashmap_index(&d.stacks, col->v.k[i]) < 0)
+				size_t before = stacks.count;
+				if (hashmap_index(&stacks, col->v.k[i]) < 0)
 					goto out;
-				if (d.stacks.count > before)
+				if (stacks.count > before)
 					for (int f = 0; f < col->v.k[i]->nframes; f++)
-						if (str_index(&d, col->v.k[i]->frames[f]) < 0)
+						if (hashmap_index(&strs, col->v.k[i]->frames[f]) < 0)
 							goto out;
 			}
 		}
@@ -63,17 +41,17 @@ int codec_pack_table(msgpack_packer *pk, const struct table *t)
 	mp_pack_str(pk, "nrows");
 	msgpack_pack_uint64(pk, t->nrows);
 	mp_pack_str(pk, "strs");
-	msgpack_pack_array(pk, d.strs.count);
-	for (size_t i = 0; i < d.strs.count; i++)
-		mp_pack_str(pk, d.strs.order[i]);
+	msgpack_pack_array(pk, strs.count);
+	for (size_t i = 0; i < strs.count; i++)
+		mp_pack_str(pk, strs.order[i]);
 	mp_pack_str(pk, "stacks");
-	msgpack_pack_array(pk, d.stacks.count);
-	for (size_t i = 0; i < d.stacks.count; i++) {
-		const struct stack *st = d.stacks.order[i];
+	msgpack_pack_array(pk, stacks.count);
+	for (size_t i = 0; i < stacks.count; i++) {
+		const struct stack *st = stacks.order[i];
 		msgpack_pack_array(pk, 1 + st->nframes);
 		msgpack_pack_uint32(pk, st->nkernel);
 		for (int f = 0; f < st->nframes; f++)
-			msgpack_pack_uint32(pk, (uint32_t)str_index(&d, st->frames[f]));
+			msgpack_pack_uint32(pk, (uint32_t)hashmap_index(&strs, st->frames[f]));
 	}
 	mp_pack_str(pk, "cols");
 	msgpack_pack_array(pk, t->ncols);
@@ -90,17 +68,16 @@ int codec_pack_table(msgpack_packer *pk, const struct table *t)
 			switch (col->type) {
 			case VT_BOOL: col->v.b[i] ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
 			case VT_FLOAT: msgpack_pack_double(pk, col->v.f[i]); break;
-			case VT_STRING: msgpack_pack_uint32(pk, (uint32_t)str_index(&d, col->v.s[i])); break;
-			case VT_STACK: msgpack_pack_uint32(pk, (uint32_t)hashmap_index(&d.stacks, col->v.k[i])); break;
+			case VT_STRING: msgpack_pack_uint32(pk, (uint32_t)hashmap_index(&strs, col->v.s[i])); break;
+			case VT_STACK: msgpack_pack_uint32(pk, (uint32_t)hashmap_index(&stacks, col->v.k[i])); break;
 			default: msgpack_pack_int64(pk, col->v.i[i]); break;
 			}
 		}
 	}
 	rc = 0;
 out:
-	hashmap_destroy(&d.strs);
-	hashmap_destroy(&d.by_ptr);
-	hashmap_destroy(&d.stacks);
+	hashmap_destroy(&strs);
+	hashmap_destroy(&stacks);
 	return rc;
 }
 
