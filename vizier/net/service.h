@@ -48,9 +48,10 @@ void jobs_free(struct jobs *j);
  * agent's heartbeat every 2 s) then queues one malloc_trim on a worker once a whole period went
  * by with no query running and no memory freed, or after TRIM_BUSY_PERIODS busy periods back to
  * back. Trimming each period under load made every query fault its pages in again: page faults
- * and madvise took a quarter of the CPU of the 100-agent soak (2026-12-07). A period in which
- * queries ran but none ended counted as quiet until they were counted: on two loaded cores each
- * of the soak's agents still trimmed every 4.5 s. */
+ * and madvise took a quarter of the CPU of the 100-agent soak (2026-12-07). Before queries in
+ * flight were counted, a period in which queries ran but none ended counted as quiet; with that
+ * and the ring's trim on every snapshot's flush (ring.h), each of the soak's agents on two loaded
+ * cores still trimmed about every 5 s. */
 void service_memory_freed(struct service *svc);
 void service_work_begin(struct service *svc);
 void service_work_end(struct service *svc);
