@@ -26,7 +26,6 @@
 
 #include <getopt.h>
 #include <libwebsockets.h>
-#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,22 +346,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	/* Query columns are megabytes each: serve them from the heap, where the next query reuses the
-	 * pages, instead of fresh mappings that fault in every page again. The ring trims the heap
-	 * when it seals a full batch, and the service after queries (service_trim), so idle memory
-	 * still goes back. */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 128 << 20);
-	/* An agent: one heap for every thread. With glibc's default of an arena per thread, each
-	 * query worker keeps the free top of its own heap resident (malloc_trim gives back only the
-	 * main heap's top; another heap's shrinks on a free only above M_TRIM_THRESHOLD): the soak's
-	 * agents rested at 45 MiB each, 6 to 10 in each worker's heap, stepping up as queries grew
-	 * them; with one heap, 19 MiB. Its queries took about 4 % longer (two clients' top_functions
-	 * and flamegraph over 2 h of a 16-CPU synthetic node, by hand); small allocations still come
-	 * from each thread's cache without the heap's lock. Not the coordinator: it merges gigabytes
-	 * four at a time, and its websocket thread must not wait on a worker's heap lock. */
-	if (is_agent)
-		mallopt(M_ARENA_MAX, 1);
+	service_heap_init(is_agent);
 	/* Thousands of connections need thousands of descriptors: take all the system allows. */
 	struct rlimit nofile;
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {

@@ -36,16 +36,24 @@ typedef void (*task_fn)(void *arg);
 struct jobs *jobs_new(int nthreads);
 /* -1 (and fn never runs) when out of memory or when j is NULL (the pool is gone). */
 int jobs_submit(struct jobs *j, task_fn fn, void *arg);
+/* Runs fn(arg) once on every worker thread, each before its next queued task, then done(arg)
+ * once on the worker that finished last (with nthreads 0: both at once). One round at a time:
+ * the caller waits for done before the next. -1 (and nothing runs) when j is NULL. */
+int jobs_each(struct jobs *j, task_fn fn, task_fn done, void *arg);
 /* Waits for running and queued tasks, then stops the threads. */
 void jobs_free(struct jobs *j);
 
-/* Giving freed query memory back. wispd keeps freed blocks of up to 128 MiB in each heap for
- * the next query (wispd.c, mallopt); without trimming, a burst of concurrent queries stays
+/* The process's heaps (before any thread starts): freed blocks of up to 128 MiB stay in each
+ * heap for the next query; one_heap makes every thread allocate from one heap (agents). */
+void service_heap_init(bool one_heap);
+/* Giving freed query memory back. Each heap keeps freed blocks for the next query
+ * (service_heap_init); without trimming, a burst of concurrent queries stays
  * resident (10 concurrent flamegraphs over 100 agents left the coordinator at 1.2 GiB; trimmed,
  * 104 MiB). On the service thread: service_memory_freed when a query's memory (or a connection's)
  * was freed, and service_work_begin and service_work_end around each query (end also counts as
  * memory freed); service_trim from a periodic timer (the coordinator's sweep each second, the
- * agent's heartbeat every 2 s) then queues one malloc_trim on a worker once a whole period went
+ * agent's heartbeat every 2 s) then trims every heap (a round on the workers, each giving back
+ * its own heap's top, then malloc_trim) once a whole period went
  * by with no query running and no memory freed, or after TRIM_BUSY_PERIODS busy periods back to
  * back. Trimming each period under load made every query fault its pages in again: page faults
  * and madvise took a quarter of the CPU of the 100-agent soak (2026-12-07). Before queries in
