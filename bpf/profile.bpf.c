@@ -25,6 +25,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool include_idle = false; /* also record the idle task (pid 0)? */
 const volatile bool unwind_user = true;   /* walk user stacks by the unwind tables (else FP only) */
 const volatile __u32 offcpu_rate = 0;     /* off-CPU periods to take a second per CPU (0: none) */
+/* Set by the agent while running (storm.c): what periods taken now stand for (x their weight;
+ * the rate is raised as much), and whether to take periods at all (a window's end: only the
+ * taken ones are closed). */
+__u32 offcpu_scale = WISP_OFFCPU_SCALE_ONE;
+bool offcpu_taking = true;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -160,8 +165,10 @@ int wisp_sample_cpu(struct bpf_perf_event_data *ctx)
 
 /* A thread's taken off-CPU period, from its start record until it is back on a CPU. */
 struct wisp_offcpu_task {
-	__u64 start_ns; /* boot ns when it left; 0: no period taken */
-	__u32 weight;   /* x WISP_OFFCPU_WEIGHT_ONE */
+	__u64 start_ns;    /* boot ns when it left; 0: no period taken */
+	__u64 start_clock; /* its run queue's clock then (sched_info's time base) */
+	__u64 arrivals;    /* its sched_info.pcount then: times it has arrived on a CPU */
+	__u32 weight;      /* x WISP_OFFCPU_WEIGHT_ONE */
 	__u32 pad;
 };
 
@@ -192,35 +199,79 @@ struct {
 #define WISP_PF_KTHREAD 0x00200000 /* PF_KTHREAD: a kernel thread, no user stack */
 #define WISP_TASK_DEAD 0x80        /* TASK_DEAD: it is exiting, it will not come back */
 
-/* The thread coming back: the end of its period, if one was taken. */
-static __always_inline void offcpu_end(struct task_struct *next)
+/* The run-queue clock (sched_info's time base) of the CPU task is on, through its CFS run queue's
+ * back pointer (the per-CPU `runqueues` is not in kallsyms without CONFIG_KALLSYMS_ALL); the
+ * scheduler updated it just before the switch. 0 without CONFIG_FAIR_GROUP_SCHED (no pointer). */
+static __always_inline __u64 rq_clock_of(struct task_struct *task)
 {
-	struct wisp_offcpu_task *t = bpf_task_storage_get(&wisp_offcpu_tasks, next, 0, 0);
-	if (!t || !t->start_ns)
-		return;
+	if (!bpf_core_field_exists(struct cfs_rq, rq))
+		return 0;
+	return BPF_CORE_READ(task, se.cfs_rq, rq, clock);
+}
+
+/* The end record of task's period t: it came back at time_ns (boot) after blocked_ns; weight 0
+ * says its end was not seen. Clears t. */
+static __always_inline void offcpu_emit_end(struct task_struct *task, struct wisp_offcpu_task *t, __u64 time_ns,
+					    __u64 blocked_ns, __u32 weight)
+{
 	struct wisp_offcpu_end *e = bpf_ringbuf_reserve(&wisp_events, sizeof(*e), 0);
 	if (!e) {
 		count(WISP_CNT_OFFCPU_LOST);
 	} else {
-		__u64 now = bpf_ktime_get_boot_ns();
-		e->time_ns = now;
-		e->blocked_ns = now - t->start_ns;
-		e->pid = next->tgid;
-		e->tid = next->pid;
-		e->weight = t->weight;
+		e->time_ns = time_ns;
+		e->blocked_ns = blocked_ns;
+		e->pid = task->tgid;
+		e->tid = task->pid;
+		e->weight = weight;
 		e->pad = 0;
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	}
 	t->start_ns = 0;
 }
 
+/* task's period t ended while the hook was off, after which task arrived on a CPU `arrivals`
+ * times (>= 1). With one arrival, that was the end: sched_info's time of the last arrival, in
+ * run-queue clock, converted to boot time through the run-queue clock now. With more, the end is
+ * not known: dropped, counted. */
+static __always_inline void offcpu_close_late(struct task_struct *task, struct wisp_offcpu_task *t, __u64 arrivals)
+{
+	__u64 arrived = task->sched_info.last_arrival, now_clock = rq_clock_of(task), now = bpf_ktime_get_boot_ns();
+	if (arrivals == 1 && t->start_clock && arrived > t->start_clock && now_clock >= arrived &&
+	    now_clock - arrived < now) {
+		count(WISP_CNT_OFFCPU_LATE);
+		offcpu_emit_end(task, t, now - (now_clock - arrived), arrived - t->start_clock, t->weight);
+	} else {
+		count(WISP_CNT_OFFCPU_UNSEEN);
+		offcpu_emit_end(task, t, now, 0, 0);
+	}
+}
+
+/* The thread coming back: the end of its period, if one was taken. sched_info counts this
+ * arrival only after the tracepoint: with the hook on since the period began, no arrival since. */
+static __always_inline void offcpu_end(struct task_struct *next)
+{
+	struct wisp_offcpu_task *t = bpf_task_storage_get(&wisp_offcpu_tasks, next, 0, 0);
+	if (!t || !t->start_ns)
+		return;
+	__u64 arrivals = next->sched_info.pcount - t->arrivals;
+	if (arrivals) {
+		offcpu_close_late(next, t, arrivals);
+		return;
+	}
+	__u64 now = bpf_ktime_get_boot_ns();
+	offcpu_emit_end(next, t, now, now - t->start_ns, t->weight);
+}
+
 /* Sets c's probability for what follows from the switch rate since its window started (p = rate x
- * span / seen, so that about offcpu_rate periods a second are taken), and starts a new window. */
+ * span / seen, so that about offcpu_rate periods a second are taken: offcpu_scale times as many
+ * while the hook is attached only a window of each cycle, so a storm's cycle takes as many as a
+ * full one), and starts a new window. */
 static __always_inline void offcpu_estimate(struct wisp_offcpu_cpu *c, __u64 now)
 {
 	/* threshold = p x 2^32, and 2^32 / 10^6 ~ 4295. At least 2^11, so that the weight
 	 * (2^42 / threshold) fits its 32 bits: a period stands for two million at most. */
-	__u64 th = (__u64)offcpu_rate * ((now - c->window_start) / 1000) / c->seen * 4295;
+	__u64 th = (__u64)offcpu_rate * offcpu_scale / WISP_OFFCPU_SCALE_ONE * ((now - c->window_start) / 1000) / c->seen *
+		   4295;
 	if (th < 2048)
 		th = 2048;
 	c->threshold = th;
@@ -254,19 +305,27 @@ static __always_inline bool offcpu_take(__u32 *weight)
 	*weight = c->weight;
 	if (c->threshold < (1ULL << 32) && bpf_get_prandom_u32() >= c->threshold)
 		return false;
-	if (++c->taken > (__u64)offcpu_rate * (WISP_OFFCPU_WINDOW_NS / 1000000) / 500 + 2) /* twice the share, and 2 */
+	if (++c->taken > (__u64)offcpu_rate * offcpu_scale / WISP_OFFCPU_SCALE_ONE * (WISP_OFFCPU_WINDOW_NS / 1000000) / 500 +
+				 2) /* twice the share, and 2 */
 		offcpu_estimate(c, bpf_ktime_get_ns());
 	return true;
 }
 
-/* The thread leaving: maybe the start of a period, with its stacks. */
+/* The thread leaving: maybe the start of a period, with its stacks. While the hook is paused
+ * part of the time (offcpu_scale above one), a thread leaving may still hold a period whose end came
+ * while the hook was off: closed first (its current run was the arrival that ended it). */
 static __always_inline void offcpu_start(void *ctx, struct task_struct *prev, bool preempt, unsigned int state)
 {
 	__u32 pid = prev->tgid, tid = prev->pid, weight;
 	if (tid == 0 || (prev->flags & WISP_PF_KTHREAD) || (state & WISP_TASK_DEAD))
 		return;
 	count(WISP_CNT_OFFCPU_SWITCHES);
-	if (!offcpu_take(&weight))
+	if (offcpu_scale > WISP_OFFCPU_SCALE_ONE) {
+		struct wisp_offcpu_task *held = bpf_task_storage_get(&wisp_offcpu_tasks, prev, 0, 0);
+		if (held && held->start_ns)
+			offcpu_close_late(prev, held, prev->sched_info.pcount - held->arrivals);
+	}
+	if (!offcpu_taking || !offcpu_take(&weight))
 		return;
 	struct wisp_offcpu_task *t = bpf_task_storage_get(&wisp_offcpu_tasks, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t)
@@ -286,8 +345,11 @@ static __always_inline void offcpu_start(void *ctx, struct task_struct *prev, bo
 		count(WISP_CNT_OFFCPU_LOST);
 		return;
 	}
+	__u64 scaled = (__u64)weight * offcpu_scale / WISP_OFFCPU_SCALE_ONE;
 	t->start_ns = s->time_ns;
-	t->weight = weight;
+	t->start_clock = rq_clock_of(prev);
+	t->arrivals = prev->sched_info.pcount;
+	t->weight = scaled > 0xffffffffULL ? 0xffffffffU : (__u32)scaled; /* 4 million periods at most */
 	count(WISP_CNT_OFFCPU_TAKEN);
 }
 

@@ -19,7 +19,10 @@ enum wisp_counter {
 	WISP_CNT_OFFCPU_SWITCHES = 5, /* switches away from a user thread (candidates for off-CPU) */
 	WISP_CNT_OFFCPU_TAKEN = 6,    /* ... of which sampled: their start records written */
 	WISP_CNT_OFFCPU_LOST = 7,     /* off-CPU records dropped because the ring buffer was full */
-	WISP_CNT_MAX = 8,
+	WISP_CNT_OFFCPU_LATE = 8,     /* taken periods that ended while the hook was paused, timed
+				       * from the thread's scheduler statistics */
+	WISP_CNT_OFFCPU_UNSEEN = 9,   /* ... whose end could not be timed (dropped) */
+	WISP_CNT_MAX = 10,
 };
 
 /* What a wisp_sample record is (wisp_sample.kind). */
@@ -35,6 +38,16 @@ enum wisp_record_kind {
 #define WISP_OFFCPU_WINDOW_NS 10000000ULL
 #define WISP_OFFCPU_WEIGHT_ONE 1024
 
+/* In a context-switch storm the agent attaches the switch hook only part of the time (storm.c):
+ * periods are taken in a window at the start of each cycle and stand for the whole cycle, so
+ * their weight is multiplied by `offcpu_scale` / WISP_OFFCPU_SCALE_ONE (the cycle's switches over
+ * the window's, about cycle / window; one with the hook always on). A taken period whose thread
+ * came back while the hook was off is closed at the thread's next switch the hook sees: timed
+ * from its scheduler statistics (sched_info: arrivals on a CPU and the last one's time) when it
+ * came back once since, else dropped (an end record of weight 0, so that the agent lets go of its
+ * start) and counted. */
+#define WISP_OFFCPU_SCALE_ONE 256
+
 /* wisp_sample.offcpu_state (the kernel's reasons, grouped): catalog.h's enum offcpu_state. */
 #define WISP_OFFCPU_RUNNABLE 0
 #define WISP_OFFCPU_SLEEPING 1
@@ -47,7 +60,7 @@ struct wisp_offcpu_end {
 	__u64 time_ns;    /* CLOCK_BOOTTIME ns: when it came back */
 	__u64 blocked_ns; /* how long it was off */
 	__u32 pid, tid;
-	__u32 weight;     /* periods it stands for, x WISP_OFFCPU_WEIGHT_ONE */
+	__u32 weight;     /* periods it stands for, x WISP_OFFCPU_WEIGHT_ONE; 0: its end was not seen */
 	__u32 pad;
 };
 

@@ -15,9 +15,10 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 {
 	static const char *const names[] = {"node", "kind", "address", "connected_s", "samples", "rows", "ring_mb",
 					    "oldest_s", "hz", "cpus", "lost", "truncated", "unwind_mb",
-					    "export_lag_s", "py_samples", "py_walk_ns", "offcpu_periods", "offcpu_lost"};
+					    "export_lag_s", "py_samples", "py_walk_ns", "offcpu_periods", "offcpu_lost",
+					    "offcpu_hook_pct"};
 	static const enum vtype types[] = {VT_STRING, VT_STRING, VT_STRING, VT_FLOAT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT,
-					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT, VT_INT, VT_INT, VT_INT, VT_INT};
+					   VT_INT, VT_INT, VT_INT, VT_INT, VT_FLOAT, VT_FLOAT, VT_INT, VT_INT, VT_INT, VT_INT, VT_INT};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(types) / sizeof(types[0]), "a type per column");
 	struct proto_answer ans;
 	struct table *t = table_new(sizeof(names) / sizeof(names[0]), names, types);
@@ -54,6 +55,7 @@ static int print_agents(const struct cli *o, const struct proto_msg *m)
 		t->cols[15].v.i[r] = a.status.py_samples ? (int64_t)(a.status.py_walk_ns / a.status.py_samples) : 0;
 		t->cols[16].v.i[r] = (int64_t)a.status.offcpu_periods;
 		t->cols[17].v.i[r] = (int64_t)a.status.offcpu_lost;
+		t->cols[18].v.i[r] = (int64_t)a.status.offcpu_hook_pct;
 	}
 	render_tables(stdout, &q, &t, 1, o->fmt == OUT_JSON ? OUT_JSON : OUT_TABLE, NULL, 0);
 	rc = 0;

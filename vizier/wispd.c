@@ -77,6 +77,9 @@ static void usage(FILE *f)
 		"                         offcpu_samples table (default on; bpf source)\n"
 		"  --offcpu-rate N        off-CPU periods sampled a second per CPU, at most; busier CPUs\n"
 		"                         are sampled, each period weighted (default 250; 10 to 100000)\n"
+		"  --offcpu-storm N       above N switches a second per CPU, the switch hook is attached\n"
+		"                         a fifteenth of the time, its periods weighted for the rest\n"
+		"                         (long waits then go unseen; default 50000; 0: always on)\n"
 		"  --ring-share offcpu=P  percent of --ring-mb for offcpu_samples (default 25; 0 to 90)\n"
 		"  --source SRC           where samples come from (agent, standalone):\n"
 		"                         bpf (default): this machine, through eBPF\n"
@@ -126,7 +129,7 @@ struct flags {
 	struct ws_tls tls;
 	int64_t export_every_ns;
 	int hz, ring_mb, ringbuf_kb, unwind_mb, idle_timeout_s, cache_mb, receive_mb;
-	int offcpu_rate, offcpu_share;
+	int offcpu_rate, offcpu_share, offcpu_storm;
 	bool include_idle, verbose, python, insecure, offcpu;
 };
 
@@ -178,13 +181,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"kube-pods", required_argument, NULL, 'P'}, {"kube-token", required_argument, NULL, 'k'},
 		{"kube-ca", required_argument, NULL, 'a'},  {"offcpu", required_argument, NULL, 'o'},
 		{"offcpu-rate", required_argument, NULL, 'O'}, {"ring-share", required_argument, NULL, 'S'},
-		{"receive-mb", required_argument, NULL, 'R'},
+		{"receive-mb", required_argument, NULL, 'R'}, {"offcpu-storm", required_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 	*f = (struct flags){.listen = DEFAULT_LISTEN, .source = "bpf", .hz = 99, .ring_mb = 256, .ringbuf_kb = 0,
 			    .unwind_mb = 16, .python = true, .export_every_ns = 600000000000LL, .kube_pods = "auto",
-			    .offcpu = true, .offcpu_rate = 250, .offcpu_share = 25, .receive_mb = 256};
+			    .offcpu = true, .offcpu_rate = 250, .offcpu_storm = 50000, .offcpu_share = 25, .receive_mb = 256};
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
@@ -246,6 +249,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 			f->offcpu = !strcmp(optarg, "on");
 			break;
 		case 'O': f->offcpu_rate = atoi(optarg); break;
+		case 'W': f->offcpu_storm = atoi(optarg); break;
 		case 'S': {
 			char *end = NULL;
 			long v = strncmp(optarg, "offcpu=", 7) ? -1 : strtol(optarg + 7, &end, 10);
@@ -281,6 +285,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	}
 	if (f->unwind_mb < 0 || f->unwind_mb > 1024) {
 		fprintf(stderr, "wispd: --unwind-mb must be 0 (frame pointers only) to 1024\n");
+		return 2;
+	}
+	if (f->offcpu_storm < 0 || f->offcpu_storm > 100000000) {
+		fprintf(stderr, "wispd: --offcpu-storm must be 0 to 100000000 switches a second per CPU\n");
 		return 2;
 	}
 	if (f->offcpu_rate < 10 || f->offcpu_rate > 100000) {
@@ -389,7 +397,8 @@ int main(int argc, char **argv)
 		struct agent_config ac = {f.node, (size_t)f.ring_mb << 20, f.source,
 					  {f.hz, (size_t)f.ringbuf_kb << 10, f.include_idle, (uint32_t)f.unwind_mb, f.python, f.node,
 					   f.cache_dir, (size_t)(f.cache_mb > 0 ? f.cache_mb : 0) << 20,
-					   {f.kube_pods, f.kube_token, f.kube_ca, NULL}, f.offcpu, (uint32_t)f.offcpu_rate},
+					   {f.kube_pods, f.kube_token, f.kube_ca, NULL}, f.offcpu, (uint32_t)f.offcpu_rate,
+					   (uint32_t)f.offcpu_storm},
 					  f.export_url, f.export_every_ns, f.offcpu_share};
 		if (!(agent = agent_new(&ac, err, sizeof(err)))) {
 			fprintf(stderr, "wispd: %s\n", err);

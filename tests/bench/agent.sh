@@ -37,7 +37,10 @@
 #                               ping-ponging a byte over pipes, pinned to one CPU: its maximum
 #                               switch rate) under an agent capturing off-CPU periods at the
 #                               default rate, against the storm alone, same run (goal <= 2);
-#                               _unpinned: the same pair free to wake each other across CPUs
+#                               _unpinned: the same pair free to wake each other across CPUs;
+#                               _pinned_hook_on: pinned, the switch hook attached throughout
+#                               (--offcpu-storm 0) instead of a window of each cycle in storms
+#   offcpu_hook_percent_pinned  how much of its life the hook was attached, under the pinned storm
 #   offcpu_ns_per_event         the off-CPU program's run time per context switch (most are not
 #                               taken: sampled at --offcpu-rate a second per CPU)
 #   agent_cpu_percent_offcpu_storm  wispd and its BPF programs during that storm
@@ -199,21 +202,27 @@ sysctl -qw kernel.bpf_stats_enabled=0
 PINGPONG=$BUILD_DIR/tests/pingpong
 trips() { $1 "$PINGPONG" "$2" | sed -n 's/^round_trips_per_second //p'; }
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-for mode in pinned unpinned; do
-	run=""
-	[ $mode = pinned ] && run="taskset -c $((ncpu - 1))"
+hook=()
+# pinned_hook_on: pinned, with --offcpu-storm 0 (the switch hook attached throughout, as before
+# storm.c): the hook's full cost, for comparison.
+for mode in pinned unpinned pinned_hook_on; do
+	run="" flags=()
+	[ $mode != unpinned ] && run="taskset -c $((ncpu - 1))"
+	[ $mode = pinned_hook_on ] && flags=(--offcpu-storm 0)
 	alone=() with=()
 	for r in 1 2 3; do
 		alone+=("$(trips "$run" 3)")
-		start_agent "offcpu$r"
+		start_agent "offcpu$r" "${flags[@]}"
 		sleep 1
 		with+=("$(trips "$run" 3)")
+		[ $mode = pinned ] && hook+=("$(status offcpu_hook_pct)")
 		kill $DPID; wait $DPID 2>/dev/null || true
 	done
 	a=$(median "${alone[@]}") w=$(median "${with[@]}")
 	echo "pingpong_round_trips_per_second_$mode $a alone, $w with the agent (medians; runs: ${alone[*]} / ${with[*]})"
 	echo "offcpu_overhead_percent_$mode $(awk -v a="$a" -v w="$w" 'BEGIN{printf "%.2f", (1 - w / a) * 100}') % (goal <= 2; $(awk -v a="$a" -v w="$w" 'BEGIN{printf "%.0f", (1e9 / w - 1e9 / a) / 2}') ns a switch)"
 done
+echo "offcpu_hook_percent_pinned $(median "${hook[@]}") % (of the agent's life so far that the switch hook was attached, after the pinned storm; runs: ${hook[*]})"
 # The switch program's own run time (kernel.bpf_stats_enabled, which adds its own clock reads to
 # every run), and what the agent costs under the pinned storm.
 sysctl -qw kernel.bpf_stats_enabled=1

@@ -90,7 +90,7 @@ static void samples_this_process(void **state)
 	prctl(PR_SET_NAME, "wisp-bpf-test");
 	struct ring_config rc = {16u << 20, "test", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&rc);
-	struct collector_config cc = {199, 1 << 20, false, 16, true, NULL, {0}, 0};
+	struct collector_config cc = {199, 1 << 20, false, 16, true, NULL, {0}, 0, 0};
 	char err[256];
 	int64_t wall0 = wall_now_ns();
 	struct collector *c = collector_start(&cc, r, NULL, err, sizeof(err));
@@ -166,7 +166,7 @@ static void offcpu_periods(void **state)
 	struct ring_config rc = {16u << 20, "test", 0, RING_STACK_SAMPLES};
 	struct ring_config oc = {16u << 20, "test", 0, RING_OFFCPU_SAMPLES};
 	struct ring *r = ring_new(&rc), *off = ring_new(&oc);
-	struct collector_config cc = {99, 8 << 20, false, 16, true, NULL, {0}, 100000};
+	struct collector_config cc = {99, 8 << 20, false, 16, true, NULL, {0}, 100000, 0}; /* hook on throughout */
 	char err[256];
 	struct collector *c = collector_start(&cc, r, off, err, sizeof(err));
 	if (!c)
@@ -209,7 +209,7 @@ static void bad_config_is_an_error(void **state)
 	(void)state;
 	struct ring_config rc = {1u << 20, "test", 0, RING_STACK_SAMPLES};
 	struct ring *r = ring_new(&rc);
-	struct collector_config cc = {0, 1 << 20, false, 0, false, NULL, {0}, 0};
+	struct collector_config cc = {0, 1 << 20, false, 0, false, NULL, {0}, 0, 0};
 	char err[256];
 	assert_null(collector_start(&cc, r, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "--hz"));

@@ -74,6 +74,21 @@ wait_log() {
 	return 1
 }
 
+# wait_unwound PORT PID SECONDS: until the last second of PID's samples (20 or more) reach main
+# in 99 % of them, the sign that the agent on PORT has loaded PID's unwind tables; fails after
+# SECONDS. For tests of a steady state: how soon a new process unwinds is native_stacks' to test,
+# and a loaded host (ASan, perf beside it) takes seconds to load a table. Prints how long it took.
+wait_unwound() {
+	local t0 end=$(( $(date +%s) + $3 ))
+	t0=$(date +%s%N)
+	until "$WISP" -c "ws://127.0.0.1:$1" run flamegraph -o folded -- --pid "$2" --by none --start -1s 2>/dev/null |
+		awk '{c = $NF; n += c; if ($0 ~ /(^|;)main;/) h += c} END {exit !(n >= 20 && h * 100 >= 99 * n)}'; do
+		[ "$(date +%s)" -lt "$end" ] || fail "pid $2: its samples did not reach main within $3 s"
+		sleep 0.3
+	done
+	echo "pid $2 unwinds to main ($(( ($(date +%s%N) - t0) / 1000000 )) ms of waiting)"
+}
+
 # json_eval EXPR: reads one JSON document on stdin as `d`, prints EXPR.
 json_eval() { node -e "let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{const d=JSON.parse(s);console.log($1)})"; }
 

@@ -32,7 +32,7 @@ console.log(rows.reduce((s, r) => s + ($2), 0))"; }
 
 PORT=$(free_port)
 URL=ws://127.0.0.1:$PORT
-start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node otest --ring-mb 64 --offcpu-rate 100000
+start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node otest --ring-mb 64 --offcpu-rate 100000 --offcpu-storm 0
 wait_log wispd 'listening' || fail "wispd did not start: $(cat "$TMP/wispd.log")"
 wait_agents "$PORT" 1
 
@@ -124,20 +124,21 @@ wait_agents "$SPORT" 1
 cmp -s "$TMP/live.csv" "$TMP/stored.csv" || fail "the export differs: $(diff "$TMP/live.csv" "$TMP/stored.csv" | head -5)"
 pass "snapshot, replay and S3 export keep offcpu_samples: offcpu_flamegraph the same from each"
 
-# The storm, at the default rate.
+# The storm, at the default rate, the switch hook attached throughout (--offcpu-storm 0): the
+# sampling alone.
 PORT2=$(free_port)
 URL2=ws://127.0.0.1:$PORT2
-start wispd2 "$WISPD" standalone --listen "127.0.0.1:$PORT2" --node storm --ring-mb 64
+start wispd2 "$WISPD" standalone --listen "127.0.0.1:$PORT2" --node storm --ring-mb 64 --offcpu-storm 0
 wait_log wispd2 'listening' || fail "wispd did not start: $(cat "$TMP/wispd2.log")"
 wait_agents "$PORT2" 1
 status() { "$WISP" -c "$1" agents -o json | json_eval "(()=>{const t=d.tables[0], c=n=>t.columns.indexOf(n);
-  return t.rows[0][c('offcpu_periods')] + ' ' + t.rows[0][c('offcpu_lost')]})()"; }
+  return t.rows[0][c('offcpu_periods')] + ' ' + t.rows[0][c('offcpu_lost')] + ' ' + t.rows[0][c('offcpu_hook_pct')]})()"; }
 read -r P0 _ <<<"$(status "$URL2")"
 S0=$(date +%s%N)
 "$PINGPONG" 5 >"$TMP/pingpong.out"
 S1=$(date +%s%N)
 sleep 1
-read -r P1 LOST <<<"$(status "$URL2")"
+read -r P1 LOST _ <<<"$(status "$URL2")"
 read -r PP PC <<<"$(head -1 "$TMP/pingpong.out")"
 TRIPS=$(sed -n 's/^round_trips //p' "$TMP/pingpong.out")
 SECS=$(node -e "console.log(($S1 - $S0) / 1e9)")
@@ -160,6 +161,47 @@ node -e "const want = 2 * $TRIPS, n = Math.max(100, $RECORDED / 2), bound = 5 / 
   process.exit(Math.abs($EST - want) <= bound * want ? 0 : 1)" ||
 	fail "estimated $EST switches of the storm, it made $((2 * TRIPS)) (from $RECORDED recorded periods)"
 pass "a storm of $((2 * TRIPS)) switches: at most about 250 periods a second per CPU recorded, their counts estimate it"
+kill "$LAST_PID" 2>/dev/null || true
+
+# The same storm pinned to one CPU (its maximum rate, far above --offcpu-storm's default 50,000
+# switches a second per CPU) under the defaults: the hook is attached a window of each 300 ms
+# cycle (15 ms taking, 5 closing) and what it takes stands for the cycle (and it takes twenty
+# times as fast while attached, so as many as with the hook on throughout). The switch count is
+# still estimated: within the statistical bound of what was recorded, plus a cycle at each end of
+# the storm (a window stands for its whole cycle, which the storm may fill only in part), plus
+# the cycle that sees the storm begin. Beside it the waiter: its waits (75 and 25 ms) outlast the
+# windows and it waits again before the next one, so the periods taken of it are dropped, and
+# counted (offcpu_lost).
+PORT4=$(free_port)
+URL4=ws://127.0.0.1:$PORT4
+start wispd4 "$WISPD" standalone --listen "127.0.0.1:$PORT4" --node paused --ring-mb 64
+wait_log wispd4 'listening' || fail "wispd did not start: $(cat "$TMP/wispd4.log")"
+wait_agents "$PORT4" 1
+read -r Q0 _ <<<"$(status "$URL4")"
+S0=$(date +%s%N)
+"$WAITER" 8 >/dev/null &
+WJ=$!
+PIDS+=("$WJ")
+taskset -c 0 "$PINGPONG" 8 >"$TMP/pingpong4.out"
+S1=$(date +%s%N)
+wait "$WJ" || true
+read -r _ _ HOOK <<<"$(status "$URL4")" # before the window's end reaches back past the storm
+sleep 1
+read -r Q1 LOST4 _ <<<"$(status "$URL4")"
+read -r PP PC <<<"$(head -1 "$TMP/pingpong4.out")"
+TRIPS=$(sed -n 's/^round_trips //p' "$TMP/pingpong4.out")
+SECS=$(node -e "console.log(($S1 - $S0) / 1e9)")
+sed -i "s/in_{[0-9, ]*}/in_{$PP, $PC}/" "$TMP/storm.lua"
+"$WISP" -c "$URL4" run "$TMP/storm.lua" -o json >"$TMP/storm4.json" || fail "storm query (paused hook)"
+EST=$(json_eval "d.tables[0].rows[0][d.tables[0].columns.indexOf('switches')]" <"$TMP/storm4.json")
+RECORDED=$((Q1 - Q0))
+echo "paused hook: $TRIPS round trips in $SECS s; $RECORDED periods recorded, $EST switches estimated; $LOST4 lost; hook attached $HOOK % of the last minute"
+node -e "process.exit($HOOK <= 50 ? 0 : 1)" || fail "the hook was attached $HOOK % of the last minute during a storm"
+[ "$LOST4" -gt 0 ] || fail "paused hook: no period counted lost, though the waiter's waits outlast every window"
+node -e "const want = 2 * $TRIPS, n = Math.max(50, $RECORDED / 2), bound = 5 / Math.sqrt(n) + 3 * 0.3 / $SECS + 0.05;
+  process.exit(Math.abs($EST - want) <= bound * want ? 0 : 1)" ||
+	fail "paused hook: estimated $EST switches of the storm, it made $((2 * TRIPS)) (from $RECORDED recorded periods)"
+pass "a storm pinned to one CPU: the hook attached $HOOK % of the time, the switches still estimated, $LOST4 periods lost counted"
 
 # Every switch, into a 64 KiB BPF ring buffer: records are dropped, and counted.
 PORT3=$(free_port)
@@ -168,7 +210,7 @@ wait_log wispd3 'listening' || fail "wispd did not start: $(cat "$TMP/wispd3.log
 wait_agents "$PORT3" 1
 "$PINGPONG" 3 >"$TMP/pingpong3.out"
 sleep 1
-read -r P3 LOST3 <<<"$(status "ws://127.0.0.1:$PORT3")"
+read -r P3 LOST3 _ <<<"$(status "ws://127.0.0.1:$PORT3")"
 echo "flood: $P3 periods recorded, $LOST3 lost"
 [ "$LOST3" -gt 0 ] && [ "$P3" -gt 0 ] || fail "flood: $P3 recorded, $LOST3 lost (want both above 0)"
 curl -sf "http://127.0.0.1:$PORT3/metrics" | contains "^wisp_offcpu_lost_total{node=\"flood\"} [1-9]" ||

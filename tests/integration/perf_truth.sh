@@ -12,23 +12,26 @@ URL=ws://127.0.0.1:$PORT
 start wispd "$WISPD" standalone --listen "127.0.0.1:$PORT" --node itest --ring-mb 64 --hz 999
 wait_agents "$PORT" 1
 
-# compare NAME BINARY FUNCTION...: two copies of BINARY, 7 s of them under both profilers.
+# compare NAME BINARY FUNCTION...: two copies of BINARY, 7 s of them under both profilers once
+# both unwind.
 compare() {
 	local name=$1 bin=$2
 	shift 2
 	local j1 j2
-	"$bin" 9 >"$TMP/$name.1.pid" &
+	"$bin" 12 >"$TMP/$name.1.pid" &
 	j1=$!
-	"$bin" 9 >"$TMP/$name.2.pid" &
+	"$bin" 12 >"$TMP/$name.2.pid" &
 	j2=$!
 	PIDS+=("$j1" "$j2")
 	# Both running, their tables loaded: the comparison is of a steady state (native_stacks covers
 	# the start). Under ASan, with perf recording DWARF stacks at 999 Hz beside it, a new binary's
-	# tables took more than 1 s to load (2-7 % of the first window's samples broke), so 2 s.
-	sleep 2
+	# tables took over 2 s to load: a fixed sleep of 2 s left 6 % of a window's stacks short of main.
 	local p1 p2 t0 t1
+	until [ -s "$TMP/$name.1.pid" ] && [ -s "$TMP/$name.2.pid" ]; do sleep 0.05; done
 	p1=$(cat "$TMP/$name.1.pid")
 	p2=$(cat "$TMP/$name.2.pid")
+	wait_unwound "$PORT" "$p1" 20
+	wait_unwound "$PORT" "$p2" 20
 	t0=$(date +%s%N)
 	timeout -s INT 7 perf record -q -F 999 --call-graph dwarf,8192 -p "$p1,$p2" -o "$TMP/$name.perf" >/dev/null 2>&1 || true
 	t1=$(date +%s%N)
@@ -42,7 +45,7 @@ compare() {
 	node "$SRC_DIR/tests/tools/compare_perf.mjs" "$TMP/$name.folded" "$TMP/$name.perf.txt" "$@" ||
 		fail "$name: shares differ from perf's"
 	pass "$name: shares agree with perf --call-graph dwarf"
-	# The workloads run 9 s of CPU time: on a loaded machine they outlive the window. The next
+	# The workloads run 12 s of CPU time: on a loaded machine they outlive the window. The next
 	# comparison starts on a machine they have left (under ASan, with them still running, the
 	# next workload's tables took 2 s to load and its first second broke).
 	kill "$j1" "$j2" 2>/dev/null || true

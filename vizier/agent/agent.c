@@ -210,6 +210,7 @@ void agent_get_status(struct agent *a, struct agent_status *st)
 		.kube_fetches = ss.kube.fetches, .kube_fetch_failures = ss.kube.fetch_failures, .kube_pods = ss.kube.pods,
 		.kube_processes = ss.kube.processes, .kube_unnamed = ss.kube.unnamed,
 		.offcpu_switches = ss.offcpu_switches, .offcpu_periods = ss.offcpu_periods, .offcpu_lost = ss.offcpu_lost,
+		.offcpu_unseen = ss.offcpu_unseen, .offcpu_hook_pct = (uint64_t)ss.offcpu_hook_pct,
 		.offcpu_rows = os.rows, .offcpu_ring_bytes = os.bytes, .frames_named = ss.frames_named,
 		.frames_looked_up = ss.frames_looked_up, .stacks_interned = ss.stacks_interned,
 		.stacks_looked_up = ss.stacks_looked_up, .memo_bytes = ss.memo_bytes,

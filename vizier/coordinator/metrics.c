@@ -227,7 +227,14 @@ char *metrics_render(struct coordinator *c, size_t *len)
 	per_node(f, ns, n, "wisp_offcpu_recorded_total", "counter",
 		 "Off-CPU periods recorded (sampled; each row stands for its count).", U64(offcpu_periods), 1, NULL);
 	per_node(f, ns, n, "wisp_offcpu_lost_total", "counter",
-		 "Off-CPU periods lost: BPF ring buffer full, a half unpaired, or too many held.", U64(offcpu_lost), 1, NULL);
+		 "Off-CPU periods lost: BPF ring buffer full, a half unpaired, too many held, or ended unseen while the "
+		 "switch hook was paused.", U64(offcpu_lost), 1, NULL);
+	per_node(f, ns, n, "wisp_offcpu_unseen_total", "counter",
+		 "Off-CPU periods whose thread came back, more than once, while the switch hook was paused (dropped).",
+		 U64(offcpu_unseen), 1, NULL);
+	per_node(f, ns, n, "wisp_offcpu_hook_ratio", "gauge",
+		 "Share of the last minute the scheduler's switch hook was attached (below 1 in context-switch storms).",
+		 U64(offcpu_hook_pct), 0.01, NULL);
 	per_node(f, ns, n, "wisp_frames_looked_up_total", "counter",
 		 "Sampled addresses looked up (kernel, user and Python frames).", U64(frames_looked_up), 1, NULL);
 	per_node(f, ns, n, "wisp_frames_named_total", "counter",

@@ -180,6 +180,8 @@ static const struct status_field {
 	F(offcpu_switches, SF_U64),
 	F(offcpu_periods, SF_U64),
 	F(offcpu_lost, SF_U64),
+	F(offcpu_unseen, SF_U64),
+	F(offcpu_hook_pct, SF_U64),
 	F(offcpu_rows, SF_U64),
 	F(offcpu_ring_bytes, SF_U64),
 	F(frames_named, SF_U64),

@@ -104,7 +104,11 @@ struct agent_status {
 	uint64_t kube_fetches, kube_fetch_failures, kube_pods, kube_processes, kube_unnamed;
 	uint64_t offcpu_switches;  /* switches away from user threads the BPF program saw */
 	uint64_t offcpu_periods;   /* off-CPU periods recorded (sampled ones; rows appended) */
-	uint64_t offcpu_lost;      /* off-CPU records lost: ring buffer full, unpaired, or not held */
+	uint64_t offcpu_lost;      /* off-CPU periods lost: ring buffer full, unpaired, not held, or
+				    * ended unseen while the switch hook was paused */
+	uint64_t offcpu_unseen;    /* ... of which ended unseen (storm.h) */
+	uint64_t offcpu_hook_pct;  /* percent of the last minute the switch hook was attached (100
+				    * outside context-switch storms; 0 without off-CPU capture) */
 	uint64_t offcpu_rows, offcpu_ring_bytes; /* the offcpu_samples ring */
 	/* bpf source: addresses named (the rest of frames_looked_up were remembered), stacks interned
 	 * (the rest of stacks_looked_up were remembered), and what remembering them holds */

@@ -2,6 +2,7 @@
 #include "collector.h"
 #include "progress.h"
 #include "memo.h"
+#include "storm.h"
 #include "agent/kube/kube.h"
 #include "agent/python/pyprocs.h"
 #include "agent/symbolize/symbolize.h"
@@ -35,7 +36,8 @@
 struct collector {
 	struct wisp_profile *skel;
 	struct bpf_link **links;   /* one per sampled CPU */
-	struct bpf_link *exec_link, *exit_link, *switch_link;
+	struct bpf_link *exec_link, *exit_link;
+	struct storm *storm;       /* the switch hook (off-CPU capture only) */
 	struct unwinder *unwinder;
 	struct py_procs *python;   /* CPython processes (the unwinder's loader tells it of them) */
 	int *perf_fds;
@@ -585,11 +587,10 @@ struct collector *collector_start(const struct collector_config *cfg, struct rin
 		snprintf(err, errlen, "cannot attach to the scheduler's exec and exit tracepoints: %s", strerror(errno));
 		goto fail;
 	}
-	if (offcpu_ring && !(c->switch_link = bpf_program__attach(c->skel->progs.wisp_on_switch))) {
-		snprintf(err, errlen, "cannot attach to the scheduler's switch tracepoint (--offcpu off runs without): %s",
-			 strerror(errno));
+	if (offcpu_ring && !(c->storm = storm_start(c->skel->progs.wisp_on_switch, c->skel->maps.wisp_counters,
+						    &c->skel->data->offcpu_scale, &c->skel->data->offcpu_taking,
+						    cfg->offcpu_storm, ncpus, err, errlen)))
 		goto fail;
-	}
 	c->links = calloc(ncpus, sizeof(*c->links));
 	c->perf_fds = calloc(ncpus, sizeof(int));
 	if (!c->links || !c->perf_fds) {
@@ -655,7 +656,7 @@ void collector_stop(struct collector *c)
 	free(c->perf_fds);
 	bpf_link__destroy(c->exec_link);
 	bpf_link__destroy(c->exit_link);
-	bpf_link__destroy(c->switch_link); /* before the thread's offcpu goes: no more records */
+	storm_stop(c->storm); /* detaches the switch hook before the thread's offcpu goes: no more records */
 	unwinder_free(c->unwinder); /* before the maps it writes go, and the registry it tells */
 	py_procs_free(c->python);
 	offcpu_free(c->offcpu);
@@ -687,6 +688,8 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 	kube_get_stats(c->kube, &out->kube);
 	if (c->offcpu)
 		offcpu_get_stats(c->offcpu, &out->offcpu);
+	if (c->storm)
+		storm_get_stats(c->storm, &out->storm);
 	struct memo *memos[3] = {c->frames, c->stacks, c->offcpu_stacks};
 	for (int i = 0; i < 3; i++) {
 		struct memo_stats ms = {0};
@@ -704,7 +707,8 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 		[WISP_CNT_SAMPLES] = &out->bpf_samples, [WISP_CNT_LOST] = &out->bpf_lost, [WISP_CNT_IDLE] = &out->bpf_idle,
 		[WISP_CNT_PY_WALKS] = &out->py_walks, [WISP_CNT_PY_NS] = &out->py_walk_ns,
 		[WISP_CNT_OFFCPU_SWITCHES] = &out->offcpu_switches, [WISP_CNT_OFFCPU_TAKEN] = &out->offcpu_taken,
-		[WISP_CNT_OFFCPU_LOST] = &out->offcpu_lost,
+		[WISP_CNT_OFFCPU_LOST] = &out->offcpu_lost, [WISP_CNT_OFFCPU_LATE] = &out->offcpu_late,
+		[WISP_CNT_OFFCPU_UNSEEN] = &out->offcpu_unseen,
 	};
 	int fd = bpf_map__fd(c->skel->maps.wisp_counters);
 	for (uint32_t k = 0; k < WISP_CNT_MAX; k++) {

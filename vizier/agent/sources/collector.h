@@ -1,9 +1,9 @@
 /* collector.h - the agent's sampling pipeline: loads the BPF profiler (bpf/profile.bpf.c),
  * opens a CPU-clock perf event at `hz` on every online CPU (and, with an off-CPU ring, attaches
- * to the scheduler's switches), and runs a thread that drains the BPF ring buffer, symbolizes
- * each record's stacks (symbolize.h), splices in a Python process's frames
- * (agent/python/pyprocs.h) and appends CPU samples to the ring, off-CPU periods (offcpu.h) to
- * the off-CPU ring. */
+ * to the scheduler's switches, paused in storms: storm.h), and runs a thread that drains the
+ * BPF ring buffer, symbolizes each record's stacks (symbolize.h), splices in a Python process's
+ * frames (agent/python/pyprocs.h) and appends CPU samples to the ring, off-CPU periods
+ * (offcpu.h) to the off-CPU ring. */
 #ifndef WISP_COLLECTOR_H
 #define WISP_COLLECTOR_H
 
@@ -15,6 +15,7 @@
 #include "agent/python/pyprocs.h"
 #include "agent/unwind/unwinder.h"
 #include "offcpu.h"
+#include "storm.h"
 
 #define COLLECTOR_UNWIND_ENDS 7 /* WISP_UNWIND_END_MAX (bpf/unwind.h) */
 #define COLLECTOR_PY_ENDS 6     /* WISP_PY_END_MAX (bpf/python.h) */
@@ -32,6 +33,8 @@ struct collector_config {
 	struct progress *progress; /* published after every drain (progress.h); NULL: none */
 	struct kube_config kube;   /* Kubernetes names (kube.h) */
 	uint32_t offcpu_rate;      /* off-CPU periods taken a second per CPU (with an off-CPU ring) */
+	uint32_t offcpu_storm;     /* switches a second per CPU from which the hook is paused (storm.h);
+				    * 0: never */
 };
 
 struct collector_stats {
@@ -52,7 +55,10 @@ struct collector_stats {
 	uint64_t offcpu_switches; /* BPF: switches away from user threads */
 	uint64_t offcpu_taken;    /* BPF: ... sampled (start records written) */
 	uint64_t offcpu_lost;     /* BPF: off-CPU records dropped, ring buffer full */
+	uint64_t offcpu_late;     /* BPF: taken periods that ended while the hook was paused, timed */
+	uint64_t offcpu_unseen;   /* BPF: ... not timed, dropped */
 	struct offcpu_stats offcpu;
+	struct storm_stats storm; /* the switch hook's duty cycle */
 	/* What the drain named (frame memo misses: addresses named) and interned (stack memo misses:
 	 * stacks interned), of how many looked up, and the memos' bytes. */
 	uint64_t frames_named, frames_looked_up, stacks_interned, stacks_looked_up, memo_bytes;

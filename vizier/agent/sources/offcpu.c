@@ -153,7 +153,14 @@ void offcpu_end(struct offcpu *o, uint32_t tid, int64_t wall_ns, uint64_t blocke
 {
 	struct held *h = o->cap ? find(o, tid) : NULL;
 	if (!h || !h->tid) {
-		atomic_fetch_add_explicit(&o->unmatched, 1, memory_order_relaxed);
+		if (weight) /* an unseen end (weight 0) of a start that was not held: counted by the kernel */
+			atomic_fetch_add_explicit(&o->unmatched, 1, memory_order_relaxed);
+		return;
+	}
+	if (!weight) { /* it ended while the switch hook was paused, untimed: no row (counted by the kernel) */
+		release(o, h);
+		remove_slot(o, h);
+		atomic_store_explicit(&o->held, o->n, memory_order_relaxed);
 		return;
 	}
 	/* count: weight rounded up or down at random, in proportion, so that sums stay unbiased;

@@ -33,7 +33,8 @@ void offcpu_free(struct offcpu *o);
  * start of the same thread (whose end was lost) is replaced. */
 void offcpu_begin(struct offcpu *o, const struct ring_sample *s, struct stack *st, unsigned state);
 /* An end: tid came back at wall_ns after blocked_ns off the CPU; the period stands for
- * weight / WISP_OFFCPU_WEIGHT_ONE periods. Appends the row. */
+ * weight / WISP_OFFCPU_WEIGHT_ONE periods. Appends the row. Weight 0: its end was not seen
+ * (bpf/profile.h): the start is let go without a row. */
 void offcpu_end(struct offcpu *o, uint32_t tid, int64_t wall_ns, uint64_t blocked_ns, uint32_t weight);
 
 /* Thread-safe. */

@@ -53,7 +53,7 @@ struct source *source_start(const char *spec, const struct source_options *opt, 
 	}
 	if (!strcmp(spec, "bpf")) {
 		struct collector_config cc = {opt->hz, opt->ringbuf_bytes, opt->include_idle, opt->unwind_mb, opt->python,
-					     s->progress, opt->kube, opt->offcpu_rate};
+					     s->progress, opt->kube, opt->offcpu_rate, opt->offcpu_storm};
 		s->kind = SOURCE_BPF;
 		s->collector = collector_start(&cc, ring, opt->offcpu ? offcpu_ring : NULL, err, errlen);
 		if (!s->collector)
@@ -140,8 +140,11 @@ void source_get_stats(struct source *s, struct source_stats *out)
 	out->kube = cs.kube;
 	out->offcpu_switches = cs.offcpu_switches;
 	out->offcpu_periods = cs.offcpu.periods;
-	/* dropped in the kernel, unpaired (a half lost), or not held */
-	out->offcpu_lost = cs.offcpu_lost + cs.offcpu.unmatched + cs.offcpu.dropped;
+	/* dropped in the kernel, unpaired (a half lost), not held, or ended unseen while the hook was
+	 * paused */
+	out->offcpu_lost = cs.offcpu_lost + cs.offcpu.unmatched + cs.offcpu.dropped + cs.offcpu_unseen;
+	out->offcpu_unseen = cs.offcpu_unseen;
+	out->offcpu_hook_pct = cs.storm.hook_pct;
 	out->frames_named = cs.frames_named;
 	out->frames_looked_up = cs.frames_looked_up;
 	out->stacks_interned = cs.stacks_interned;

@@ -28,6 +28,7 @@ struct source_options {
 	struct kube_config kube; /* bpf: where Kubernetes names come from (kube.h) */
 	bool offcpu;          /* bpf: record off-CPU periods (into the off-CPU ring, when given one) */
 	uint32_t offcpu_rate; /* bpf: periods taken a second per CPU, at most */
+	uint32_t offcpu_storm; /* bpf: switches a second per CPU from which the hook is paused (0: never) */
 };
 
 struct source_stats {
@@ -38,7 +39,8 @@ struct source_stats {
 	uint64_t unwind_files, unwind_bytes, unwind_rows, unwind_rows_cap, unwind_build_ns, unwind_cfi_bytes; /* see agent_status */
 	uint64_t py_samples, py_walk_ns, py_frames, py_code_gone, py_code_failed; /* see agent_status */
 	struct kube_stats kube; /* bpf */
-	uint64_t offcpu_switches, offcpu_periods, offcpu_lost; /* bpf: see agent_status */
+	uint64_t offcpu_switches, offcpu_periods, offcpu_lost, offcpu_unseen; /* bpf: see agent_status */
+	int offcpu_hook_pct;    /* bpf: see agent_status */
 	uint64_t frames_named, frames_looked_up, stacks_interned, stacks_looked_up, memo_bytes; /* bpf: see agent_status */
 };
 
