@@ -18,7 +18,7 @@
 
 struct storm {
 	struct bpf_program *prog;
-	struct bpf_link *link;     /* NULL while the hook is off (set by the thread, under mu) */
+	struct bpf_link *link;     /* NULL while the hook is off (the thread's once it runs) */
 	int counters_fd, possible; /* the BPF counters, and the CPUs they have a slot for */
 	volatile uint32_t *scale;  /* the BPF program's offcpu_scale and offcpu_taking */
 	volatile bool *taking;
@@ -26,11 +26,10 @@ struct storm {
 	int ncpus;
 	pthread_t thread;
 	bool thread_started;
-	pthread_mutex_t mu;        /* guards link and what follows */
 	int64_t attached_at;       /* mono ns of the last attach, or of the last accounting since */
+	pthread_mutex_t mu;        /* guards what follows */
 	pthread_cond_t cv;
 	bool stop;
-	uint64_t hook_ns, storm_cycles;
 	struct {
 		uint64_t hook, elapsed; /* ns attached, of ns long */
 	} minute[MINUTE_CYCLES];        /* the last cycles (a ring at minute_at): about a minute */
@@ -65,24 +64,14 @@ static uint64_t switches(struct storm *s)
 	return sum;
 }
 
-/* Adds the time attached since the last accounting to hook_ns; returns it. The thread's (or
- * the stopping one's), under mu. */
-static uint64_t account_locked(struct storm *s)
+/* The time attached since the last accounting (or the attach). */
+static uint64_t account(struct storm *s)
 {
 	if (!s->link)
 		return 0;
 	int64_t now = mono_now_ns();
 	uint64_t ns = (uint64_t)(now - s->attached_at);
 	s->attached_at = now;
-	s->hook_ns += ns;
-	return ns;
-}
-
-static uint64_t account(struct storm *s)
-{
-	pthread_mutex_lock(&s->mu);
-	uint64_t ns = account_locked(s);
-	pthread_mutex_unlock(&s->mu);
 	return ns;
 }
 
@@ -91,24 +80,17 @@ static int attach(struct storm *s)
 {
 	if (s->link)
 		return 0;
-	struct bpf_link *l = bpf_program__attach(s->prog);
-	if (!l)
+	if (!(s->link = bpf_program__attach(s->prog)))
 		return -errno;
-	pthread_mutex_lock(&s->mu);
-	s->link = l;
 	s->attached_at = mono_now_ns();
-	pthread_mutex_unlock(&s->mu);
 	return 0;
 }
 
 static uint64_t detach(struct storm *s)
 {
-	pthread_mutex_lock(&s->mu);
-	uint64_t ns = account_locked(s);
-	struct bpf_link *l = s->link;
+	uint64_t ns = account(s);
+	bpf_link__destroy(s->link);
 	s->link = NULL;
-	pthread_mutex_unlock(&s->mu);
-	bpf_link__destroy(l);
 	return ns;
 }
 
@@ -195,7 +177,6 @@ static void *storm_thread(void *arg)
 		hook = storm ? detach(s) : account(s);
 		*s->taking = true;
 		pthread_mutex_lock(&s->mu);
-		s->storm_cycles += storm;
 		s->minute[s->minute_at].hook = hook;
 		s->minute[s->minute_at].elapsed = storm ? (uint64_t)STORM_CYCLE_MS * MS : (uint64_t)(mono_now_ns() - t0);
 		s->minute_at = (s->minute_at + 1) % MINUTE_CYCLES;
@@ -282,8 +263,6 @@ void storm_get_stats(struct storm *s, struct storm_stats *out)
 		hook += s->minute[i].hook;
 		elapsed += s->minute[i].elapsed;
 	}
-	out->hook_ns = s->hook_ns + (s->link ? (uint64_t)(mono_now_ns() - s->attached_at) : 0);
-	out->storm_cycles = s->storm_cycles;
 	/* Without a thread (never paused) or before its first cycle: attached all along. */
 	out->hook_pct = elapsed ? (int)(hook * 100 / elapsed) : 100;
 	pthread_mutex_unlock(&s->mu);

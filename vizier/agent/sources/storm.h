@@ -31,9 +31,7 @@ struct bpf_map;
 struct storm;
 
 struct storm_stats {
-	uint64_t hook_ns;    /* time the hook has been attached, since the start */
-	int hook_pct;        /* ... over the last minute, percent */
-	uint64_t storm_cycles; /* cycles with the hook attached only for their window */
+	int hook_pct; /* percent of the last minute the hook was attached (100 with no storm) */
 };
 
 /* Attaches prog (the switch hook) and starts the thread. counters is the BPF per-CPU counter
