@@ -238,7 +238,6 @@ static __always_inline void offcpu_close_late(struct task_struct *task, struct w
 	__u64 arrived = task->sched_info.last_arrival, now_clock = rq_clock_of(task), now = bpf_ktime_get_boot_ns();
 	if (arrivals == 1 && t->start_clock && arrived > t->start_clock && now_clock >= arrived &&
 	    now_clock - arrived < now) {
-		count(WISP_CNT_OFFCPU_LATE);
 		offcpu_emit_end(task, t, now - (now_clock - arrived), arrived - t->start_clock, t->weight);
 	} else {
 		count(WISP_CNT_OFFCPU_UNSEEN);
@@ -262,16 +261,22 @@ static __always_inline void offcpu_end(struct task_struct *next)
 	offcpu_emit_end(next, t, now, now - t->start_ns, t->weight);
 }
 
+/* Periods to take a second on this CPU while the hook is attached: offcpu_rate, offcpu_scale times
+ * as many while it is attached only a window of each cycle, so a storm's cycle takes as many as a
+ * full one. */
+static __always_inline __u64 offcpu_target(void)
+{
+	return (__u64)offcpu_rate * offcpu_scale / WISP_OFFCPU_SCALE_ONE;
+}
+
 /* Sets c's probability for what follows from the switch rate since its window started (p = rate x
- * span / seen, so that about offcpu_rate periods a second are taken: offcpu_scale times as many
- * while the hook is attached only a window of each cycle, so a storm's cycle takes as many as a
- * full one), and starts a new window. */
+ * span / seen, so that about offcpu_target() periods a second are taken), and starts a new
+ * window. */
 static __always_inline void offcpu_estimate(struct wisp_offcpu_cpu *c, __u64 now)
 {
 	/* threshold = p x 2^32, and 2^32 / 10^6 ~ 4295. At least 2^11, so that the weight
 	 * (2^42 / threshold) fits its 32 bits: a period stands for two million at most. */
-	__u64 th = (__u64)offcpu_rate * offcpu_scale / WISP_OFFCPU_SCALE_ONE * ((now - c->window_start) / 1000) / c->seen *
-		   4295;
+	__u64 th = offcpu_target() * ((now - c->window_start) / 1000) / c->seen * 4295;
 	if (th < 2048)
 		th = 2048;
 	c->threshold = th;
@@ -305,8 +310,7 @@ static __always_inline bool offcpu_take(__u32 *weight)
 	*weight = c->weight;
 	if (c->threshold < (1ULL << 32) && bpf_get_prandom_u32() >= c->threshold)
 		return false;
-	if (++c->taken > (__u64)offcpu_rate * offcpu_scale / WISP_OFFCPU_SCALE_ONE * (WISP_OFFCPU_WINDOW_NS / 1000000) / 500 +
-				 2) /* twice the share, and 2 */
+	if (++c->taken > offcpu_target() * (WISP_OFFCPU_WINDOW_NS / 1000000) / 500 + 2) /* twice the share, and 2 */
 		offcpu_estimate(c, bpf_ktime_get_ns());
 	return true;
 }

@@ -19,10 +19,9 @@ enum wisp_counter {
 	WISP_CNT_OFFCPU_SWITCHES = 5, /* switches away from a user thread (candidates for off-CPU) */
 	WISP_CNT_OFFCPU_TAKEN = 6,    /* ... of which sampled: their start records written */
 	WISP_CNT_OFFCPU_LOST = 7,     /* off-CPU records dropped because the ring buffer was full */
-	WISP_CNT_OFFCPU_LATE = 8,     /* taken periods that ended while the hook was paused, timed
-				       * from the thread's scheduler statistics */
-	WISP_CNT_OFFCPU_UNSEEN = 9,   /* ... whose end could not be timed (dropped) */
-	WISP_CNT_MAX = 10,
+	WISP_CNT_OFFCPU_UNSEEN = 8,   /* taken periods that ended while the hook was paused, untimed
+				       * (dropped) */
+	WISP_CNT_MAX = 9,
 };
 
 /* What a wisp_sample record is (wisp_sample.kind). */

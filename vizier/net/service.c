@@ -64,14 +64,14 @@ static void *worker(void *arg)
 		if (seen != j->each_round) {
 			seen = j->each_round;
 			task_fn fn = j->each_fn, done = j->each_done;
-			void *arg = j->each_arg;
+			void *each_arg = j->each_arg;
 			pthread_mutex_unlock(&j->lock);
-			fn(arg);
+			fn(each_arg);
 			pthread_mutex_lock(&j->lock);
 			assert(j->each_left > 0);
 			if (--j->each_left == 0) {
 				pthread_mutex_unlock(&j->lock);
-				done(arg);
+				done(each_arg);
 				pthread_mutex_lock(&j->lock);
 			}
 			continue;

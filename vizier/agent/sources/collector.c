@@ -707,8 +707,7 @@ void collector_get_stats(struct collector *c, struct collector_stats *out)
 		[WISP_CNT_SAMPLES] = &out->bpf_samples, [WISP_CNT_LOST] = &out->bpf_lost, [WISP_CNT_IDLE] = &out->bpf_idle,
 		[WISP_CNT_PY_WALKS] = &out->py_walks, [WISP_CNT_PY_NS] = &out->py_walk_ns,
 		[WISP_CNT_OFFCPU_SWITCHES] = &out->offcpu_switches, [WISP_CNT_OFFCPU_TAKEN] = &out->offcpu_taken,
-		[WISP_CNT_OFFCPU_LOST] = &out->offcpu_lost, [WISP_CNT_OFFCPU_LATE] = &out->offcpu_late,
-		[WISP_CNT_OFFCPU_UNSEEN] = &out->offcpu_unseen,
+		[WISP_CNT_OFFCPU_LOST] = &out->offcpu_lost, [WISP_CNT_OFFCPU_UNSEEN] = &out->offcpu_unseen,
 	};
 	int fd = bpf_map__fd(c->skel->maps.wisp_counters);
 	for (uint32_t k = 0; k < WISP_CNT_MAX; k++) {

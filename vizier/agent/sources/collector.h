@@ -55,8 +55,7 @@ struct collector_stats {
 	uint64_t offcpu_switches; /* BPF: switches away from user threads */
 	uint64_t offcpu_taken;    /* BPF: ... sampled (start records written) */
 	uint64_t offcpu_lost;     /* BPF: off-CPU records dropped, ring buffer full */
-	uint64_t offcpu_late;     /* BPF: taken periods that ended while the hook was paused, timed */
-	uint64_t offcpu_unseen;   /* BPF: ... not timed, dropped */
+	uint64_t offcpu_unseen;   /* BPF: taken periods that ended while the hook was paused, untimed */
 	struct offcpu_stats offcpu;
 	struct storm_stats storm; /* the switch hook's duty cycle */
 	/* What the drain named (frame memo misses: addresses named) and interned (stack memo misses:

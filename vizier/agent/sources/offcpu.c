@@ -157,20 +157,17 @@ void offcpu_end(struct offcpu *o, uint32_t tid, int64_t wall_ns, uint64_t blocke
 			atomic_fetch_add_explicit(&o->unmatched, 1, memory_order_relaxed);
 		return;
 	}
-	if (!weight) { /* it ended while the switch hook was paused, untimed: no row (counted by the kernel) */
-		release(o, h);
-		remove_slot(o, h);
-		atomic_store_explicit(&o->held, o->n, memory_order_relaxed);
-		return;
+	/* Weight 0: it ended while the switch hook was paused, untimed: no row (counted by the
+	 * kernel). Else count: weight rounded up or down at random, in proportion, so that sums stay
+	 * unbiased; blocked_ns carries the exact weight. */
+	if (weight) {
+		uint32_t whole = weight / WISP_OFFCPU_WEIGHT_ONE, frac = weight % WISP_OFFCPU_WEIGHT_ONE;
+		uint32_t count = whole + (next_random(o) % WISP_OFFCPU_WEIGHT_ONE < frac);
+		unsigned __int128 ns = (unsigned __int128)blocked_ns * weight / WISP_OFFCPU_WEIGHT_ONE;
+		struct ring_row row = {wall_ns, h->th, h->st, h->state, count, ns > INT64_MAX ? INT64_MAX : (int64_t)ns};
+		if (ring_append_rows(o->ring, &row, 1) == 0)
+			atomic_fetch_add_explicit(&o->periods, 1, memory_order_relaxed);
 	}
-	/* count: weight rounded up or down at random, in proportion, so that sums stay unbiased;
-	 * blocked_ns carries the exact weight. */
-	uint32_t whole = weight / WISP_OFFCPU_WEIGHT_ONE, frac = weight % WISP_OFFCPU_WEIGHT_ONE;
-	uint32_t count = whole + (next_random(o) % WISP_OFFCPU_WEIGHT_ONE < frac);
-	unsigned __int128 ns = (unsigned __int128)blocked_ns * weight / WISP_OFFCPU_WEIGHT_ONE;
-	struct ring_row row = {wall_ns, h->th, h->st, h->state, count, ns > INT64_MAX ? INT64_MAX : (int64_t)ns};
-	if (ring_append_rows(o->ring, &row, 1) == 0)
-		atomic_fetch_add_explicit(&o->periods, 1, memory_order_relaxed);
 	release(o, h);
 	remove_slot(o, h);
 	atomic_store_explicit(&o->held, o->n, memory_order_relaxed);

@@ -142,7 +142,7 @@ static void *storm_thread(void *arg)
 				strerror(-err));
 			warned = true;
 		}
-		uint64_t sw0 = switches(s), hook = 0;
+		uint64_t sw0 = switches(s);
 		int64_t on0 = mono_now_ns();
 		double rate = 0;
 		if (storm) {
@@ -155,6 +155,8 @@ static void *storm_thread(void *arg)
 			win = host_switches() - win0;
 			if (!wait_until(s, on0 + (STORM_WINDOW_MS + STORM_CLOSE_MS) * MS))
 				goto out;
+			int64_t on = mono_now_ns() - on0;
+			rate = s->link && on > 0 ? (double)(switches(s) - sw0) * 1e9 / (double)on / s->ncpus : 0;
 		} else {
 			/* Attached throughout, until the cycle's end or a storm. */
 			int64_t step = on0;
@@ -170,12 +172,7 @@ static void *storm_thread(void *arg)
 				sw = sw1;
 			}
 		}
-		if (storm) {
-			int64_t on = mono_now_ns() - on0;
-			rate = s->link && on > 0 ? (double)(switches(s) - sw0) * 1e9 / (double)on / s->ncpus : 0;
-		}
-		hook = storm ? detach(s) : account(s);
-		*s->taking = true;
+		uint64_t hook = storm ? detach(s) : account(s);
 		pthread_mutex_lock(&s->mu);
 		s->minute[s->minute_at].hook = hook;
 		s->minute[s->minute_at].elapsed = storm ? (uint64_t)STORM_CYCLE_MS * MS : (uint64_t)(mono_now_ns() - t0);
