@@ -1,10 +1,13 @@
 /* test_cfi.c - .eh_frame to unwind rows (vizier/agent/unwind/cfi.c) on real binaries: the nofp
- * workload (gcc -O2, no frame pointers), libc and the dynamic loader; and on corrupted copies,
- * which must give an error or rows, never a crash. */
+ * workload (gcc -O2, no frame pointers), libc and the dynamic loader; every row checked against
+ * libdw's own evaluation of the CFA programs (dwarf_cfi_addrframe, the oracle); and corrupted
+ * copies, which must give an error or rows, never a crash. */
 #include "fixture.h"
 
 #include "agent/unwind/cfi.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <string.h>
@@ -126,6 +129,113 @@ static void libc_signal_plt_and_cost(void **state)
 	close(fd);
 }
 
+/* ---- the oracle: libdw's frame state at an address, as our rule ---- */
+
+/* A register's rule from libdw's location description; false when not one of ours. */
+static bool oracle_reg(Dwarf_Frame *f, int regno, __u8 *kind, __s16 *off)
+{
+	Dwarf_Op mem[3], *ops;
+	size_t n;
+	if (dwarf_frame_register(f, regno, mem, &ops, &n) != 0)
+		return false;
+	*off = 0;
+	if (n == 0) {
+		*kind = ops ? WISP_REG_UNDEFINED : WISP_REG_SAME;
+		return true;
+	}
+	if (ops[0].atom != DW_OP_call_frame_cfa || n > 2 || (n == 2 && ops[1].atom != DW_OP_plus_uconst))
+		return false;
+	int64_t o = n == 2 ? (int64_t)ops[1].number : 0;
+	if (o < INT16_MIN || o > INT16_MAX)
+		return false;
+	*kind = WISP_REG_AT_CFA;
+	*off = (__s16)o;
+	return true;
+}
+
+/* libdw's state at pc as our rule: false (and WISP_CFA_NONE) where we cannot express it. */
+static bool oracle_rule(Dwarf_CFI *cfi, uint64_t pc, struct wisp_unwind_rule *r)
+{
+	Dwarf_Frame *f;
+	Dwarf_Addr start, end;
+	bool signal = false, ok = false;
+	Dwarf_Op *ops;
+	size_t n;
+	memset(r, 0, sizeof(*r));
+	if (dwarf_cfi_addrframe(cfi, pc, &f) != 0)
+		return false;
+	dwarf_frame_info(f, &start, &end, &signal);
+	if (signal) {
+		r->cfa = WISP_CFA_SIGNAL;
+		ok = true;
+	} else if (oracle_reg(f, 16, &r->ra, &r->ra_off) && r->ra == WISP_REG_UNDEFINED) {
+		r->cfa = WISP_CFA_STOP;
+		r->ra = WISP_REG_SAME;
+		ok = true;
+	} else if (r->ra == WISP_REG_AT_CFA && oracle_reg(f, 6, &r->fp, &r->fp_off) &&
+		   dwarf_frame_cfa(f, &ops, &n) == 0 && n > 0) {
+		if (n == 1 && ops[0].atom == DW_OP_bregx && (ops[0].number == 7 || ops[0].number == 6)) {
+			r->cfa = ops[0].number == 7 ? WISP_CFA_SP : WISP_CFA_FP;
+			r->cfa_off = (__s32)ops[0].number2;
+			ok = true;
+		} else if (n == 9 && ops[0].atom == DW_OP_breg7 && ops[4].atom >= DW_OP_lit0 && ops[4].atom <= DW_OP_lit31 &&
+			   ops[8].atom == DW_OP_plus) { /* the PLT expression */
+			r->cfa = WISP_CFA_PLT;
+			r->cfa_off = 8;
+			r->aux = (__u8)(ops[4].atom - DW_OP_lit0);
+			ok = true;
+		}
+	}
+	free(f);
+	if (!ok)
+		memset(r, 0, sizeof(*r));
+	return ok;
+}
+
+/* Every row's first and last address give the rule libdw gives there (where libdw has an FDE). */
+static void agrees_with_libdw(const char *path)
+{
+	int fd;
+	Elf *elf = open_elf(path, &fd);
+	struct cfi_table t;
+	char err[128];
+	assert_int_equal(cfi_build(elf, &t, err, sizeof(err)), 0);
+	Dwarf_CFI *cfi = dwarf_getcfi_elf(elf);
+	assert_non_null(cfi);
+	size_t checked = 0;
+	for (size_t i = 0; i + 1 < t.n; i++) {
+		uint64_t at[2] = {t.rows[i].start, t.rows[i + 1].start - 1};
+		for (int k = 0; k < 2; k++) {
+			struct wisp_unwind_rule want;
+			Dwarf_Frame *probe;
+			if (dwarf_cfi_addrframe(cfi, at[k], &probe) != 0) /* no FDE here: ours must be a gap */
+				continue;
+			free(probe);
+			oracle_rule(cfi, at[k], &want);
+			if (memcmp(&want, &t.rows[i].rule, sizeof(want)) != 0)
+				fail_msg("%s at %#llx: cfa %u%+d fp %u%+d ra %u%+d, libdw: cfa %u%+d fp %u%+d ra %u%+d", path,
+					 (unsigned long long)at[k], t.rows[i].rule.cfa, t.rows[i].rule.cfa_off, t.rows[i].rule.fp,
+					 t.rows[i].rule.fp_off, t.rows[i].rule.ra, t.rows[i].rule.ra_off, want.cfa, want.cfa_off,
+					 want.fp, want.fp_off, want.ra, want.ra_off);
+			checked++;
+		}
+	}
+	print_message("%s: %zu rows, %zu addresses agree with libdw\n", path, t.n, checked);
+	assert_true(checked > t.n); /* nearly every row has an FDE */
+	dwarf_cfi_end(cfi);
+	cfi_table_free(&t);
+	elf_end(elf);
+	close(fd);
+}
+
+static void rows_agree_with_libdw(void **state)
+{
+	(void)state;
+	agrees_with_libdw(WISP_NOFP_BIN);
+	agrees_with_libdw(libc_path());
+	agrees_with_libdw("/usr/bin/cmake"); /* C++: thousands of FDEs with remember/restore_state */
+}
+
 static void not_elf_or_no_cfi(void **state)
 {
 	(void)state;
@@ -195,6 +305,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(function_entry_and_body),
 		cmocka_unit_test(libc_signal_plt_and_cost),
+		cmocka_unit_test(rows_agree_with_libdw),
 		cmocka_unit_test(not_elf_or_no_cfi),
 		cmocka_unit_test(corrupted_copies),
 	};
