@@ -306,11 +306,28 @@ static char *module_fields(Elf *elf, const char *path)
 	return asprintf(&m, "%c%s%c%s", FRAME_SEP, clean, FRAME_SEP, hex) < 0 ? NULL : m;
 }
 
+static struct elf_syms *elf_find(struct symbolizer *s, const struct stat *st)
+{
+	size_t b = ((uint64_t)st->st_dev * 31 + st->st_ino) % ELF_BUCKETS;
+	for (struct elf_syms *e = s->elfs[b]; e; e = e->next)
+		if (e->dev == (uint64_t)st->st_dev && e->ino == st->st_ino && e->size == (uint64_t)st->st_size &&
+		    e->mtime == st->st_mtim.tv_sec) {
+			e->used = time(NULL);
+			return e;
+		}
+	return NULL;
+}
+
 struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char *root, const char *path)
 {
 	char alt_path[4200];
 	snprintf(alt_path, sizeof(alt_path), "%s%s", root, path);
 	struct stat st;
+	struct elf_syms *known;
+	/* A file seen before costs one stat (a build machine maps the same few dozen libraries into
+	 * thousands of processes); only a new one is opened. */
+	if ((stat(open_path, &st) == 0 || stat(alt_path, &st) == 0) && (known = elf_find(s, &st)))
+		return known;
 	int fd = open(open_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		fd = open(alt_path, O_RDONLY | O_CLOEXEC);
@@ -320,14 +337,11 @@ struct elf_syms *elf_get(struct symbolizer *s, const char *open_path, const char
 		close(fd);
 		return NULL;
 	}
+	if ((known = elf_find(s, &st))) { /* replaced between the stat and the open */
+		close(fd);
+		return known;
+	}
 	size_t b = ((uint64_t)st.st_dev * 31 + st.st_ino) % ELF_BUCKETS;
-	for (struct elf_syms *e = s->elfs[b]; e; e = e->next)
-		if (e->dev == (uint64_t)st.st_dev && e->ino == st.st_ino && e->size == (uint64_t)st.st_size &&
-		    e->mtime == st.st_mtim.tv_sec) {
-			close(fd);
-			e->used = time(NULL);
-			return e;
-		}
 	struct elf_syms *e = calloc(1, sizeof(*e));
 	if (!e) {
 		close(fd);

@@ -216,6 +216,21 @@ static void *builder_main(void *arg)
 /* The file behind an open descriptor, its segments and CPython scan done, and its table when
  * it has one; one still to be built (new, or evicted since) goes to the builder, and says so in
  * f->building until it is done. */
+static struct ufile *file_find(struct unwinder *u, const struct stat *st)
+{
+	int64_t mtime = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	for (struct ufile *f = u->files[((uint64_t)st->st_dev * 31 + st->st_ino) % BUCKETS]; f; f = f->next)
+		if (f->dev == st->st_dev && f->ino == st->st_ino && f->size == (uint64_t)st->st_size && f->mtime_ns == mtime)
+			return f;
+	return NULL;
+}
+
+/* Whether f needs nothing more: being built, its table held, or known to have none. */
+static bool file_ready(struct unwinder *u, const struct ufile *f)
+{
+	return f->building || (f->id ? unwind_store_has(u->store, f->id) : f->tried);
+}
+
 static struct ufile *file_get(struct unwinder *u, int fd)
 {
 	struct stat st;
@@ -223,11 +238,8 @@ static struct ufile *file_get(struct unwinder *u, int fd)
 		return NULL;
 	int64_t mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 	size_t b = ((uint64_t)st.st_dev * 31 + st.st_ino) % BUCKETS;
-	struct ufile *f;
-	for (f = u->files[b]; f; f = f->next)
-		if (f->dev == st.st_dev && f->ino == st.st_ino && f->size == (uint64_t)st.st_size && f->mtime_ns == mtime)
-			break;
-	if (f && (f->building || (f->id ? unwind_store_has(u->store, f->id) : f->tried)))
+	struct ufile *f = file_find(u, &st);
+	if (f && file_ready(u, f))
 		return f;
 	if (!f) {
 		if (!(f = calloc(1, sizeof(*f))))
@@ -355,12 +367,20 @@ static int read_maps(struct unwinder *u, struct uproc *p)
 			char mfp[128], alt[4200];
 			snprintf(mfp, sizeof(mfp), "/proc/%u/map_files/%llx-%llx", p->pid, lo, hi);
 			snprintf(alt, sizeof(alt), "/proc/%u/root%s", p->pid, file);
-			int fd = open(mfp, O_RDONLY | O_CLOEXEC); /* works after the file was replaced */
-			if (fd < 0)
-				fd = open(alt, O_RDONLY | O_CLOEXEC);
-			struct ufile *nf = fd >= 0 ? file_get(u, fd) : NULL;
-			if (fd >= 0)
-				close(fd);
+			/* A file seen before costs one stat (map_files works after the file was replaced);
+			 * only a new one, or one whose table was evicted, is opened. */
+			struct stat st;
+			struct ufile *nf = NULL;
+			if (stat(mfp, &st) == 0 || stat(alt, &st) == 0)
+				nf = file_find(u, &st);
+			if (!nf || !file_ready(u, nf)) {
+				int fd = open(mfp, O_RDONLY | O_CLOEXEC);
+				if (fd < 0)
+					fd = open(alt, O_RDONLY | O_CLOEXEC);
+				nf = fd >= 0 ? file_get(u, fd) : NULL;
+				if (fd >= 0)
+					close(fd);
+			}
 			if (nf && nf->py && !python) { /* walkable now, whether or not its table is built */
 				python = true;
 				if (py_procs_load(u->maps.python, p->pid, nf->py, mapping_bias(nf, lo, off, false)) == 0)
