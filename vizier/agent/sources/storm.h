@@ -6,7 +6,8 @@
  * for the whole cycle (the BPF program's offcpu_scale), and a short closing phase with taking off
  * lets the taken ones end while the hook is still there. Below that rate it stays attached. The
  * switch rate is measured while attached (the BPF program counts switches), so a storm is seen
- * within STORM_CHECK_MS and its end within a cycle.
+ * within STORM_CHECK_MS once the rate is a quarter of `rate` (within a cycle below that), and its
+ * end within a cycle.
  *
  * Each cycle is one of two kinds, decided at its start: attached throughout (offcpu_scale one),
  * or a window (scale about STORM_CYCLE_MS / STORM_WINDOW_MS: the last cycle's switches over its
