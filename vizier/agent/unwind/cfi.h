@@ -1,7 +1,7 @@
 /* cfi.h - one ELF file's call frame information (.eh_frame, else .debug_frame) as unwind rows:
- * "from this file address on, find the caller by this rule" (bpf/unwind.h). libdw evaluates the
- * CFA programs; this part enumerates the FDEs and turns libdw's answers into our few rules.
- * Pure user space, no BPF: the table store (table.c) compacts and loads the rows. */
+ * "from this file address on, find the caller by this rule" (bpf/unwind.h). libdw reads the
+ * section's entries; this part runs each FDE's CFA program and turns the states into our few
+ * rules. Pure user space, no BPF: the table store (store.c) compacts and loads the rows. */
 #ifndef WISP_UNWIND_CFI_H
 #define WISP_UNWIND_CFI_H
 
