@@ -306,6 +306,7 @@ static char *module_fields(Elf *elf, const char *path)
 	return asprintf(&m, "%c%s%c%s", FRAME_SEP, clean, FRAME_SEP, hex) < 0 ? NULL : m;
 }
 
+/* The file known by st's device, inode, size and mtime (marked used), or NULL. */
 static struct elf_syms *elf_find(struct symbolizer *s, const struct stat *st)
 {
 	size_t b = ((uint64_t)st->st_dev * 31 + st->st_ino) % ELF_BUCKETS;

@@ -213,9 +213,7 @@ static void *builder_main(void *arg)
 	}
 }
 
-/* The file behind an open descriptor, its segments and CPython scan done, and its table when
- * it has one; one still to be built (new, or evicted since) goes to the builder, and says so in
- * f->building until it is done. */
+/* The file known by st's device, inode, size and mtime, or NULL. */
 static struct ufile *file_find(struct unwinder *u, const struct stat *st)
 {
 	int64_t mtime = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
@@ -231,6 +229,9 @@ static bool file_ready(struct unwinder *u, const struct ufile *f)
 	return f->building || (f->id ? unwind_store_has(u->store, f->id) : f->tried);
 }
 
+/* The file behind an open descriptor, its segments and CPython scan done, and its table when
+ * it has one; one still to be built (new, or evicted since) goes to the builder, and says so in
+ * f->building until it is done. */
 static struct ufile *file_get(struct unwinder *u, int fd)
 {
 	struct stat st;
